@@ -1,0 +1,35 @@
+# The two commands of the README: `make demo` and `make test`.
+# Everything they need is installed from here, so a fresh clone works.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+FACES ?=
+SYSTEM_PACKAGES := python3-venv:venv mosquitto:mosquitto mtools:mcopy fdisk:sfdisk dosfstools:mkfs.vfat systemd:systemd-analyze chromium:chromium chromium-driver:chromedriver
+
+.PHONY: demo test venv system clean
+
+system:
+	@devtools/ensure_system.sh $(SYSTEM_PACKAGES)
+
+# The stamp depends on setup.py, so a changed dependency list reinstalls.
+$(VENV)/.installed: setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[kiosk,hub,dev,provision]'
+	@# face_recognition declares `dlib` (a source build); its real dependencies
+	@# are installed above, so it goes in without them. Used by benchmarks as
+	@# the naive baseline only.
+	$(PIP) install --quiet --no-deps 'face_recognition==1.3.0'
+	touch $@
+
+venv: system $(VENV)/.installed
+
+demo: venv
+	$(PY) -m devtools.demo $(if $(FACES),--faces "$(FACES)") $(if $(KEEP),--keep)
+
+test: venv
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) demo-state .pytest_cache

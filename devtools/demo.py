@@ -1,0 +1,225 @@
+"""`make demo`: the whole path on one machine, then a short account of what happened.
+
+Starts its own Mosquitto and a hub on SQLite, enrols the people of a faces
+folder, registers a kiosk, replays photos of enrolled and non-enrolled people
+through the kiosk, and reports frames, faces, recognitions and punches as the
+kiosk and the hub saw them. Everything it starts is stopped at the end
+(``--keep`` leaves the hub and broker up until Ctrl-C).
+"""
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+
+from devtools.mosquitto import BrokerError, MosquittoProcess, free_port
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_FACES = REPO.parent / "shared" / "faces" / "dev"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png"}
+SITE_ID = "demo-office"
+DEVICE_ID = "kiosk-demo-01"
+PROBES_ENROLLED = 8
+NOT_ENROLLED = 3
+
+
+@dataclass(frozen=True)
+class Plan:
+    enrol: dict[str, list[Path]]      # employee id -> photos to enrol
+    probes: list[tuple[str, Path, bool]]  # (identity, photo, enrolled?)
+
+
+def plan_people(faces: Path) -> Plan:
+    """Enrol most identities; keep one photo of some back as probes; leave a few out entirely."""
+    people = {
+        d.name: sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        for d in sorted(faces.iterdir())
+        if d.is_dir()
+    }
+    people = {k: v for k, v in people.items() if v}
+    multi = [k for k, v in people.items() if len(v) >= 2]
+    if len(people) < 2 or not multi:
+        raise SystemExit(f"{faces}: need at least two people, one of them with two or more photos")
+    strangers = [k for k in multi[::-1][:NOT_ENROLLED]] if len(multi) > NOT_ENROLLED else []
+    enrolled = [k for k in people if k not in strangers]
+    probe_people = [k for k in enrolled if len(people[k]) >= 2][:PROBES_ENROLLED]
+    enrol = {k: (people[k][:-1] if k in probe_people else people[k]) for k in enrolled}
+    probes = [(k, people[k][-1], True) for k in probe_people]
+    probes += [(k, people[k][0], False) for k in strangers]
+    return Plan(enrol, probes)
+
+
+def link_tree(plan: Plan, work: Path) -> tuple[Path, Path]:
+    """Symlink (never copy) the photos into an enrolment tree and a replay folder."""
+    enrol_dir, frames_dir = work / "enrol", work / "frames"
+    for person, photos in plan.enrol.items():
+        (enrol_dir / person).mkdir(parents=True)
+        for photo in photos:
+            (enrol_dir / person / photo.name).symlink_to(photo.resolve())
+    frames_dir.mkdir()
+    for i, (person, photo, _) in enumerate(plan.probes):
+        (frames_dir / f"{i:03d}_{person}{photo.suffix.lower()}").symlink_to(photo.resolve())
+    return enrol_dir, frames_dir
+
+
+def tool(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def run(args: list[str], what: str) -> str:
+    proc = subprocess.run(args, capture_output=True, text=True)
+    if proc.returncode != 0:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"demo: {what} failed (exit {proc.returncode}): {' '.join(args)}")
+    return proc.stdout
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"demo: the hub exited early (code {proc.returncode}); see its log above")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"demo: the hub did not answer on {url}/healthz within {timeout_s:.0f} s")
+
+
+def write_yaml(path: Path, data: dict) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--faces", type=Path, default=Path(os.environ.get("FACES") or DEFAULT_FACES),
+                        help="folder with one subfolder of photos per person (default ../shared/faces/dev)")
+    parser.add_argument("--keep", action="store_true", help="leave the hub and broker running until Ctrl-C")
+    args = parser.parse_args(argv)
+
+    faces: Path = args.faces
+    if not faces.is_dir():
+        print(f"demo: no faces folder at {faces}.\n"
+              "  Give one with one subfolder per person (the folder name is the staff number),\n"
+              "  each holding a few clear photos of that person's face, e.g.:\n"
+              "    make demo FACES=/path/to/people      (people/E1001/1.jpg, people/E1001/2.jpg, ...)",
+              file=sys.stderr)
+        return 2
+
+    plan = plan_people(faces)
+    work = Path(tempfile.mkdtemp(prefix="attendance-demo-"))
+    hub_proc: subprocess.Popen | None = None
+    broker = MosquittoProcess(work / "mosquitto")
+    try:
+        enrol_dir, frames_dir = link_tree(plan, work)
+        try:
+            broker.start()
+        except BrokerError as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            return 2
+        print(f"[demo] Mosquitto on 127.0.0.1:{broker.port}; working in {work}")
+
+        token_file = work / "admin.token"
+        token_file.write_text(secrets.token_urlsafe(32))
+        token_file.chmod(0o600)
+        api_port = free_port()
+        hub_cfg = write_yaml(work / "hub.yaml", {
+            "database_url": f"sqlite:///{work / 'hub.sqlite'}",
+            "admin_token_file": str(token_file),
+            "mqtt": {"host": "127.0.0.1", "port": broker.port, "client_id": "hub-demo"},
+            "api": {"host": "127.0.0.1", "port": api_port},
+        })
+        run([tool("hub"), "init-db", "--config", str(hub_cfg)], "hub init-db")
+        run([tool("hub"), "site", "add", "--config", str(hub_cfg), SITE_ID, "--name", "Demo office"], "hub site add")
+        print(f"[demo] enrolling {len(plan.enrol)} people from {faces} (about 0.15 s per photo) ...")
+        enrol_out = run([tool("hub"), "enrol", "--config", str(hub_cfg), "--site", SITE_ID, str(enrol_dir)], "hub enrol")
+        print("\n".join("         " + line for line in enrol_out.strip().splitlines()[-4:]))
+
+        hub_url = f"http://127.0.0.1:{api_port}"
+        hub_proc = subprocess.Popen([tool("hub"), "run", "--config", str(hub_cfg)],
+                                    stdout=open(work / "hub.log", "w"), stderr=subprocess.STDOUT)
+        wait_healthy(hub_url, hub_proc)
+        print(f"[demo] hub up at {hub_url} (log {work / 'hub.log'})")
+
+        key_file = work / "kiosk" / "device.key"
+        keygen_out = run([tool("kiosk"), "keygen", "--out", str(key_file)], "kiosk keygen")
+        public_key = keygen_out.split()[-1]
+        headers = {"Authorization": f"Bearer {token_file.read_text()}"}
+        reg = httpx.post(f"{hub_url}/api/v1/devices", headers=headers, timeout=10,
+                         json={"device_id": DEVICE_ID, "site_id": SITE_ID, "public_key": public_key})
+        if reg.status_code != 201:
+            raise SystemExit(f"demo: registering the kiosk failed: {reg.status_code} {reg.text}")
+
+        kiosk_cfg = write_yaml(work / "kiosk.yaml", {
+            "device_id": DEVICE_ID,
+            "site_id": SITE_ID,
+            "state_dir": str(work / "kiosk"),
+            "signing_key_file": str(key_file),
+            "mqtt": {"host": "127.0.0.1", "port": broker.port},
+            "camera": {"kind": "replay", "path": str(frames_dir), "fps": 10, "repeat": 3},
+        })
+        print(f"[demo] kiosk {DEVICE_ID} replaying {len(plan.probes)} people "
+              f"({sum(p[2] for p in plan.probes)} enrolled, {sum(not p[2] for p in plan.probes)} not enrolled), 3 frames each ...")
+        kiosk_out = run([tool("kiosk"), "run", "--config", str(kiosk_cfg), "--exit-when-done",
+                         "--wait-gallery-s", "60", "--drain-timeout-s", "60", "--summary-json"], "kiosk run")
+        summary = json.loads(kiosk_out.strip().splitlines()[-1])
+
+        stored = httpx.get(f"{hub_url}/api/v1/punches", params={"limit": 1000}, headers=headers, timeout=10).json()
+        punches = stored["items"] if isinstance(stored, dict) else stored
+        report(summary, punches, plan, hub_url)
+        if args.keep:
+            print(f"[demo] --keep: hub at {hub_url} (token in {token_file}); Ctrl-C to stop")
+            signal.sigwait({signal.SIGINT, signal.SIGTERM})
+        return 0
+    finally:
+        stop(hub_proc)
+        broker.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        print("[demo] stopped the hub and the broker")
+
+
+def report(summary: dict, punches: list[dict], plan: Plan, hub_url: str) -> None:
+    enrolled_probes = {p[0] for p in plan.probes if p[2]}
+    names = sorted(p["employee_id"] for p in punches)
+    wrong = [n for n in names if n not in enrolled_probes]
+    print()
+    print("What happened")
+    print(f"  frames seen            {summary.get('frames')}")
+    print(f"  faces found            {summary.get('faces')}")
+    print(f"  recognised / unknown   {summary.get('recognised')} / {summary.get('unknown')}"
+          f"  (uncertain: {summary.get('uncertain', 0)}, repeat punches suppressed: {summary.get('suppressed', 0)})")
+    print(f"  punches sent           {summary.get('punches_created')} (acked by the hub: {summary.get('punches_acked')},"
+          f" still in the kiosk outbox: {summary.get('outbox_depth')})")
+    print(f"  punches stored at hub  {len(punches)}: {', '.join(names) or '-'}")
+    print(f"  enrolled people shown  {len(enrolled_probes)}; recognised {len(set(names) & enrolled_probes)}")
+    print(f"  wrongly named          {len(wrong)}{': ' + ', '.join(wrong) if wrong else ''}")
+    print(f"  hub                    {hub_url}  (GET /healthz, /api/v1/punches with the admin token)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,76 @@
+"""The audit log: every admin action with who, what, when, and the record before and after.
+
+``record`` is called by the data-changing endpoints and CLI commands in the
+same transaction as the change, so the log and the data never disagree.
+"""
+
+import json
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import Session
+
+from hub.accounts.models import AuditEntry
+from hub.accounts.principal import Principal
+from hub.db import utcnow
+
+# never copied into the log: secrets, photos, face templates, uploaded files
+HIDDEN = {"password_hash", "encoding", "content", "token_sha256"}
+
+
+def snapshot(row: Any, **extra: Any) -> dict[str, Any]:
+    """The row's column values as JSON-friendly data (hidden columns left out), plus ``extra``."""
+    values = {
+        attr.key: _plain(getattr(row, attr.key))
+        for attr in inspect(row).mapper.column_attrs
+        if attr.key not in HIDDEN
+    }
+    values.update({k: _plain(v) for k, v in extra.items()})
+    return values
+
+
+def record(
+    session: Session,
+    actor: Principal,
+    action: str,
+    target: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    entry = AuditEntry(
+        at=utcnow(), actor=actor.username[:100], actor_user_id=actor.user_id, action=action, target=target[:200],
+        before=_dump(before), after=_dump(after), source=actor.source,
+    )
+    session.add(entry)
+    return entry
+
+
+def list_entries(
+    session: Session, *, limit: int = 100, action: str | None = None, target: str | None = None,
+    actor: str | None = None, before_id: int | None = None,
+) -> list[AuditEntry]:
+    """Newest first; ``before_id`` pages back."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    for column, value in ((AuditEntry.action, action), (AuditEntry.target, target), (AuditEntry.actor, actor)):
+        if value is not None:
+            query = query.where(column == value)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    return list(session.scalars(query))
+
+
+def _dump(data: dict[str, Any] | None) -> str | None:
+    return None if data is None else json.dumps(data, sort_keys=True, ensure_ascii=False)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, (set, frozenset)):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,46 @@
+"""The hub's HTTP API, built by ``create_app`` (no module-level settings or engine)."""
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+
+from hub import __version__
+from hub.api.routes import DEFAULT_PREFIX, route_modules
+from hub.config import HubConfig
+from hub.db import make_session_factory, utcnow
+from hub.errors import Conflict, Forbidden, HubError, InvalidInput, NotFound, TooManyAttempts, Unauthorized
+from protocol.settings import read_secret
+
+_STATUS = {NotFound: 404, Conflict: 409, InvalidInput: 422, Unauthorized: 401, Forbidden: 403, TooManyAttempts: 429}
+
+
+def create_app(config: HubConfig, engine: Engine) -> FastAPI:
+    """An app bound to ``engine``; reads the admin token now, so a bad token file stops start-up.
+
+    ``app.state.clock`` (UTC now) and ``app.state.encoder_factory`` (the face
+    encoder, built on first enrolment) may be replaced by tests.
+    """
+    app = FastAPI(title="Attendance hub", version=__version__)
+    app.state.config = config
+    app.state.session_factory = make_session_factory(engine)
+    app.state.admin_token = read_secret(config.admin_token_file, "admin token")
+    app.state.clock = utcnow
+    app.state.encoder_factory = _build_encoder
+
+    @app.exception_handler(HubError)
+    async def hub_error(_request: Request, exc: HubError) -> JSONResponse:
+        status = next((code for cls, code in _STATUS.items() if isinstance(exc, cls)), 400)
+        headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else None
+        if isinstance(exc, Unauthorized):
+            headers = {"WWW-Authenticate": "Bearer"}
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+    for module in route_modules():
+        app.include_router(module.router, prefix=getattr(module, "PREFIX", DEFAULT_PREFIX))
+    return app
+
+
+def _build_encoder():  # dlib is imported only when the first photo is enrolled
+    from biometrics.encoder import FaceEncoder
+
+    return FaceEncoder()

@@ -1,0 +1,181 @@
+"""``hub``: configure, enrol, register devices and run the hub.
+
+Each command parses its arguments, calls one function that does the work,
+and prints the result; errors are one line on stderr and a non-zero exit.
+"""
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from pydantic import ValidationError
+
+from hub import __version__, cli_enrol, cli_people
+from hub.accounts import audit
+from hub.cli_common import actor, in_session, load_config
+from hub.errors import HubError
+from protocol.logs import setup_logging
+from protocol.settings import ConfigError, read_secret
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from hub.app import load
+
+    config = load(args.config_file)
+    problems = []
+    secrets = [("admin_token_file", config.admin_token_file, "admin token")]
+    if config.mqtt.password_file is not None:
+        secrets.append(("mqtt.password_file", config.mqtt.password_file, "MQTT password"))
+    for key, path, what in secrets:
+        try:
+            read_secret(path, what)
+        except ConfigError as exc:
+            problems += [f"{key}: {p}" for p in exc.problems]
+    if problems:
+        raise ConfigError(args.config_file, problems)
+    print(f"{args.config_file}: ok")
+    return 0
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    from hub.app import open_engine
+    from hub.db import init_db
+
+    init_db(open_engine(load_config(args), create_dirs=True))
+    print("database ready")
+    return 0
+
+
+def cmd_device_add(args: argparse.Namespace) -> int:
+    from hub.db import Device
+    from hub.registry import register_device
+
+    def work(session):
+        before = session.get(Device, args.device_id)
+        before_state = audit.snapshot(before) if before is not None else None
+        device, created = register_device(session, args.device_id, args.site, args.public_key)
+        if created:
+            audit.record(session, actor(), "device.register", f"device:{device.device_id}", before_state,
+                         audit.snapshot(device))
+        return device, created
+
+    device, created = in_session(args, work)
+    print(f"device {device.device_id} at site {device.site_id} {'registered' if created else 'already registered'}")
+    return 0
+
+
+def cmd_device_retire(args: argparse.Namespace) -> int:
+    from hub.registry import retire_device
+
+    def work(session):
+        device = retire_device(session, args.device_id)
+        audit.record(session, actor(), "device.retire", f"device:{device.device_id}", None, audit.snapshot(device))
+        return device
+
+    device = in_session(args, work)
+    print(f"device {device.device_id} retired at {device.retired_at.isoformat()}")
+    return 0
+
+
+def cmd_device_list(args: argparse.Namespace) -> int:
+    from hub.registry import list_devices, site_versions
+
+    def work(session):
+        versions = site_versions(session)
+        return [(d, versions.get(d.site_id, 0)) for d in list_devices(session, args.site)]
+
+    for device, site_version in in_session(args, work):
+        held = "none" if device.gallery_version is None else device.gallery_version
+        behind = device.gallery_version is None or device.gallery_version < site_version
+        state = "retired" if device.retired_at else ("BEHIND" if behind else "current")
+        print(f"{device.device_id}  site {device.site_id}  gallery {held}/{site_version}  {state}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from hub.app import open_engine, run_ingest
+
+    config = load_config(args)
+    if args.client_id:
+        # one config file serves every hub-ingest@N unit; each needs its own client id
+        config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"client_id": args.client_id})})
+    run_ingest(config, open_engine(config))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, *, with_ingest: bool = False) -> int:
+    from hub.app import open_engine, run_api
+
+    config = load_config(args)
+    run_api(config, open_engine(config), with_ingest=with_ingest)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hub", description="Attendance hub: MQTT ingest, database, admin API.")
+    parser.add_argument("--version", action="version", version=f"hub {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, func: Callable, help_text: str, parent=sub) -> argparse.ArgumentParser:
+        p = parent.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    def with_config(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--config", required=True, type=Path, help="hub YAML config file")
+        return p
+
+    p = command("check-config", cmd_check_config, "validate a config file; print each problem with its key")
+    p.add_argument("config_file", type=Path, metavar="CONFIG")
+    with_config(command("init-db", cmd_init_db, "create or migrate the database schema (idempotent)"))
+
+    cli_people.register(command, with_config)
+    cli_enrol.register(command, with_config)
+
+    device = command("device", None, "manage kiosks").add_subparsers(dest="device_command", required=True)
+    p = with_config(command("add", cmd_device_add, "register a kiosk's public key at a site", device))
+    p.add_argument("--device-id", required=True)
+    p.add_argument("--site", required=True)
+    p.add_argument("--public-key", required=True, help="raw Ed25519 public key, base64 (from `kiosk keygen`)")
+    p = with_config(command("retire", cmd_device_retire, "retire a kiosk: its punches are refused", device))
+    p.add_argument("device_id", metavar="DEVICE_ID")
+    p = with_config(command("list", cmd_device_list, "list kiosks and whether their gallery is behind", device))
+    p.add_argument("--site", help="only this site's kiosks")
+
+    p = with_config(command("ingest", cmd_ingest, "run the MQTT ingest worker until SIGTERM/SIGINT"))
+    p.add_argument("--client-id", help="MQTT client id overriding mqtt.client_id (one per worker, e.g. hub-ingest-%%i)")
+    with_config(command("serve", cmd_serve, "serve the HTTP API until SIGTERM/SIGINT"))
+    with_config(command("run", lambda a: cmd_serve(a, with_ingest=True),
+                        "API and ingest in one process (office and demo mode)"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{exc.path}: {problem}", file=sys.stderr)
+        return 1
+    except HubError as exc:
+        print(f"hub: {exc}", file=sys.stderr)
+        return 1
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"]) or "input"
+            print(f"hub: {where}: {error['msg']}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"hub: database error: {type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"
+              " (has `hub init-db` been run?)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

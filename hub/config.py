@@ -1,0 +1,131 @@
+"""Hub configuration (YAML), validated on load. See ``hub check-config``."""
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hub.phone.config import PhoneConfig
+from hub.reports.config import AttendanceConfig
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttConfig(Section):
+    host: str = Field("127.0.0.1", description="broker host name or address")
+    port: int = Field(1883, ge=1, le=65535, description="broker port")
+    username: str | None = Field(None, description="the hub's MQTT user")
+    password_file: Path | None = Field(None, description="file holding the hub's MQTT password")
+    ca_file: Path | None = Field(None, description="broker CA certificate; enables TLS when set")
+    client_id: str = Field("hub-ingest", description="MQTT client id; unique per ingest worker")
+    shared_group: str | None = Field(
+        None, description="MQTT v5 shared-subscription group, so several ingest workers split punches"
+    )
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
+    session_expiry_s: int = Field(
+        7 * 24 * 3600,
+        ge=0,
+        le=0xFFFFFFFF,
+        description="how long the broker keeps our session (and queues punches) while the hub is away",
+    )
+    reconnect_min_s: int = Field(1, ge=1, description="first reconnect delay; doubles on each failure")
+    reconnect_max_s: int = Field(60, ge=1, description="cap of the reconnect delay")
+
+
+class ApiConfig(Section):
+    host: str = Field("127.0.0.1", description="address the HTTP API listens on")
+    port: int = Field(8080, ge=1, le=65535, description="port the HTTP API listens on")
+
+
+class IngestConfig(Section):
+    batch_max: int = Field(200, ge=1, le=10_000, description="messages stored in one transaction, at most")
+    batch_wait_s: float = Field(
+        0.05, ge=0, le=5, description="how long a batch waits for more messages after its first one"
+    )
+    retry_initial_s: float = Field(0.5, gt=0, description="first wait after a failed commit")
+    retry_max_s: float = Field(30.0, gt=0, description="cap of the wait between commit retries")
+
+
+class AuthConfig(Section):
+    session_ttl_s: int = Field(8 * 3600, ge=60, description="a login session ends this long after login")
+    cookie_secure: bool = Field(
+        True, description="send the session cookie over HTTPS only; false only for plain-HTTP tests and demos"
+    )
+    failure_window_s: int = Field(
+        900, ge=10, description="failed logins are counted over this window; a lockout lasts until they age out"
+    )
+    max_failures_per_user: int = Field(5, ge=1, description="failed logins for one user name before it is locked")
+    max_failures_per_address: int = Field(
+        20, ge=1, description="failed logins from one client address (any user name) before it is locked"
+    )
+
+
+class EnrolmentConfig(Section):
+    photo_dir: Path | None = Field(
+        None,
+        description="where enrolment photos are kept (only at the hub, never on kiosks); "
+        "null: a 'photos' folder next to the SQLite database (required with PostgreSQL)",
+    )
+    photo_retention_days: int = Field(
+        90, ge=1, description="`hub purge-photos` deletes kept photos older than this; templates stay"
+    )
+    max_photo_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger uploaded photos are refused")
+    min_face_px: int = Field(80, ge=20, description="smallest face box height in pixels")
+    min_sharpness: float = Field(
+        10.0, ge=0, description="variance of the Laplacian of the face crop resized to 128 px high; below: blurred"
+    )
+    min_brightness: float = Field(55.0, ge=0, le=255, description="mean grey level of the face; below: too dark")
+    max_brightness: float = Field(210.0, ge=0, le=255, description="mean grey level of the face; above: too bright")
+
+
+class HealthConfig(Section):
+    """Device health at the hub (hub/health.py): when a kiosk counts as stale, how its clock is judged."""
+
+    stale_after_s: float = Field(
+        180.0, gt=0, description="a kiosk that says it is online but sent no health for this long is 'stale' "
+        "(about 3 x the kiosks' health interval)"
+    )
+    max_clock_skew_s: float = Field(
+        300.0, gt=0, description="punches from a kiosk whose clock (median skew of its recent health) is off by "
+        "more than this either way are stored with the flag clock_skew"
+    )
+    skew_window: int = Field(9, ge=1, le=101, description="recent health samples whose median is the clock skew")
+    history_days: float = Field(7.0, gt=0, description="health samples older than this are deleted")
+    history_max_samples: int = Field(
+        10_080, ge=10, description="at most this many health samples are kept per kiosk (7 days at one a minute)"
+    )
+
+
+class MetricsConfig(Section):
+    """GET /metrics (Prometheus text format): admins, or a scraper holding ``token_file``'s token."""
+
+    token_file: Path | None = Field(
+        None, description="file holding a bearer token that may read /metrics only (for Prometheus); "
+        "null: only admins may read it"
+    )
+    lag_window_s: float = Field(
+        300.0, gt=0, description="the ingest-lag gauges cover punches received in this many recent seconds"
+    )
+
+
+class HubConfig(Section):
+    database_url: str = Field(
+        "sqlite:////var/lib/hub/hub.sqlite", description="SQLAlchemy URL: sqlite:///... or postgresql+psycopg://..."
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        5000, ge=0, description="SQLite only: how long a writer waits for a lock before giving up"
+    )
+    admin_token_file: Path = Field(description="file holding the bearer token for admin API calls")
+    max_payload_bytes: int = Field(64 * 1024, ge=1024, description="punches larger than this are rejected")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    enrolment: EnrolmentConfig = Field(default_factory=EnrolmentConfig)
+    attendance: AttendanceConfig = Field(
+        default_factory=AttendanceConfig, description="how days are classified in reports (weekly off, holidays)"
+    )
+    phone: PhoneConfig = Field(default_factory=PhoneConfig, description="phone fallback punching")
+    health: HealthConfig = Field(default_factory=HealthConfig, description="kiosk status, health and clock skew")
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="the Prometheus endpoint /metrics")

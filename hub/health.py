@@ -1,0 +1,331 @@
+"""Kiosk status and health at the hub: the device registry behind GET /api/v1/devices and /metrics.
+
+Kiosks publish a retained status (birth ``online``, last will ``offline``,
+which the broker publishes for them when the connection dies) and, every
+minute or so, a health message (QoS 0). The ingest worker hands both here:
+``parse_report`` decides what a message says (pure), ``record_reports``
+stores a batch in the caller's transaction. All state lives in the
+database (``device_health``, ``device_health_samples``), so every API
+replica and every ingest worker sees the same registry.
+
+- *last seen* is the hub time of the last message the kiosk itself sent
+  (a birth or a health). A last will is the broker speaking, and a retained
+  status replayed when a worker subscribes is old news: neither counts.
+- *clock skew* is the median of the last ``health.skew_window`` samples of
+  device time minus hub receive time (``hub.devicestate``). Punches stored
+  while a kiosk's skew is beyond ``health.max_clock_skew_s`` get the flag
+  ``clock_skew`` (``flag_clock_skew``), which the reports already read.
+- Samples older than ``health.history_days``, or beyond
+  ``health.history_max_samples`` per kiosk, are deleted as new ones come in.
+
+Subscriptions: status is never a shared subscription, because a broker
+sends no retained messages to a shared subscription (MQTT 5, 4.8.2); every
+worker applies every status, which is idempotent. Health may be shared.
+"""
+
+import json
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from hub.config import HealthConfig
+from hub.db import Device, DeviceHealth, DeviceHealthSample, PunchRecord
+from hub.devicestate import DeviceState, SkewEstimate, clock_skew_s, device_state, is_clock_suspect
+from hub.intake import INT64_MAX, UNKNOWN_DEVICE, Rejected
+from hub.punches import ReceivedMessage, rejected_row
+from protocol import messages, topics
+from protocol.errors import MessageInvalid
+
+log = logging.getLogger(__name__)
+
+KINDS = (topics.STATUS, topics.HEALTH)
+CLOCK_SKEW_FLAG = "clock_skew"  # one of hub.rules.FLAG_KINDS
+MAX_VERSION_CHARS = 64
+NOT_A_DEVICE_TOPIC = "not a device topic"
+
+
+def subscriptions(shared_group: str | None) -> list[tuple[str, int]]:
+    """(topic filter, QoS) for the worker: status plain (retained copies), health shared when grouped."""
+    return [(topics.subscription(topics.STATUS), 1), (topics.subscription(topics.HEALTH, shared_group), 0)]
+
+
+# --- what one message says (pure) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    device_id: str
+    status: messages.Status
+    received_at: datetime
+    retained: bool  # replayed by the broker on subscribe: says nothing about when the kiosk spoke
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    device_id: str
+    health: messages.Health
+    received_at: datetime
+    skew_s: float
+
+
+@dataclass(frozen=True)
+class BadReport:
+    device_id: str | None
+    reason: str
+
+
+Report = StatusReport | HealthReport | BadReport
+
+
+def parse_report(message: ReceivedMessage, *, retained: bool = False, max_bytes: int) -> Report:
+    """Decode a status or health message; a BadReport says why it cannot be used."""
+    try:
+        where = topics.parse_device_topic(message.topic)
+    except ValueError:
+        return BadReport(None, NOT_A_DEVICE_TOPIC)
+    if where.kind not in KINDS:
+        return BadReport(where.device_id, f"not a status or health topic: {where.kind}")
+    model = messages.Status if where.kind == topics.STATUS else messages.Health
+    try:
+        parsed = messages.parse(model, message.payload, max_bytes)
+    except MessageInvalid as exc:
+        return BadReport(where.device_id, exc.reason)
+    problem = unstorable(parsed)
+    if problem:
+        return BadReport(where.device_id, problem)
+    if isinstance(parsed, messages.Status):
+        return StatusReport(where.device_id, parsed, message.received_at, retained)
+    return HealthReport(where.device_id, parsed, message.received_at, clock_skew_s(parsed.ts, message.received_at))
+
+
+def unstorable(parsed: messages.Status | messages.Health) -> str | None:
+    """What the schema lets through but the database cannot hold: NaN and infinities
+    (SQLite would store NULL), integers over 64 bits, long version texts, dates
+    that leave the calendar once turned into UTC. A device clock far off (a
+    Pi without RTC booting in 1970) is fine: that is what skew is for."""
+    if parsed.sw_version is not None and len(parsed.sw_version) > MAX_VERSION_CHARS:
+        return f"schema: sw_version: longer than {MAX_VERSION_CHARS} characters"
+    if parsed.ts is not None:
+        try:
+            parsed.ts.astimezone(timezone.utc)
+        except OverflowError:
+            return "schema: ts: out of range"
+    if isinstance(parsed, messages.Health):
+        for name, value in parsed.model_dump().items():
+            if isinstance(value, float) and not math.isfinite(value):
+                return f"schema: {name}: not a finite number"
+            if isinstance(value, int) and value > INT64_MAX:
+                return f"schema: {name}: too large"
+    return None
+
+
+def sample_of(report: HealthReport) -> dict[str, Any]:
+    """A health message as a sample row (and, as JSON, the kiosk's latest telemetry)."""
+    h = report.health
+    return {
+        "received_at": report.received_at, "ts": h.ts, "clock_skew_s": report.skew_s, "uptime_s": h.uptime_s,
+        "cpu_temp_c": h.cpu_temp_c, "load1": h.load1, "mem_free_mb": h.mem_free_mb, "disk_free_mb": h.disk_free_mb,
+        "camera_fps": h.camera_fps, "outbox_depth": h.outbox_depth, "oldest_unacked_s": h.oldest_unacked_s,
+        "gallery_version": h.gallery_version, "sw_version": h.sw_version,
+    }
+
+
+def sample_dict(row: DeviceHealthSample) -> dict[str, Any]:
+    """A stored sample in the shape of ``sample_of``."""
+    fields = {k: getattr(row, k) for k in SAMPLE_FIELDS if k != "ts"}
+    return {**fields, "ts": row.device_ts}
+
+
+SAMPLE_FIELDS = ("received_at", "ts", "clock_skew_s", "uptime_s", "cpu_temp_c", "load1", "mem_free_mb",
+                 "disk_free_mb", "camera_fps", "outbox_depth", "oldest_unacked_s", "gallery_version", "sw_version")
+
+
+def apply_status(row: DeviceHealth, report: StatusReport) -> None:
+    row.status = report.status.state
+    row.status_at = report.received_at
+    if report.status.sw_version:
+        row.sw_version = report.status.sw_version
+    if report.status.state == "online" and not report.retained:  # the kiosk itself spoke
+        row.last_seen_at = _later(row.last_seen_at, report.received_at)
+
+
+def apply_health(row: DeviceHealth, report: HealthReport) -> None:
+    row.last_seen_at = _later(row.last_seen_at, report.received_at)
+    if row.health_at is None or report.received_at >= row.health_at:  # workers may finish out of order
+        row.health_at = report.received_at
+        row.telemetry = json.dumps(sample_of(report), default=_iso)
+        row.sw_version = report.health.sw_version
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
+
+
+def _iso(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# --- storing (the caller commits) ---------------------------------------------
+
+
+def record_reports(
+    session: Session, items: list[tuple[ReceivedMessage, Report]], config: HealthConfig, *, max_payload_bytes: int
+) -> list[str]:
+    """Apply a batch in arrival order; returns per message 'status', 'health' or 'rejected'.
+
+    A refused message is kept in ``rejected_messages`` with its reason (and
+    noted on the kiosk's row), like a refused punch; no commit here.
+    """
+    named = {r.device_id for _, r in items if r.device_id is not None}
+    known = set(session.scalars(select(Device.device_id).where(Device.device_id.in_(named)))) if named else set()
+    rows = _health_rows(session, known)
+    results: list[str] = []
+    sampled: dict[str, datetime] = {}
+    for message, report in items:
+        if not isinstance(report, BadReport) and report.device_id not in known:
+            report = BadReport(report.device_id, UNKNOWN_DEVICE)
+        if isinstance(report, BadReport):
+            session.add(rejected_row(message, Rejected(None, report.reason), max_payload_bytes))
+            if report.device_id in rows:
+                rows[report.device_id].error, rows[report.device_id].error_at = report.reason, message.received_at
+            log.warning("%s from %s refused: %s", message.topic.rsplit("/", 1)[-1], report.device_id, report.reason)
+            results.append("rejected")
+        elif isinstance(report, StatusReport):
+            apply_status(rows[report.device_id], report)
+            results.append("status")
+        else:
+            session.add(DeviceHealthSample(device_id=report.device_id, **_sample_columns(report)))
+            apply_health(rows[report.device_id], report)
+            sampled[report.device_id] = _later(sampled.get(report.device_id), report.received_at)
+            results.append("health")
+    session.flush()
+    for device_id, newest in sampled.items():
+        rows[device_id].clock_skew_s = median_skew(session, device_id, config.skew_window)
+        prune_samples(session, device_id, newest, config)
+    return results
+
+
+def _sample_columns(report: HealthReport) -> dict[str, Any]:
+    columns = sample_of(report)
+    columns["device_ts"] = columns.pop("ts")
+    return columns
+
+
+def _health_rows(session: Session, device_ids: set[str]) -> dict[str, DeviceHealth]:
+    """The registry rows of these kiosks, made when missing. Insert-or-ignore, because
+    every worker applies every status and two may meet a kiosk's first one together."""
+    if not device_ids:
+        return {}
+    query = select(DeviceHealth).where(DeviceHealth.device_id.in_(device_ids))
+    rows = {row.device_id: row for row in session.scalars(query)}
+    missing = device_ids - rows.keys()
+    if missing:
+        dialect = session.get_bind().dialect.name
+        insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect]
+        for device_id in sorted(missing):
+            session.execute(insert(DeviceHealth).values(device_id=device_id).on_conflict_do_nothing())
+        rows = {row.device_id: row for row in session.scalars(query)}
+    return rows
+
+
+def median_skew(session: Session, device_id: str, window: int) -> float:
+    """The median skew of the kiosk's last ``window`` samples (robust to one slow delivery)."""
+    query = (select(DeviceHealthSample.clock_skew_s).where(DeviceHealthSample.device_id == device_id)
+             .order_by(DeviceHealthSample.id.desc()).limit(window))
+    estimate = SkewEstimate(window)
+    for skew in reversed(session.scalars(query).all()):
+        estimate.add(skew)
+    return estimate.value
+
+
+def prune_samples(session: Session, device_id: str, now: datetime, config: HealthConfig) -> None:
+    """Keep a kiosk's samples of the last ``history_days``, and at most ``history_max_samples``."""
+    s = DeviceHealthSample
+    session.execute(delete(s).where(s.device_id == device_id,
+                                    s.received_at < now - timedelta(days=config.history_days)))
+    oldest_dropped = (select(s.id).where(s.device_id == device_id).order_by(s.id.desc())
+                      .offset(config.history_max_samples).limit(1).scalar_subquery())
+    session.execute(delete(s).where(s.device_id == device_id, s.id <= oldest_dropped))
+
+
+def flag_clock_skew(session: Session, punches: Iterable[tuple[str, str]], bound_s: float) -> list[str]:
+    """Add the flag ``clock_skew`` to just-stored punches ``(punch_id, device_id)`` of kiosks
+    whose measured skew is beyond ``bound_s``; returns the flagged ids. No commit."""
+    by_device: dict[str, list[str]] = {}
+    for punch_id, device_id in punches:
+        by_device.setdefault(device_id, []).append(punch_id)
+    if not by_device:
+        return []
+    skews = session.execute(select(DeviceHealth.device_id, DeviceHealth.clock_skew_s)
+                            .where(DeviceHealth.device_id.in_(by_device)))
+    ids = [pid for device_id, skew in skews if is_clock_suspect(skew, bound_s) for pid in by_device[device_id]]
+    if not ids:
+        return []
+    for record in session.scalars(select(PunchRecord).where(PunchRecord.id.in_(ids))):
+        kinds = [k for k in (record.flags or "").split(",") if k]
+        if CLOCK_SKEW_FLAG not in kinds:
+            record.flags = ",".join([*kinds, CLOCK_SKEW_FLAG])
+    session.flush()
+    return ids
+
+
+# --- reading (API and metrics) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    """A kiosk with what the hub knows of its health, judged at ``now``."""
+
+    device: Device
+    health: DeviceHealth | None
+    state: DeviceState
+    clock_suspect: bool
+
+    @property
+    def telemetry(self) -> dict[str, Any] | None:
+        return json.loads(self.health.telemetry) if self.health is not None and self.health.telemetry else None
+
+
+def view_of(device: Device, health: DeviceHealth | None, now: datetime, config: HealthConfig) -> DeviceView:
+    status = health.status if health is not None else None
+    seen = health.last_seen_at if health is not None else None
+    skew = health.clock_skew_s if health is not None else None
+    return DeviceView(device, health, device_state(status, seen, now, config.stale_after_s),
+                      is_clock_suspect(skew, config.max_clock_skew_s))
+
+
+def device_views(session: Session, *, now: datetime, config: HealthConfig, site_id: str | None = None,
+                 active_only: bool = False) -> list[DeviceView]:
+    query = (select(Device, DeviceHealth).outerjoin(DeviceHealth, DeviceHealth.device_id == Device.device_id)
+             .order_by(Device.device_id))
+    if site_id is not None:
+        query = query.where(Device.site_id == site_id)
+    if active_only:
+        query = query.where(Device.retired_at.is_(None))
+    return [view_of(device, health, now, config) for device, health in session.execute(query)]
+
+
+def health_history(session: Session, device_id: str, *, limit: int,
+                   since: datetime | None = None) -> list[DeviceHealthSample]:
+    """A kiosk's stored samples, newest first."""
+    query = select(DeviceHealthSample).where(DeviceHealthSample.device_id == device_id)
+    if since is not None:
+        query = query.where(DeviceHealthSample.received_at >= since)
+    return list(session.scalars(query.order_by(DeviceHealthSample.id.desc()).limit(limit)))
+
+
+def site_kiosk_status(session: Session, site_id: str) -> list[tuple[str | None, datetime | None]]:
+    """(status, last seen) of each active kiosk at a site: ``hub.phone``'s ``KioskStatus``."""
+    query = (select(DeviceHealth.status, DeviceHealth.last_seen_at).select_from(Device)
+             .outerjoin(DeviceHealth, DeviceHealth.device_id == Device.device_id)
+             .where(Device.site_id == site_id, Device.retired_at.is_(None)))
+    return [(status, seen) for status, seen in session.execute(query)]

@@ -1,0 +1,437 @@
+"""The MQTT ingest worker: punches in, one transaction per batch, acks after commit.
+
+paho's network thread only enqueues; one worker thread takes batches (up to
+``ingest.batch_max`` messages or ``ingest.batch_wait_s`` after the first),
+decides each punch (``hub.intake``), stores the batch in ONE transaction and
+only after the commit publishes the kiosk acks and sends the broker its
+PUBACKs (``manual_ack``). If the database is locked or unreachable the
+batch is retried after a capped, jittered backoff and nothing is acked, so
+the broker and the kiosk both still hold the punch; any other failure is
+narrowed down to the one message that causes it, which is kept as an audit
+row, so a poison message cannot stall ingest. The session is persistent (fixed client id,
+``clean_start=False``, a session expiry), so punches sent while the hub is
+down wait in the broker.
+
+A PUBACK is only sent on the connection that delivered the message: after a
+reconnect the broker resends unacked messages with the same packet ids, and
+acking a stale id could acknowledge a different, not yet stored message.
+"""
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TypeVar
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hub import health
+from hub.config import HubConfig
+from hub.gallery import build_delta, is_employee_allowed, record_applied
+from hub.intake import Accepted, DeviceRecord, Outcome, Rejected, build_acks, check_punch, punch_id_of
+from hub.punches import ReceivedMessage, store_decisions
+from hub.registry import lookup_device
+from protocol import messages, topics
+from protocol.backoff import backoff_delay
+from protocol.errors import MessageInvalid
+from protocol.settings import read_secret
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Stored = tuple[list[Outcome], list[str]]  # per message: what to tell the kiosk, and stored/duplicate/rejected
+SUBSCRIBED_KINDS = (topics.PUNCH, topics.GALLERY_REQUEST, topics.GALLERY_APPLIED)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One MQTT message as queued for the worker, with what acking it needs."""
+
+    message: ReceivedMessage
+    mid: int
+    qos: int
+    generation: int  # connection it arrived on
+    retained: bool = False  # a retained copy sent on subscribe, not a live message
+
+
+class _Stopped(Exception):
+    """The worker was asked to stop while retrying; the batch stays unacked."""
+
+
+class IngestWorker:
+    """Consumes punches and gallery messages from the broker into the database."""
+
+    def __init__(
+        self,
+        config: HubConfig,
+        session_factory: sessionmaker[Session],
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+    ) -> None:
+        self.config = config
+        self._session_factory = session_factory
+        self._clock = clock
+        self.stats = {
+            "received": 0, "stored": 0, "duplicates": 0, "rejected": 0,
+            "commit_failures": 0, "gallery_requests": 0, "gallery_applied": 0,
+            "status": 0, "health": 0, "device_reports_rejected": 0,
+        }
+        self.ready = threading.Event()  # set while connected with our subscriptions granted
+        self._stop = threading.Event()
+        self._queue: queue.Queue[Delivery] = queue.Queue()
+        self._generation = 0
+        self._client: mqtt.Client | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -------------------------------------------------------
+
+    def start(self) -> None:
+        cfg = self.config.mqtt
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id, protocol=mqtt.MQTTv5, manual_ack=True
+        )
+        if cfg.username:
+            password = read_secret(cfg.password_file, "MQTT password") if cfg.password_file else None
+            client.username_pw_set(cfg.username, password)
+        if cfg.ca_file:
+            client.tls_set(ca_certs=str(cfg.ca_file))
+        client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = cfg.session_expiry_s
+        client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props)
+        self._client = client
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
+        self._thread.start()
+        log.info("ingest connecting to mqtt %s:%s as %s", cfg.host, cfg.port, cfg.client_id)
+        client.loop_start()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop taking batches; messages not yet committed stay unacked at the broker."""
+        if self._thread is None and self._client is None:
+            return
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+        self.ready.clear()
+        log.info("ingest stopped: %s", self.stats)
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- paho callbacks (network thread): record and enqueue only --------
+
+    def _on_connect(self, client, _userdata, flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            log.error("mqtt connection refused: %s", reason_code)
+            return
+        self._generation += 1
+        log.info("mqtt connected (session present: %s)", flags.session_present)
+        group = self.config.mqtt.shared_group
+        client.subscribe([(topics.subscription(kind, group), 1) for kind in SUBSCRIBED_KINDS]
+                         + health.subscriptions(group))
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _properties) -> None:
+        failed = [str(rc) for rc in reason_codes if rc.is_failure]
+        if failed:
+            log.error("mqtt subscription refused: %s", ", ".join(failed))
+        else:
+            self.ready.set()
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        self.ready.clear()
+        if not self._stop.is_set():
+            log.warning("mqtt disconnected (%s); reconnecting", reason_code)
+
+    def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
+        received = ReceivedMessage(msg.topic, bytes(msg.payload), self._clock())
+        self._queue.put(Delivery(received, msg.mid, msg.qos, self._generation, bool(msg.retain)))
+
+    # --- worker thread ----------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            batch = self._take_batch()
+            try:
+                self._handle(batch)
+            except _Stopped:
+                log.info("stopping with %d messages uncommitted; the broker keeps them", len(batch))
+            except Exception:  # a bug must not kill ingest; the batch stays unacked
+                log.exception("batch of %d messages failed; left unacked for redelivery", len(batch))
+
+    def _take_batch(self) -> list[Delivery]:
+        batch: list[Delivery] = []
+        cfg = self.config.ingest
+        while not batch:
+            if self._stop.is_set():
+                return batch
+            try:
+                batch.append(self._queue.get(timeout=0.2))
+            except queue.Empty:
+                continue
+        deadline = time.monotonic() + cfg.batch_wait_s
+        while len(batch) < cfg.batch_max:
+            try:
+                batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return batch
+
+    def _handle(self, batch: list[Delivery]) -> None:
+        kinds = {id(d): self._kind(d.message.topic) for d in batch}
+        punches = [d for d in batch if kinds[id(d)] == topics.PUNCH]
+        if punches:
+            self._handle_punches(punches)
+        reports = [d for d in batch if kinds[id(d)] in health.KINDS]
+        if reports:
+            self._handle_reports(reports)
+        handlers = {topics.GALLERY_REQUEST: self._handle_gallery_request,
+                    topics.GALLERY_APPLIED: self._handle_gallery_applied}
+        for delivery in batch:
+            kind = kinds[id(delivery)]
+            if kind == topics.PUNCH or kind in health.KINDS:
+                continue
+            if kind not in handlers:
+                log.warning("message on unexpected topic %s ignored", delivery.message.topic)
+                self._ack([delivery])
+                continue
+            try:
+                handlers[kind](delivery)
+            except _Stopped:
+                raise
+            except Exception:  # the kiosk asks again; an unacked message would block the broker's window
+                log.exception("message on %s could not be handled; dropped", delivery.message.topic)
+                self._ack([delivery])
+
+    @staticmethod
+    def _kind(topic: str) -> str | None:
+        try:
+            return topics.parse_device_topic(topic).kind
+        except ValueError:
+            # a punch subscription can deliver a topic whose device level is not a valid id
+            return topics.PUNCH if topic.endswith("/" + topics.PUNCH) else None
+
+    def _handle_punches(self, batch: list[Delivery]) -> None:
+        self.stats["received"] += len(batch)
+        for deliveries, (outcomes, results) in self._store_isolating(batch):
+            for result in results:
+                self.stats[{"stored": "stored", "duplicate": "duplicates", "rejected": "rejected"}[result]] += 1
+            for device_id, ack in build_acks(outcomes).items():
+                self._publish(topics.device_topic(device_id, topics.ACK), ack.to_json())
+            self._ack(deliveries)
+
+    def _store_isolating(self, batch: list[Delivery]) -> list[tuple[list[Delivery], Stored]]:
+        """Store a batch, as one transaction if possible; returns the committed parts.
+
+        Transient failures (database locked or unreachable) are retried as a
+        whole. Any other failure is blamed on one message: the batch is split
+        into single messages, so one that cannot be stored is kept as an
+        audit row and the others go through, instead of the batch failing
+        on every retry and stalling ingest.
+        """
+        try:
+            return [(batch, self._retry(lambda: self._store(batch), f"storing {len(batch)} punch messages"))]
+        except _Stopped:
+            raise
+        except Exception as exc:
+            if len(batch) > 1:
+                log.warning("a batch of %d failed (%s); storing its messages one by one", len(batch),
+                            type(exc).__name__)
+                return [part for delivery in batch for part in self._store_isolating([delivery])]
+            log.exception("a punch on %s cannot be stored; keeping it as an audit row", batch[0].message.topic)
+            return [(batch, self._retry(lambda: self._store_unstorable(batch[0], exc), "storing an audit row"))]
+
+    def _store(self, batch: list[Delivery]) -> Stored:
+        with self._session_factory() as session:
+            devices: dict[str, DeviceRecord | None] = {}
+
+            def device_lookup(device_id: str) -> DeviceRecord | None:
+                if device_id not in devices:
+                    devices[device_id] = lookup_device(session, device_id)
+                return devices[device_id]
+
+            decisions = [(d.message, self._decide(d.message, device_lookup, session)) for d in batch]
+            results = store_decisions(session, decisions, max_payload_bytes=self.config.max_payload_bytes)
+            health.flag_clock_skew(session, [(d.punch.id, d.punch.device_id) for (_, d), r in zip(decisions, results)
+                                             if r == "stored" and isinstance(d, Accepted)],
+                                   self.config.health.max_clock_skew_s)
+            session.commit()
+        return [self._outcome(message, decision) for message, decision in decisions], results
+
+    def _store_unstorable(self, delivery: Delivery, exc: Exception) -> Stored:
+        rejected = self._hub_fault(delivery.message, f"internal error: could not store ({type(exc).__name__})")
+        with self._session_factory() as session:
+            results = store_decisions(session, [(delivery.message, rejected)],
+                                      max_payload_bytes=self.config.max_payload_bytes)
+            session.commit()
+        return [self._outcome(delivery.message, rejected)], results
+
+    def _decide(
+        self, message: ReceivedMessage, device_lookup: Callable[[str], DeviceRecord | None], session: Session
+    ) -> Accepted | Rejected:
+        try:
+            return check_punch(
+                message.topic,
+                message.payload,
+                max_bytes=self.config.max_payload_bytes,
+                device_lookup=device_lookup,
+                is_allowed=lambda employee_id, site_id: is_employee_allowed(session, employee_id, site_id),
+            )
+        except SQLAlchemyError:
+            raise
+        except Exception as exc:
+            log.exception("checking a punch on %s failed", message.topic)
+            return self._hub_fault(message, f"internal error: {type(exc).__name__}")
+
+    def _hub_fault(self, message: ReceivedMessage, reason: str) -> Rejected:
+        """A hub bug, not the kiosk's fault: keep the message for audit and do not
+        answer, so the kiosk keeps the punch and resends it (a fixed hub stores it)."""
+        try:
+            punch_id = punch_id_of(messages.decode_json(message.payload, self.config.max_payload_bytes))
+        except MessageInvalid:
+            punch_id = None
+        return Rejected(punch_id, reason, notify=False)
+
+    @staticmethod
+    def _outcome(message: ReceivedMessage, decision: Accepted | Rejected) -> Outcome:
+        try:
+            device_id: str | None = topics.parse_device_topic(message.topic).device_id
+        except ValueError:
+            device_id = None
+        if isinstance(decision, Rejected):
+            return Outcome(device_id, decision.punch_id, decision.reason, decision.notify)
+        return Outcome(device_id, decision.punch.id)
+
+    def _handle_reports(self, batch: list[Delivery]) -> None:
+        """Status and health messages: one transaction per batch, acked after the commit."""
+        for result in self._store_reports_isolating(batch):
+            key = {"status": "status", "health": "health", "rejected": "device_reports_rejected"}[result]
+            self.stats[key] += 1
+        self._ack(batch)
+
+    def _store_reports_isolating(self, batch: list[Delivery]) -> list[str]:
+        """As ``_store_isolating``: a message that cannot be stored is kept as an audit row."""
+        reports = [(d.message, health.parse_report(d.message, retained=d.retained,
+                                                   max_bytes=self.config.max_payload_bytes)) for d in batch]
+
+        def store(items: list[tuple[ReceivedMessage, health.Report]]) -> list[str]:
+            with self._session_factory() as session:
+                results = health.record_reports(session, items, self.config.health,
+                                                max_payload_bytes=self.config.max_payload_bytes)
+                session.commit()
+                return results
+
+        try:
+            return self._retry(lambda: store(reports), f"storing {len(batch)} status/health messages")
+        except _Stopped:
+            raise
+        except Exception as exc:
+            if len(batch) > 1:
+                return [r for d in batch for r in self._store_reports_isolating([d])]
+            log.exception("a message on %s cannot be stored; keeping it as an audit row", batch[0].message.topic)
+            bad = health.BadReport(None, f"internal error: could not store ({type(exc).__name__})")
+            return self._retry(lambda: store([(batch[0].message, bad)]), "storing an audit row")
+
+    def _handle_gallery_request(self, delivery: Delivery) -> None:
+        self.stats["gallery_requests"] += 1
+        device_id = topics.parse_device_topic(delivery.message.topic).device_id
+        try:
+            request = messages.parse(messages.GalleryRequest, delivery.message.payload, self.config.max_payload_bytes)
+        except MessageInvalid as exc:
+            log.warning("gallery request from %s ignored: %s", device_id, exc.reason)
+            self._ack([delivery])
+            return
+        delta = self._retry(lambda: self._delta_for(device_id, request), f"gallery delta for {device_id}")
+        if delta is not None:
+            self._publish(topics.device_topic(device_id, topics.GALLERY_DELTA), delta.to_json())
+            log.info("gallery delta for %s: %s -> %s (full: %s, %d upserts, %d removed)", device_id,
+                     delta.from_version, delta.to_version, delta.full, len(delta.upserts), len(delta.removed))
+        self._ack([delivery])
+
+    def _delta_for(self, device_id: str, request: messages.GalleryRequest) -> messages.GalleryDelta | None:
+        with self._session_factory() as session:
+            device = lookup_device(session, device_id)
+            if device is None or device.retired:
+                log.warning("gallery request from unknown or retired device %s ignored", device_id)
+                return None
+            if device.site_id != request.site_id:
+                log.warning("gallery request from %s for site %s, but it stands at %s; ignored",
+                            device_id, request.site_id, device.site_id)
+                return None
+            return build_delta(session, device.site_id, request.have_version)
+
+    def _handle_gallery_applied(self, delivery: Delivery) -> None:
+        device_id = topics.parse_device_topic(delivery.message.topic).device_id
+        try:
+            applied = messages.parse(messages.GalleryApplied, delivery.message.payload, self.config.max_payload_bytes)
+        except MessageInvalid as exc:
+            log.warning("gallery applied from %s ignored: %s", device_id, exc.reason)
+            self._ack([delivery])
+            return
+
+        def store() -> bool:
+            with self._session_factory() as session:
+                ok = record_applied(session, device_id, applied.site_id, applied.version, delivery.message.received_at)
+                session.commit()
+                return ok
+
+        if self._retry(store, f"gallery confirmation of {device_id}"):
+            self.stats["gallery_applied"] += 1
+            log.info("device %s holds gallery version %d", device_id, applied.version)
+        else:
+            log.warning("gallery confirmation from unknown, retired or misplaced device %s ignored", device_id)
+        self._ack([delivery])
+
+    # --- helpers ----------------------------------------------------------
+
+    def _retry(self, step: Callable[[], T], what: str) -> T:
+        """Run a database step until it succeeds; raise _Stopped if asked to stop first.
+
+        Only transient errors (database locked, down, connection lost) are
+        retried; any other error is raised to the caller.
+        """
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                return step()
+            except (OperationalError, InterfaceError) as exc:
+                self.stats["commit_failures"] += 1
+                delay = backoff_delay(attempt, self.config.ingest.retry_initial_s, self.config.ingest.retry_max_s)
+                log.warning("%s failed (%s: %s); nothing acked, retrying in %.2f s",
+                            what, type(exc).__name__, exc.orig, delay)
+                attempt += 1
+                self._stop.wait(delay)
+        raise _Stopped
+
+    def _publish(self, topic: str, payload: bytes) -> None:
+        assert self._client is not None
+        info = self._client.publish(topic, payload, qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            # paho queues QoS 1 while disconnected; any other failure means the
+            # kiosk resends and gets this answer again (storing is idempotent)
+            log.warning("publishing to %s failed: %s", topic, mqtt.error_string(info.rc))
+
+    def _ack(self, deliveries: list[Delivery]) -> None:
+        assert self._client is not None
+        current = self._generation
+        for d in deliveries:
+            if d.generation == current:
+                self._client.ack(d.mid, d.qos)
+            else:
+                log.debug("not acking mid %s from an earlier connection; the broker resends it", d.mid)

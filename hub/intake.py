@@ -1,0 +1,161 @@
+"""Whether a received punch is stored or rejected, and why (pure: no MQTT, no DB).
+
+The checks run in a fixed order, cheapest and least trusting first, so the
+reason a kiosk gets back names the first thing that is wrong:
+
+size -> JSON -> topic -> unknown/retired device -> topic vs payload device
+-> signature -> schema -> site of the device -> employee allowed at the site.
+
+The signature is checked over the dict *as received*, before the schema,
+so nothing of an unsigned message is interpreted beyond what routing needs.
+Reasons are short stable texts; they go into the ack and the audit table.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.errors import MessageInvalid, SignatureInvalid
+from protocol.messages import Ack, Punch, Rejection, decode_json, validate
+from protocol.signing import load_public_key, verify_fields
+from protocol.topics import PUNCH, parse_device_topic
+
+BAD_TOPIC = "not a punch topic"
+UNKNOWN_DEVICE = "unknown device"
+RETIRED_DEVICE = "retired device"
+TOPIC_DEVICE_MISMATCH = "topic/device mismatch"
+DEVICE_KEY_INVALID = "device key invalid"
+SITE_MISMATCH = "site mismatch"
+NOT_ALLOWED = "employee not allowed at site"
+
+MAX_ID_CHARS = 64
+INT64_MAX = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    """What intake needs to know about a registered kiosk."""
+
+    device_id: str
+    site_id: str
+    public_key_b64: str
+    retired: bool = False
+
+
+@dataclass(frozen=True)
+class Accepted:
+    punch: Punch
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """``punch_id`` is set when the payload carried a usable id, so the kiosk
+    can be told; ``notify`` is False for a hub-side failure the kiosk should
+    not act on (it keeps the punch and sends it again)."""
+
+    punch_id: str | None
+    reason: str
+    notify: bool = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one punch message: ``reason`` None means stored (or already stored)."""
+
+    device_id: str | None
+    punch_id: str | None
+    reason: str | None = None
+    notify: bool = True
+
+
+def check_punch(
+    topic: str,
+    payload: bytes,
+    *,
+    max_bytes: int,
+    device_lookup: Callable[[str], DeviceRecord | None],
+    is_allowed: Callable[[str, str], bool],
+) -> Accepted | Rejected:
+    """Decide one punch; ``is_allowed(employee_id, site_id)``."""
+    try:
+        raw = decode_json(payload, max_bytes)
+    except MessageInvalid as exc:
+        return Rejected(None, exc.reason)
+    punch_id = punch_id_of(raw)
+    try:
+        where = parse_device_topic(topic)
+    except ValueError:
+        return Rejected(punch_id, BAD_TOPIC)
+    if where.kind != PUNCH:
+        return Rejected(punch_id, BAD_TOPIC)
+    device = device_lookup(where.device_id)
+    if device is None:
+        return Rejected(punch_id, UNKNOWN_DEVICE)
+    if device.retired:
+        return Rejected(punch_id, RETIRED_DEVICE)
+    if raw.get("device_id") != where.device_id:
+        return Rejected(punch_id, TOPIC_DEVICE_MISMATCH)
+    try:
+        public_key = load_public_key(device.public_key_b64)
+    except ValueError:
+        return Rejected(punch_id, DEVICE_KEY_INVALID)
+    try:
+        verify_fields(raw, public_key)
+    except SignatureInvalid as exc:  # also NaN/Infinity, which canonical JSON cannot sign
+        return Rejected(punch_id, exc.reason)
+    try:
+        punch = validate(Punch, raw)
+    except MessageInvalid as exc:
+        return Rejected(punch_id, exc.reason)
+    too_large = out_of_range(punch)
+    if too_large:
+        return Rejected(punch_id, too_large)
+    if punch.site_id != device.site_id:
+        return Rejected(punch_id, SITE_MISMATCH)
+    if not is_allowed(punch.employee_id, punch.site_id):
+        return Rejected(punch_id, NOT_ALLOWED)
+    return Accepted(punch, raw)
+
+
+def out_of_range(punch: Punch) -> str | None:
+    """The schema allows any integer; the database stores 64 bits. A value it
+    cannot store would fail every retry of the batch, so it is refused here."""
+    for where, value in (("seq", punch.seq), ("match.gallery_version", punch.match.gallery_version)):
+        if value > INT64_MAX:
+            return f"schema: {where}: too large"
+    return None
+
+
+def punch_id_of(raw: dict[str, Any]) -> str | None:
+    """The payload's ``id`` when it is fit to echo in an ack, even if the schema fails.
+
+    A kiosk keeps a punch until the hub answers for its id, so a malformed
+    punch must still be answered, or it would be resent forever.
+    """
+    value = raw.get("id")
+    if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS and value.isprintable():
+        return value
+    return None
+
+
+def build_acks(outcomes: Iterable[Outcome]) -> dict[str, Ack]:
+    """One Ack per device: stored (and duplicate) ids, and rejections with an id."""
+    ids: dict[str, dict[str, None]] = {}
+    rejected: dict[str, dict[str, str]] = {}
+    for out in outcomes:
+        if out.device_id is None or out.punch_id is None or not out.notify:
+            continue
+        ids.setdefault(out.device_id, {})
+        rejected.setdefault(out.device_id, {})
+        if out.reason is None:
+            ids[out.device_id][out.punch_id] = None
+        else:
+            rejected[out.device_id].setdefault(out.punch_id, out.reason)
+    return {
+        device: Ack(
+            ids=list(ids[device]),
+            rejected=[Rejection(id=i, reason=r) for i, r in rejected[device].items() if i not in ids[device]],
+        )
+        for device in ids
+    }

@@ -1,0 +1,99 @@
+"""Employees: create, change, transfer (home site), allowed sites, leavers; galleries follow.
+
+Any change of home site, allowed sites or active flag goes through
+``hub.gallery.sync_members``, which adds and removes the person from site
+galleries and bumps the versions of exactly the sites affected; a new name
+is content every kiosk that knows the person must get.
+"""
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from hub.db import Ddo, Employee, EmployeeAllowedSite, OrgUnit, Site
+from hub.errors import Conflict, NotFound
+from hub.gallery import sync_members
+from hub.masterdata.common import apply, changes_of
+from hub.masterdata.fields import EmployeeIn, EmployeePatch
+
+REQUIRED = {"name", "category", "home_site_id", "active", "allowed_site_ids"}
+
+
+def get_employee(session: Session, employee_id: str) -> Employee:
+    employee = session.get(Employee, employee_id)
+    if employee is None:
+        raise NotFound(f"unknown employee {employee_id!r}")
+    return employee
+
+
+def list_employees(
+    session: Session, *, visible_units: set[str] | None = None, unit_id: str | None = None,
+    site_id: str | None = None, active: bool | None = None, limit: int = 100, after: str | None = None,
+) -> list[Employee]:
+    """By staff number; ``visible_units`` None = all; ``after`` pages on from a staff number."""
+    query = select(Employee).order_by(Employee.employee_id).limit(limit)
+    if visible_units is not None:
+        query = query.where(Employee.unit_id.in_(sorted(visible_units)))
+    for column, value in ((Employee.unit_id, unit_id), (Employee.home_site_id, site_id), (Employee.active, active)):
+        if value is not None:
+            query = query.where(column == value)
+    if after is not None:
+        query = query.where(Employee.employee_id > after)
+    return list(session.scalars(query))
+
+
+def allowed_sites(session: Session, employee_id: str) -> list[str]:
+    return list(session.scalars(select(EmployeeAllowedSite.site_id).where(
+        EmployeeAllowedSite.employee_id == employee_id).order_by(EmployeeAllowedSite.site_id)))
+
+
+def create_employee(session: Session, data: EmployeeIn) -> Employee:
+    if session.get(Employee, data.employee_id) is not None:
+        raise Conflict(f"employee {data.employee_id} exists")
+    employee = Employee(employee_id=data.employee_id, name=data.name, home_site_id=data.home_site_id,
+                        category=data.category, active=data.active)
+    _check_refs(session, data.model_dump(exclude_unset=True), data.employee_id)
+    session.add(employee)
+    apply(employee, changes_of(data, REQUIRED, exclude={"employee_id", "allowed_site_ids"}))
+    session.flush()
+    set_allowed_sites(session, employee, data.allowed_site_ids)
+    sync_members(session, [employee.employee_id])
+    return employee
+
+
+def update_employee(session: Session, employee_id: str, patch: EmployeePatch) -> tuple[Employee, dict[str, int]]:
+    """Apply the fields given; returns (employee, {site_id: new gallery version})."""
+    employee = get_employee(session, employee_id)
+    changes = changes_of(patch, REQUIRED)
+    _check_refs(session, changes, employee_id)
+    allowed = changes.pop("allowed_site_ids", None)
+    renamed = "name" in changes and changes["name"] != employee.name
+    apply(employee, changes)
+    session.flush()
+    if allowed is not None or "home_site_id" in changes:
+        set_allowed_sites(session, employee, allowed if allowed is not None else allowed_sites(session, employee_id))
+    versions = sync_members(session, [employee_id], content_changed=[employee_id] if renamed else [])
+    return employee, versions
+
+
+def set_allowed_sites(session: Session, employee: Employee, site_ids: list[str]) -> None:
+    """Replace the allowed list (the home site is implied, so it is left out). No gallery sync."""
+    wanted = sorted(set(site_ids) - {employee.home_site_id})
+    session.execute(delete(EmployeeAllowedSite).where(EmployeeAllowedSite.employee_id == employee.employee_id))
+    session.add_all(EmployeeAllowedSite(employee_id=employee.employee_id, site_id=s) for s in wanted)
+    session.flush()
+
+
+def _check_refs(session: Session, values: dict, employee_id: str) -> None:
+    """Every referenced site, unit and DDO exists; the mobile is nobody else's."""
+    for key, model, what in (("home_site_id", Site, "site"), ("unit_id", OrgUnit, "org unit"),
+                             ("ddo_id", Ddo, "DDO")):
+        if values.get(key) is not None and session.get(model, values[key]) is None:
+            raise NotFound(f"unknown {what} {values[key]!r}")
+    for site_id in values.get("allowed_site_ids") or []:
+        if session.get(Site, site_id) is None:
+            raise NotFound(f"unknown site {site_id!r} in allowed_site_ids")
+    mobile = values.get("mobile")
+    if mobile is not None:
+        owner = session.scalar(select(Employee.employee_id).where(Employee.mobile == mobile))
+        if owner is not None and owner != employee_id:
+            raise Conflict("that mobile number is registered to another employee")

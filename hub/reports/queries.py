@@ -1,0 +1,390 @@
+"""The queries that feed ``hub.rules``, and the reports made of their verdicts.
+
+Each report reads the employees in scope and their punches of the period in
+a fixed number of queries, whatever the number of employees (never one per
+employee). Punch queries join ``employees`` and range over ``device_ts``, so
+the database walks ``ix_punches_employee_ts`` (employee_id, device_ts) per
+employee in scope. Times come back as whole epoch seconds (``epoch_seconds``),
+which is both cheaper than datetimes and the resolution the rules judge at.
+
+- The muster roll and payroll need only the first and last punch of each
+  day: one row per employee with all their punch times of the month
+  (``epoch_list``), then ``rules.span_status`` per day.
+- The daily register and an employee's history read every punch with its
+  site, reason and flags (``rules.judge_day``).
+- The exceptions list reads the punch times like the muster roll, plus only
+  the punches that may be off-site or flagged (``_suspicious``, a superset
+  of what ``rules.punch_flags`` flags; the rules decide).
+
+Scope: a unit report covers the unit and every unit below it; ``visible`` is
+what the caller may see (``hub.api.deps.visible_unit_ids``, None = all). An
+employee who has left still appears in a period in which they punched.
+"""
+
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import BigInteger, ColumnElement, String, or_, select
+from sqlalchemy.exc import CompileError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.functions import FunctionElement
+
+from hub import rules
+from hub.accounts.scope import unit_closure
+from hub.db import Ddo, Employee, OrgUnit, PunchRecord, Site
+from hub.errors import Forbidden, InvalidInput, NotFound
+from hub.rules import DayFrame, DayResult, FlagPolicy, Punch, SiteRules, WorkCalendar
+
+MAX_RANGE_DAYS = 366
+
+
+class epoch_seconds(FunctionElement[int]):  # noqa: N801  (an SQL function, named like one)
+    """Whole seconds since 1970 of a ``UTCDateTime`` column, rounded down."""
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "epoch_seconds"
+
+
+class epoch_list(FunctionElement[str]):  # noqa: N801
+    """Aggregate: the ``epoch_seconds`` of a group's values, comma-separated, in no particular order."""
+
+    type = String()
+    inherit_cache = True
+    name = "epoch_list"
+
+
+def _unsupported(element: FunctionElement[Any], compiler: Any, **kw: Any) -> str:
+    raise CompileError(f"{element.name}: no SQL for the {compiler.dialect.name} dialect (SQLite, PostgreSQL)")
+
+
+compiles(epoch_seconds)(_unsupported)
+compiles(epoch_list)(_unsupported)
+
+
+def _sqlite_epoch(column: str, dialect: Any) -> str:
+    # Punch times carry milliseconds (protocol.messages.device_time), which SQLite's date functions
+    # hold exactly, so both forms round down. unixepoch() (SQLite 3.38+) is about twice as fast.
+    if getattr(getattr(dialect, "dbapi", None), "sqlite_version_info", (0,)) >= (3, 38):
+        return f"unixepoch({column})"
+    return f"CAST(strftime('%s', {column}) AS INTEGER)"
+
+
+def _postgresql_epoch(column: str) -> str:
+    # date_part() is double precision; EXTRACT() is numeric since PostgreSQL 14, and much slower.
+    return f"CAST(floor(date_part('epoch', {column})) AS BIGINT)"
+
+
+@compiles(epoch_seconds, "sqlite")
+def _epoch_seconds_sqlite(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    return _sqlite_epoch(compiler.process(element.clauses, **kw), compiler.dialect)
+
+
+@compiles(epoch_seconds, "postgresql")
+def _epoch_seconds_postgresql(element: epoch_seconds, compiler: Any, **kw: Any) -> str:
+    return _postgresql_epoch(compiler.process(element.clauses, **kw))
+
+
+@compiles(epoch_list, "sqlite")
+def _epoch_list_sqlite(element: epoch_list, compiler: Any, **kw: Any) -> str:
+    return f"group_concat({_sqlite_epoch(compiler.process(element.clauses, **kw), compiler.dialect)})"
+
+
+@compiles(epoch_list, "postgresql")
+def _epoch_list_postgresql(element: epoch_list, compiler: Any, **kw: Any) -> str:
+    return f"string_agg(CAST({_postgresql_epoch(compiler.process(element.clauses, **kw))} AS TEXT), ',')"
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """What every report is judged with: the calendar, flag thresholds, now, and the caller's units."""
+
+    calendar: WorkCalendar
+    policy: FlagPolicy
+    now: datetime
+    visible: set[str] | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    employee_id: str
+    name: str
+    unit_id: str | None
+    ddo_id: str | None
+    category: str
+    home_site_id: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class PersonDays:
+    """One employee's verdicts over the report's days, in date order."""
+
+    person: Person
+    days: list[DayResult]
+
+
+@dataclass(frozen=True)
+class MusterRow:
+    person: Person
+    statuses: list[str]
+
+    @property
+    def codes(self) -> list[str]:
+        return [rules.MUSTER_CODES[s] for s in self.statuses]
+
+    @property
+    def totals(self) -> rules.MonthTotals:
+        return rules.month_totals(self.statuses)
+
+
+@dataclass(frozen=True)
+class Muster:
+    days: list[date]
+    rows: list[MusterRow]
+
+
+@dataclass(frozen=True)
+class ExceptionRow:
+    day: date
+    person: Person
+    kind: str
+    result: DayResult
+
+
+def month_range(month: str) -> tuple[date, date]:
+    """'YYYY-MM' -> its first and last day."""
+    try:
+        first = datetime.strptime(month, "%Y-%m").date()
+    except ValueError as exc:
+        raise InvalidInput(f"month must be YYYY-MM, not {month!r}") from exc
+    following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+def check_range(first: date, last: date) -> None:
+    if last < first:
+        raise InvalidInput(f"the range ends ({last}) before it starts ({first})")
+    if (last - first).days >= MAX_RANGE_DAYS:
+        raise InvalidInput(f"a report covers at most {MAX_RANGE_DAYS} days")
+
+
+def unit_scope(session: Session, unit_id: str | None, visible: set[str] | None) -> list[ColumnElement[bool]]:
+    """Conditions on ``Employee`` for a unit (with its sub-units) or for all visible units."""
+    if unit_id is None:
+        return [] if visible is None else [Employee.unit_id.in_(sorted(visible))]
+    if visible is not None and unit_id not in visible:
+        raise Forbidden(f"unit {unit_id} is not one of your units")
+    if session.get(OrgUnit, unit_id) is None:
+        raise NotFound(f"unknown unit {unit_id!r}")
+    return [Employee.unit_id.in_(sorted(unit_closure(session, [unit_id])))]
+
+
+def people_of(session: Session, where: Sequence[ColumnElement[bool]]) -> dict[str, Person]:
+    query = (select(Employee.employee_id, Employee.name, Employee.unit_id, Employee.ddo_id, Employee.category,
+                    Employee.home_site_id, Employee.active).where(*where).order_by(Employee.employee_id))
+    return {row[0]: Person(*row) for row in session.execute(query)}
+
+
+class _Days:
+    """The report's days for each home site: frames, working or not, and the no-punch verdict."""
+
+    def __init__(self, session: Session, first: date, last: date, ctx: ReportContext) -> None:
+        check_range(first, last)
+        self.days = rules.days_between(first, last)
+        self.ctx, self.now_s = ctx, rules.epoch_s(ctx.now)
+        self._rules = {
+            s.site_id: SiteRules(s.site_id, ZoneInfo(s.timezone), s.shift_start, s.cutoff, s.min_gap_min,
+                                 s.half_day_hours)
+            for s in session.scalars(select(Site))
+        }
+        self._site: dict[str, tuple[list[DayFrame], list[bool], list[int], list[DayResult]]] = {}
+
+    def site(self, site_id: str) -> tuple[list[DayFrame], list[bool], list[int], list[DayResult]]:
+        """(frames, working, day start seconds + the end, verdict of a day without punches)."""
+        if site_id not in self._site:
+            frames = [rules.day_frame(self._rules[site_id], d) for d in self.days]
+            working = [self.ctx.calendar.is_working_day(site_id, d) for d in self.days]
+            empty = [rules.judge_span(f, None, None, working=w, now=self.ctx.now) for f, w in zip(frames, working)]
+            self._site[site_id] = (frames, working, [f.start_s for f in frames] + [frames[-1].end_s], empty)
+        return self._site[site_id]
+
+    def window(self, people: dict[str, Person]) -> tuple[datetime, datetime]:
+        """UTC instants covering every report day of every home site involved."""
+        frames = [self.site(s)[0] for s in {p.home_site_id for p in people.values()}]
+        return _utc(min(f[0].start_s for f in frames)), _utc(max(f[-1].end_s for f in frames))
+
+    def statuses(self, site_id: str, stamps: list[int]) -> list[str]:
+        """Each day's status from an employee's sorted punch times (the day's first and last)."""
+        frames, working, _, empty = self.site(site_id)
+        return [rules.span_status(frames[i], span[0], span[1], working=working[i], now_s=self.now_s)
+                if span is not None else empty[i].status
+                for i, span in enumerate(self.spans(site_id, stamps))]
+
+    def spans(self, site_id: str, stamps: list[int]) -> list[tuple[int, int] | None]:
+        """(first, last) second of each day from an employee's sorted punch times; None: no punch."""
+        bounds = self.site(site_id)[2]
+        out: list[tuple[int, int] | None] = []
+        lo = bisect_left(stamps, bounds[0])
+        for end in bounds[1:]:
+            hi = bisect_left(stamps, end, lo)
+            out.append((stamps[lo], stamps[hi - 1]) if hi > lo else None)
+            lo = hi
+        return out
+
+
+def _utc(ts_s: int) -> datetime:
+    return datetime.fromtimestamp(ts_s, timezone.utc)
+
+
+def _punch_query(where: Sequence[ColumnElement[bool]], start: datetime, end: datetime) -> Any:
+    return (select(PunchRecord.employee_id, epoch_seconds(PunchRecord.device_ts), PunchRecord.site_id,
+                   PunchRecord.reason, PunchRecord.flags, PunchRecord.margin, PunchRecord.liveness_passed,
+                   epoch_seconds(PunchRecord.received_at))
+            .join(Employee, Employee.employee_id == PunchRecord.employee_id)
+            .where(*where, PunchRecord.device_ts >= start, PunchRecord.device_ts < end))
+
+
+def _suspicious(policy: FlagPolicy) -> ColumnElement[bool]:
+    """Punches that may be off-site or flagged: a superset of what ``rules.punch_flags`` flags.
+
+    Cheap tests only, as every punch of the period meets them: a device time later
+    than the receive time stands in for "more than ``clock_ahead_s`` later".
+    """
+    return or_(
+        PunchRecord.site_id != Employee.home_site_id,
+        PunchRecord.flags.is_not(None),
+        PunchRecord.margin < policy.low_margin_below,
+        PunchRecord.liveness_passed.is_not(True),
+        PunchRecord.device_ts > PunchRecord.received_at,
+    )
+
+
+def _punches_by_day(session: Session, query: Any, days: _Days, people: dict[str, Person]
+                    ) -> dict[tuple[str, int], list[Punch]]:
+    """Punches by (employee, index of the local day of their home site)."""
+    bounds = {employee_id: days.site(p.home_site_id)[2] for employee_id, p in people.items()}
+    n_days, policy = len(days.days), days.ctx.policy
+    out: dict[tuple[str, int], list[Punch]] = defaultdict(list)
+    for employee_id, ts_s, site_id, reason, flags, margin, liveness, received_s in session.execute(query):
+        i = bisect_right(bounds[employee_id], ts_s) - 1
+        if 0 <= i < n_days:
+            out[(employee_id, i)].append(Punch(_utc(ts_s), site_id, reason, rules.punch_flags(
+                stored=flags, margin=margin, liveness_passed=liveness, ahead_s=ts_s - received_s, policy=policy)))
+    return out
+
+
+def _punch_times(session: Session, where: Sequence[ColumnElement[bool]], start: datetime, end: datetime
+                 ) -> dict[str, list[int]]:
+    """Each employee's punch times in the window, sorted: one row per employee."""
+    query = (select(Employee.employee_id, epoch_list(PunchRecord.device_ts))
+             .join(PunchRecord, PunchRecord.employee_id == Employee.employee_id)
+             .where(*where, PunchRecord.device_ts >= start, PunchRecord.device_ts < end)
+             .group_by(Employee.employee_id))
+    return {employee_id: sorted(map(int, joined.split(","))) for employee_id, joined in session.execute(query)}
+
+
+def _in_report(people: dict[str, Person], punched: set[str]) -> list[Person]:
+    return [p for p in people.values() if p.active or p.employee_id in punched]
+
+
+def judge_days(session: Session, where: Sequence[ColumnElement[bool]], first: date, last: date,
+               ctx: ReportContext, *, leavers: bool = False) -> list[PersonDays]:
+    """Every day of every employee matching ``where``, with all their punches (register, history).
+
+    Someone who has left is included when they punched in the period, or always with ``leavers``.
+    """
+    days = _Days(session, first, last, ctx)
+    people = people_of(session, where)
+    if not people:
+        return []
+    by_day = _punches_by_day(session, _punch_query(where, *days.window(people)), days, people)
+    out = []
+    punched = set(people) if leavers else {employee_id for employee_id, _ in by_day}
+    for person in _in_report(people, punched):
+        frames, working, _, empty = days.site(person.home_site_id)
+        out.append(PersonDays(person, [
+            rules.judge_day(frames[i], punches, home_site_id=person.home_site_id, working=working[i], now=ctx.now)
+            if (punches := by_day.get((person.employee_id, i))) else empty[i]
+            for i in range(len(days.days))
+        ]))
+    return out
+
+
+def muster(session: Session, where: Sequence[ColumnElement[bool]], first: date, last: date,
+           ctx: ReportContext) -> Muster:
+    """Each employee's status of each day, from the first and last punch of the day."""
+    days = _Days(session, first, last, ctx)
+    people = people_of(session, where)
+    if not people:
+        return Muster(days.days, [])
+    times = _punch_times(session, where, *days.window(people))
+    rows = [MusterRow(person, days.statuses(person.home_site_id, times.get(person.employee_id, [])))
+            for person in _in_report(people, set(times))]
+    return Muster(days.days, rows)
+
+
+def exceptions(session: Session, where: Sequence[ColumnElement[bool]], first: date, last: date,
+               ctx: ReportContext) -> list[ExceptionRow]:
+    """Late, missing, off-site and flagged days, by date, employee and kind."""
+    days = _Days(session, first, last, ctx)
+    people = people_of(session, where)
+    if not people:
+        return []
+    start, end = days.window(people)
+    times = _punch_times(session, where, start, end)
+    odd = _punches_by_day(session, _punch_query(where, start, end).where(_suspicious(ctx.policy)), days, people)
+    out = []
+    for person in _in_report(people, set(times)):
+        frames, working, _, empty = days.site(person.home_site_id)
+        for i, span in enumerate(days.spans(person.home_site_id, times.get(person.employee_id, []))):
+            punches = odd.get((person.employee_id, i))
+            if span is None:
+                result = empty[i]  # absent is missing too
+            else:
+                frame, first_s = frames[i], span[0]
+                if not (punches or working[i] and (rules.is_late(frame, first_s) or rules.is_missing(frame, first_s))):
+                    continue
+                result = rules.judge_span(frame, _utc(first_s), _utc(span[1]), working=working[i], now=ctx.now)
+                if punches:
+                    result = rules.with_punches(result, punches, person.home_site_id)
+            out += [ExceptionRow(days.days[i], person, kind, result) for kind in result.exceptions]
+    out.sort(key=lambda e: (e.day, e.person.employee_id, rules.EXCEPTION_KINDS.index(e.kind)))
+    return out
+
+
+# ---- the reports as the API asks for them ---------------------------------------------------------
+
+def daily_register(session: Session, ctx: ReportContext, *, unit_id: str, day: date) -> list[PersonDays]:
+    return judge_days(session, unit_scope(session, unit_id, ctx.visible), day, day, ctx)
+
+
+def exceptions_report(session: Session, ctx: ReportContext, *, first: date, last: date,
+                      unit_id: str | None = None) -> list[ExceptionRow]:
+    return exceptions(session, unit_scope(session, unit_id, ctx.visible), first, last, ctx)
+
+
+def muster_roll(session: Session, ctx: ReportContext, *, unit_id: str, month: str) -> Muster:
+    return muster(session, unit_scope(session, unit_id, ctx.visible), *month_range(month), ctx)
+
+
+def payroll_days(session: Session, ctx: ReportContext, *, ddo_id: str, month: str) -> Muster:
+    """The month's statuses of everyone under the DDO whom the caller may see (totals: ``MusterRow.totals``)."""
+    if session.get(Ddo, ddo_id) is None:
+        raise NotFound(f"unknown DDO {ddo_id!r}")
+    return muster(session, [Employee.ddo_id == ddo_id, *unit_scope(session, None, ctx.visible)],
+                  *month_range(month), ctx)
+
+
+def employee_history(session: Session, ctx: ReportContext, *, employee_id: str, first: date,
+                     last: date) -> list[DayResult]:
+    """One employee's days (the caller checks that they may see this employee)."""
+    if session.get(Employee, employee_id) is None:
+        raise NotFound(f"unknown employee {employee_id!r}")
+    return judge_days(session, [Employee.employee_id == employee_id], first, last, ctx, leavers=True)[0].days

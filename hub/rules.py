@@ -1,0 +1,285 @@
+"""Attendance rules: what one employee's punches of one local day mean.
+
+Pure functions over plain dataclasses (no database), so every rule is a row
+in a parametrized test. The hub, not the kiosk, decides in/out (DESIGN.md,
+"Attendance rules"): the first punch of the day is *in*; the last is *out*
+only when it comes at least ``min_gap_min`` after *in* (a double tap at the
+door is not a departure); punches in between are ignored.
+
+A day is the local calendar day of the employee's **home** site, and that
+site's shift rules judge it, wherever the employee punched: an officer on
+duty at another office keeps their own shift, and the off-site punch is
+reported with its reason. Times of punches are absolute (UTC-aware); the
+frame of a day (its start, end, shift start and cut-off) is computed once
+per site and day by ``day_frame``, so daylight-saving zones work too.
+
+Decided only once it can no longer change: a working day with no punch is
+"not yet" until the cut-off has passed (then absent, and missing); a half
+day (worked less than ``half_day_hours``, or no out) is decided once the
+local day is over, because someone who came in at 09:30 has no out at 11:00.
+A non-working day (weekend, holiday) is "-" even when someone punched;
+their in and out still show. Times are judged to the second.
+"""
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, tzinfo
+
+# Flag kinds a punch can carry; the one list of them (reports and docs read it).
+FLAG_KINDS: dict[str, str] = {
+    "clock_skew": "the device clock was far from the hub's (a punch from the future, or flagged at intake)",
+    "low_margin": "the match was only narrowly better than the second-best person",
+    "liveness_unchecked": "no liveness check was made",
+    "liveness_failed": "the liveness check failed",
+}
+
+# Day statuses (one per day) and the exception kinds a day can carry.
+PRESENT, LATE, HALF_DAY, ABSENT = "present", "late", "half_day", "absent"
+NOT_YET, NON_WORKING = "not_yet", "non_working"
+MISSING, OFF_SITE, FLAGGED = "missing", "off_site", "flagged"
+EXCEPTION_KINDS = (LATE, MISSING, OFF_SITE, FLAGGED)
+
+# Muster roll letter of each day status ("" = not decided yet).
+MUSTER_CODES: dict[str, str] = {
+    PRESENT: "P", LATE: "L", HALF_DAY: "H", ABSENT: "A", NON_WORKING: "-", NOT_YET: "",
+}
+
+MON_TO_SAT = frozenset(range(6))  # date.weekday(): Monday = 0; most Indian government offices
+
+
+@dataclass(frozen=True)
+class SiteRules:
+    """The shift rules of one site (from ``sites``), with its time zone."""
+
+    site_id: str
+    tz: tzinfo
+    shift_start: time = time(10, 0)
+    cutoff: time = time(12, 0)
+    min_gap_min: int = 30
+    half_day_hours: float = 4.0
+
+
+@dataclass(frozen=True)
+class WorkCalendar:
+    """Which days are working days: weekdays plus holidays, globally or per site.
+
+    A site listed in ``site_weekdays`` uses those weekdays instead of the
+    global ones; its ``site_holidays`` add to the global holidays.
+    """
+
+    weekdays: frozenset[int] = MON_TO_SAT
+    holidays: frozenset[date] = frozenset()
+    site_weekdays: Mapping[str, frozenset[int]] = field(default_factory=dict)
+    site_holidays: Mapping[str, frozenset[date]] = field(default_factory=dict)
+
+    def is_working_day(self, site_id: str, day: date) -> bool:
+        if day.weekday() not in self.site_weekdays.get(site_id, self.weekdays):
+            return False
+        return day not in self.holidays and day not in self.site_holidays.get(site_id, frozenset())
+
+
+@dataclass(frozen=True)
+class FlagPolicy:
+    """Thresholds that turn a stored punch's numbers into flags."""
+
+    low_margin_below: float = 0.08  # kiosks refuse under 0.05 (matcher min_margin): this flags the near misses
+    clock_ahead_s: float = 300.0
+
+
+def punch_flags(
+    *, stored: str | None, margin: float | None, liveness_passed: bool | None, ahead_s: float, policy: FlagPolicy
+) -> tuple[str, ...]:
+    """The flags of one punch: those stored at intake (comma-separated, kept even
+    when unknown here, so nothing is lost) plus those its numbers imply.
+
+    ``ahead_s`` is the punch's device time minus the hub's receive time. Clock
+    skew shows only one way in a single punch, as a device time in the hub's
+    future: a punch received long *after* its device time is normal (a kiosk
+    that was offline sends its backlog).
+    """
+    kinds = [k.strip() for k in stored.split(",") if k.strip()] if stored else []
+    if margin is not None and margin < policy.low_margin_below:
+        kinds.append("low_margin")
+    if liveness_passed is None:
+        kinds.append("liveness_unchecked")
+    elif not liveness_passed:
+        kinds.append("liveness_failed")
+    if ahead_s > policy.clock_ahead_s:
+        kinds.append("clock_skew")
+    return tuple(dict.fromkeys(kinds))
+
+
+@dataclass(frozen=True, slots=True)
+class Punch:
+    """One punch as the rules see it; ``ts`` is timezone-aware."""
+
+    ts: datetime
+    site_id: str
+    reason: str | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DayFrame:
+    """One local day of one site as absolute times: aware datetimes (in the site's
+    zone) for display, and epoch seconds for the many comparisons of a report."""
+
+    day: date
+    rules: SiteRules
+    start: datetime
+    end: datetime
+    shift_start_at: datetime
+    cutoff_at: datetime
+
+    start_s: int = field(init=False)
+    end_s: int = field(init=False)
+    shift_s: int = field(init=False)
+    cutoff_s: int = field(init=False)
+    min_gap_s: int = field(init=False)
+    full_day_s: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        for name, value in (("start_s", self.start), ("end_s", self.end), ("shift_s", self.shift_start_at),
+                            ("cutoff_s", self.cutoff_at)):
+            object.__setattr__(self, name, int(value.timestamp()))
+        object.__setattr__(self, "min_gap_s", self.rules.min_gap_min * 60)
+        # Shorter than this from in to last punch: half day (no out, or out too early).
+        object.__setattr__(self, "full_day_s", max(self.rules.min_gap_min * 60, self.rules.half_day_hours * 3600))
+
+
+def day_frame(rules: SiteRules, day: date) -> DayFrame:
+    def at(t: time, d: date = day) -> datetime:
+        # Through UTC, so a wall time that does not exist (DST gap) still lands somewhere sensible.
+        return datetime.combine(d, t, tzinfo=rules.tz).astimezone(rules.tz)
+
+    return DayFrame(day, rules, at(time(0)), at(time(0), day + timedelta(days=1)),
+                    at(rules.shift_start), at(rules.cutoff))
+
+
+def epoch_s(ts: datetime) -> int:
+    """Whole seconds since the epoch: every rule compares to the second (as the database reports do)."""
+    return math.floor(ts.timestamp())
+
+
+def days_between(first: date, last: date) -> list[date]:
+    """Every date from ``first`` to ``last`` inclusive."""
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def is_late(frame: DayFrame, first_s: int) -> bool:
+    return first_s > frame.shift_s
+
+
+def is_missing(frame: DayFrame, first_s: int) -> bool:
+    """No punch by the cut-off: the first punch came after it."""
+    return first_s > frame.cutoff_s
+
+
+def span_status(frame: DayFrame, first_s: int | None, last_s: int | None, *, working: bool, now_s: int) -> str:
+    """The day's status from its first and last punch alone (epoch seconds; None: no punch).
+
+    In/out and the status depend on nothing else, so the muster roll calls
+    this with the first and last punch of each day and nothing more.
+    """
+    if not working:
+        return NON_WORKING
+    if first_s is None or last_s is None:
+        return NOT_YET if now_s < frame.cutoff_s else ABSENT
+    if now_s >= frame.end_s and last_s - first_s < frame.full_day_s:
+        return HALF_DAY
+    return LATE if is_late(frame, first_s) else PRESENT
+
+
+@dataclass(frozen=True)
+class DayResult:
+    """The verdict on one employee's day; times are local to the home site."""
+
+    day: date
+    status: str
+    in_at: datetime | None = None
+    out_at: datetime | None = None
+    late: bool = False
+    missing: bool = False
+    off_site: tuple[Punch, ...] = ()
+    flagged: tuple[Punch, ...] = ()
+    sites: tuple[str, ...] = ()
+
+    @property
+    def code(self) -> str:
+        return MUSTER_CODES[self.status]
+
+    @property
+    def worked_min(self) -> int | None:
+        if self.in_at is None or self.out_at is None:
+            return None
+        # Through timestamps: datetimes sharing a zone subtract as wall times, wrong across a DST change.
+        return int((self.out_at.timestamp() - self.in_at.timestamp()) // 60)
+
+    @property
+    def exceptions(self) -> tuple[str, ...]:
+        present = {LATE: self.late, MISSING: self.missing, OFF_SITE: bool(self.off_site), FLAGGED: bool(self.flagged)}
+        return tuple(kind for kind in EXCEPTION_KINDS if present[kind])
+
+
+def judge_span(
+    frame: DayFrame, first: datetime | None, last: datetime | None, *, working: bool, now: datetime
+) -> DayResult:
+    """In/out, status, late and missing from the first and last punch (None, None: no punch)."""
+    first_s = epoch_s(first) if first is not None else None
+    last_s = epoch_s(last) if last is not None else None
+    status = span_status(frame, first_s, last_s, working=working, now_s=epoch_s(now))
+    if first is None or last is None or first_s is None or last_s is None:
+        return DayResult(frame.day, status, missing=status == ABSENT)
+    tz = frame.rules.tz
+    out_at = last.astimezone(tz) if last_s - first_s >= frame.min_gap_s else None
+    return DayResult(frame.day, status, first.astimezone(tz), out_at,
+                     late=working and is_late(frame, first_s), missing=working and is_missing(frame, first_s))
+
+
+def with_punches(result: DayResult, punches: Iterable[Punch], home_site_id: str) -> DayResult:
+    """``result`` with the off-site and the flagged ones among ``punches``, and the sites punched at."""
+    ordered = sorted(punches, key=lambda p: p.ts)
+    return DayResult(
+        result.day, result.status, result.in_at, result.out_at, result.late, result.missing,
+        off_site=tuple(p for p in ordered if p.site_id != home_site_id),
+        flagged=tuple(p for p in ordered if p.flags),
+        sites=tuple(dict.fromkeys(p.site_id for p in ordered)),
+    )
+
+
+def judge_day(
+    frame: DayFrame, punches: Iterable[Punch], *, home_site_id: str, working: bool, now: datetime
+) -> DayResult:
+    """The whole verdict on one day: in/out and status, plus off-site punches and flagged ones."""
+    punches = list(punches)
+    first = min((p.ts for p in punches), default=None)
+    last = max((p.ts for p in punches), default=None)
+    return with_punches(judge_span(frame, first, last, working=working, now=now), punches, home_site_id)
+
+
+@dataclass(frozen=True)
+class MonthTotals:
+    """A muster roll row's totals; half days count 0.5 towards ``present_days``.
+    ``working_days`` counts decided working days (not those still to come)."""
+
+    present: int = 0
+    late: int = 0
+    half_day: int = 0
+    absent: int = 0
+    non_working: int = 0
+
+    @property
+    def working_days(self) -> int:
+        return self.present + self.late + self.half_day + self.absent
+
+    @property
+    def present_days(self) -> float:
+        return self.present + self.late + 0.5 * self.half_day
+
+
+def month_totals(statuses: Iterable[str]) -> MonthTotals:
+    counts = Counter(statuses)
+    return MonthTotals(present=counts[PRESENT], late=counts[LATE], half_day=counts[HALF_DAY],
+                       absent=counts[ABSENT], non_working=counts[NON_WORKING])

@@ -1,0 +1,268 @@
+"""The kiosk's composition root: wires camera, pipeline, decisions, outbox, link and feedback.
+
+Order of a punch (DESIGN.md, "No punch is lost"): the decision accepts ->
+the signed punch is committed to the outbox -> only then green light and
+beep -> the link publishes it and deletes it on the hub's ack.
+"""
+
+import logging
+import subprocess
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from biometrics.encoder import FaceEncoder, dlib_build
+from biometrics.matcher import MatchThresholds
+from hardware.camera import CameraError, Frame, FrameSource
+from hardware.indicators import Feedback, NullIndicators
+from hardware.latest_frame import LatestFrameGrabber
+from kiosk import __version__
+from kiosk.config import KioskConfig
+from kiosk.decision import DecisionMachine, Outcome, RepunchGuard
+from kiosk.gallery import GalleryCache
+from kiosk.gallery_store import EncryptedGalleryStore
+from kiosk.link import MqttLink
+from kiosk.outbox import Outbox
+from kiosk.pipeline import STAGES, FrameAnalyzer, Observation
+from kiosk.punches import make_signed_punch
+from kiosk.sdnotify import SdNotifier, WatchdogPetter
+from kiosk.telemetry import collect_health
+from protocol import messages, signing
+
+log = logging.getLogger(__name__)
+
+OUTBOX_FILE = "outbox.sqlite"
+GALLERY_FILE = "gallery.bin"
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    exit_when_done: bool = False      # stop when a replay camera runs out of frames
+    wait_gallery_s: float = 0.0       # before the first frame, wait this long for the hub's gallery
+    drain_timeout_s: float = 0.0      # at the end, wait this long for the outbox to empty
+
+
+def thresholds_of(config: KioskConfig) -> MatchThresholds:
+    r = config.recognition
+    return MatchThresholds(accept_distance=r.accept_distance, min_margin=r.min_margin)
+
+
+class KioskApp:
+    """One kiosk: ``run()`` until the camera ends (replay) or ``stop()``."""
+
+    def __init__(self, config: KioskConfig, camera: FrameSource, feedback: Feedback | None = None,
+                 encoder: FaceEncoder | None = None, display: Any = None) -> None:
+        self.config = config
+        self.camera = camera
+        self.feedback = feedback or NullIndicators()
+        self.display = display
+        self.zone = ZoneInfo(config.timezone)
+        self.counts: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._started = time.monotonic()
+        self._key = signing.load_private_key(config.signing_key_file)
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.outbox = Outbox(config.state_dir / OUTBOX_FILE)
+        self.gallery = GalleryCache(
+            config.site_id, EncryptedGalleryStore(config.state_dir / GALLERY_FILE, config.signing_key_file)
+        )
+        self.gallery.load()
+        self.analyzer = FrameAnalyzer(
+            encoder or FaceEncoder(upsample=config.recognition.detect_upsample),
+            thresholds_of(config), config.quality, config.pipeline, config.recognition.detect_upsample,
+        )
+        self.machine = DecisionMachine(
+            config.decision, config.liveness, RepunchGuard(config.recognition.repunch_suppress_s),
+            names=self.gallery.name_of,
+        )
+        self.link = MqttLink(
+            config, self.outbox, sw_version=__version__, gallery_version=lambda: self.gallery.version,
+            on_gallery=self.gallery.apply, on_command=self.handle_command,
+        )
+        self.notifier = SdNotifier()
+        self.watchdog = WatchdogPetter.from_env(self.notifier)
+        self._frame_times: list[float] = []
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, options: RunOptions = RunOptions()) -> dict[str, Any]:
+        """Process frames until done; returns the summary (see ``summary()``)."""
+        log.info("kiosk %s at site %s starting (%s, gallery version %s)", self.config.device_id,
+                 self.config.site_id, dlib_build(), self.gallery.version)
+        self.notifier.start()
+        self.feedback.open()
+        self.link.start()
+        housekeeping = threading.Thread(target=self._housekeeping, name="kiosk-housekeeping", daemon=True)
+        housekeeping.start()
+        try:
+            self._wait_for_gallery(options.wait_gallery_s)
+            self.camera.open()
+            self.notifier.ready()
+            self.notifier.status(f"gallery v{self.gallery.version}, outbox {self.outbox.depth()}")
+            self._frames(options)
+            self._drain(options.drain_timeout_s)
+        finally:
+            self.notifier.stopping()
+            self._stop.set()
+            self.camera.close()
+            self.link.stop()
+            self.feedback.close()
+            housekeeping.join(5)
+            summary = self.summary()
+            self.outbox.close()
+            self.notifier.close()
+        return summary
+
+    def summary(self) -> dict[str, Any]:
+        """What happened, for the demo account and the tests."""
+        times = self.analyzer.times
+        return {
+            "frames": self.counts["frames"],
+            "faces": self.counts["faces"],
+            "recognised": self.counts["accepted"] + self.counts["already"],
+            "unknown": self.counts["refused:not_recognised"],
+            "uncertain": self.counts["uncertain"],
+            "suppressed": self.counts["already"],
+            "refused_other": self.counts["refused:timeout"] + self.counts["refused:liveness_failed"],
+            "punches_created": self.counts["punches_created"],
+            "punches_acked": self.link.stats["punches_acked"],
+            "punches_rejected": self.link.stats["punches_rejected"],
+            "outbox_depth": self.outbox.depth(),
+            "gallery_version": self.gallery.version,
+            "gallery_people": len(self.gallery.gallery),
+            "dlib": dlib_build(),
+            "stage_ms": {s: round(times.mean_ms(s), 2) for s in STAGES if times.mean_ms(s) is not None},
+        }
+
+    # -- frames ----------------------------------------------------------------------
+
+    def _frames(self, options: RunOptions) -> None:
+        while not self._stop.is_set():
+            try:
+                frame = self._read()
+            except CameraError as exc:
+                log.error("camera failed: %s", exc)
+                raise
+            if frame is None:
+                if options.exit_when_done or getattr(self.camera, "ended", True):
+                    log.info("camera has no more frames")
+                    return
+                continue
+            self.process(frame)
+            self.watchdog.frame_seen()
+            self.watchdog.maybe_ping()
+
+    def _read(self) -> Frame | None:
+        if isinstance(self.camera, LatestFrameGrabber):
+            return self.camera.read(timeout_s=1.0)  # wakes up to notice stop() on a stalled camera
+        return self.camera.read()
+
+    def process(self, frame: Frame) -> Outcome:
+        """One frame through pipeline and decision; commits a punch when one is accepted."""
+        self.counts["frames"] += 1
+        self._frame_times.append(time.monotonic())
+        del self._frame_times[:-30]
+        obs = self.analyzer.analyze(frame.ts_s, frame.rgb, self.gallery.gallery)
+        if obs.face is not None:
+            self.counts["faces"] += 1
+        if obs.match is not None and obs.match.decision == "uncertain":
+            self.counts["uncertain"] += 1
+        wall = datetime.now(self.zone)
+        outcome = self.machine.feed(obs, wall)
+        self._act(outcome, wall, frame, obs)
+        if self.display is not None:
+            self.display.show(frame, obs, outcome)
+        return outcome
+
+    def _act(self, outcome: Outcome, wall: datetime, frame: Frame, obs: Observation) -> None:
+        if outcome.state == "accepted" and outcome.punch is not None:
+            decision = outcome.punch
+            row = self.outbox.add(lambda seq: make_signed_punch(
+                self._key, device_id=self.config.device_id, site_id=self.config.site_id, decision=decision,
+                ts=wall, gallery_version=self.gallery.version, seq=seq,
+            ))
+            self.counts["accepted"] += 1
+            self.counts["punches_created"] += 1
+            self.link.wake()
+            self.feedback.accepted()  # only now: the punch is on disk
+            log.info("punch %s (seq %s) for %s from frame %s", row.id, row.seq, decision.employee_id,
+                     frame.source or frame.index)
+        elif outcome.state == "already":
+            self.counts["already"] += 1
+            self.feedback.attention()
+        elif outcome.state == "refused":
+            self.counts[f"refused:{outcome.reason}"] += 1
+            self.feedback.refused()
+
+    # -- background ---------------------------------------------------------------------
+
+    def _wait_for_gallery(self, wait_s: float) -> None:
+        if wait_s <= 0:
+            return
+        if self.link.gallery_applied.wait(wait_s):
+            log.info("gallery version %s from the hub (%d people)", self.gallery.version, len(self.gallery.gallery))
+        else:
+            log.warning("no gallery from the hub within %.0f s; going on with version %s", wait_s,
+                        self.gallery.version)
+
+    def _drain(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.outbox.depth() and time.monotonic() < deadline and not self._stop.is_set():
+            time.sleep(0.1)
+
+    def _housekeeping(self) -> None:
+        """Health every ``health_interval_s``, a gallery check every ``gallery_poll_s``."""
+        next_health = time.monotonic()
+        next_poll = time.monotonic() + self.config.gallery_poll_s
+        while not self._stop.wait(1.0):
+            now = time.monotonic()
+            if now >= next_health:
+                next_health = now + self.config.health_interval_s
+                self.link.publish_health(self.health())
+            if now >= next_poll:
+                next_poll = now + self.config.gallery_poll_s
+                self.link.request_gallery()
+
+    def health(self) -> messages.Health:
+        return collect_health(
+            now=datetime.now(self.zone),
+            state_dir=self.config.state_dir,
+            outbox_depth=self.outbox.depth(),
+            oldest_unacked_s=self.outbox.oldest_age_s(),
+            gallery_version=self.gallery.version,
+            sw_version=__version__,
+            camera_fps=self._camera_fps(),
+            process_uptime_s=time.monotonic() - self._started,
+        )
+
+    def _camera_fps(self) -> float | None:
+        fps = getattr(self.camera, "camera_fps", None)
+        if fps is not None:
+            return fps
+        times = self._frame_times
+        if len(times) < 2 or times[-1] == times[0]:
+            return None
+        return (len(times) - 1) / (times[-1] - times[0])
+
+    # -- remote commands -------------------------------------------------------------------
+
+    def handle_command(self, command: messages.Command) -> messages.CommandResult:
+        if command.name == "resync":
+            self.link.request_gallery(have_version=0)
+            return messages.CommandResult(id=command.id, ok=True, detail="asked the hub for the full gallery")
+        if command.name == "reboot":
+            proc = subprocess.run(["systemctl", "reboot"], capture_output=True, text=True, timeout=30)
+            ok = proc.returncode == 0
+            return messages.CommandResult(id=command.id, ok=ok,
+                                          detail="rebooting" if ok else (proc.stderr.strip() or "reboot failed"))
+        return messages.CommandResult(
+            id=command.id, ok=False,
+            detail=f"command {command.name!r} is not supported on this kiosk; change kiosk.yaml and restart",
+        )

@@ -1,0 +1,168 @@
+"""``kiosk``: check the config, make the device key, run the kiosk, benchmark it on the device.
+
+Errors are one line on stderr naming the file and key, and a non-zero exit.
+"""
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from kiosk import __version__
+from kiosk.config import CameraConfig, KioskConfig
+from protocol import signing
+from protocol.logs import setup_logging
+from protocol.settings import ConfigError, load_config, read_secret
+
+log = logging.getLogger("kiosk")
+
+DEFAULT_CONFIG = Path("/etc/kiosk/kiosk.yaml")
+
+
+def make_camera(camera: CameraConfig, *, pace: bool = True):
+    """The configured frame source; live cameras behind a newest-frame grabber (no growing lag)."""
+    from hardware.latest_frame import LatestFrameGrabber
+
+    if camera.kind == "replay":
+        from hardware.replay import ReplayCamera
+
+        if camera.path is None:
+            raise ConfigError(Path("camera.path"), ["camera.path: a replay camera needs a folder or video file"])
+        return ReplayCamera(camera.path, fps=camera.fps, repeat=camera.repeat, loop=camera.loop, pace=pace)
+    if camera.kind == "opencv":
+        from hardware.opencv_camera import OpenCvCamera
+
+        source = OpenCvCamera(camera.path and str(camera.path) or camera.device, camera.width, camera.height,
+                              camera.fps)
+    else:
+        from hardware.picamera2_camera import Picamera2Camera
+
+        source = Picamera2Camera(camera.width, camera.height, camera.fps)
+    return LatestFrameGrabber(source)
+
+
+def make_feedback(config: KioskConfig):
+    from hardware.indicators import Indicators, NullIndicators
+
+    return NullIndicators() if config.indicators is None else Indicators(config.indicators)
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = load_config(args.config, KioskConfig)
+    problems = []
+    if not config.signing_key_file.exists():
+        problems.append(f"signing_key_file: {config.signing_key_file} does not exist (run `kiosk keygen`)")
+    else:
+        try:
+            signing.load_private_key(config.signing_key_file)
+        except (OSError, ValueError) as exc:
+            problems.append(f"signing_key_file: {exc}")
+    if config.mqtt.password_file is not None:
+        try:
+            read_secret(config.mqtt.password_file, "MQTT password")
+        except ConfigError as exc:
+            problems += [f"mqtt.password_file: {p}" for p in exc.problems]
+    if config.camera.kind == "replay" and (config.camera.path is None or not config.camera.path.exists()):
+        problems.append(f"camera.path: {config.camera.path} does not exist (a replay camera needs it)")
+    if problems:
+        raise ConfigError(args.config, problems)
+    print(f"{args.config}: ok")
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace) -> int:
+    if args.out.exists() and not args.force:
+        print(f"kiosk: {args.out} exists; refusing to replace a device key (it is registered at the hub). "
+              "Use --force to make a new one and re-register.", file=sys.stderr)
+        return 1
+    key = signing.generate_private_key()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    signing.write_private_key(key, args.out)
+    print(f"wrote {args.out}; public key (register it at the hub):")
+    print(signing.public_key_b64(key))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from kiosk.app import KioskApp, RunOptions
+
+    config = load_config(args.config, KioskConfig)
+    display = None
+    if config.display and not args.headless:
+        from kiosk.overlay import WindowDisplay
+
+        display = WindowDisplay(config.device_id)
+    app = KioskApp(config, make_camera(config.camera), make_feedback(config), display=display)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: app.stop())
+    summary = app.run(RunOptions(args.exit_when_done, args.wait_gallery_s, args.drain_timeout_s))
+    if args.summary_json:
+        print(json.dumps(summary, sort_keys=True))
+    else:
+        for key, value in summary.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from kiosk.bench import run_bench
+
+    report = run_bench(args.frames, args.config, width=args.width, height=args.height, repeat=args.repeat)
+    print(report.text())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check-config", help="validate kiosk.yaml and the files it names")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("keygen", help="make the device's Ed25519 signing key; prints the public key last")
+    p.add_argument("--out", type=Path, required=True, help="where to write the private key (PEM, mode 0600)")
+    p.add_argument("--force", action="store_true", help="replace an existing key")
+    p.set_defaults(func=cmd_keygen)
+
+    p = sub.add_parser("run", help="run the kiosk")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    p.add_argument("--exit-when-done", action="store_true", help="stop when a replay camera runs out of frames")
+    p.add_argument("--wait-gallery-s", type=float, default=0.0,
+                   help="before the first frame, wait this long for the hub's gallery")
+    p.add_argument("--drain-timeout-s", type=float, default=0.0,
+                   help="at the end, wait this long for every punch to be acked")
+    p.add_argument("--summary-json", action="store_true", help="print the summary as one JSON line")
+    p.add_argument("--headless", action="store_true", help="no window even when display: true")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", help="time each pipeline stage on sample frames (on the device itself)")
+    p.add_argument("frames", type=Path, help="a folder of images or a video file")
+    p.add_argument("--config", type=Path, default=None, help="kiosk.yaml for thresholds and pipeline settings")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=480)
+    p.add_argument("--repeat", type=int, default=5, help="frames per still image")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"{exc.path}: {problem}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError) as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

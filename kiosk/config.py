@@ -1,0 +1,70 @@
+"""Kiosk configuration (YAML), validated on load. See ``kiosk check-config``."""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hardware.indicators import IndicatorsConfig
+from kiosk.decision import DecisionConfig
+from kiosk.liveness import LivenessConfig
+from kiosk.pipeline import PipelineConfig
+from kiosk.quality import QualityConfig
+from protocol.messages import DeviceId, EntityId
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MqttConfig(Section):
+    host: str = Field("127.0.0.1", description="broker host name or address")
+    port: int = Field(1883, ge=1, le=65535, description="broker port")
+    username: str | None = Field(None, description="MQTT user; defaults to the device_id")
+    password_file: Path | None = Field(None, description="file holding the MQTT password")
+    ca_file: Path | None = Field(None, description="broker CA certificate; enables TLS when set")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
+    reconnect_max_s: float = Field(60.0, gt=0, description="cap of the reconnect backoff")
+    ack_timeout_s: float = Field(30.0, gt=0, description="resend a punch not acked by the hub after this long")
+    inflight_max: int = Field(100, ge=1, description="punches published but not yet acked, at most")
+
+
+class CameraConfig(Section):
+    kind: Literal["replay", "opencv", "picamera2"] = Field("replay", description="frame source backend")
+    path: Path | None = Field(None, description="replay: a folder of images or a video file")
+    fps: float = Field(10.0, gt=0, description="frames per second to deliver (replay paces to this)")
+    repeat: int = Field(1, ge=1, description="replay: times each still image is shown, as a person standing")
+    loop: bool = Field(False, description="replay: start again at the end instead of stopping")
+    device: int = Field(0, ge=0, description="opencv: V4L2 camera index")
+    width: int = Field(640, ge=64, description="capture width in pixels")
+    height: int = Field(480, ge=48, description="capture height in pixels")
+
+
+class RecognitionConfig(Section):
+    accept_distance: float = Field(0.5, gt=0, lt=2, description="accept a match only under this distance")
+    min_margin: float = Field(0.05, ge=0, description="best must beat the second-best identity by this much")
+    detect_upsample: int = Field(1, ge=0, le=3, description="HOG detector upsampling (finds smaller faces)")
+    repunch_suppress_s: float = Field(300.0, ge=0, description="ignore the same person again within this time")
+
+
+class KioskConfig(Section):
+    device_id: DeviceId = Field(description="this kiosk's id; also its MQTT username")
+    site_id: EntityId = Field(description="the duty site this kiosk stands at")
+    state_dir: Path = Field(Path("/var/lib/kiosk"), description="outbox database and gallery cache")
+    signing_key_file: Path = Field(description="Ed25519 private key (PEM) made at provisioning")
+    timezone: str = Field("Asia/Kolkata", description="IANA zone for the punch's device time")
+    health_interval_s: float = Field(60.0, gt=0, description="seconds between health messages to the hub")
+    gallery_poll_s: float = Field(
+        300.0, gt=0, description="seconds between asking the hub whether the site's gallery changed"
+    )
+    display: bool = Field(False, description="show the camera with name, time and instructions in a window")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    camera: CameraConfig = Field(default_factory=CameraConfig)
+    recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    liveness: LivenessConfig = Field(default_factory=LivenessConfig)
+    decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    indicators: IndicatorsConfig | None = Field(
+        None, description="GPIO LEDs/buzzer/door relay (BCM pins); null: no indicators (a bench or a test)"
+    )

@@ -1,0 +1,114 @@
+"""Multi-frame decision for one tracked face: name someone only after agreeing frames.
+
+A single frame can be lucky; a name on the screen is a punch. ``Consensus``
+takes the per-frame ``MatchResult`` of one tracked face and answers:
+
+- ``accept`` after ``required_frames`` accepts *in a row* for the same
+  person (an ``uncertain`` frame in between neither counts nor breaks the
+  run; an ``unknown`` frame or an accept for someone else starts over);
+- ``refuse`` after ``unknown_frames`` unknown frames in a row
+  ("not recognised");
+- ``pending`` otherwise, with a prompt ("look at the camera again" after an
+  uncertain frame).
+
+An ``uncertain`` frame never starts a run for its closest person: a face that
+is only *near* someone is not evidence for them. A gap longer than
+``max_gap_s`` between frames means the track was lost, and everything starts
+over. Once decided, the verdict stays until ``reset()`` (the next person).
+A face that stays ``uncertain`` stays ``pending``: the decision state
+machine's own attempt timeout ends it.
+
+Consecutive frames of one person are strongly correlated, so three agreeing
+frames do not make an error three times as unlikely in the exponent; they
+mainly stop a single odd frame (motion blur, a half-turned face) from
+deciding.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from biometrics.matcher import MatchResult
+
+Verdict = Literal["pending", "accept", "refuse"]
+
+PROMPTS: dict[str, tuple[str, str]] = {
+    "look_again": ("Please look at the camera again", "कृपया फिर से कैमरे की ओर देखिए"),
+    "not_recognised": ("Not recognised", "पहचान नहीं हुई"),
+    "hold_still": ("Hold still, checking", "स्थिर रहिए, जाँच हो रही है"),
+}
+
+
+@dataclass(frozen=True)
+class ConsensusState:
+    verdict: Verdict
+    employee_id: str | None = None  # set when verdict == "accept"
+    streak: int = 0                 # agreeing accepts so far for ``candidate``
+    candidate: str | None = None    # who the current run of accepts names
+    prompt: str | None = None       # a key of PROMPTS, or None
+    distance: float | None = None   # accept: the worst (largest) distance of the agreeing frames
+    margin: float | None = None     # accept: the worst (smallest) margin of those frames
+
+
+class Consensus:
+    """Agreement over consecutive frames of one tracked face."""
+
+    def __init__(self, required_frames: int = 3, unknown_frames: int = 5, max_gap_s: float = 1.0) -> None:
+        if required_frames < 1 or unknown_frames < 1:
+            raise ValueError("required_frames and unknown_frames must be at least 1")
+        if not max_gap_s > 0:
+            raise ValueError("max_gap_s must be positive")
+        self.required_frames = required_frames
+        self.unknown_frames = unknown_frames
+        self.max_gap_s = max_gap_s
+        self.reset()
+
+    def reset(self) -> None:
+        self._last_ts: float | None = None
+        self._final: ConsensusState | None = None
+        self._clear_runs()
+
+    def _clear_runs(self) -> None:
+        self._candidate: str | None = None
+        self._run: list[MatchResult] = []
+        self._unknown_run = 0
+
+    def feed(self, ts: float, result: MatchResult) -> ConsensusState:
+        if not math.isfinite(ts) or (self._last_ts is not None and ts < self._last_ts):
+            raise ValueError(f"timestamps must be finite and non-decreasing: {ts!r} after {self._last_ts!r}")
+        if self._final is not None:
+            return self._final
+        if self._last_ts is not None and ts - self._last_ts > self.max_gap_s:
+            self._clear_runs()
+        self._last_ts = ts
+        if result.decision == "accept":
+            return self._on_accept(result)
+        if result.decision == "uncertain":
+            return self._pending("look_again")
+        if result.decision == "unknown":
+            self._candidate, self._run = None, []
+            self._unknown_run += 1
+            if self._unknown_run >= self.unknown_frames:
+                self._final = ConsensusState("refuse", prompt="not_recognised")
+                return self._final
+            return self._pending("look_again")
+        raise ValueError(f"unexpected match decision {result.decision!r}")
+
+    def _on_accept(self, result: MatchResult) -> ConsensusState:
+        if result.employee_id is None:
+            raise ValueError("an accept MatchResult must name an employee_id")
+        self._unknown_run = 0
+        if result.employee_id != self._candidate:
+            self._candidate, self._run = result.employee_id, []
+        self._run.append(result)
+        if len(self._run) >= self.required_frames:
+            margins = [r.margin for r in self._run if r.margin is not None]
+            self._final = ConsensusState(
+                "accept", employee_id=self._candidate, streak=len(self._run), candidate=self._candidate,
+                distance=max(r.distance for r in self._run), margin=min(margins) if margins else None,
+            )
+            return self._final
+        return self._pending("hold_still")
+
+    def _pending(self, prompt: str) -> ConsensusState:
+        return ConsensusState("pending", streak=len(self._run), candidate=self._candidate, prompt=prompt)

@@ -1,0 +1,186 @@
+"""The kiosk's decision state machine: idle -> checking -> accepted/refused -> cooldown.
+
+One attempt belongs to the face in front of the kiosk. It ends:
+- accepted: the same person named on ``required_frames`` agreeing frames
+  (``Consensus``) and liveness passed, and not punched within
+  ``repunch_suppress_s`` (then "already punched at 09:14", no new punch);
+- refused: not recognised on several frames in a row, or no decision within
+  ``attempt_timeout_s`` (liveness never passed, the face stayed uncertain or
+  kept failing a quality gate).
+After a decision the kiosk rests for ``cooldown_s`` so one visit makes one
+punch and the light/sound stays readable; then a new attempt can start.
+
+Pure logic: observations in, ``Outcome`` out; time is the frame timestamp.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kiosk.consensus import PROMPTS as CONSENSUS_PROMPTS
+from kiosk.consensus import Consensus
+from kiosk.liveness import PROMPTS as LIVENESS_PROMPTS
+from kiosk.liveness import LivenessChecker, LivenessConfig, LivenessState
+from kiosk.pipeline import Observation
+
+log = logging.getLogger(__name__)
+
+State = Literal["idle", "checking", "accepted", "already", "refused", "cooldown"]
+
+MESSAGES: dict[str, tuple[str, str]] = {
+    "accepted": ("Thank you, {name}: {time}", "धन्यवाद, {name}: {time}"),
+    "already": ("{name}: already punched at {time}", "{name}: {time} पर पहले ही दर्ज"),
+    "not_recognised": CONSENSUS_PROMPTS["not_recognised"],
+    "liveness_failed": ("Not accepted: please try again, facing the camera", "स्वीकार नहीं: कृपया फिर कोशिश करें"),
+    "timeout": ("Not recognised: please try again", "पहचान नहीं हुई: कृपया फिर कोशिश करें"),
+}
+
+
+class DecisionConfig(BaseModel):
+    """How an attempt is decided (``decision:`` in kiosk.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    required_frames: int = Field(3, ge=1, description="agreeing frames needed to name someone")
+    unknown_frames: int = Field(5, ge=1, description="unknown frames in a row before 'not recognised'")
+    max_gap_s: float = Field(1.0, gt=0, description="a longer gap between frames of a face starts over")
+    attempt_timeout_s: float = Field(8.0, gt=0, description="an attempt without a decision ends after this long")
+    cooldown_s: float = Field(1.0, ge=0, description="rest after a decision before a new attempt starts")
+    lost_after_s: float = Field(1.0, gt=0, description="no face for this long ends the attempt")
+
+
+@dataclass(frozen=True)
+class PunchDecision:
+    """An accepted person, with the evidence the punch records."""
+
+    employee_id: str
+    distance: float
+    margin: float | None
+    liveness: LivenessState
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: State
+    prompt: tuple[str, str] | None = None       # (English, Hindi) to show / say
+    employee_id: str | None = None
+    punch: PunchDecision | None = None          # set once, on the frame that accepts
+    reason: str | None = None                   # refused / already: why
+
+
+class RepunchGuard:
+    """Remembers who punched when, so one person standing around makes one punch."""
+
+    def __init__(self, suppress_s: float) -> None:
+        self.suppress_s = suppress_s
+        self._last: dict[str, tuple[float, datetime]] = {}
+
+    def last_punch(self, employee_id: str, ts: float) -> datetime | None:
+        """Wall time of this person's punch within the window, or None."""
+        seen = self._last.get(employee_id)
+        if seen is None or ts - seen[0] >= self.suppress_s:
+            return None
+        return seen[1]
+
+    def record(self, employee_id: str, ts: float, wall: datetime) -> None:
+        self._last[employee_id] = (ts, wall)
+        for old in [e for e, (t, _w) in self._last.items() if ts - t >= self.suppress_s]:
+            del self._last[old]
+
+
+class DecisionMachine:
+    """Feeds observations of the face in front of the kiosk to one attempt at a time."""
+
+    def __init__(self, config: DecisionConfig, liveness: LivenessConfig, guard: RepunchGuard,
+                 names: Callable[[str], str] = str) -> None:
+        self.config = config
+        self.guard = guard
+        self.names = names
+        self.liveness = LivenessChecker(liveness)
+        self.consensus = Consensus(config.required_frames, config.unknown_frames, config.max_gap_s)
+        self.state: State = "idle"
+        self._started = 0.0
+        self._last_face = 0.0
+        self._decided_at = 0.0
+        self._liveness: LivenessState | None = None
+
+    def feed(self, obs: Observation, wall: datetime) -> Outcome:
+        """One frame; ``wall`` is the device's wall-clock time of the frame (for messages and punches)."""
+        if self.state in ("accepted", "already", "refused", "cooldown"):
+            if obs.ts - self._decided_at < self.config.cooldown_s:
+                self.state = "cooldown"
+                return Outcome("cooldown")
+            self.state = "idle"
+        if obs.face is None:
+            if self.state == "checking" and obs.ts - self._last_face >= self.config.lost_after_s:
+                self.state = "idle"
+            return Outcome(self.state)
+        if self.state == "idle":
+            self._begin(obs.ts)
+        self._last_face = obs.ts
+        return self._check(obs, wall)
+
+    def _begin(self, ts: float) -> None:
+        self.state = "checking"
+        self._started = ts
+        self._liveness = None
+        self.consensus.reset()
+        self.liveness.reset()
+
+    def _check(self, obs: Observation, wall: datetime) -> Outcome:
+        if obs.landmarks is not None:
+            self._liveness = self.liveness.feed(obs.ts, obs.landmarks, obs.image_size)
+        prompt: tuple[str, str] | None = None
+        named = False
+        quality = obs.quality
+        if quality is not None and quality.instruction is not None:
+            prompt = (quality.instruction.message_en, quality.instruction.message_hi)
+        if obs.match is not None:
+            verdict = self.consensus.feed(obs.ts, obs.match)
+            if verdict.verdict == "refuse":
+                return self._decide("refused", reason="not_recognised", ts=obs.ts, wall=wall)
+            if verdict.verdict == "accept":
+                named = True
+                live = self._liveness
+                if live is not None and live.passed:
+                    return self._accept(verdict.employee_id, verdict.distance, verdict.margin, live, obs.ts, wall)
+                reason = live.reason if live is not None else None
+                prompt = LIVENESS_PROMPTS.get(reason or "", None) or self.liveness.prompt
+            elif verdict.prompt and prompt is None:
+                prompt = CONSENSUS_PROMPTS[verdict.prompt]
+        if obs.ts - self._started >= self.config.attempt_timeout_s:
+            return self._decide("refused", reason="liveness_failed" if named else "timeout",
+                                ts=obs.ts, wall=wall)
+        return Outcome("checking", prompt=prompt)
+
+    def _accept(self, employee_id: str, distance: float, margin: float | None, live: LivenessState,
+                ts: float, wall: datetime) -> Outcome:
+        name = self.names(employee_id)
+        earlier = self.guard.last_punch(employee_id, ts)
+        if earlier is not None:
+            return self._decide("already", reason="already", ts=ts, wall=wall, employee_id=employee_id,
+                                prompt=_fill(MESSAGES["already"], name, earlier))
+        self.guard.record(employee_id, ts, wall)
+        decision = PunchDecision(employee_id, distance, margin, live)
+        return self._decide("accepted", ts=ts, wall=wall, employee_id=employee_id, punch=decision,
+                            prompt=_fill(MESSAGES["accepted"], name, wall))
+
+    def _decide(self, state: State, *, ts: float, wall: datetime, reason: str | None = None,
+                employee_id: str | None = None, punch: PunchDecision | None = None,
+                prompt: tuple[str, str] | None = None) -> Outcome:
+        self.state = state
+        self._decided_at = ts
+        if prompt is None and reason is not None:
+            prompt = MESSAGES[reason]
+        log.info("attempt %s%s%s", state, f" ({reason})" if reason else "",
+                 f": {employee_id}" if employee_id else "")
+        return Outcome(state, prompt=prompt, employee_id=employee_id, punch=punch, reason=reason)
+
+
+def _fill(template: tuple[str, str], name: str, when: datetime) -> tuple[str, str]:
+    hhmm = when.strftime("%H:%M")
+    return tuple(t.format(name=name, time=hhmm) for t in template)  # type: ignore[return-value]

@@ -1,0 +1,283 @@
+"""The kiosk's MQTT link: drains the outbox to the hub and carries everything else.
+
+Delivery rules (DESIGN.md, Guarantees):
+- punches are published QoS 1 in ``seq`` order from the outbox, at most
+  ``inflight_max`` waiting for an ack at once;
+- a punch leaves the outbox only when the hub's ack names it; one not acked
+  within ``ack_timeout_s`` is published again (the hub stores once, acks again);
+- after every reconnect everything unacked is sent again: the broker may have
+  lost what it queued (a restart without persistence, or a full queue);
+- the connection is persistent (clean_session false) and comes back with an
+  exponential, capped, jittered backoff; while offline no thread polls.
+
+Other traffic: the retained status topic (birth on connect, last will
+``offline``), health (QoS 0), gallery sync and remote commands.
+"""
+
+import logging
+import socket
+import ssl
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+import paho.mqtt.client as mqtt
+
+from kiosk.config import KioskConfig
+from kiosk.outbox import Outbox
+from protocol import messages, topics
+from protocol.backoff import backoff_delay
+from protocol.errors import MessageInvalid
+from protocol.settings import read_secret
+
+log = logging.getLogger(__name__)
+
+# A full gallery of 10,000 people is about 7 MB of base64 templates; the
+# kiosk trusts the hub (ACL: only the hub may publish to our delta topic).
+MAX_GALLERY_BYTES = 256 * 1024 * 1024
+SEND_BATCH = 500
+
+GalleryHandler = Callable[[messages.GalleryDelta], int | None]
+CommandHandler = Callable[[messages.Command], messages.CommandResult]
+
+
+class MqttLink:
+    """One device's connection to the broker, run by two threads.
+
+    The network thread owns connect/reconnect and paho's socket loop; the
+    sender thread publishes due outbox rows. ``wake()`` tells the sender a new
+    punch is waiting.
+    """
+
+    def __init__(
+        self,
+        config: KioskConfig,
+        outbox: Outbox,
+        *,
+        sw_version: str,
+        gallery_version: Callable[[], int],
+        on_gallery: GalleryHandler | None = None,
+        on_command: CommandHandler | None = None,
+    ) -> None:
+        self.config = config
+        self.outbox = outbox
+        self.sw_version = sw_version
+        self._gallery_version = gallery_version
+        self._on_gallery = on_gallery
+        self._on_command = on_command
+        self.device_id = config.device_id
+        self.stats: Counter[str] = Counter()
+        self.connected = threading.Event()
+        self.gallery_applied = threading.Event()
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._client = self._make_client()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> None:
+        for name, target in (("mqtt-network", self._network_loop), ("mqtt-sender", self._sender_loop)):
+            thread = threading.Thread(target=target, name=f"{name}-{self.device_id}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Say offline (retained), disconnect cleanly and join the threads."""
+        if self.connected.is_set():
+            info = self._client.publish(self._topic(topics.STATUS), self._status("offline"), qos=1, retain=True)
+            try:
+                info.wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError):
+                pass
+        self._stop.set()
+        self._wake.set()
+        self._client.disconnect()
+        for thread in self._threads:
+            thread.join(timeout_s)
+
+    def wake(self) -> None:
+        """A punch was added to the outbox: send it without waiting for a timer."""
+        self._wake.set()
+
+    # -- publishing ----------------------------------------------------------
+
+    def publish_health(self, health: messages.Health) -> bool:
+        if not self.connected.is_set():
+            return False
+        return self._client.publish(self._topic(topics.HEALTH), health.to_json(), qos=0).rc == mqtt.MQTT_ERR_SUCCESS
+
+    def request_gallery(self, have_version: int | None = None) -> bool:
+        """Tell the hub the version we hold (0: send everything); it answers with a delta."""
+        if not self.connected.is_set():
+            return False
+        version = self._gallery_version() if have_version is None else have_version
+        request = messages.GalleryRequest(site_id=self.config.site_id, have_version=version)
+        self.stats["gallery_requests"] += 1
+        return self._client.publish(self._topic(topics.GALLERY_REQUEST), request.to_json(), qos=1).rc == 0
+
+    # -- threads ---------------------------------------------------------------
+
+    def _network_loop(self) -> None:
+        mqtt_cfg = self.config.mqtt
+        attempt = 0
+        while not self._stop.is_set():
+            try:
+                self._client.connect(mqtt_cfg.host, mqtt_cfg.port, mqtt_cfg.keepalive_s)
+            except (OSError, ssl.SSLError, socket.timeout) as exc:
+                delay = backoff_delay(attempt, 1.0, mqtt_cfg.reconnect_max_s)
+                log.warning("broker %s:%s unreachable (%s); retrying in %.1f s",
+                            mqtt_cfg.host, mqtt_cfg.port, exc, delay)
+                attempt += 1
+                self._stop.wait(delay)
+                continue
+            while not self._stop.is_set():
+                rc = self._client.loop(timeout=1.0)
+                if rc != mqtt.MQTT_ERR_SUCCESS:
+                    break
+            if self.connected.is_set():
+                attempt = 0
+            self._set_disconnected()
+            if self._stop.is_set():
+                break
+            delay = backoff_delay(attempt, 1.0, mqtt_cfg.reconnect_max_s)
+            attempt += 1
+            log.warning("connection to the broker lost; reconnecting in %.1f s", delay)
+            self._stop.wait(delay)
+
+    def _sender_loop(self) -> None:
+        timeout_s = self.config.mqtt.ack_timeout_s
+        window = self.config.mqtt.inflight_max
+        topic = self._topic(topics.PUNCH)
+        while not self._stop.is_set():
+            self._wake.clear()
+            if not self.connected.is_set():
+                self._wake.wait()          # woken by connect, a new punch or stop
+                continue
+            room = window - self.outbox.in_flight(timeout_s)
+            rows = self.outbox.due(min(room, SEND_BATCH), timeout_s)
+            sent = []
+            for row in rows:
+                if self._client.publish(topic, row.payload, qos=1).rc != mqtt.MQTT_ERR_SUCCESS:
+                    break
+                sent.append(row.id)
+            if sent:
+                self.outbox.mark_sent(sent)
+                self.stats["punches_published"] += len(sent)
+            if len(sent) == min(room, SEND_BATCH) and sent:
+                continue                   # the window may have more room: go on at once
+            wait = self.outbox.next_resend_in_s(timeout_s)
+            self._wake.wait(None if wait is None else max(wait, 0.05))
+
+    # -- paho callbacks (network thread) --------------------------------------
+
+    def _on_connect(self, client: mqtt.Client, _userdata, flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused the connection: %s", reason_code)
+            return
+        log.info("connected to %s:%s (session present: %s)", self.config.mqtt.host, self.config.mqtt.port,
+                 flags.session_present)
+        self.stats["connects"] += 1
+        client.subscribe([(self._topic(kind), 1) for kind in (topics.ACK, topics.GALLERY_DELTA, topics.CMD)])
+        client.publish(self._topic(topics.STATUS), self._status("online"), qos=1, retain=True)
+        self.outbox.mark_all_unsent()
+        self.connected.set()
+        self.request_gallery()
+        self._wake.set()
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        if self.connected.is_set():
+            log.warning("disconnected from the broker: %s", reason_code)
+        self._set_disconnected()
+
+    def _set_disconnected(self) -> None:
+        self.connected.clear()
+
+    def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
+        try:
+            kind = topics.parse_device_topic(msg.topic).kind
+            if kind == topics.ACK:
+                self._handle_ack(messages.parse(messages.Ack, msg.payload))
+            elif kind == topics.GALLERY_DELTA:
+                self._handle_delta(messages.parse(messages.GalleryDelta, msg.payload, MAX_GALLERY_BYTES))
+            elif kind == topics.CMD:
+                self._handle_command(messages.parse(messages.Command, msg.payload))
+            else:
+                log.warning("message on unexpected topic %s ignored", msg.topic)
+        except (MessageInvalid, ValueError) as exc:
+            self.stats["bad_messages"] += 1
+            log.warning("bad message on %s ignored: %s", msg.topic, exc)
+
+    def _handle_ack(self, ack: messages.Ack) -> None:
+        removed = self.outbox.remove(ack.ids)
+        self.stats["punches_acked"] += removed
+        for rejection in ack.rejected:
+            if self.outbox.reject(rejection.id, rejection.reason):
+                self.stats["punches_rejected"] += 1
+                log.error("hub rejected punch %s: %s (kept in the local rejected table)",
+                          rejection.id, rejection.reason)
+        self._wake.set()
+
+    def _handle_delta(self, delta: messages.GalleryDelta) -> None:
+        if self._on_gallery is None:
+            return
+        if delta.site_id != self.config.site_id:
+            log.warning("gallery delta for site %s ignored: this kiosk stands at %s", delta.site_id,
+                        self.config.site_id)
+            return
+        version = self._on_gallery(delta)
+        if version is None:
+            log.warning("gallery delta %s->%s does not fit version %s; asking for everything",
+                        delta.from_version, delta.to_version, self._gallery_version())
+            self.request_gallery(have_version=0)
+            return
+        applied = messages.GalleryApplied(site_id=self.config.site_id, version=version)
+        self._client.publish(self._topic(topics.GALLERY_APPLIED), applied.to_json(), qos=1)
+        self.gallery_applied.set()
+
+    def _handle_command(self, command: messages.Command) -> None:
+        if self._on_command is None:
+            result = messages.CommandResult(id=command.id, ok=False, detail="commands are not handled here")
+        else:
+            try:
+                result = self._on_command(command)
+            except Exception as exc:  # a failing command must not take the link down
+                log.exception("command %s (%s) failed", command.id, command.name)
+                result = messages.CommandResult(id=command.id, ok=False, detail=f"{type(exc).__name__}: {exc}")
+        self._client.publish(self._topic(topics.CMD_RESULT), result.to_json(), qos=1)
+
+    # -- helpers -----------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        mqtt_cfg = self.config.mqtt
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.device_id,
+            clean_session=False,
+            protocol=mqtt.MQTTv311,
+        )
+        client.username_pw_set(
+            mqtt_cfg.username or self.device_id,
+            read_secret(mqtt_cfg.password_file, "the MQTT password") if mqtt_cfg.password_file else None,
+        )
+        if mqtt_cfg.ca_file:
+            client.tls_set(ca_certs=str(mqtt_cfg.ca_file))
+        client.will_set(self._topic(topics.STATUS), self._status("offline", with_time=False), qos=1, retain=True)
+        client.max_inflight_messages_set(mqtt_cfg.inflight_max)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _topic(self, kind: str) -> str:
+        return topics.device_topic(self.device_id, kind)
+
+    def _status(self, state: str, with_time: bool = True) -> bytes:
+        return messages.Status(
+            state=state,
+            ts=datetime.now(timezone.utc) if with_time else None,
+            sw_version=self.sw_version,
+            gallery_version=self._gallery_version() if state == "online" else None,
+        ).to_json()

@@ -1,0 +1,481 @@
+"""Liveness from 68-point landmarks over time: a blink, or a head-turn challenge.
+
+Pure logic: callers pass timestamps and the landmarks ``FaceEncoder.landmarks68``
+found on each frame of one tracked face; nothing here touches a camera or dlib.
+
+What these checks stop, and what they do not:
+
+- A still picture (a photo, a frozen or replayed frame) never blinks and never
+  turns its head, so it never passes. Frames whose non-eye landmarks do not
+  move at all (identical replayed or injected frames, a frozen camera) are
+  flagged ``still_image`` even when the eyes seem to move. A print in front
+  of a real camera is *not* caught by that: sensor noise alone moves the
+  whole-pixel landmarks.
+- Tilting a printed photo foreshortens it and lowers the eye aspect ratio
+  like a blink would; a blink is therefore counted only when the face's own
+  proportions (eye line to mouth, against eye distance) stay put while the
+  eyes close. Turning a photo about its vertical axis fools solvePnP into a
+  head turn; the turn counts only with the nose parallax a real head shows.
+- A *video* of the person (phone or tablet replay) blinks and turns like the
+  person: these checks do not stop it. That needs a passive texture/depth cue
+  or hardware (IR, depth), see BENCHMARKS-accuracy.md.
+"""
+
+import math
+import random
+from collections import deque
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from biometrics.pose import head_pose
+from protocol.messages import LivenessInfo
+
+# iBUG 68: eye on the image's left 36..41, on the image's right 42..47.
+LEFT_EYE = slice(36, 42)
+RIGHT_EYE = slice(42, 48)
+NON_EYE = np.r_[0:36, 48:68]  # points that stay put in a blink
+
+Mode = Literal["blink", "head_turn", "blink_or_head_turn", "off"]
+
+PROMPTS: dict[str, tuple[str, str]] = {
+    "blink": ("Please blink", "कृपया पलक झपकाइए"),
+    "turn_left": ("Turn your head to your left, then back", "सिर अपनी बाईं ओर घुमाइए, फिर वापस"),
+    "turn_right": ("Turn your head to your right, then back", "सिर अपनी दाईं ओर घुमाइए, फिर वापस"),
+    "still_image": ("Photo or screen not allowed", "फ़ोटो या स्क्रीन की अनुमति नहीं है"),
+    "face_too_small": ("Come closer", "पास आइए"),
+}
+
+
+class LivenessConfig(BaseModel):
+    """Per-site liveness settings (``liveness:`` in kiosk.yaml)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Mode = Field("blink", description="blink, head_turn, blink_or_head_turn (either passes) or off")
+    blink_window_s: float = Field(5.0, gt=0, description="a blink counts for this long after it ends")
+    blink_closed_ratio: float = Field(
+        0.65, gt=0, lt=1,
+        description="eyes closed when the eye aspect ratio falls below this share of the person's open-eye baseline",
+    )
+    blink_reopen_ratio: float = Field(0.9, gt=0, le=1, description="eyes open again above this share of the baseline")
+    blink_min_closed_frames: int = Field(
+        1, ge=1, description="closed frames a blink needs (1 at 10 fps: blinks last 0.1-0.4 s)"
+    )
+    blink_max_closed_s: float = Field(0.7, gt=0, description="eyes closed longer than this is not a blink")
+    blink_min_eye_px: float = Field(
+        20.0, gt=0,
+        description="eyes narrower than this (pixels, corner to corner) are too coarse to judge: 'come closer'",
+    )
+    blink_noise_k: float = Field(
+        6.0, ge=0,
+        description="a closure must also fall this many standard deviations of the person's EAR flicker below baseline",
+    )
+    max_face_aspect_change: float = Field(
+        0.1, gt=0, lt=1,
+        description="no blink when the eye-to-mouth / eye-distance proportion changes by more (a tilted photo)",
+    )
+    min_motion: float = Field(
+        0.001, ge=0,
+        description="frames whose non-eye landmarks move less (median over frames of the mean movement, "
+        "in eye distances) are a still image",
+    )
+    head_turn_direction: Literal["left", "right", "random"] = Field(
+        "random", description="the person's own side to turn to; random picks one per attempt"
+    )
+    head_turn_min_yaw_deg: float = Field(
+        20.0, gt=0, lt=90, description="turn at least this far from where the head started"
+    )
+    head_turn_timeout_s: float = Field(6.0, gt=0, description="the challenge fails after this long")
+    head_turn_max_step_deg: float = Field(
+        25.0, gt=0, description="a yaw jump larger than this between two frames (a swapped photo) restarts"
+    )
+    head_turn_min_parallax: float = Field(
+        0.0045, ge=0,
+        description="nose shift along the eye line (eye distances) per degree of yaw a turn must show; "
+        "a turned flat photo shows much less",
+    )
+    frames_mirrored: bool = Field(False, description="camera frames are mirrored (selfie view); flips left and right")
+
+
+@dataclass(frozen=True)
+class LivenessState:
+    passed: bool
+    score: float           # 0..1: blink depth, or head-turn progress
+    reason: str | None     # why not (yet) passed; None when passed
+    method: str = "blink"  # what was checked: blink, head_turn, off
+
+
+def eye_aspect_ratio(landmarks: np.ndarray) -> float:
+    """Mean eye aspect ratio of both eyes (Soukupová & Čech 2016): ~0.3 open, <0.2 closed."""
+    pts = _check_landmarks(landmarks)
+    return (_ear(pts[LEFT_EYE]) + _ear(pts[RIGHT_EYE])) / 2.0
+
+
+def _ear(eye: np.ndarray) -> float:
+    p1, p2, p3, p4, p5, p6 = eye
+    width = float(np.linalg.norm(p1 - p4))
+    if width == 0.0:
+        return 0.0
+    return float(np.linalg.norm(p2 - p6) + np.linalg.norm(p3 - p5)) / (2.0 * width)
+
+
+def eye_distance(landmarks: np.ndarray) -> float:
+    """Distance between the two eye centres (each the midpoint of its corners)."""
+    pts = _check_landmarks(landmarks)
+    left = (pts[36] + pts[39]) / 2.0
+    right = (pts[42] + pts[45]) / 2.0
+    return float(np.linalg.norm(right - left))
+
+
+def face_aspect(landmarks: np.ndarray) -> float:
+    """Eye-line-to-mouth distance over eye distance, from points a blink does not move.
+
+    A real blink leaves it unchanged; foreshortening a photo (tilting it,
+    turning it) changes it in proportion.
+    """
+    pts = _check_landmarks(landmarks)
+    eyes_mid = (pts[36] + pts[39] + pts[42] + pts[45]) / 4.0
+    mouth_mid = (pts[48] + pts[54]) / 2.0
+    iod = eye_distance(pts)
+    return float(np.linalg.norm(mouth_mid - eyes_mid)) / iod if iod else 0.0
+
+
+def landmark_motion(previous: np.ndarray, current: np.ndarray) -> float:
+    """Mean movement of the non-eye landmarks between two frames, over the eye distance.
+
+    A mean, not a median: dlib returns whole-pixel landmarks, so on a steady
+    face most points repeat exactly between frames and a median reads 0.
+    """
+    prev, cur = _check_landmarks(previous), _check_landmarks(current)
+    iod = eye_distance(cur)
+    if iod == 0.0:
+        return 0.0
+    return float(np.mean(np.linalg.norm(cur[NON_EYE] - prev[NON_EYE], axis=1))) / iod
+
+
+def nose_offset(landmarks: np.ndarray) -> float:
+    """Where the nose tip sits along the eye line, from the eyes' midpoint, in eye distances.
+
+    Positive towards the image's right (like yaw). A real head turn moves it;
+    turning a flat photo scales it and the eye distance alike, so it stays.
+    """
+    pts = _check_landmarks(landmarks)
+    left, right = (pts[36] + pts[39]) / 2.0, (pts[42] + pts[45]) / 2.0
+    across = right - left
+    iod = float(np.linalg.norm(across))
+    if iod == 0.0:
+        return 0.0
+    return float((pts[30] - (left + right) / 2.0) @ across) / (iod * iod)
+
+
+def _check_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if pts.shape != (68, 2) or not np.all(np.isfinite(pts)):
+        raise ValueError(f"landmarks must be a finite (68, 2) array, got shape {pts.shape}")
+    return pts
+
+
+class _Clock:
+    """Rejects time going backwards: a reordered frame would fake a blink."""
+
+    def __init__(self) -> None:
+        self.last: float | None = None
+
+    def tick(self, ts: float) -> None:
+        if not math.isfinite(ts) or (self.last is not None and ts < self.last):
+            raise ValueError(f"timestamps must be finite and non-decreasing: {ts!r} after {self.last!r}")
+        self.last = ts
+
+
+class BlinkDetector:
+    """Counts open -> closed -> open blinks against the person's own open-eye EAR.
+
+    The baseline is the 75th percentile of the EAR over the window, frozen
+    while the eyes are closed, so it adapts to narrow or wide eyes without
+    being dragged down by the blink itself. dlib's landmarks are whole
+    pixels, so on a small face a one-pixel flicker moves the EAR by 20% or
+    more. Hence: eyes narrower than ``min_eye_px`` are not judged at all
+    ("come closer"); a closure has to clear the measured noise too
+    (``noise_k`` standard deviations of the EAR's own frame-to-frame flicker
+    below the baseline, never less than the rounding noise of whole-pixel
+    landmarks); and it has to close *both* eyes. Feed one tracked
+    face; ``reset()`` when the track changes.
+    """
+
+    def __init__(
+        self,
+        window_s: float = 5.0,
+        closed_ratio: float = 0.65,
+        min_closed_frames: int = 1,
+        max_closed_s: float = 0.7,
+        reopen_ratio: float = 0.9,
+        max_face_aspect_change: float = 0.1,
+        min_motion: float = 0.001,
+        noise_k: float = 6.0,
+        min_eye_px: float = 20.0,
+        min_baseline_frames: int = 8,
+    ) -> None:
+        self.window_s = window_s
+        self.closed_ratio = closed_ratio
+        self.min_closed_frames = min_closed_frames
+        self.max_closed_s = max_closed_s
+        self.reopen_ratio = reopen_ratio
+        self.max_face_aspect_change = max_face_aspect_change
+        self.min_motion = min_motion
+        self.noise_k = noise_k
+        self.min_eye_px = min_eye_px
+        self.min_baseline_frames = min_baseline_frames
+        self.reset()
+
+    def reset(self) -> None:
+        self._clock = _Clock()
+        self._samples: deque[tuple] = deque()  # ts, ear, aspect, left ear, right ear, eye width px
+        self._motions: deque[tuple[float, float]] = deque()  # ts, motion
+        self._previous: np.ndarray | None = None
+        self._phase = "start"  # start -> open -> closed -> open ...; too_long waits for open
+        self._closure: dict | None = None
+        self._blinks: deque[tuple[float, float]] = deque()  # ts of reopening, depth
+        self._last_rejection: str | None = None
+
+    def feed(self, ts: float, landmarks: np.ndarray) -> LivenessState:
+        pts = _check_landmarks(landmarks)
+        self._clock.tick(ts)
+        left, right = _ear(pts[LEFT_EYE]), _ear(pts[RIGHT_EYE])
+        eye_px = float(np.linalg.norm(pts[36] - pts[39]) + np.linalg.norm(pts[42] - pts[45])) / 2.0
+        sample = (ts, (left + right) / 2.0, face_aspect(pts), left, right, eye_px)
+        if self._previous is not None:
+            self._motions.append((ts, landmark_motion(self._previous, pts)))
+        self._previous = pts
+        self._forget_before(ts - self.window_s)
+        if eye_px < self.min_eye_px:  # too coarse to tell a blink from a pixel flicker
+            self._phase, self._closure = "start", None
+            state = self._state()
+            return state if state.passed or state.reason == "still_image" else LivenessState(
+                False, 0.0, "face_too_small", "blink")
+        self._step(sample)
+        self._samples.append(sample)
+        return self._state()
+
+    def _forget_before(self, horizon: float) -> None:
+        for queue in (self._samples, self._motions, self._blinks):
+            while queue and queue[0][0] < horizon:
+                queue.popleft()
+
+    def _baseline(self) -> dict | None:
+        """Open-eye EAR (both, each eye), and the EAR below which the eyes count as closed."""
+        if len(self._samples) < self.min_baseline_frames:
+            return None
+        ears = np.array([s[1] for s in self._samples])
+        base = float(np.percentile(ears, 75))
+        # Flicker from the mean absolute frame-to-frame change (sigma ~ 0.886 x
+        # that for Gaussian noise): a median would read 0 on whole-pixel
+        # landmarks that mostly repeat, and a blink adds only two jumps. Never
+        # below the rounding noise alone, about 0.2 / eye width (px).
+        flicker = 0.886 * float(np.mean(np.abs(np.diff(ears))))
+        rounding = 0.2 / float(np.median([s[5] for s in self._samples]))
+        noise = max(flicker, rounding)
+        return {"ear": base, "closed": min(self.closed_ratio * base, base - self.noise_k * noise),
+                "left": float(np.percentile([s[3] for s in self._samples], 75)),
+                "right": float(np.percentile([s[4] for s in self._samples], 75))}
+
+    def _is_closed(self, sample: tuple, base: dict) -> bool:
+        _, ear, _, left, right, _ = sample
+        return (ear < base["closed"] and left < self.closed_ratio * base["left"]
+                and right < self.closed_ratio * base["right"])
+
+    def _step(self, sample: tuple) -> None:
+        if self._phase == "closed":
+            self._step_closed(sample)
+            return
+        base = self._baseline()
+        if base is None or base["ear"] <= 0.0:
+            return
+        ts, ear, aspect = sample[:3]
+        if ear >= self.reopen_ratio * base["ear"]:
+            self._phase = "open"
+        elif self._phase == "open" and self._is_closed(sample, base):
+            open_aspect = float(np.median([s[2] for s in list(self._samples)[-3:]]))
+            self._phase = "closed"
+            self._closure = {"base": base, "start": ts, "frames": 1, "min_ear": ear,
+                             "open_aspect": open_aspect, "aspects": [aspect]}
+
+    def _step_closed(self, sample: tuple) -> None:
+        ts, ear, aspect = sample[:3]
+        c = self._closure
+        if ts - c["start"] > self.max_closed_s:
+            self._phase, self._closure, self._last_rejection = "too_long", None, "eyes_closed_too_long"
+            return
+        if ear < self.reopen_ratio * c["base"]["ear"]:
+            if self._is_closed(sample, c["base"]):
+                c["frames"] += 1
+                c["min_ear"] = min(c["min_ear"], ear)
+                c["aspects"].append(aspect)
+            return
+        self._phase, self._closure = "open", None
+        if c["frames"] < self.min_closed_frames:
+            self._last_rejection = "blink_too_short"
+            return
+        worst = max(abs(a / c["open_aspect"] - 1.0) for a in [*c["aspects"], aspect])
+        if worst > self.max_face_aspect_change:
+            self._last_rejection = "face_distorted"
+            return
+        self._blinks.append((ts, 1.0 - c["min_ear"] / c["base"]["ear"]))
+        self._last_rejection = None
+
+    def is_moving(self) -> bool | None:
+        """Whether the landmarks move between frames at all; None until two frames were seen."""
+        if not self._motions:
+            return None
+        return float(np.median([m for _, m in self._motions])) >= self.min_motion
+
+    def _state(self) -> LivenessState:
+        moving = self.is_moving()
+        if moving is False:
+            return LivenessState(False, 0.0, "still_image", "blink")
+        if self._blinks:
+            score = float(min(1.0, max(d for _, d in self._blinks)))
+            if moving:
+                return LivenessState(True, score, None, "blink")
+        return LivenessState(False, 0.0, self._last_rejection or "no_blink", "blink")
+
+
+class HeadTurnChallenge:
+    """Asks for a turn to one side and back; passes on the turn-and-return.
+
+    Yaw is measured from where the head started (the median of the first
+    three frames), because uncalibrated pose carries a per-person bias.
+    ``direction`` is the person's own side in un-mirrored frames: their left
+    is positive yaw (see biometrics.pose).
+
+    solvePnP alone is fooled by a flat photo turned about its vertical axis
+    (the narrower face fits a turned head). A real head also shows parallax:
+    the nose tip slides across the eye line, by about 0.0074 eye distances
+    per degree on the dev photos. The turn counts only when the nose moved at
+    least ``min_parallax`` per degree of the yaw change.
+    """
+
+    def __init__(self, direction: Literal["left", "right"], min_yaw_deg: float = 20.0,
+                 timeout_s: float = 6.0, max_step_deg: float = 25.0, min_parallax: float = 0.0045) -> None:
+        if direction not in ("left", "right"):
+            raise ValueError(f"direction must be 'left' or 'right', got {direction!r}")
+        self.direction = direction
+        self.min_yaw_deg = min_yaw_deg
+        self.timeout_s = timeout_s
+        self.max_step_deg = max_step_deg
+        self.min_parallax = min_parallax
+        self.reset()
+
+    def reset(self) -> None:
+        self._clock = _Clock()
+        self._start_ts: float | None = None
+        self._first: list[tuple[float, float]] = []
+        self._origin: tuple[float, float] | None = None
+        self._last_yaw: float | None = None
+        self._peak = 0.0
+        self._reached = False
+        self._flat = False
+        self._result: LivenessState | None = None
+
+    def feed(self, ts: float, landmarks: np.ndarray, image_size: tuple[int, int]) -> LivenessState:
+        return self.feed_pose(ts, head_pose(landmarks, image_size).yaw, nose_offset(landmarks))
+
+    def feed_pose(self, ts: float, yaw_deg: float, nose: float) -> LivenessState:
+        """The check on a yaw (``biometrics.pose.head_pose``) and a ``nose_offset`` already computed."""
+        self._clock.tick(ts)
+        if self._result is not None:
+            return self._result
+        if self._start_ts is None:
+            self._start_ts = ts
+        jumped = self._last_yaw is not None and abs(yaw_deg - self._last_yaw) > self.max_step_deg
+        self._last_yaw = yaw_deg
+        if jumped:
+            self._first, self._origin = [(yaw_deg, nose)], None
+            self._peak, self._reached, self._flat = 0.0, False, False
+            return self._pending(ts, "pose_jump")
+        if self._origin is None:
+            self._first.append((yaw_deg, nose))
+            if len(self._first) < 3:
+                return self._pending(ts, "no_head_turn")
+            self._origin = tuple(float(v) for v in np.median(self._first, axis=0))
+        sign = 1.0 if self.direction == "left" else -1.0
+        turn = sign * (yaw_deg - self._origin[0])
+        shift = sign * (nose - self._origin[1])
+        self._peak = max(self._peak, turn)
+        if turn >= self.min_yaw_deg:
+            if shift >= self.min_parallax * turn:
+                self._reached = True
+            else:
+                self._flat = True
+        if self._reached and turn <= self.min_yaw_deg / 2.0:
+            self._result = LivenessState(True, 1.0, None, "head_turn")
+            return self._result
+        return self._pending(ts, "flat_face" if self._flat and not self._reached else "no_head_turn")
+
+    def _pending(self, ts: float, reason: str) -> LivenessState:
+        progress = float(min(1.0, max(0.0, self._peak / self.min_yaw_deg)))
+        if ts - self._start_ts > self.timeout_s:
+            self._result = LivenessState(False, progress, "timeout", "head_turn")
+            return self._result
+        return LivenessState(False, progress, reason, "head_turn")
+
+
+class LivenessChecker:
+    """The per-site mode applied to one tracked face; ``reset()`` for the next person."""
+
+    def __init__(self, config: LivenessConfig, rng: random.Random | None = None) -> None:
+        self.config = config
+        self._rng = rng or random.Random()
+        self.reset()
+
+    def reset(self) -> None:
+        c = self.config
+        self.blink = BlinkDetector(
+            window_s=c.blink_window_s, closed_ratio=c.blink_closed_ratio,
+            min_closed_frames=c.blink_min_closed_frames, max_closed_s=c.blink_max_closed_s,
+            reopen_ratio=c.blink_reopen_ratio, max_face_aspect_change=c.max_face_aspect_change,
+            min_motion=c.min_motion, noise_k=c.blink_noise_k, min_eye_px=c.blink_min_eye_px,
+        )
+        asked = c.head_turn_direction
+        if asked == "random":
+            asked = self._rng.choice(("left", "right"))
+        self.asked_direction: Literal["left", "right"] = asked
+        # In a mirrored frame the person's left shows where an un-mirrored frame shows their right.
+        seen = {"left": "right", "right": "left"}[asked] if c.frames_mirrored else asked
+        self.head_turn = HeadTurnChallenge(seen, c.head_turn_min_yaw_deg, c.head_turn_timeout_s,
+                                           c.head_turn_max_step_deg, c.head_turn_min_parallax)
+
+    @property
+    def prompt(self) -> tuple[str, str] | None:
+        """What to ask the person (English, Hindi), or None when nothing is asked."""
+        mode = self.config.mode
+        if mode == "off":
+            return None
+        if mode == "blink":
+            return PROMPTS["blink"]
+        return PROMPTS[f"turn_{self.asked_direction}"]
+
+    def feed(self, ts: float, landmarks: np.ndarray, image_size: tuple[int, int]) -> LivenessState:
+        mode = self.config.mode
+        if mode == "off":
+            return LivenessState(True, 0.0, None, "off")
+        if mode == "blink":
+            return self.blink.feed(ts, landmarks)
+        if mode == "head_turn":
+            return self.head_turn.feed(ts, landmarks, image_size)
+        blink = self.blink.feed(ts, landmarks)
+        turn = self.head_turn.feed(ts, landmarks, image_size)
+        if blink.passed:
+            return blink
+        if turn.passed and self.blink.is_moving() is not False:
+            return turn
+        return blink if blink.reason == "still_image" else turn
+
+
+def liveness_info(state: LivenessState) -> LivenessInfo | None:
+    """What the punch records; None when liveness is off (not checked)."""
+    if state.method == "off":
+        return None
+    return LivenessInfo(passed=state.passed, score=round(state.score, 3), method=state.method)

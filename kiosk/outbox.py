@@ -1,0 +1,179 @@
+"""The kiosk's durable outbox: a punch exists here before anyone sees green.
+
+SQLite in WAL mode with ``synchronous=FULL``: a committed punch survives a
+power cut. Rows leave only when the hub's ack names them (the broker's PUBACK
+only says the broker has it, not that the hub stored it). Rows are drained in
+``seq`` order; ``seq`` is a per-device counter that never goes back, even
+after every row was acked, so the hub can spot gaps.
+
+One connection guarded by a lock: the pipeline thread adds, the link thread
+sends and removes. SQLite is fast enough for this at kiosk rates (one punch
+per person per visit), and a single writer keeps the ordering trivial.
+"""
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    payload BLOB NOT NULL,
+    created_at REAL NOT NULL,
+    sent_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    rejected_at REAL NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    seq: int
+    id: str
+    payload: bytes
+
+
+class Outbox:
+    """Punches waiting for the hub's ack, oldest first."""
+
+    def __init__(self, path: Path, clock: Callable[[], float] = time.time) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def add(self, make: Callable[[int], tuple[str, bytes]]) -> OutboxRow:
+        """Store a new punch; ``make(seq)`` builds (id, payload) for the next seq.
+
+        The counter and the row are committed in one transaction, so a crash
+        can neither lose the row nor reuse its seq.
+        """
+        with self._lock, self._transaction():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+            seq = (row[0] if row else 0) + 1
+            punch_id, payload = make(seq)
+            self._db.execute(
+                "INSERT INTO outbox (seq, id, payload, created_at) VALUES (?, ?, ?, ?)",
+                (seq, punch_id, payload, self._clock()),
+            )
+            self._db.execute(
+                "INSERT INTO meta (key, value) VALUES ('last_seq', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (seq,),
+            )
+        return OutboxRow(seq, punch_id, payload)
+
+    def due(self, limit: int, resend_after_s: float) -> list[OutboxRow]:
+        """Rows to publish now: never sent, or sent longer than ``resend_after_s`` ago, in order."""
+        if limit <= 0:
+            return []
+        cutoff = self._clock() - resend_after_s
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, id, payload FROM outbox WHERE sent_at IS NULL OR sent_at <= ? ORDER BY seq LIMIT ?",
+                (cutoff, limit),
+            ).fetchall()
+        return [OutboxRow(*r) for r in rows]
+
+    def in_flight(self, resend_after_s: float) -> int:
+        """Rows published and still waiting for an ack within their timeout."""
+        cutoff = self._clock() - resend_after_s
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM outbox WHERE sent_at > ?", (cutoff,)).fetchone()[0]
+
+    def next_resend_in_s(self, resend_after_s: float) -> float | None:
+        """Seconds until the oldest in-flight row falls due again; None when nothing is in flight."""
+        with self._lock:
+            oldest = self._db.execute("SELECT min(sent_at) FROM outbox WHERE sent_at IS NOT NULL").fetchone()[0]
+        if oldest is None:
+            return None
+        return max(0.0, oldest + resend_after_s - self._clock())
+
+    def mark_sent(self, ids: Iterable[str]) -> None:
+        now = self._clock()
+        with self._lock, self._transaction():
+            self._db.executemany(
+                "UPDATE outbox SET sent_at = ?, attempts = attempts + 1 WHERE id = ?", [(now, i) for i in ids]
+            )
+
+    def mark_all_unsent(self) -> None:
+        """After a reconnect: what was in flight may be gone with the old connection; send it again."""
+        with self._lock, self._transaction():
+            self._db.execute("UPDATE outbox SET sent_at = NULL WHERE sent_at IS NOT NULL")
+
+    def remove(self, ids: Iterable[str]) -> int:
+        """Delete acked rows; returns how many were still here (acks of acks are harmless)."""
+        with self._lock, self._transaction():
+            cur = self._db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids])
+            return cur.rowcount
+
+    def reject(self, punch_id: str, reason: str) -> bool:
+        """Move a punch the hub refused into the local audit table; False if it was not here."""
+        with self._lock, self._transaction():
+            row = self._db.execute("SELECT seq, payload FROM outbox WHERE id = ?", (punch_id,)).fetchone()
+            if row is None:
+                return False
+            self._db.execute(
+                "INSERT OR REPLACE INTO rejected (id, seq, reason, payload, rejected_at) VALUES (?, ?, ?, ?, ?)",
+                (punch_id, row[0], reason, row[1], self._clock()),
+            )
+            self._db.execute("DELETE FROM outbox WHERE id = ?", (punch_id,))
+        return True
+
+    def depth(self) -> int:
+        with self._lock:
+            return self._db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+    def oldest_age_s(self) -> float | None:
+        with self._lock:
+            oldest = self._db.execute("SELECT min(created_at) FROM outbox").fetchone()[0]
+        return None if oldest is None else max(0.0, self._clock() - oldest)
+
+    def last_seq(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
+        return row[0] if row else 0
+
+    def rejected(self) -> list[tuple[str, str]]:
+        """(punch id, reason) of every punch the hub refused, oldest first."""
+        with self._lock:
+            return self._db.execute("SELECT id, reason FROM rejected ORDER BY seq").fetchall()
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self._db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error (autocommit connection)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, _exc, _tb) -> None:
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,204 @@
+"""Message models of the att/v1 MQTT contract (../shared/DESIGN.md).
+
+Every model forbids unknown fields: a message that does not match its schema
+is rejected with a reason, never half-understood. Encodings travel as base64
+of little-endian float32 (512 bytes per 128-d template).
+"""
+
+import base64
+import json
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+
+from protocol.errors import MessageInvalid
+from protocol.ids import UUID7_PATTERN
+from protocol.topics import DEVICE_ID_PATTERN
+
+MAX_PAYLOAD_BYTES = 64 * 1024
+
+DeviceId = Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)]
+EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+PunchId = Annotated[str, StringConstraints(pattern=UUID7_PATTERN.pattern)]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_json(self) -> bytes:
+        """Compact JSON bytes as published on the wire."""
+        return self.model_dump_json(exclude_none=True).encode("utf-8")
+
+
+class MatchInfo(Message):
+    distance: float = Field(ge=0, description="distance to the best enrolled template")
+    margin: float | None = Field(default=None, ge=0, description="second-best identity distance minus best")
+    gallery_version: int = Field(ge=0)
+
+
+class LivenessInfo(Message):
+    passed: bool
+    score: float | None = None
+    method: str | None = Field(default=None, description="e.g. 'blink', 'head_turn'")
+
+
+class Punch(Message):
+    """A signed attendance event made on a kiosk. ``sig`` covers every other field."""
+
+    v: Literal[1] = 1
+    id: PunchId
+    device_id: DeviceId
+    site_id: EntityId
+    employee_id: EntityId
+    ts: AwareDatetime = Field(description="device time, with its UTC offset")
+    method: Literal["face"] = "face"
+    match: MatchInfo
+    liveness: LivenessInfo | None = Field(default=None, description="None: liveness not checked")
+    seq: int = Field(ge=0, description="per-device counter, for gap detection")
+    sig: str = Field(min_length=1)
+
+
+class Rejection(Message):
+    id: str
+    reason: str
+
+
+class Ack(Message):
+    """Sent by the hub only after the database commit."""
+
+    ids: list[str] = Field(default_factory=list)
+    rejected: list[Rejection] = Field(default_factory=list)
+
+
+class Status(Message):
+    """Retained on the status topic: the birth message, or the last will."""
+
+    state: Literal["online", "offline"]
+    ts: AwareDatetime | None = None
+    sw_version: str | None = None
+    gallery_version: int | None = None
+
+
+class Health(Message):
+    ts: AwareDatetime
+    uptime_s: float
+    cpu_temp_c: float | None = None
+    load1: float | None = None
+    mem_free_mb: float | None = None
+    disk_free_mb: float | None = None
+    camera_fps: float | None = None
+    outbox_depth: int = Field(ge=0)
+    oldest_unacked_s: float | None = None
+    gallery_version: int = Field(ge=0)
+    sw_version: str
+
+
+class GalleryRequest(Message):
+    """Kiosk -> hub: the version this kiosk holds (0 when it holds nothing)."""
+
+    v: Literal[1] = 1
+    site_id: EntityId
+    have_version: int = Field(ge=0)
+
+
+class GalleryPerson(Message):
+    employee_id: EntityId
+    name: str = ""
+    encodings: list[str] = Field(description="base64 float32 128-d templates")
+
+
+class GalleryDelta(Message):
+    """Hub -> kiosk: what changed after ``from_version`` up to ``to_version``.
+
+    ``full`` means: drop what you hold and take exactly this content.
+    """
+
+    v: Literal[1] = 1
+    site_id: EntityId
+    from_version: int = Field(ge=0)
+    to_version: int = Field(ge=0)
+    full: bool = False
+    upserts: list[GalleryPerson] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+
+
+class GalleryApplied(Message):
+    v: Literal[1] = 1
+    site_id: EntityId
+    version: int = Field(ge=0)
+
+
+class Command(Message):
+    v: Literal[1] = 1
+    id: str = Field(min_length=1, max_length=64)
+    name: Literal["resync", "reboot", "config"]
+    args: dict[str, Any] = Field(default_factory=dict)
+
+
+class CommandResult(Message):
+    v: Literal[1] = 1
+    id: str
+    ok: bool
+    detail: str = ""
+
+
+M = TypeVar("M", bound=Message)
+
+
+def decode_json(payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    """Parse a payload into a JSON object, or raise MessageInvalid saying why."""
+    if len(payload) > max_bytes:
+        raise MessageInvalid(f"payload too large: {len(payload)} bytes > {max_bytes}")
+    try:
+        data = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MessageInvalid(f"not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise MessageInvalid(f"not a JSON object: {type(data).__name__}")
+    return data
+
+
+def validate(model: type[M], data: dict[str, Any]) -> M:
+    """Validate a decoded object; the error names the first bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(message)"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise MessageInvalid(f"schema: {where}: {first['msg']}{more}") from exc
+
+
+def parse(model: type[M], payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> M:
+    return validate(model, decode_json(payload, max_bytes))
+
+
+def encode_template(values: Any) -> str:
+    """A 128-d encoding (any float sequence) as base64 float32 little-endian."""
+    import numpy as np  # only the sides that hold encodings need numpy
+
+    arr = np.asarray(values, dtype="<f4").reshape(-1)
+    return base64.b64encode(arr.tobytes()).decode("ascii")
+
+
+def decode_template(b64: str, dims: int = 128) -> Any:
+    import numpy as np
+
+    raw = base64.b64decode(b64, validate=True)
+    arr = np.frombuffer(raw, dtype="<f4")
+    if arr.shape != (dims,):
+        raise MessageInvalid(f"template has {arr.size} values, expected {dims}")
+    return arr.astype(np.float32)
+
+
+def device_time(ts: datetime) -> str:
+    """ISO 8601 with milliseconds and offset, as the punch ``ts`` field carries."""
+    return ts.isoformat(timespec="milliseconds")

@@ -1,0 +1,1 @@
+"""Device identity, hub registration, broker credentials and SD-card images."""

@@ -1,0 +1,201 @@
+"""``provision``: device identity and bundles, SD-card images, broker credentials.
+
+Each subcommand parses its arguments, calls one function of this package and
+prints what happened. Secrets (hub admin token, Wi-Fi passphrase) are read
+from files, never taken from the command line where ``ps`` and shell
+history would keep them.
+"""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+
+from protocol.settings import ConfigError, read_secret
+from provisioning import broker, device, firstboot, image
+from provisioning import bundle as bundles
+from provisioning.errors import ProvisionError
+from provisioning.hubclient import HubClient
+
+log = logging.getLogger(__name__)
+
+
+def _hub_args(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--hub", required=required, metavar="URL", help="hub base URL, e.g. https://hub.example.org")
+    p.add_argument("--token-file", type=Path, metavar="F", help="file holding the hub's admin bearer token")
+
+
+def _bundle_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mqtt-host", metavar="H", help="broker host the kiosk connects to (default: the hub's host)")
+    p.add_argument("--mqtt-port", type=int, metavar="P", help="broker port (default 8883 with --ca-file, else 1883)")
+    p.add_argument("--ca-file", type=Path, metavar="F", help="broker CA certificate (PEM); turns TLS on")
+    p.add_argument("--camera", default="picamera2", choices=["picamera2", "opencv", "replay"], help="camera backend")
+    p.add_argument("--timezone", default="Asia/Kolkata", help="IANA time zone of the site")
+
+
+def _broker_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--hub-user", default="hub", help="the hub's MQTT username (default: hub)")
+    p.add_argument("--install-dir", type=Path, metavar="DIR", help="where the broker files go on the broker host")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="provision", description="Device identity and bundles, SD-card images, broker credentials."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("device", help="make a device identity, register it at the hub, write its bundle")
+    p.add_argument("--device-id", required=True, metavar="D", help="the kiosk's id (also its MQTT username)")
+    p.add_argument("--site", required=True, metavar="S", help="the site the kiosk stands at")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="bundle folder (reused when rerun)")
+    p.add_argument("--hostname", help="host name for the image (default kiosk-<device id>)")
+    _hub_args(p)
+    _bundle_args(p)
+
+    p = sub.add_parser("batch", help="provision every device of a CSV (device_id,site_id[,hostname])")
+    p.add_argument("csv", type=Path, help="the devices file")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="one bundle per device in DIR/<device_id>")
+    _hub_args(p)
+    _bundle_args(p)
+
+    p = sub.add_parser("image", help="write a bundle and first-boot config into a Raspberry Pi OS image")
+    p.add_argument("--image", required=True, type=Path, help="the uncompressed .img file (changed in place)")
+    p.add_argument("--bundle", required=True, type=Path, metavar="DIR", help="the device bundle")
+    p.add_argument("--hostname", help="host name (default: the bundle's)")
+    p.add_argument("--wheelhouse", type=Path, metavar="DIR", help="wheels to install the kiosk from, offline")
+    p.add_argument("--wifi-ssid", metavar="SSID", help="Wi-Fi network name")
+    p.add_argument("--wifi-password-file", type=Path, metavar="F", help="file holding the Wi-Fi passphrase")
+    p.add_argument("--wifi-country", default="IN", metavar="CC", help="Wi-Fi regulatory country (default IN)")
+    p.add_argument("--admin-user", metavar="U", help="also create this sudo user, SSH key only (cloud-init images)")
+    p.add_argument("--ssh-key-file", type=Path, metavar="F", help="public SSH key for --admin-user")
+    p.add_argument("--firstrun", action="store_true", help="also write firstrun.sh for images without cloud-init")
+    p.add_argument("--units-dir", type=Path, default=image.DEFAULT_UNITS_DIR, help="folder with the unit files")
+
+    p = sub.add_parser("broker", help="write the Mosquitto password file, ACL and config snippet")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for passwd, acl, att.conf")
+    p.add_argument("--devices-from", type=Path, metavar="DIR", help="folder of device bundles (batch --out)")
+    _hub_args(p, required=False)
+    _broker_args(p)
+
+    p = sub.add_parser("retire", help="retire a device at the hub and shut it out of the broker")
+    p.add_argument("device_id", help="the device to retire")
+    p.add_argument("--broker-dir", required=True, type=Path, metavar="DIR", help="the `provision broker --out` folder")
+    p.add_argument("--devices-from", type=Path, metavar="DIR", help="folder of device bundles, to mark it retired")
+    _hub_args(p)
+    _broker_args(p)
+    return parser
+
+
+def main(argv: list[str] | None = None, transport: httpx.BaseTransport | None = None) -> int:
+    """Run the CLI; ``transport`` lets tests put an ``httpx.MockTransport`` in front of the hub."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    try:
+        with httpx.Client(transport=transport, timeout=30.0) as http:
+            return COMMANDS[args.command](args, http)
+    except (ProvisionError, ConfigError, ValueError, OSError) as exc:
+        print(f"provision {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _hub(args: argparse.Namespace, http: httpx.Client) -> HubClient:
+    token = read_secret(args.token_file, "hub admin token") if args.token_file else None
+    return HubClient(http, args.hub, token)
+
+
+def _options(args: argparse.Namespace) -> device.BundleOptions:
+    host = args.mqtt_host or urlparse(args.hub).hostname
+    if not host:
+        raise ProvisionError(f"cannot tell the broker host from --hub {args.hub!r}; pass --mqtt-host")
+    return device.BundleOptions(args.hub, host, args.mqtt_port, args.ca_file, args.camera, args.timezone)
+
+
+def cmd_device(args: argparse.Namespace, http: httpx.Client) -> int:
+    request = device.DeviceRequest(args.device_id, args.site, args.hostname)
+    outcome = device.provision_device(_hub(args, http), request, args.out, _options(args))
+    print(f"{args.device_id}: {outcome.value}; bundle in {args.out}")
+    return 0
+
+
+def cmd_batch(args: argparse.Namespace, http: httpx.Client) -> int:
+    rows = device.read_devices_csv(args.csv)
+    result = device.provision_batch(_hub(args, http), rows, args.out, _options(args))
+    print(result.summary())
+    return 1 if result.failed else 0
+
+
+def cmd_image(args: argparse.Namespace, http: httpx.Client) -> int:
+    wifi = None
+    if args.wifi_ssid:
+        if not args.wifi_password_file:
+            raise ProvisionError("--wifi-ssid needs --wifi-password-file (the passphrase is never taken from argv)")
+        passphrase = args.wifi_password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        wifi = firstboot.Wifi(args.wifi_ssid, passphrase, args.wifi_country)
+    ssh_key = None
+    if args.admin_user:
+        if not args.ssh_key_file:
+            raise ProvisionError("--admin-user needs --ssh-key-file (no password logins)")
+        ssh_key = args.ssh_key_file.read_text(encoding="utf-8").strip()
+    request = image.ImageRequest(
+        args.image, args.bundle, args.hostname, wifi, args.wheelhouse, args.admin_user, ssh_key, args.firstrun,
+        args.units_dir,
+    )
+    partition, written = image.write_image(request)
+    print(f"wrote {len(written)} files to partition {partition.number} of {args.image}:")
+    for path in written:
+        print(f"  {path}")
+    return 0
+
+
+def cmd_broker(args: argparse.Namespace, http: httpx.Client) -> int:
+    if not args.devices_from and not args.hub:
+        raise ProvisionError("give --devices-from DIR (bundles) and/or --hub URL (to drop retired devices)")
+    return _write_broker(args, http, retire=())
+
+
+def cmd_retire(args: argparse.Namespace, http: httpx.Client) -> int:
+    bundles.check_device_id(args.device_id)
+    hub = _hub(args, http)
+    hub.retire_device(args.device_id)
+    print(f"{args.device_id}: retired at the hub")
+    folder = args.devices_from / args.device_id if args.devices_from else None
+    if folder is not None and (folder / bundles.META_JSON).exists():
+        bundles.mark_retired(folder)
+    return _write_broker(args, http, retire=(args.device_id,), out=args.broker_dir)
+
+
+def _write_broker(
+    args: argparse.Namespace, http: httpx.Client, retire: tuple[str, ...], out: Path | None = None
+) -> int:
+    hub_active = None
+    if args.hub:
+        hub_active = {d.device_id for d in _hub(args, http).list_devices() if not d.retired}
+    plan = broker.write_broker_files(
+        out or args.out,
+        devices_from=args.devices_from,
+        hub_active=hub_active,
+        retire=retire,
+        hub_user=args.hub_user,
+        install_dir=args.install_dir,
+    )
+    print(f"broker files in {out or args.out}: {len(plan.devices)} devices + hub user {args.hub_user!r}")
+    for device_id, why in plan.left_out:
+        print(f"  left out {device_id}: {why}")
+    return 0
+
+
+COMMANDS = {
+    "device": cmd_device,
+    "batch": cmd_batch,
+    "image": cmd_image,
+    "broker": cmd_broker,
+    "retire": cmd_retire,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,224 @@
+"""First-boot files for the image's boot partition, as text (no I/O here).
+
+Raspberry Pi OS since late 2025 runs cloud-init from the boot partition
+(``user-data``, ``network-config``, ``meta-data``); older images run a
+``firstrun.sh`` named in ``cmdline.txt``. Both paths do the same small
+thing: install ``kiosk-firstboot.service`` and start it. That service runs
+``install.sh`` from the bundle until it succeeds once (a power cut half-way
+through ``pip install`` is retried on the next boot), and the install is
+offline: the wheels come from the bundle's wheelhouse.
+
+No secret is inlined in any of these files: the device key and MQTT password
+are separate files in the bundle, copied to ``/etc/kiosk/credentials`` and
+then deleted from the boot partition; the Wi-Fi passphrase is stored only as
+its WPA PSK.
+"""
+
+import hashlib
+import shlex
+from dataclasses import dataclass
+
+import yaml
+
+BOOT_MOUNT = "/boot/firmware"
+BUNDLE_DIR = "kiosk"  # folder in the boot partition
+BUNDLE_ON_PI = f"{BOOT_MOUNT}/{BUNDLE_DIR}"
+FIRSTBOOT_UNIT = "kiosk-firstboot.service"
+KIOSK_UNIT = "kiosk.service"
+FIRSTRUN_ARGS = (
+    f"systemd.run={BOOT_MOUNT}/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target"
+)
+
+
+@dataclass(frozen=True)
+class Wifi:
+    ssid: str
+    passphrase: str
+    country: str  # ISO 3166 alpha-2, sets the radio's regulatory domain
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.ssid.encode()) <= 32 or any(ord(c) < 32 for c in self.ssid):
+            raise ValueError("Wi-Fi SSID must be 1 to 32 bytes without control characters")
+        if not 8 <= len(self.passphrase) <= 63:
+            raise ValueError("Wi-Fi passphrase must be 8 to 63 characters (WPA2-PSK)")
+        if len(self.country) != 2 or not self.country.isalpha():
+            raise ValueError(f"Wi-Fi country must be a two-letter code such as IN, not {self.country!r}")
+
+    @property
+    def psk(self) -> str:
+        """The 256-bit WPA PSK (as wpa_passphrase computes it): the card never holds the passphrase."""
+        raw = hashlib.pbkdf2_hmac("sha1", self.passphrase.encode(), self.ssid.encode(), 4096, 32)
+        return raw.hex()
+
+
+def _yaml(data: dict) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=1000)
+
+
+def user_data(
+    hostname: str, timezone: str, admin_user: str | None = None, ssh_public_key: str | None = None
+) -> str:
+    """cloud-config: the kiosk system user, host name, and the once-only install service."""
+    users: list[dict] = [
+        {
+            "name": "kiosk",
+            "system": True,
+            "no_create_home": True,
+            "groups": ["video", "gpio"],
+            "shell": "/usr/sbin/nologin",
+            "lock_passwd": True,
+        }
+    ]
+    runcmd: list[list[str]] = [
+        ["install", "-m", "0644", f"{BUNDLE_ON_PI}/systemd/{FIRSTBOOT_UNIT}", f"/etc/systemd/system/{FIRSTBOOT_UNIT}"],
+        ["systemctl", "daemon-reload"],
+        ["systemctl", "enable", FIRSTBOOT_UNIT],
+        ["systemctl", "start", "--no-block", FIRSTBOOT_UNIT],
+    ]
+    if admin_user and ssh_public_key:
+        users.append(
+            {
+                "name": admin_user,
+                "groups": ["sudo", "adm"],
+                "shell": "/bin/bash",
+                "lock_passwd": True,
+                "sudo": "ALL=(ALL) NOPASSWD:ALL",
+                "ssh_authorized_keys": [ssh_public_key.strip()],
+            }
+        )
+        runcmd.append(["systemctl", "enable", "--now", "ssh"])
+    config = {
+        "hostname": hostname,
+        "manage_etc_hosts": True,
+        "timezone": timezone,
+        "users": users,
+        "ssh_pwauth": False,
+        "runcmd": runcmd,
+    }
+    return "#cloud-config\n# Written by `provision image`. No secrets here: they are files under " + (
+        f"{BUNDLE_ON_PI}/credentials, deleted after install.\n" + _yaml(config)
+    )
+
+
+def meta_data(instance_id: str, hostname: str) -> str:
+    return _yaml({"instance-id": instance_id, "local-hostname": hostname})
+
+
+def network_config(wifi: Wifi | None) -> str:
+    """netplan v2 for cloud-init: wired DHCP always, Wi-Fi when given."""
+    network: dict = {
+        "version": 2,
+        "renderer": "NetworkManager",
+        "ethernets": {"eth0": {"dhcp4": True, "optional": True}},
+    }
+    if wifi is not None:
+        network["wifis"] = {
+            "wlan0": {
+                "dhcp4": True,
+                "optional": True,
+                "regulatory-domain": wifi.country.upper(),
+                "access-points": {wifi.ssid: {"auth": {"key-management": "psk", "password": wifi.psk}}},
+            }
+        }
+    return _yaml({"network": network})
+
+
+INSTALL_SH = r"""#!/bin/bash
+# Installs the face-attendance kiosk from this bundle. Run as root by
+# kiosk-firstboot.service until it succeeds once; safe to run again.
+# Never use `set -x` here: it would print paths of secrets into the journal.
+set -euo pipefail
+umask 022  # the venv must be readable by the kiosk user; secrets get explicit modes below
+BUNDLE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+VENV=/opt/kiosk/venv
+MARKER=/var/lib/kiosk-firstboot/done
+say() { echo "kiosk-install: $*"; }
+
+if ! id kiosk >/dev/null 2>&1; then
+  say "creating the kiosk system user"
+  useradd --system --no-create-home --home-dir /var/lib/kiosk --shell /usr/sbin/nologin kiosk
+fi
+for group in video gpio; do
+  getent group "$group" >/dev/null && usermod -aG "$group" kiosk
+done
+
+say "installing config and credentials into /etc/kiosk"
+install -d -m 0755 -o root -g root /etc/kiosk
+install -d -m 0750 -o root -g kiosk /etc/kiosk/credentials
+install -m 0644 -o root -g root "$BUNDLE/kiosk.yaml" /etc/kiosk/kiosk.yaml
+for secret in device.key mqtt.password; do
+  if [ -f "$BUNDLE/credentials/$secret" ]; then
+    install -m 0640 -o root -g kiosk "$BUNDLE/credentials/$secret" "/etc/kiosk/credentials/$secret"
+  elif [ ! -f "/etc/kiosk/credentials/$secret" ]; then
+    say "missing credentials/$secret in the bundle"; exit 1
+  fi
+done
+if [ -f "$BUNDLE/ca.crt" ]; then install -m 0644 -o root -g root "$BUNDLE/ca.crt" /etc/kiosk/ca.crt; fi
+
+if [ -d "$BUNDLE/wheelhouse" ]; then
+  say "installing the kiosk software from the bundle's wheelhouse (offline)"
+  install -d -m 0755 /opt/kiosk
+  # system site packages: picamera2 and libcamera come from Raspberry Pi OS itself
+  [ -x "$VENV/bin/pip" ] || python3 -m venv --system-site-packages "$VENV"
+  "$VENV/bin/pip" install --no-index --find-links "$BUNDLE/wheelhouse" 'face-attendance[kiosk,pi]'
+elif [ ! -x "$VENV/bin/kiosk" ]; then
+  say "no wheelhouse in the bundle and no kiosk installed at $VENV; rerun provision image with --wheelhouse"
+  exit 1
+fi
+
+say "installing and enabling kiosk.service"
+install -m 0644 "$BUNDLE/systemd/kiosk.service" /etc/systemd/system/kiosk.service
+systemctl daemon-reload
+systemctl enable kiosk.service
+"$VENV/bin/kiosk" check-config /etc/kiosk/kiosk.yaml
+
+say "removing the credentials from the boot partition"
+rm -f "$BUNDLE/credentials/device.key" "$BUNDLE/credentials/mqtt.password"
+install -d -m 0755 "$(dirname "$MARKER")"
+touch "$MARKER"
+systemctl start --no-block kiosk.service
+say "done"
+"""
+
+
+def install_script() -> str:
+    return INSTALL_SH
+
+
+def firstrun_script(hostname: str, wifi: Wifi | None, connection_uuid: str) -> str:
+    """For images without cloud-init: run once via ``systemd.run=`` in cmdline.txt, then reboot."""
+    lines = [
+        "#!/bin/bash",
+        "# Written by `provision image` for Raspberry Pi OS images without cloud-init.",
+        "set -eu",
+        f"echo {shlex.quote(hostname)} > /etc/hostname",
+        f"sed -i 's/^127\\.0\\.1\\.1.*/127.0.1.1\\t'{shlex.quote(hostname)}'/' /etc/hosts",
+    ]
+    if wifi is not None:
+        conn = "/etc/NetworkManager/system-connections/kiosk-wifi.nmconnection"
+        keyfile = (
+            f"[connection]\nid=kiosk-wifi\nuuid={connection_uuid}\ntype=wifi\n\n"
+            f"[wifi]\nmode=infrastructure\nssid={wifi.ssid}\n\n"
+            f"[wifi-security]\nkey-mgmt=wpa-psk\npsk={wifi.psk}\n\n"
+            "[ipv4]\nmethod=auto\n\n[ipv6]\nmethod=auto\n"
+        )
+        lines += [
+            f"install -m 0600 /dev/null {conn}",
+            f"cat > {conn} <<'KIOSK_EOF'\n{keyfile}KIOSK_EOF",
+            f"iw reg set {wifi.country.upper()} || true",
+            "rfkill unblock wifi || true",
+        ]
+    lines += [
+        f"install -m 0644 {BUNDLE_ON_PI}/systemd/{FIRSTBOOT_UNIT} /etc/systemd/system/{FIRSTBOOT_UNIT}",
+        f"systemctl enable {FIRSTBOOT_UNIT}",
+        f"rm -f {BOOT_MOUNT}/firstrun.sh",
+        f"sed -i 's| systemd.run=.*||' {BOOT_MOUNT}/cmdline.txt",
+        "exit 0",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def cmdline_with_firstrun(cmdline: str) -> str:
+    """cmdline.txt (one line) with the ``systemd.run=`` arguments appended once."""
+    line = cmdline.strip().split(" systemd.run=")[0]
+    return f"{line} {FIRSTRUN_ARGS}\n"

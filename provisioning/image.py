@@ -1,0 +1,131 @@
+"""``provision image``: put a device bundle and first-boot config into an OS image.
+
+Only the FAT boot partition is written (through mtools at its byte offset);
+the root file system and everything else in the image stays byte-for-byte
+as it was. The files are staged in a private temporary folder first, so a
+refused image (no FAT partition, bad bundle) is never half-written.
+"""
+
+import logging
+import re
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.config import KioskConfig
+from protocol.settings import load_config
+from provisioning import bundle as bundles
+from provisioning import firstboot
+from provisioning.errors import BundleError, ImageError
+from provisioning.fatimage import FatImage
+from provisioning.partitions import Partition, find_boot_partition
+
+log = logging.getLogger(__name__)
+
+DEFAULT_UNITS_DIR = Path(__file__).resolve().parents[1] / "systemd"
+UNITS_ON_IMAGE = (firstboot.KIOSK_UNIT, firstboot.FIRSTBOOT_UNIT)
+_HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    image: Path
+    bundle: Path
+    hostname: str | None = None
+    wifi: firstboot.Wifi | None = None
+    wheelhouse: Path | None = None
+    admin_user: str | None = None
+    ssh_public_key: str | None = None
+    firstrun: bool = False  # also write firstrun.sh + cmdline.txt, for images without cloud-init
+    units_dir: Path = DEFAULT_UNITS_DIR
+
+
+def locate_boot_partition(image: Path) -> tuple[Partition, str]:
+    """The image's FAT boot partition and its FAT variant, or ImageError saying why not."""
+    try:
+        size = image.stat().st_size
+        with image.open("rb") as f:
+
+            def read_at(offset: int, length: int) -> bytes:
+                f.seek(offset)
+                return f.read(length)
+
+            return find_boot_partition(read_at, size)
+    except OSError as exc:
+        raise ImageError(f"cannot read {image}: {exc.strerror or exc}") from exc
+
+
+def write_image(request: ImageRequest) -> tuple[Partition, list[str]]:
+    """Write bundle + first-boot files into the boot partition; returns it and the paths written."""
+    meta = check_bundle(request.bundle)
+    config = load_config(request.bundle / bundles.KIOSK_YAML, KioskConfig)  # refuse a bundle the kiosk would
+    wheels = check_wheelhouse(request.wheelhouse) if request.wheelhouse else []
+    partition, variant = locate_boot_partition(request.image)
+    fat = FatImage(request.image, partition)
+    log.info("writing to partition %s (%s) at offset %s", partition.number, variant, partition.offset)
+    hostname = request.hostname or meta.get("hostname") or meta["device_id"]
+    if not _HOSTNAME.match(hostname):
+        raise ImageError(f"invalid host name {hostname!r}: lower-case letters, digits and '-', up to 63")
+    with tempfile.TemporaryDirectory(prefix="provision-image-") as tmp:
+        stage = Path(tmp)
+        kiosk_dir = stage / firstboot.BUNDLE_DIR
+        _stage_bundle(request, kiosk_dir, wheels)
+        (stage / "user-data").write_text(
+            firstboot.user_data(hostname, config.timezone, request.admin_user, request.ssh_public_key)
+        )
+        (stage / "meta-data").write_text(firstboot.meta_data(f"kiosk-{meta['device_id']}", hostname))
+        (stage / "network-config").write_text(firstboot.network_config(request.wifi))
+        if request.firstrun:
+            _stage_firstrun(fat, stage, hostname, request.wifi)
+        fat.copy_in(sorted(stage.iterdir()))
+        written = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file())
+    return partition, written
+
+
+def check_bundle(bundle: Path) -> dict:
+    meta = bundles.read_meta(bundle)
+    secrets = (f"{bundles.CREDENTIALS}/{bundles.DEVICE_KEY}", f"{bundles.CREDENTIALS}/{bundles.MQTT_PASSWORD}")
+    for name in (bundles.KIOSK_YAML, *secrets):
+        if not (bundle / name).is_file():
+            raise BundleError(f"{bundle} is not a complete device bundle: {name} is missing (run provision device)")
+    if meta.get("retired_at"):
+        raise BundleError(f"device {meta['device_id']} is retired; provision a new device id")
+    return meta
+
+
+def check_wheelhouse(wheelhouse: Path) -> list[Path]:
+    wheels = sorted(wheelhouse.glob("*.whl")) if wheelhouse.is_dir() else []
+    if not any(w.name.startswith("face_attendance-") for w in wheels):
+        raise ImageError(f"{wheelhouse} holds no face_attendance-*.whl; build it with `pip wheel . -w {wheelhouse}`")
+    return wheels
+
+
+def _stage_bundle(request: ImageRequest, kiosk_dir: Path, wheels: list[Path]) -> None:
+    src = request.bundle
+    (kiosk_dir / bundles.CREDENTIALS).mkdir(parents=True)
+    for name in (bundles.KIOSK_YAML, bundles.META_JSON, bundles.CA_CERT):
+        if (src / name).is_file():
+            shutil.copyfile(src / name, kiosk_dir / name)
+    for name in (bundles.DEVICE_KEY, bundles.MQTT_PASSWORD):
+        shutil.copyfile(src / bundles.CREDENTIALS / name, kiosk_dir / bundles.CREDENTIALS / name)
+    (kiosk_dir / "install.sh").write_text(firstboot.install_script())
+    (kiosk_dir / "systemd").mkdir()
+    for unit in UNITS_ON_IMAGE:
+        unit_path = request.units_dir / unit
+        if not unit_path.is_file():
+            raise ImageError(f"{unit_path} not found; pass --units-dir with the repository's systemd/ folder")
+        shutil.copyfile(unit_path, kiosk_dir / "systemd" / unit)
+    if wheels:
+        (kiosk_dir / "wheelhouse").mkdir()
+        for wheel in wheels:
+            shutil.copyfile(wheel, kiosk_dir / "wheelhouse" / wheel.name)
+
+
+def _stage_firstrun(fat: FatImage, stage: Path, hostname: str, wifi: firstboot.Wifi | None) -> None:
+    if not fat.exists("cmdline.txt"):
+        raise ImageError("--firstrun needs cmdline.txt in the boot partition, and there is none")
+    cmdline = fat.read("cmdline.txt").decode("utf-8", errors="strict")
+    (stage / "cmdline.txt").write_text(firstboot.cmdline_with_firstrun(cmdline))
+    (stage / "firstrun.sh").write_text(firstboot.firstrun_script(hostname, wifi, str(uuid.uuid4())))

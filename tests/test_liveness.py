@@ -1,0 +1,256 @@
+"""Blink and head-turn state machines on landmark sequences (pure logic).
+
+The landmark sets here are coordinates, not faces: 68 points placed like the
+iBUG layout so that the eyes, the eye corners, the mouth corners and the
+rest sit where the detectors look. Each frame gets a little jitter (a real
+camera never returns identical landmarks) unless a case says otherwise.
+Real-photo behaviour is in test_liveness_real.py.
+"""
+
+import numpy as np
+import pytest
+
+from kiosk.liveness import (
+    BlinkDetector,
+    HeadTurnChallenge,
+    LivenessChecker,
+    LivenessConfig,
+    LivenessState,
+    eye_aspect_ratio,
+    face_aspect,
+    landmark_motion,
+    liveness_info,
+    nose_offset,
+)
+
+FPS = 10.0
+
+
+def face_points(eye_open: float = 1.0, eye_height: float = 5.0, squash_y: float = 1.0) -> np.ndarray:
+    """68 points around (200, 200); ``eye_open`` scales the lid gap, ``squash_y`` the whole face."""
+    pts = np.zeros((68, 2))
+    jaw_angle = np.linspace(np.pi * 0.95, np.pi * 0.05, 17)
+    pts[0:17] = np.c_[200 + 80 * np.cos(jaw_angle), 200 + 90 * np.sin(jaw_angle)]
+    pts[17:27] = np.c_[np.r_[np.linspace(135, 180, 5), np.linspace(220, 265, 5)], np.full(10, 150)]
+    pts[27:31] = np.c_[np.full(4, 200), np.linspace(165, 215, 4)]
+    pts[31:36] = np.c_[np.linspace(185, 215, 5), np.full(5, 225)]
+    for first, x0 in ((36, 145), (42, 225)):
+        h = eye_height * eye_open
+        pts[first:first + 6] = [(x0, 170), (x0 + 10, 170 - h), (x0 + 20, 170 - h),
+                                (x0 + 30, 170), (x0 + 20, 170 + h), (x0 + 10, 170 + h)]
+    outer = np.pi - np.arange(12) * (2 * np.pi / 12)  # 48 left corner, 54 right corner
+    inner = np.pi - np.arange(8) * (2 * np.pi / 8)    # 60 left, 64 right
+    pts[48:60] = np.c_[200 + 30 * np.cos(outer), 255 - 8 * np.sin(outer)]
+    pts[60:68] = np.c_[200 + 22 * np.cos(inner), 255 - 4 * np.sin(inner)]
+    pts[:, 1] = 200 + (pts[:, 1] - 200) * squash_y
+    return pts
+
+
+def sequence(eye_open: list[float], jitter: float = 0.3, squash: dict[int, float] | None = None,
+             eyes_only_jitter: bool = False, seed: int = 1):
+    """(ts, landmarks) frames at FPS with the given eye openness per frame."""
+    rng = np.random.default_rng(seed)
+    squash = squash or {}
+    for i, openness in enumerate(eye_open):
+        pts = face_points(openness, squash_y=squash.get(i, 1.0))
+        noise = rng.normal(0, jitter, pts.shape)
+        if eyes_only_jitter:
+            noise[np.r_[0:36, 48:68]] = 0.0
+        yield i / FPS, pts + noise
+
+
+def run(detector: BlinkDetector, frames) -> list[LivenessState]:
+    return [detector.feed(ts, pts) for ts, pts in frames]
+
+
+OPEN = [1.0] * 10
+BLINK = [0.5, 0.1, 0.4]  # a 0.3 s blink at 10 fps
+
+
+def test_eye_aspect_ratio_of_open_and_closed_eyes():
+    assert eye_aspect_ratio(face_points(1.0)) == pytest.approx(10 / 30)
+    assert eye_aspect_ratio(face_points(0.1)) == pytest.approx(1 / 30)
+    # in-plane scale and translation do not change it
+    assert eye_aspect_ratio(face_points(1.0) * 2.5 + 40) == pytest.approx(10 / 30)
+
+
+def test_blink_moves_no_face_proportion_but_a_tilt_does():
+    assert face_aspect(face_points(0.1)) == pytest.approx(face_aspect(face_points(1.0)))
+    assert face_aspect(face_points(1.0, squash_y=0.7)) == pytest.approx(0.7 * face_aspect(face_points(1.0)))
+
+
+@pytest.mark.parametrize(
+    "name, eyes, kwargs, passed, reason",
+    [
+        ("open, blink, open", OPEN + BLINK + [1.0] * 5, {}, True, None),
+        ("eyes never close", OPEN * 3, {}, False, "no_blink"),
+        ("half closing is not a blink", OPEN + [0.9, 0.85, 0.9] + [1.0] * 5, {}, False, "no_blink"),
+        ("a blink caught on a single frame", OPEN + [0.2] + [1.0] * 5, {}, True, None),
+        ("one closed frame is too short when two are required", OPEN + [0.2] + [1.0] * 5,
+         {"min_closed_frames": 2}, False, "blink_too_short"),
+        ("eyes shut for 1.5 s are not a blink", OPEN + [0.1] * 15 + [1.0] * 5, {}, False, "eyes_closed_too_long"),
+        ("closed from the first frame: no open baseline", [0.1] * 5 + [1.0] * 10, {}, False, "no_blink"),
+        ("two blinks", OPEN + BLINK + OPEN + BLINK + [1.0] * 3, {}, True, None),
+    ],
+)
+def test_blink_sequences(name, eyes, kwargs, passed, reason):
+    state = run(BlinkDetector(**kwargs), sequence(eyes))[-1]
+    assert (state.passed, state.reason) == (passed, reason), name
+
+
+def test_narrow_eyes_blink_against_their_own_baseline():
+    # Open EAR 0.2 would read "closed" to a fixed 0.2 threshold; relative to
+    # the person's own baseline only the real closure counts.
+    det = BlinkDetector()
+    frames = [(i / FPS, face_points(o, eye_height=3.0) + np.random.default_rng(i).normal(0, 0.3, (68, 2)))
+              for i, o in enumerate(OPEN + [1.0] * 5)]
+    assert not run(det, frames)[-1].passed
+    frames += [((15 + i) / FPS, face_points(o, eye_height=3.0) + np.random.default_rng(99 + i).normal(0, 0.3, (68, 2)))
+               for i, o in enumerate(BLINK + [1.0] * 3)]
+    det.reset()
+    assert run(det, frames)[-1].passed
+
+
+def test_eyes_too_small_to_judge_ask_to_come_closer():
+    # Half size: eyes 15 px wide, under the 20 px a blink needs on whole-pixel landmarks.
+    frames = [(ts, pts * 0.5) for ts, pts in sequence(OPEN + BLINK + [1.0] * 5)]
+    state = run(BlinkDetector(), frames)[-1]
+    assert (state.passed, state.reason) == (False, "face_too_small")
+    assert run(BlinkDetector(min_eye_px=10), frames)[-1].passed
+
+
+def test_a_dip_within_the_persons_own_flicker_is_not_a_blink():
+    # Eyes whose landmarks flicker a lot (a noisy, dim frame): a dip to 0.6 of
+    # the baseline is within that flicker; the same dip on steady eyes is a blink.
+    flicker = [1.0 + 0.15 * (-1) ** i for i in range(10)]
+    state = run(BlinkDetector(), sequence(flicker + [0.6] + [1.0] * 5, jitter=0.3))[-1]
+    assert (state.passed, state.reason) == (False, "no_blink")
+    assert run(BlinkDetector(), sequence(OPEN + [0.55] + [1.0] * 5, jitter=0.3))[-1].passed
+
+
+def test_identical_frames_are_a_still_image_whatever_the_eyes_do():
+    states = run(BlinkDetector(), sequence(OPEN * 3, jitter=0.0))
+    assert [s.reason for s in states[1:]] == ["still_image"] * 29
+    assert not any(s.passed for s in states)
+
+
+def test_blink_with_the_rest_of_the_face_frozen_is_rejected():
+    # A print with the eyes cut out, on a stand, with someone blinking behind it.
+    state = run(BlinkDetector(), sequence(OPEN + BLINK + [1.0] * 5, eyes_only_jitter=True))[-1]
+    assert (state.passed, state.reason) == (False, "still_image")
+
+
+def test_tilting_a_photo_is_not_a_blink():
+    # Foreshortening to 0.55 (a print tilted ~57 deg) lowers the EAR like closing eyes would.
+    eyes = OPEN + [1.0, 1.0, 1.0] + [1.0] * 5
+    state = run(BlinkDetector(), sequence(eyes, squash={10: 0.8, 11: 0.55, 12: 0.8}))[-1]
+    assert (state.passed, state.reason) == (False, "face_distorted")
+    # The same detector counts a real blink of the same depth.
+    assert run(BlinkDetector(), sequence(OPEN + [0.8, 0.55, 0.8] + [1.0] * 5))[-1].passed
+
+
+def test_a_blink_counts_only_within_the_window():
+    det = BlinkDetector(window_s=2.0)
+    states = run(det, sequence(OPEN + BLINK + [1.0] * 30))
+    assert states[14].passed
+    assert not states[-1].passed and states[-1].reason == "no_blink"
+
+
+def test_blink_score_is_its_depth():
+    state = run(BlinkDetector(), sequence(OPEN + BLINK + [1.0] * 5))[-1]
+    assert state.score == pytest.approx(0.9, abs=0.1)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((67, 2)), np.full((68, 2), np.nan)])
+def test_bad_landmarks_are_refused(bad):
+    with pytest.raises(ValueError):
+        BlinkDetector().feed(0.0, bad)
+
+
+def test_time_going_backwards_is_refused():
+    det = BlinkDetector()
+    det.feed(1.0, face_points())
+    with pytest.raises(ValueError):
+        det.feed(0.5, face_points())
+
+
+def test_motion_is_relative_to_face_size():
+    a = face_points()
+    assert landmark_motion(a, a + [1.0, 0.0]) == pytest.approx(1 / 80)
+    assert landmark_motion(a * 2, a * 2 + [1.0, 0.0]) == pytest.approx(1 / 160)
+
+
+REAL_PARALLAX = 0.0074  # nose shift per degree of yaw on the dev photos (benchmarks.liveness)
+
+
+def turn(values, parallax=REAL_PARALLAX):
+    """(ts, yaw, nose offset) frames; a flat photo has parallax 0."""
+    return [(i / FPS, y, parallax * y) for i, y in enumerate(values)]
+
+
+@pytest.mark.parametrize(
+    "name, direction, frames, passed, reason",
+    [
+        ("left and back", "left", turn([0, 1, 0, 8, 16, 24, 26, 18, 9, 3]), True, None),
+        ("right and back", "right", turn([0, -1, 0, -9, -18, -25, -15, -5]), True, None),
+        ("wrong way", "left", turn([0, 1, 0, -8, -16, -24, -26, -18, -9, -3]), False, "no_head_turn"),
+        ("turned but never came back", "left", turn([0, 0, 0, 10, 20, 25, 25, 25]), False, "no_head_turn"),
+        ("not far enough", "left", turn([0, 0, 0, 8, 15, 18, 10, 2]), False, "no_head_turn"),
+        ("a still picture", "left", turn([3.0] * 40), False, "no_head_turn"),
+        ("relative to a biased start", "left", turn([-12, -12, -11, -3, 5, 10, 4, -5]), True, None),
+        ("a swapped photo jumps and restarts", "left", turn([0, 0, 0, 40, 40, 40, 40, 20, 12]), False, "pose_jump"),
+        ("a flat photo turned: yaw without parallax", "left",
+         turn([0, 1, 0, 8, 16, 24, 26, 18, 9, 3], parallax=0.0), False, "flat_face"),
+        ("a flat photo with weak parallax", "left",
+         turn([0, 1, 0, 8, 16, 24, 26, 18, 9, 3], parallax=0.002), False, "flat_face"),
+    ],
+)
+def test_head_turn_sequences(name, direction, frames, passed, reason):
+    challenge = HeadTurnChallenge(direction, min_yaw_deg=20)
+    states = [challenge.feed_pose(ts, y, nose) for ts, y, nose in frames]
+    assert states[-1].passed == passed, name
+    if reason:
+        assert reason in [s.reason for s in states], name
+
+
+def test_head_turn_times_out_and_stays_failed():
+    challenge = HeadTurnChallenge("left", min_yaw_deg=20, timeout_s=2.0)
+    states = [challenge.feed_pose(ts, y, n) for ts, y, n in turn([0.0] * 25)]
+    assert states[-1] == LivenessState(False, 0.0, "timeout", "head_turn")
+    # a late turn no longer helps: the attempt is over
+    assert not challenge.feed_pose(3.0, 25.0, 0.2).passed and not challenge.feed_pose(3.1, 0.0, 0.0).passed
+
+
+def test_nose_offset_follows_the_nose_along_the_eye_line():
+    pts = face_points()
+    assert nose_offset(pts) == pytest.approx(0.0)
+    pts[30, 0] += 8.0  # towards the image's right, a tenth of the eye distance
+    assert nose_offset(pts) == pytest.approx(0.1)
+    squeezed = pts.copy()
+    squeezed[:, 0] = 200 + (squeezed[:, 0] - 200) * 0.6  # a flat photo turned: x shrinks
+    assert nose_offset(squeezed) == pytest.approx(0.1)
+
+
+def test_config_forbids_unknown_keys_and_describes_every_field():
+    with pytest.raises(ValueError):
+        LivenessConfig(mode="blink", blink_treshold=0.2)
+    assert all(f.description for f in LivenessConfig.model_fields.values())
+
+
+def test_checker_modes_and_the_punch_record():
+    blink_seq = list(sequence(OPEN + BLINK + [1.0] * 5))
+    off = LivenessChecker(LivenessConfig(mode="off"))
+    assert liveness_info(off.feed(0.0, face_points(), (640, 480))) is None
+    checker = LivenessChecker(LivenessConfig(mode="blink"))
+    state = [checker.feed(ts, pts, (640, 480)) for ts, pts in blink_seq][-1]
+    info = liveness_info(state)
+    assert (info.passed, info.method) == (True, "blink") and 0 < info.score <= 1
+    either = LivenessChecker(LivenessConfig(mode="blink_or_head_turn"))
+    assert [either.feed(ts, pts, (640, 480)) for ts, pts in blink_seq][-1].passed
+
+
+@pytest.mark.parametrize("mirrored, asked, seen", [(False, "left", "left"), (True, "left", "right")])
+def test_mirrored_frames_swap_the_side_looked_for(mirrored, asked, seen):
+    checker = LivenessChecker(LivenessConfig(mode="head_turn", head_turn_direction=asked, frames_mirrored=mirrored))
+    assert checker.asked_direction == asked and checker.head_turn.direction == seen
+    assert checker.prompt[0].startswith(f"Turn your head to your {asked}")

@@ -1,0 +1,136 @@
+"""The phone page in headless Chromium: activation, then punches with an emulated position
+and a fake camera fed from a real photo (one browser per camera file).
+
+The hub is the real app (create_app on SQLite) served by uvicorn on 127.0.0.1 with the
+production phone settings (HTTPS required; 127.0.0.1 is exempt and a secure context).
+"""
+
+import pytest
+from sqlalchemy import select
+
+from biometrics.encoder import FaceEncoder, load_image_rgb
+from hub.db import PunchRecord, make_session_factory
+from hub.phone.reasons import REASONS
+from tests import phonekit as kit
+from tests.browser import browser_factory  # noqa: F401  (fixture)
+from tests.browser import ServedApp, place, wait_attribute, wait_text, write_y4m
+from tests.hub_db import sqlite_engine
+
+pytestmark = [pytest.mark.browser, pytest.mark.faces]
+By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium is not installed").By
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    return FaceEncoder()
+
+
+@pytest.fixture
+def hub(tmp_path, faces_dir, encoder):
+    engine = sqlite_engine(tmp_path)
+    kit.build_world(engine, kit.encodings(encoder, [kit.photo(faces_dir, kit.SELF, n) for n in (2, 3, 4)]))
+    app = kit.make_app(tmp_path, engine, encoder)
+    with ServedApp(app) as served:
+        yield served, engine, tmp_path / "sms-outbox.jsonl"
+    engine.dispose()
+
+
+def camera(tmp_path, faces_dir, identity):
+    return write_y4m(load_image_rgb(kit.photo(faces_dir, identity, 1)), tmp_path / f"{identity}.y4m")
+
+
+def fill(driver, element_id, text):
+    field = driver.find_element(By.ID, element_id)
+    field.clear()
+    field.send_keys(text)
+
+
+def click(driver, element_id):
+    driver.find_element(By.ID, element_id).click()
+
+
+def activate(driver, served, outbox):
+    """Staff number -> code from the SMS outbox file -> password -> the punch screen."""
+    driver.get(served.url + "/phone/")
+    wait_text(driver, "#send-code")
+    fill(driver, "staff", kit.STAFF)
+    click(driver, "send-code")
+    wait_text(driver, "#code-sent", lambda t: "12" in t)
+    fill(driver, "code", kit.last_code(outbox))
+    click(driver, "verify-code")
+    wait_text(driver, "#set-password")
+    fill(driver, "password", kit.PASSWORD)
+    fill(driver, "password2", kit.PASSWORD)
+    click(driver, "set-password")
+    wait_text(driver, "#sites", lambda t: "District Office" in t)
+
+
+def punch(driver):
+    """Press Punch and wait for the hub's answer; returns (state, reason, text)."""
+    click(driver, "punch-btn")
+    state = wait_attribute(driver, "#result", "data-state", {"accepted", "refused"})
+    result = driver.find_element(By.ID, "result")
+    return state, result.get_attribute("data-reason"), result.text
+
+
+def stored(engine):
+    with make_session_factory(engine)() as session:
+        return list(session.scalars(select(PunchRecord).order_by(PunchRecord.received_at)))
+
+
+def test_activation_then_a_punch_inside_the_fence_is_accepted_outside_refused_and_off_site_needs_a_reason(
+        hub, browser_factory, tmp_path, faces_dir):  # noqa: F811
+    served, engine, outbox = hub
+    driver = browser_factory(camera(tmp_path, faces_dir, kit.SELF))
+    place(driver, served.url, *kit.HOME, accuracy_m=12)
+    activate(driver, served, outbox)
+    wait_text(driver, "#sites", lambda t: "inside" in t)
+    assert not driver.find_element(By.ID, "reason-row").is_displayed()
+
+    state, reason, text = punch(driver)
+    assert (state, reason) == ("accepted", ""), text
+    assert "District Office" in text
+    [record] = stored(engine)
+    assert (record.method, record.site_id, record.employee_id) == ("phone", "home", kit.STAFF)
+    assert record.accuracy_m == 12 and record.site_distance_m < 1 and record.distance < 0.5
+
+    # log out and back in with the password on the bound phone
+    click(driver, "logout")
+    wait_text(driver, "#login-btn")
+    fill(driver, "login-password", kit.PASSWORD)
+    click(driver, "login-btn")
+    wait_text(driver, "#sites", lambda t: "District Office" in t)
+
+    # 1 km east of the office: outside every fence
+    place(driver, served.url, *kit.offset(kit.HOME, east_m=1000), accuracy_m=12)
+    state, reason, text = punch(driver)
+    assert (state, reason) == ("refused", "outside_geofence"), text
+    assert "District Office" in text and "m away" in text
+
+    # at the block office next door: allowed, but not the home site, so a reason is demanded
+    place(driver, served.url, *kit.ANNEX, accuracy_m=12)
+    state, reason, text = punch(driver)
+    assert (state, reason) == ("refused", "reason_required"), text
+    assert driver.find_element(By.ID, "reason-row").is_displayed()
+    fill(driver, "reason", "Block review meeting")
+    state, reason, text = punch(driver)
+    assert (state, reason) == ("accepted", ""), text
+    assert "Block Office" in text
+    assert [(r.site_id, r.reason) for r in stored(engine)] == [("home", None), ("annex", "Block review meeting")]
+
+
+def test_another_persons_face_is_refused_and_the_answer_reads_in_hindi(hub, browser_factory, tmp_path,
+                                                                        faces_dir):  # noqa: F811
+    served, engine, outbox = hub
+    driver = browser_factory(camera(tmp_path, faces_dir, kit.OTHER))
+    place(driver, served.url, *kit.HOME, accuracy_m=12)
+    activate(driver, served, outbox)
+
+    state, reason, text = punch(driver)
+    assert (state, reason) == ("refused", "face_mismatch"), text
+    assert text == REASONS["face_mismatch"].en
+    assert stored(engine) == []
+
+    click(driver, "lang")
+    wait_text(driver, "#punch-btn", lambda t: t == "पंच करें")
+    assert driver.find_element(By.ID, "result").text == REASONS["face_mismatch"].hi
