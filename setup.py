@@ -38,6 +38,7 @@ setup(
             "python-multipart>=0.0.9",
             "httpx>=0.27",
             "argon2-cffi>=23.1",
+            "prometheus-client>=0.20",  # GET /metrics (text exposition format)
         ],
         "postgres": ["psycopg[binary]>=3.1"],
         "provision": ["httpx>=0.27"],

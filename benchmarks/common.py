@@ -15,6 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -115,6 +116,26 @@ def load_record(path: Path, root: Path, encoder: FaceEncoder, cache_dir: Path) -
         encoding=data.get("encoding"),
         landmarks=data.get("landmarks"),
     )
+
+
+def cached_arrays(cache_dir: Path, key: str, compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``compute()``'s arrays, computed once per ``key`` and kept under ``cache_dir``.
+
+    For derived results (landmarks of simulated attack frames) that cost
+    seconds per photo; ``key`` must name everything they depend on. The dlib
+    build and the cache format are added here.
+    """
+    build = dlib_build().replace(" ", "_").replace("(", "").replace(")", "")
+    path = cache_dir / f"{key}-{build}-v{CACHE_FORMAT}.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    data = compute()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **data)
+    os.replace(tmp, path)
+    return data
 
 
 def load_set(root: Path, cache_dir: Path = DEFAULT_CACHE, encoder: FaceEncoder | None = None) -> list[FaceRecord]:

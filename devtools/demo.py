@@ -180,10 +180,13 @@ def main(argv: list[str] | None = None) -> int:
             "state_dir": str(work / "kiosk"),
             "signing_key_file": str(key_file),
             "mqtt": {"host": "127.0.0.1", "port": broker.port},
-            "camera": {"kind": "replay", "path": str(frames_dir), "fps": 10, "repeat": 3},
+            # Six frames per person at 4 fps: 1.5 s in front of the camera, as at a real terminal
+            # (three agreeing frames decide, then a one-second rest before the next person).
+            "camera": {"kind": "replay", "path": str(frames_dir), "fps": FPS, "repeat": REPEAT},
+            "liveness": {"mode": "off"},  # still photos cannot blink: liveness is shown by its own tests
         })
         print(f"[demo] kiosk {DEVICE_ID} replaying {len(plan.probes)} people "
-              f"({sum(p[2] for p in plan.probes)} enrolled, {sum(not p[2] for p in plan.probes)} not enrolled), 3 frames each ...")
+              f"({sum(p[2] for p in plan.probes)} enrolled, {sum(not p[2] for p in plan.probes)} not enrolled), {REPEAT} frames each, liveness off (still photos) ...")
         kiosk_out = run([tool("kiosk"), "run", "--config", str(kiosk_cfg), "--exit-when-done",
                          "--wait-gallery-s", "60", "--drain-timeout-s", "60", "--summary-json"], "kiosk run")
         summary = json.loads(kiosk_out.strip().splitlines()[-1])
@@ -203,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
         print("[demo] stopped the hub and the broker")
 
 
+FPS, REPEAT = 4, 6
+
+
 def report(summary: dict, punches: list[dict], plan: Plan, hub_url: str) -> None:
     enrolled_probes = {p[0] for p in plan.probes if p[2]}
     names = sorted(p["employee_id"] for p in punches)
@@ -211,7 +217,7 @@ def report(summary: dict, punches: list[dict], plan: Plan, hub_url: str) -> None
     print("What happened")
     print(f"  frames seen            {summary.get('frames')}")
     print(f"  faces found            {summary.get('faces')}")
-    print(f"  recognised / unknown   {summary.get('recognised')} / {summary.get('unknown')}"
+    print(f"  recognised / unknown   {summary.get('recognised')} / {summary.get('unknown')} people"
           f"  (uncertain: {summary.get('uncertain', 0)}, repeat punches suppressed: {summary.get('suppressed', 0)})")
     print(f"  punches sent           {summary.get('punches_created')} (acked by the hub: {summary.get('punches_acked')},"
           f" still in the kiosk outbox: {summary.get('outbox_depth')})")

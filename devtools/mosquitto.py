@@ -6,6 +6,7 @@ to prove the no-loss guarantees against a real broker.
 
 import logging
 import shutil
+import os
 import signal
 import socket
 import subprocess
@@ -75,6 +76,10 @@ class MosquittoProcess:
             "log_type notice",
             "log_type information",
         ]
+        if os.geteuid() == 0 and "\nuser " not in "\n" + self.extra_config:
+            # Started as root, mosquitto drops to user "mosquitto", which cannot write its
+            # log and persistence into a private work dir (pytest's tmp_path is 0700).
+            lines.append("user root")
         if "allow_anonymous" not in self.extra_config:
             lines.append("allow_anonymous true")
         self.config_path.write_text("\n".join(lines) + "\n" + self.extra_config + "\n")

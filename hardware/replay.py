@@ -77,13 +77,18 @@ class ReplayCamera:
         return frame
 
     def close(self) -> None:
+        """Release the video; afterwards ``read()`` returns None (a closed camera has no frames)."""
         if self._video is not None:
             self._video.release()
             self._video = None
+        self._files = []
+        self._current = None
 
     def _next_image(self) -> tuple[np.ndarray | None, str]:
         if self._video is not None:
             return self._next_video_frame()
+        if not self._files:               # not opened, or closed: no frames (even with loop)
+            return None, ""
         while True:
             if self._cursor >= len(self._files) * self.repeat:
                 if not self.loop:

@@ -99,6 +99,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from hub.app import open_engine, run_ingest
 
     config = load_config(args)
+    if args.workers > 1:
+        from hub.ingest_pool import run_pool
+
+        run_pool(args.config, config, count=args.workers, client_id=args.client_id, log_level=args.log_level)
+        return 0
     if args.client_id:
         # one config file serves every hub-ingest@N unit; each needs its own client id
         config = config.model_copy(update={"mqtt": config.mqtt.model_copy(update={"client_id": args.client_id})})
@@ -112,6 +117,16 @@ def cmd_serve(args: argparse.Namespace, *, with_ingest: bool = False) -> int:
     config = load_config(args)
     run_api(config, open_engine(config), with_ingest=with_ingest)
     return 0
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {number}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = with_config(command("ingest", cmd_ingest, "run the MQTT ingest worker until SIGTERM/SIGINT"))
     p.add_argument("--client-id", help="MQTT client id overriding mqtt.client_id (one per worker, e.g. hub-ingest-%%i)")
+    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                   help="run N worker processes on the mqtt.shared_group shared subscription, "
+                        "client ids <client id>-1..N (needs mqtt.shared_group)")
     with_config(command("serve", cmd_serve, "serve the HTTP API until SIGTERM/SIGINT"))
     with_config(command("run", lambda a: cmd_serve(a, with_ingest=True),
                         "API and ingest in one process (office and demo mode)"))

@@ -126,13 +126,18 @@ def unstorable(parsed: messages.Status | messages.Health) -> str | None:
     return None
 
 
+# A sample as the API shows it (the columns, with ts for device_ts).
+SAMPLE_FIELDS = ("received_at", "ts", "clock_skew_s", "uptime_s", "cpu_temp_c", "load1", "mem_free_mb",
+                 "disk_free_mb", "camera_fps", "outbox_depth", "oldest_unacked_s", "gallery_version", "sw_version")
+
+
 def sample_of(report: HealthReport) -> dict[str, Any]:
     """A health message as a sample row (and, as JSON, the kiosk's latest telemetry)."""
     h = report.health
     return {
-        "received_at": report.received_at, "ts": h.ts, "clock_skew_s": report.skew_s, "uptime_s": h.uptime_s,
-        "cpu_temp_c": h.cpu_temp_c, "load1": h.load1, "mem_free_mb": h.mem_free_mb, "disk_free_mb": h.disk_free_mb,
-        "camera_fps": h.camera_fps, "outbox_depth": h.outbox_depth, "oldest_unacked_s": h.oldest_unacked_s,
+        "received_at": report.received_at, "ts": h.ts.astimezone(timezone.utc), "clock_skew_s": report.skew_s,
+        "uptime_s": h.uptime_s, "cpu_temp_c": h.cpu_temp_c, "load1": h.load1, "mem_free_mb": h.mem_free_mb,
+        "disk_free_mb": h.disk_free_mb, "camera_fps": h.camera_fps, "outbox_depth": h.outbox_depth, "oldest_unacked_s": h.oldest_unacked_s,
         "gallery_version": h.gallery_version, "sw_version": h.sw_version,
     }
 
@@ -141,10 +146,6 @@ def sample_dict(row: DeviceHealthSample) -> dict[str, Any]:
     """A stored sample in the shape of ``sample_of``."""
     fields = {k: getattr(row, k) for k in SAMPLE_FIELDS if k != "ts"}
     return {**fields, "ts": row.device_ts}
-
-
-SAMPLE_FIELDS = ("received_at", "ts", "clock_skew_s", "uptime_s", "cpu_temp_c", "load1", "mem_free_mb",
-                 "disk_free_mb", "camera_fps", "outbox_depth", "oldest_unacked_s", "gallery_version", "sw_version")
 
 
 def apply_status(row: DeviceHealth, report: StatusReport) -> None:

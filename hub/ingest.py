@@ -196,11 +196,11 @@ class IngestWorker:
     def _handle(self, batch: list[Delivery]) -> None:
         kinds = {id(d): self._kind(d.message.topic) for d in batch}
         punches = [d for d in batch if kinds[id(d)] == topics.PUNCH]
+        reports = [d for d in batch if kinds[id(d)] in health.KINDS]
+        if reports:  # first, so a punch is judged by the newest clock skew of its kiosk
+            self._handle_reports(reports)
         if punches:
             self._handle_punches(punches)
-        reports = [d for d in batch if kinds[id(d)] in health.KINDS]
-        if reports:
-            self._handle_reports(reports)
         handlers = {topics.GALLERY_REQUEST: self._handle_gallery_request,
                     topics.GALLERY_APPLIED: self._handle_gallery_applied}
         for delivery in batch:
@@ -320,7 +320,14 @@ class IngestWorker:
 
     def _handle_reports(self, batch: list[Delivery]) -> None:
         """Status and health messages: one transaction per batch, acked after the commit."""
-        for result in self._store_reports_isolating(batch):
+        try:
+            results = self._store_reports_isolating(batch)
+        except _Stopped:
+            raise
+        except Exception:  # not even an audit row could be written; telemetry must not hold up the punches
+            log.exception("%d status/health messages could not be stored; dropped", len(batch))
+            results = []
+        for result in results:
             key = {"status": "status", "health": "health", "rejected": "device_reports_rejected"}[result]
             self.stats[key] += 1
         self._ack(batch)
@@ -343,6 +350,8 @@ class IngestWorker:
             raise
         except Exception as exc:
             if len(batch) > 1:
+                log.warning("a batch of %d status/health messages failed (%s); storing them one by one", len(batch),
+                            type(exc).__name__)
                 return [r for d in batch for r in self._store_reports_isolating([d])]
             log.exception("a message on %s cannot be stored; keeping it as an audit row", batch[0].message.topic)
             bad = health.BadReport(None, f"internal error: could not store ({type(exc).__name__})")

@@ -169,6 +169,12 @@ class KioskApp:
         self.counts["frames"] += 1
         self._frame_times.append(time.monotonic())
         del self._frame_times[:-30]
+        if self.machine.resting(frame.ts_s):
+            self.counts["resting"] += 1
+            outcome = Outcome("cooldown")
+            if self.display is not None:
+                self.display.show(frame, None, outcome)
+            return outcome
         obs = self.analyzer.analyze(frame.ts_s, frame.rgb, self.gallery.gallery)
         if obs.face is not None:
             self.counts["faces"] += 1

@@ -145,7 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", type=Path, default=None, help="kiosk.yaml for thresholds and pipeline settings")
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
-    p.add_argument("--repeat", type=int, default=5, help="frames per still image")
+    p.add_argument("--repeat", type=int, default=6, help="frames per still image (4 fps: 6 = 1.5 s)")
     p.set_defaults(func=cmd_bench)
     return parser
 

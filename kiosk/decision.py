@@ -108,6 +108,11 @@ class DecisionMachine:
         self._decided_at = 0.0
         self._liveness: LivenessState | None = None
 
+    def resting(self, ts: float) -> bool:
+        """In the cooldown after a decision: the frame at ``ts`` need not be analysed at all."""
+        return self.state in ("accepted", "already", "refused", "cooldown") and \
+            ts - self._decided_at < self.config.cooldown_s
+
     def feed(self, obs: Observation, wall: datetime) -> Outcome:
         """One frame; ``wall`` is the device's wall-clock time of the frame (for messages and punches)."""
         if self.state in ("accepted", "already", "refused", "cooldown"):
@@ -132,7 +137,11 @@ class DecisionMachine:
         self.liveness.reset()
 
     def _check(self, obs: Observation, wall: datetime) -> Outcome:
-        if obs.landmarks is not None:
+        if self.liveness.config.mode == "off":
+            # Nothing to check, so nothing to wait for: a frame without
+            # landmarks must not hold the attempt until it times out.
+            self._liveness = LivenessState(True, 0.0, None, "off")
+        elif obs.landmarks is not None:
             self._liveness = self.liveness.feed(obs.ts, obs.landmarks, obs.image_size)
         prompt: tuple[str, str] | None = None
         named = False

@@ -156,19 +156,55 @@ def landmark_motion(previous: np.ndarray, current: np.ndarray) -> float:
     return float(np.mean(np.linalg.norm(cur[NON_EYE] - prev[NON_EYE], axis=1))) / iod
 
 
-def nose_offset(landmarks: np.ndarray) -> float:
-    """Where the nose tip sits along the eye line, from the eyes' midpoint, in eye distances.
+# Where the outer eye corners (36, 45) and the mouth corners (54, 48) sit on an
+# average frontal face, in eye distances from the eyes' midpoint (median of
+# the near-frontal dev photos, rounded and made symmetric).
+PLANE_IDS = (36, 45, 54, 48)
+PLANE_TEMPLATE = np.array([(-0.70, 0.0), (0.70, 0.0), (0.48, 1.02), (-0.48, 1.02)])
 
-    Positive towards the image's right (like yaw). A real head turn moves it;
-    turning a flat photo scales it and the eye distance alike, so it stays.
+
+def nose_offset(landmarks: np.ndarray) -> float:
+    """Where the nose tip sits across the face, in a frame no flat picture can move it in.
+
+    The outer eye corners and the mouth corners are mapped onto an average
+    frontal face by the one homography that does it, and the nose tip goes
+    along; the answer is its x there (eye distances, positive towards the
+    image's right like yaw). Every view of a flat print or screen, however
+    it is tilted, turned or held close, is a homography of that print, so
+    the answer stays put (up to landmark noise). A real head's nose stands
+    out of the eye-mouth plane and slides sideways when the head turns.
     """
     pts = _check_landmarks(landmarks)
-    left, right = (pts[36] + pts[39]) / 2.0, (pts[42] + pts[45]) / 2.0
-    across = right - left
-    iod = float(np.linalg.norm(across))
-    if iod == 0.0:
-        return 0.0
-    return float((pts[30] - (left + right) / 2.0) @ across) / (iod * iod)
+    h = _homography(pts[list(PLANE_IDS)], PLANE_TEMPLATE)
+    x, _, w = h @ np.r_[pts[30], 1.0]
+    if not (math.isfinite(x) and math.isfinite(w)) or abs(w) < 1e-9:
+        raise ValueError("landmarks too degenerate for a face plane")
+    return float(x / w)
+
+
+def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 3x3 homography taking four points ``src`` onto ``dst`` (direct linear solve).
+
+    ``src`` is first moved to its centroid and scaled to unit size, so pixel
+    coordinates do not make the 8x8 system ill-conditioned.
+    """
+    centre = src.mean(axis=0)
+    scale = float(np.mean(np.linalg.norm(src - centre, axis=1)))
+    if not scale > 0.0:
+        raise ValueError("landmarks too degenerate for a face plane")
+    norm = np.array([[1 / scale, 0, -centre[0] / scale], [0, 1 / scale, -centre[1] / scale], [0, 0, 1.0]])
+    s = (src - centre) / scale
+    a = np.zeros((8, 8))
+    b = np.zeros(8)
+    for i, ((x, y), (u, v)) in enumerate(zip(s, dst)):
+        a[2 * i] = (x, y, 1, 0, 0, 0, -u * x, -u * y)
+        a[2 * i + 1] = (0, 0, 0, x, y, 1, -v * x, -v * y)
+        b[2 * i], b[2 * i + 1] = u, v
+    try:
+        h = np.linalg.solve(a, b)
+    except np.linalg.LinAlgError as exc:
+        raise ValueError("landmarks too degenerate for a face plane") from exc
+    return np.r_[h, 1.0].reshape(3, 3) @ norm
 
 
 def _check_landmarks(landmarks: np.ndarray) -> np.ndarray:

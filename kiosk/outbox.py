@@ -87,30 +87,43 @@ class Outbox:
         return OutboxRow(seq, punch_id, payload)
 
     def due(self, limit: int, resend_after_s: float) -> list[OutboxRow]:
-        """Rows to publish now: never sent, or sent longer than ``resend_after_s`` ago, in order."""
+        """Rows to publish now: never sent, or sent longer than ``resend_after_s`` ago, in order.
+
+        A row "sent in the future" means the wall clock went back (a Pi
+        without RTC booted ahead and NTP corrected it): it is due now rather
+        than after the clock has caught up, which could take hours.
+        """
         if limit <= 0:
             return []
-        cutoff = self._clock() - resend_after_s
+        now = self._clock()
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, id, payload FROM outbox WHERE sent_at IS NULL OR sent_at <= ? ORDER BY seq LIMIT ?",
-                (cutoff, limit),
+                "SELECT seq, id, payload FROM outbox WHERE sent_at IS NULL OR sent_at <= ? OR sent_at > ? "
+                "ORDER BY seq LIMIT ?",
+                (now - resend_after_s, now, limit),
             ).fetchall()
         return [OutboxRow(*r) for r in rows]
 
     def in_flight(self, resend_after_s: float) -> int:
         """Rows published and still waiting for an ack within their timeout."""
-        cutoff = self._clock() - resend_after_s
+        now = self._clock()
         with self._lock:
-            return self._db.execute("SELECT count(*) FROM outbox WHERE sent_at > ?", (cutoff,)).fetchone()[0]
+            return self._db.execute(
+                "SELECT count(*) FROM outbox WHERE sent_at > ? AND sent_at <= ?", (now - resend_after_s, now)
+            ).fetchone()[0]
 
     def next_resend_in_s(self, resend_after_s: float) -> float | None:
         """Seconds until the oldest in-flight row falls due again; None when nothing is in flight."""
         with self._lock:
-            oldest = self._db.execute("SELECT min(sent_at) FROM outbox WHERE sent_at IS NOT NULL").fetchone()[0]
+            oldest, newest = self._db.execute(
+                "SELECT min(sent_at), max(sent_at) FROM outbox WHERE sent_at IS NOT NULL"
+            ).fetchone()
         if oldest is None:
             return None
-        return max(0.0, oldest + resend_after_s - self._clock())
+        now = self._clock()
+        if newest > now:          # the clock went back: that row is due now (see due())
+            return 0.0
+        return max(0.0, oldest + resend_after_s - now)
 
     def mark_sent(self, ids: Iterable[str]) -> None:
         now = self._clock()

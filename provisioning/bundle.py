@@ -80,6 +80,7 @@ def kiosk_config(
         "timezone": timezone,
         "mqtt": mqtt,
         "camera": {"kind": camera},
+        "indicators": {},  # the LEDs and buzzer of hardware/README.md on their default pins
     }
 
 

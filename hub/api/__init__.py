@@ -24,6 +24,8 @@ def create_app(config: HubConfig, engine: Engine) -> FastAPI:
     app.state.config = config
     app.state.session_factory = make_session_factory(engine)
     app.state.admin_token = read_secret(config.admin_token_file, "admin token")
+    metrics_token_file = config.metrics.token_file  # a scrape token that opens /metrics only
+    app.state.metrics_token = read_secret(metrics_token_file, "metrics token") if metrics_token_file else None
     app.state.clock = utcnow
     app.state.encoder_factory = _build_encoder
 

@@ -1,15 +1,23 @@
-"""Kiosks: register a public key at a site, list (with who is behind on the gallery), retire."""
+"""Kiosks: register a public key at a site, list (with their health and who is behind on the
+gallery), one kiosk's recent health samples, retire.
+
+State (hub/health.py): ``online``, ``offline`` (last will), ``stale`` (says online but no
+health for ``health.stale_after_s``) or ``never seen``, judged at request time.
+"""
 
 from datetime import datetime
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from hub import registry
+from hub import health, registry
 from hub.accounts import audit
-from hub.api.deps import AdminDep, SessionDep
-from hub.db import Device, Site
+from hub.api.deps import AdminDep, SessionDep, now
+from hub.db import Device, DeviceHealth, Site
+from hub.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/devices", tags=["devices"])
 
@@ -22,6 +30,24 @@ class DeviceIn(BaseModel):
     public_key: str  # raw 32-byte Ed25519 public key, base64
 
 
+class HealthSampleOut(BaseModel):
+    """One health message as the hub stored it."""
+
+    received_at: datetime  # hub time
+    ts: datetime  # device time (in UTC), as the kiosk's clock had it
+    clock_skew_s: float  # ts minus received_at, this sample
+    uptime_s: float
+    cpu_temp_c: float | None
+    load1: float | None
+    mem_free_mb: float | None
+    disk_free_mb: float | None
+    camera_fps: float | None
+    outbox_depth: int  # punches waiting for the hub's ack on the kiosk
+    oldest_unacked_s: float | None
+    gallery_version: int  # the version the kiosk holds, as it says in health
+    sw_version: str
+
+
 class DeviceOut(BaseModel):
     device_id: str
     site_id: str
@@ -32,14 +58,28 @@ class DeviceOut(BaseModel):
     gallery_confirmed_at: datetime | None
     site_gallery_version: int
     gallery_behind: bool  # the kiosk has not confirmed its site's current version
+    state: Literal["online", "offline", "stale", "never seen"]
+    status: Literal["online", "offline"] | None  # the retained status as last received
+    status_at: datetime | None
+    last_seen: datetime | None  # hub time of the last birth or health the kiosk sent
+    clock_skew_s: float | None  # median of recent health samples; positive: the kiosk clock is ahead
+    clock_suspect: bool  # |clock_skew_s| > health.max_clock_skew_s: its punches are flagged clock_skew
+    sw_version: str | None
+    telemetry: HealthSampleOut | None  # the latest health message
+    health_error: str | None  # why its last refused status/health message was refused
+    health_error_at: datetime | None
 
     @classmethod
-    def of(cls, row: Device, site_version: int) -> "DeviceOut":
+    def of(cls, row: Device, site_version: int, view: health.DeviceView) -> "DeviceOut":
+        h = view.health or DeviceHealth()
         return cls(
             device_id=row.device_id, site_id=row.site_id, public_key=row.public_key_b64,
             created_at=row.created_at, retired_at=row.retired_at, gallery_version=row.gallery_version,
             gallery_confirmed_at=row.gallery_confirmed_at, site_gallery_version=site_version,
             gallery_behind=row.gallery_version is None or row.gallery_version < site_version,
+            state=view.state, status=h.status, status_at=h.status_at, last_seen=h.last_seen_at,
+            clock_skew_s=h.clock_skew_s, clock_suspect=view.clock_suspect, sw_version=h.sw_version,
+            telemetry=view.telemetry, health_error=h.error, health_error_at=h.error_at,
         )
 
 
@@ -47,19 +87,56 @@ class DeviceList(BaseModel):
     items: list[DeviceOut]
 
 
+class HealthHistory(BaseModel):
+    device_id: str
+    state: Literal["online", "offline", "stale", "never seen"]
+    last_seen: datetime | None
+    clock_skew_s: float | None
+    items: list[HealthSampleOut]  # newest first
+
+
+def device_out(request: Request, session: Session, device: Device) -> DeviceOut:
+    view = health.view_of(device, session.get(DeviceHealth, device.device_id), now(request),
+                          request.app.state.config.health)
+    return DeviceOut.of(device, site_version(session, device.site_id), view)
+
+
 def site_version(session, site_id: str) -> int:
     return session.scalar(select(Site.gallery_version).where(Site.site_id == site_id)) or 0
 
 
 @router.get("")
-def list_devices(session: SessionDep, _admin: AdminDep, site_id: str | None = None) -> DeviceList:
+def list_devices(request: Request, session: SessionDep, _admin: AdminDep, site_id: str | None = None) -> DeviceList:
     versions = registry.site_versions(session)
-    return DeviceList(items=[DeviceOut.of(d, versions.get(d.site_id, 0))
-                             for d in registry.list_devices(session, site_id)])
+    views = health.device_views(session, now=now(request), config=request.app.state.config.health, site_id=site_id)
+    return DeviceList(items=[DeviceOut.of(v.device, versions.get(v.device.site_id, 0), v) for v in views])
+
+
+@router.get("/{device_id}/health")
+def device_health(
+    request: Request, device_id: str, session: SessionDep, _admin: AdminDep,
+    limit: Annotated[int, Query(ge=1, le=10_080, description="at most this many samples, newest first")] = 500,
+    since: Annotated[datetime | None, Query(description="only samples received at or after this time")] = None,
+) -> HealthHistory:
+    """A kiosk's recent health samples (kept for health.history_days), newest first."""
+    device = session.get(Device, device_id)
+    if device is None:
+        raise NotFound(f"unknown device {device_id!r}")
+    if since is not None and since.utcoffset() is None:
+        raise InvalidInput("since needs a UTC offset, e.g. 2026-11-22T09:00:00+05:30")
+    view = health.view_of(device, session.get(DeviceHealth, device_id), now(request), request.app.state.config.health)
+    samples = health.health_history(session, device_id, limit=limit, since=since)
+    return HealthHistory(
+        device_id=device_id, state=view.state, last_seen=view.health.last_seen_at if view.health else None,
+        clock_skew_s=view.health.clock_skew_s if view.health else None,
+        items=[HealthSampleOut(**health.sample_dict(s)) for s in samples],
+    )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def register_device(body: DeviceIn, session: SessionDep, admin: AdminDep, response: Response) -> DeviceOut:
+def register_device(
+    request: Request, body: DeviceIn, session: SessionDep, admin: AdminDep, response: Response
+) -> DeviceOut:
     """201 when registered, 200 when already registered with the same key and site."""
     before = session.get(Device, body.device_id)
     before_state = audit.snapshot(before) if before is not None else None
@@ -70,15 +147,15 @@ def register_device(body: DeviceIn, session: SessionDep, admin: AdminDep, respon
     session.commit()
     if not created:
         response.status_code = status.HTTP_200_OK
-    return DeviceOut.of(device, site_version(session, device.site_id))
+    return device_out(request, session, device)
 
 
 @router.post("/{device_id}/retire")
-def retire_device(device_id: str, session: SessionDep, admin: AdminDep) -> DeviceOut:
+def retire_device(request: Request, device_id: str, session: SessionDep, admin: AdminDep) -> DeviceOut:
     before = session.get(Device, device_id)
     before_state = audit.snapshot(before) if before is not None else None
     device = registry.retire_device(session, device_id)
     if before_state is not None and before_state["retired_at"] is None:
         audit.record(session, admin, "device.retire", f"device:{device_id}", before_state, audit.snapshot(device))
     session.commit()
-    return DeviceOut.of(device, site_version(session, device.site_id))
+    return device_out(request, session, device)

@@ -51,6 +51,7 @@
   const dash = () => el("span", { class: "muted", text: "—" });
   const badge = (kind, text) => el("span", { class: `badge badge-${kind}`, text });
   const link = (href, text) => el("a", { href, text });
+  const count = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
   /** Fill ``table`` with a header and one row per item; a column is {label, value(item), cls}. */
   function fillTable(table, columns, items, rowData) {
@@ -58,7 +59,8 @@
     const rows = items.map((item) => el("tr", { data: rowData ? rowData(item) : null },
       columns.map((c) => {
         const value = c.value(item);
-        return el("td", { class: c.cls }, value === null || value === undefined || value === "" ? dash() : value);
+        const empty = value === null || value === undefined || value === "";
+        return el("td", { class: c.cls }, empty ? (c.blank ? "" : dash()) : value);
       })));
     table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
     if (!items.length) {
@@ -324,11 +326,16 @@
             : `Something went wrong (${err.status || "no answer"}): ${err.message}`;
       errorBox.hidden = false;
       for (const table of section.querySelectorAll("table")) table.replaceChildren();
+      for (const p of section.querySelectorAll(".summary")) p.textContent = "";
+      if (name === "today") $("today-chart").replaceChildren();
       for (const a of section.querySelectorAll("a.csv")) a.hidden = true;
     }
   }
 
-  window.addEventListener("hashchange", render);
+  window.addEventListener("hashchange", () => {
+    notice("");
+    render();
+  });
 
   function onSubmit(formId, page, read) {
     $(formId).addEventListener("submit", (event) => {
@@ -401,7 +408,7 @@
     $("today-day").textContent = data.date;
     const t = data.totals;
     $("today-totals").textContent = t.employees
-      ? `${t.employees} employees: ${STATUSES.filter(([k]) => t.statuses[k]).map(([k, label]) => `${t.statuses[k]} ${label.toLowerCase()}`).join(", ")}`
+      ? `${count(t.employees, "employee")}: ${STATUSES.filter(([k]) => t.statuses[k]).map(([k, label]) => `${t.statuses[k]} ${label.toLowerCase()}`).join(", ")}`
         + `; exceptions: ${Object.entries(EXCEPTION_LABEL).map(([k, label]) => `${t.exceptions[k]} ${label.toLowerCase()}`).join(", ")}.`
       : "No employees in your units.";
     drawChart($("today-chart"), data.units);
@@ -411,7 +418,7 @@
       return el("span", { class: "key" }, swatch, label);
     }));
     const columns = [
-      { label: "Unit", value: (u) => (u.unit_id && u.unit_id !== "*" ? link(`#/daily?${query({ unit_id: u.unit_id, date: data.date })}`, u.name) : u.name) },
+      { label: "Unit", cls: "nowrap", value: (u) => (u.unit_id && u.unit_id !== "*" ? link(`#/daily?${query({ unit_id: u.unit_id, date: data.date })}`, u.name) : u.name) },
       { label: "Employees", cls: "num", value: (u) => u.employees },
       ...STATUSES.map(([key, label]) => ({ label, cls: "num", value: (u) => u.statuses[key] })),
       ...Object.entries(EXCEPTION_LABEL).filter(([k]) => k !== "late").map(([key, label]) => ({ label, cls: "num", value: (u) => u.exceptions[key] })),
@@ -445,9 +452,9 @@
         chart.append(seg);
         x += w;
       }
-      const count = svg("text", { x: labelW + barW * (u.employees / most) + 6, y: y + rowH / 2, "dominant-baseline": "middle", class: "bar-count" });
-      count.textContent = String(u.employees);
-      chart.append(count);
+      const total = svg("text", { x: labelW + barW * (u.employees / most) + 6, y: y + rowH / 2, "dominant-baseline": "middle", class: "bar-count" });
+      total.textContent = String(u.employees);
+      chart.append(total);
     });
     holder.replaceChildren(chart);
   }
@@ -462,7 +469,8 @@
   ];
   const SHOWN = new Set(["device_id", "site_id", "site_name", "state", "status", "last_seen", "last_seen_at", "last_health_at",
     "clock_skew_s", "skew_s", "clock_suspect", "gallery_version", "site_gallery_version", "gallery_behind", "retired_at",
-    "telemetry", "health", "last_health", "public_key", "gallery_confirmed_at", ...TELEMETRY.map(([k]) => k)]);
+    "telemetry", "health", "last_health", "public_key", "gallery_confirmed_at", "created_at", "status_at",
+    "received_at", "ts", "health_error", "health_error_at", ...TELEMETRY.map(([k]) => k)]);
 
   function deviceView(d) {
     const tel = d.telemetry || d.health || d.last_health || {};
@@ -495,13 +503,18 @@
     const counts = {};
     views.forEach((v) => { counts[v.state || "unknown"] = (counts[v.state || "unknown"] || 0) + 1; });
     const behind = views.filter((v) => v.d.gallery_behind && !v.d.retired_at).length;
-    $("devices-summary").textContent = `${views.length} devices: `
+    $("devices-summary").textContent = `${count(views.length, "device")}: `
       + Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ") + (behind ? `; ${behind} behind on the gallery` : "") + ".";
     const stateKind = { online: "ok", offline: "bad", stale: "warn", retired: "muted", "never seen": "muted" };
     const columns = [
       { label: "Device", value: (v) => v.d.device_id },
       { label: "Site", value: (v) => (v.d.site_name ? `${v.d.site_name} (${v.d.site_id})` : v.d.site_id) },
-      { label: "State", value: (v) => (v.state ? badge(stateKind[v.state] || "muted", v.state) : null) },
+      { label: "State", value: (v) => {
+        const problem = v.d.health_error
+          ? el("div", { class: "small error-text", title: v.d.health_error_at ? when(v.d.health_error_at) : null },
+            `last message refused: ${v.d.health_error}`) : null;
+        return v.state || problem ? el("span", {}, v.state ? badge(stateKind[v.state] || "muted", v.state) : null, problem) : null;
+      } },
       { label: "Last seen", value: (v) => {
         const seen = v.pick("last_seen", "last_seen_at", "last_health_at");
         return seen ? el("span", { title: when(seen) }, ago(seen, clock.now) || when(seen)) : null;
@@ -512,16 +525,18 @@
         const text = `${Number(skew) > 0 ? "+" : ""}${Number(skew).toFixed(1)} s`;
         return v.pick("clock_suspect") ? badge("bad", text) : text;
       } },
-      { label: "Gallery", value: (v) => {
-        const have = v.pick("gallery_version");
+      { label: "Gallery", title: "version the kiosk confirmed / its site's version", value: (v) => {
+        const confirmed = v.d.gallery_version;
+        const held = v.tel.gallery_version;  // what its last health message says it holds
         const site = v.d.site_gallery_version;
-        const text = `${have ?? "none"}${site !== undefined && site !== null ? ` / ${site}` : ""}`;
-        return v.d.gallery_behind ? el("span", {}, `${text} `, badge("warn", "behind")) : text;
+        const text = `${confirmed ?? "unconfirmed"}${site !== undefined && site !== null ? ` / ${site}` : ""}`;
+        return el("span", {}, text, v.d.gallery_behind ? " " : null, v.d.gallery_behind ? badge("warn", "behind") : null,
+          held !== undefined && held !== null && held !== confirmed ? el("span", { class: "small muted" }, ` holds ${held}`) : null);
       } },
       ...TELEMETRY.filter(([key]) => views.some((v) => v.pick(key) !== null))
         .map(([key, label, fmt]) => ({ label, cls: "num", value: (v) => (v.pick(key) === null ? null : fmt(v.pick(key))) })),
-      { label: "Other", value: otherFields },
     ];
+    if (views.some((v) => otherFields(v) !== null)) columns.push({ label: "Other", value: otherFields });
     fillTable($("devices-table"), columns, views, (v) => ({ device: v.d.device_id, state: v.state || "" }));
   }
 
@@ -538,13 +553,13 @@
     setCsv("exc-csv", csvHref("/reports/exceptions", args));
     const byKind = {};
     data.items.forEach((e) => { byKind[e.kind] = (byKind[e.kind] || 0) + 1; });
-    $("exc-summary").textContent = `${data.items.length} exceptions from ${data.first} to ${data.last}`
+    $("exc-summary").textContent = `${count(data.items.length, "exception")} from ${data.first} to ${data.last}`
       + (data.items.length ? `: ${Object.entries(byKind).map(([k, n]) => `${n} ${(EXCEPTION_LABEL[k] || k).toLowerCase()}`).join(", ")}.` : ".");
     fillTable($("exc-table"), [
-      { label: "Date", value: (e) => e.date },
-      { label: "Staff no.", value: (e) => employeeCell(e.employee, e.date) },
+      { label: "Date", cls: "nowrap", value: (e) => e.date },
+      { label: "Staff no.", cls: "nowrap", value: (e) => employeeCell(e.employee, e.date) },
       { label: "Name", value: (e) => e.employee.name },
-      { label: "Unit", value: (e) => e.employee.unit_id },
+      { label: "Unit", cls: "nowrap", value: (e) => e.employee.unit_id },
       { label: "Exception", value: (e) => badge(e.kind, EXCEPTION_LABEL[e.kind] || e.kind) },
       { label: "Detail", value: (e) => e.detail },
     ], data.items, (e) => ({ employee: e.employee.employee_id, kind: e.kind }));
@@ -583,12 +598,12 @@
     setCsv("daily-csv", csvHref("/reports/daily", args));
     const counts = {};
     data.items.forEach((r) => { counts[r.day.status] = (counts[r.day.status] || 0) + 1; });
-    $("daily-summary").textContent = `${data.items.length} employees on ${data.date}`
+    $("daily-summary").textContent = `${count(data.items.length, "employee")} on ${data.date}`
       + (data.items.length ? `: ${Object.entries(counts).map(([k, n]) => `${n} ${(STATUS_LABEL[k] || k).toLowerCase()}`).join(", ")}.` : ".");
     fillTable($("daily-table"), [
-      { label: "Staff no.", value: (r) => employeeCell(r.employee, data.date) },
+      { label: "Staff no.", cls: "nowrap", value: (r) => employeeCell(r.employee, data.date) },
       { label: "Name", value: (r) => r.employee.name },
-      { label: "Unit", value: (r) => r.employee.unit_id },
+      { label: "Unit", cls: "nowrap", value: (r) => r.employee.unit_id },
       ...dayColumns((r) => r.day),
     ], data.items, (r) => ({ employee: r.employee.employee_id, status: r.day.status }));
   }
@@ -613,9 +628,9 @@
     if (!live()) return;
     setCsv("muster-csv", csvHref("/reports/muster", args));
     fillTable($("muster-table"), [
-      { label: "Staff no.", value: (r) => r.employee.employee_id },
+      { label: "Staff no.", cls: "nowrap", value: (r) => r.employee.employee_id },
       { label: "Name", value: (r) => r.employee.name },
-      ...data.days.map((d, i) => ({ label: String(Number(d.slice(8))), title: d, cls: "code", value: (r) => r.codes[i] })),
+      ...data.days.map((d, i) => ({ label: String(Number(d.slice(8))), title: d, cls: "code", blank: true, value: (r) => r.codes[i] })),
       ...totalColumns,
     ], data.items, (r) => ({ employee: r.employee.employee_id }));
   }
@@ -631,9 +646,9 @@
     if (!live()) return;
     setCsv("payroll-csv", csvHref("/reports/payroll", args));
     fillTable($("payroll-table"), [
-      { label: "Staff no.", value: (r) => r.employee.employee_id },
+      { label: "Staff no.", cls: "nowrap", value: (r) => r.employee.employee_id },
       { label: "Name", value: (r) => r.employee.name },
-      { label: "Unit", value: (r) => r.employee.unit_id },
+      { label: "Unit", cls: "nowrap", value: (r) => r.employee.unit_id },
       { label: "Category", value: (r) => r.employee.category },
       ...totalColumns,
     ], data.items, (r) => ({ employee: r.employee.employee_id }));
@@ -659,8 +674,8 @@
     if (!live()) return;
     setCsv("history-csv", csvHref(path, { from: first, to: last }));
     const worked = data.items.filter((d) => ["present", "late", "half_day"].includes(d.status)).length;
-    $("history-summary").textContent = `${data.employee_id}: ${worked} days attended from ${data.first} to ${data.last}.`;
-    fillTable($("history-table"), [{ label: "Date", value: (d) => d.date }, ...dayColumns((d) => d)],
+    $("history-summary").textContent = `${data.employee_id}: ${count(worked, "day")} attended from ${data.first} to ${data.last}.`;
+    fillTable($("history-table"), [{ label: "Date", cls: "nowrap", value: (d) => d.date }, ...dayColumns((d) => d)],
       [...data.items].reverse(), (d) => ({ date: d.date, status: d.status }));
   }
 

@@ -1,0 +1,659 @@
+"""Ingest rate: the broker's raw rate vs the hub storing + acking the same punches.
+
+Run ``python -m benchmarks.ingest`` (a few minutes on two shared cores;
+``--quick`` for a smaller run). Results go to stdout as Markdown for
+BENCHMARKS-ingest.md.
+
+Method (backlog drain, so the publishers' speed does not cap what is
+measured): for each database (SQLite file, fresh PostgreSQL database) and
+each worker count (1, 2, 4), in one run with one fresh Mosquitto:
+
+1. a plain subscriber (one paho client, QoS 1, persistent session) and the
+   hub's worker sessions (``$share/hub/att/v1/dev/+/punch``, client ids
+   ``bench-hub-1..N``) are created, then go offline;
+2. ``--punches`` signed punches from ``--kiosks`` registered kiosks are
+   published at QoS 1; the broker queues every one for the plain subscriber
+   and splits them round-robin over the worker sessions;
+3. the plain subscriber comes back and counts them: the **raw** rate;
+4. ``hub ingest --workers N`` (the real command, real processes) starts on
+   the same queue: the **ingest** rate is punches stored and acked per second,
+   counted by one client subscribed to every kiosk's ack topic (acks are
+   published only after the commit). The rows are counted afterwards.
+
+Rates are taken between the first and the last message (raw) or ack
+(ingest), so process start-up is not in them; the drain time from the start
+command is reported too.
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from benchmarks.common import REPO, markdown_table
+from benchmarks.loadgen import KioskSpec, plan_kiosks
+from devtools.mosquitto import MosquittoProcess
+from protocol import topics
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+GROUP = "hub"
+SESSION_EXPIRY_S = 7 * 24 * 3600
+# The benchmark broker: queues big enough for a backlog (the default 1000 drops QoS 1 beyond it).
+BENCH_BROKER = "max_queued_messages 1000000\n"
+
+
+# --- processes ----------------------------------------------------------------------------
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS / VmHWM (kB) of a process; empty when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    out = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_of(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def bench_broker(workdir: Path, extra: str = BENCH_BROKER) -> MosquittoProcess:
+    return MosquittoProcess(workdir, extra_config=extra).start()
+
+
+# --- databases ----------------------------------------------------------------------------
+
+
+class Database:
+    """A fresh SQLite file or PostgreSQL database for one run; ``drop()`` removes it."""
+
+    def __init__(self, kind: str, workdir: Path) -> None:
+        from sqlalchemy import create_engine, text
+
+        from hub.db import init_db, make_engine
+
+        self.kind = kind
+        self._admin = None
+        if kind == "sqlite":
+            self.path = workdir / f"hub-{uuid.uuid4().hex[:8]}.sqlite"
+            self.url = f"sqlite:///{self.path}"
+        else:
+            self.name = f"hub_bench_{uuid.uuid4().hex[:12]}"
+            self._admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+            with self._admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+            self.url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{self.name}"
+        self.engine = make_engine(self.url)
+        init_db(self.engine)
+
+    def sessions(self):
+        from hub.db import make_session_factory
+
+        return make_session_factory(self.engine)
+
+    def size_bytes(self) -> int:
+        from sqlalchemy import text
+
+        if self.kind == "sqlite":
+            with self.engine.connect() as conn:  # fold the WAL in, so the file size is the data
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*"))
+        with self.engine.connect() as conn:
+            return int(conn.execute(text("SELECT pg_database_size(current_database())")).scalar())
+
+    def punch_count(self) -> tuple[int, int]:
+        """(rows, distinct ids) in the punches table."""
+        from sqlalchemy import func, select
+
+        from hub.db import PunchRecord
+
+        with self.sessions()() as s:
+            rows = s.scalar(select(func.count()).select_from(PunchRecord))
+            distinct = s.scalar(select(func.count(func.distinct(PunchRecord.id))))
+        return rows, distinct
+
+    def stored_ids(self) -> set[str]:
+        from sqlalchemy import select
+
+        from hub.db import PunchRecord
+
+        with self.sessions()() as s:
+            return set(s.scalars(select(PunchRecord.id)))
+
+    def drop(self) -> None:
+        from sqlalchemy import text
+
+        self.engine.dispose()
+        if self.kind == "sqlite":
+            for p in self.path.parent.glob(self.path.name + "*"):
+                p.unlink()
+        elif self._admin is not None:
+            with self._admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+            self._admin.dispose()
+
+
+def seed(db: Database, site_employees: dict[str, list[str]], specs: list[KioskSpec]) -> None:
+    """Units, sites and employees by bulk insert; kiosks through the hub's registry."""
+    from sqlalchemy import insert
+
+    from hub import registry
+    from hub.db import Employee, OrgUnit, Site
+
+    with db.sessions()() as s:
+        s.execute(insert(OrgUnit), [{"unit_id": f"U-{site}", "name": f"Unit {site}", "kind": "office"}
+                                    for site in site_employees])
+        s.execute(insert(Site), [{"site_id": site, "name": f"Site {site}", "gallery_version": 0,
+                                  "unit_id": f"U-{site}"} for site in site_employees])
+        rows = [{"employee_id": e, "name": f"Employee {e}", "home_site_id": site, "unit_id": f"U-{site}"}
+                for site, staff in site_employees.items() for e in staff]
+        for i in range(0, len(rows), 20_000):
+            s.execute(insert(Employee), rows[i:i + 20_000])
+        for spec in specs:
+            registry.register_device(s, spec.device_id, spec.site_id, spec.public_key_b64)
+        s.commit()
+
+
+def make_sites(site_count: int, employees: int) -> dict[str, list[str]]:
+    per, extra = divmod(employees, site_count)
+    out, n = {}, 0
+    for i in range(site_count):
+        count = per + (1 if i < extra else 0)
+        out[f"S{i + 1:03d}"] = [f"E{n + j + 1:06d}" for j in range(count)]
+        n += count
+    return out
+
+
+# --- the hub ------------------------------------------------------------------------------
+
+
+def write_hub_config(workdir: Path, db_url: str, port: int, *, client_id: str = "bench-hub",
+                     ingest: dict | None = None) -> Path:
+    token = workdir / "admin.token"
+    token.write_text(secrets.token_urlsafe(32))
+    config = {
+        "database_url": db_url, "admin_token_file": str(token),
+        "mqtt": {"host": "127.0.0.1", "port": port, "client_id": client_id, "shared_group": GROUP},
+        "ingest": ingest or {},
+    }
+    path = workdir / f"hub-{uuid.uuid4().hex[:6]}.yaml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    return path
+
+
+def hub_client_ids(workers: int, base: str = "bench-hub") -> list[str]:
+    from hub.ingest_pool import worker_client_ids
+
+    return worker_client_ids(base, workers)
+
+
+class HubProcess:
+    """``hub ingest --workers N`` as a child process (N=1: one ``hub ingest --client-id <base>-1``)."""
+
+    def __init__(self, config: Path, workers: int, base: str = "bench-hub", log_path: Path | None = None) -> None:
+        self.config, self.workers, self.base = config, workers, base
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+        self.peak_kb: dict[int, int] = {}
+        self.cpu_s: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._sampler: threading.Thread | None = None
+
+    def start(self) -> "HubProcess":
+        cmd = [sys.executable, "-m", "hub.cli", "--log-level", "WARNING", "ingest", "--config", str(self.config)]
+        cmd += ["--workers", str(self.workers), "--client-id", self.base] if self.workers > 1 else \
+            ["--client-id", f"{self.base}-1"]
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(cmd, cwd=REPO, stderr=log, stdout=log)
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+        return self
+
+    def worker_pids(self) -> list[int]:
+        if self.proc is None:
+            return []
+        return children_of(self.proc.pid) if self.workers > 1 else [self.proc.pid]
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.5):
+            self.sample()
+
+    def sample(self) -> None:
+        for pid in self.worker_pids():
+            hwm = proc_status(pid).get("VmHWM")
+            if hwm:
+                self.peak_kb[pid] = max(self.peak_kb.get(pid, 0), hwm)
+            cpu = proc_cpu_s(pid)
+            if cpu:
+                self.cpu_s[pid] = max(self.cpu_s.get(pid, 0.0), cpu)
+
+    def stop(self) -> None:
+        self.sample()
+        self._stop.set()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                for pid in self.worker_pids():
+                    os.kill(pid, 9)
+                self.proc.kill()
+                self.proc.wait()
+
+
+def precreate_sessions(port: int, client_ids: list[str], topic_filter: str) -> None:
+    """Make each client id's persistent session and subscription at the broker, then leave.
+
+    What the broker then queues for these sessions is exactly what a worker
+    (or counter) with that id finds when it connects.
+    """
+    for cid in client_ids:
+        done = threading.Event()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+        client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
+        client.on_subscribe = lambda *_: done.set()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        client.connect("127.0.0.1", port, clean_start=False, properties=props)
+        client.loop_start()
+        if not done.wait(10):
+            raise RuntimeError(f"{cid}: no SUBACK")
+        client.disconnect()
+        client.loop_stop()
+
+
+class AckObserver:
+    """One client on every kiosk's ack topic: counts acked punch ids and when they came."""
+
+    def __init__(self, port: int) -> None:
+        self.ids: set[str] = set()
+        self.rejected: list[tuple[str, str]] = []
+        self.first: float | None = None
+        self.first_count = 0
+        self.last: float | None = None
+        self.messages = 0
+        self._cond = threading.Condition()
+        self._ready = threading.Event()
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ack-observer-{uuid.uuid4().hex[:6]}",
+                                   protocol=mqtt.MQTTv5)
+        self._client.on_connect = lambda c, *_: c.subscribe(topics.subscription(topics.ACK), qos=1)
+        self._client.on_subscribe = lambda *_: self._ready.set()
+        self._client.on_message = self._on_message
+        self._port = port
+
+    def start(self) -> "AckObserver":
+        self._client.connect("127.0.0.1", self._port)
+        self._client.loop_start()
+        if not self._ready.wait(10):
+            raise RuntimeError("ack observer: no SUBACK")
+        return self
+
+    def _on_message(self, _c, _u, msg) -> None:
+        now = time.monotonic()
+        ack = json.loads(msg.payload)
+        with self._cond:
+            self.messages += 1
+            if self.first is None:
+                self.first, self.first_count = now, len(ack.get("ids", []))
+            self.ids.update(ack.get("ids", []))
+            self.rejected += [(r["id"], r["reason"]) for r in ack.get("rejected", [])]
+            self.last = now
+            self._cond.notify_all()
+
+    def wait_for(self, count: int, timeout_s: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self.ids) + len(self.rejected) >= count, timeout_s)
+
+    def stop(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+# --- publishing a backlog -------------------------------------------------------------------
+
+
+def signed_backlog(specs: list[KioskSpec], total: int) -> list[tuple[KioskSpec, str, bytes]]:
+    """``total`` signed punches, round-robin over the kiosks and their employees."""
+    from kiosk.decision import PunchDecision
+    from kiosk.liveness import LivenessState
+    from kiosk.punches import make_signed_punch
+
+    keys = [s.private_key() for s in specs]
+    seqs = [0] * len(specs)
+    out = []
+    for n in range(total):
+        k = n % len(specs)
+        spec = specs[k]
+        seqs[k] += 1
+        employee = spec.employee_ids[(seqs[k] - 1) % len(spec.employee_ids)]
+        decision = PunchDecision(employee_id=employee, distance=0.38, margin=0.12,
+                                 liveness=LivenessState(passed=True, score=0.9, reason=None))
+        punch_id, payload = make_signed_punch(keys[k], device_id=spec.device_id, site_id=spec.site_id,
+                                              decision=decision, ts=datetime.now(timezone.utc),
+                                              gallery_version=1, seq=seqs[k])
+        out.append((spec, punch_id, payload))
+    return out
+
+
+def publish_backlog(port: int, backlog: list[tuple[KioskSpec, str, bytes]]) -> float:
+    """Publish every punch at QoS 1 from its own kiosk's client and wait for the broker's PUBACKs."""
+    started = time.monotonic()
+    clients: dict[str, mqtt.Client] = {}
+    infos = []
+    for spec, _pid, payload in backlog:
+        client = clients.get(spec.device_id)
+        if client is None:
+            client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=spec.device_id, clean_session=False,
+                                 protocol=mqtt.MQTTv311)
+            client.max_inflight_messages_set(100)
+            client.max_queued_messages_set(0)
+            client.connect("127.0.0.1", port)
+            client.loop_start()
+            clients[spec.device_id] = client
+        infos.append(client.publish(topics.device_topic(spec.device_id, topics.PUNCH), payload, qos=1))
+    for info in infos:
+        info.wait_for_publish(60)
+    for client in clients.values():
+        client.disconnect()
+        client.loop_stop()
+    return time.monotonic() - started
+
+
+# --- the raw subscriber ---------------------------------------------------------------------
+
+
+def _raw_counter(port: int, client_id: str, expect: int, timeout_s: float, results) -> None:
+    """A plain subscriber: resume the session, count the queued punches (paho PUBACKs each), report."""
+    stamps = {"first": None, "last": None, "count": 0}
+    done = threading.Event()
+
+    def on_message(_c, _u, _msg) -> None:
+        now = time.monotonic()
+        if stamps["first"] is None:
+            stamps["first"] = now
+        stamps["last"] = now
+        stamps["count"] += 1
+        if stamps["count"] >= expect:
+            done.set()
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.on_message = on_message
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = SESSION_EXPIRY_S
+    started = time.monotonic()
+    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    client.loop_start()
+    done.wait(timeout_s)
+    client.disconnect()
+    client.loop_stop()
+    usage = __import__("resource").getrusage(__import__("resource").RUSAGE_SELF)
+    results.put({"count": stamps["count"], "first": stamps["first"], "last": stamps["last"], "started": started,
+                 "cpu_s": usage.ru_utime + usage.ru_stime})
+
+
+def raw_drain(port: int, client_id: str, expect: int, timeout_s: float = 120.0) -> dict:
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    proc = ctx.Process(target=_raw_counter, args=(port, client_id, expect, timeout_s, results), daemon=True)
+    proc.start()
+    out = results.get(timeout=timeout_s + 30)
+    proc.join(10)
+    span = (out["last"] - out["first"]) if out["first"] is not None else float("nan")
+    out["rate"] = (out["count"] - 1) / span if span and span > 0 else float("nan")
+    out["drain_s"] = out["last"] - out["started"] if out["last"] else float("nan")
+    return out
+
+
+# --- one measurement --------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    db: str
+    workers: int
+    punches: int
+    raw_rate: float
+    ingest_rate: float
+    drain_s: float
+    stored: int
+    distinct: int
+    acked: int
+    rejected: int
+    worker_peak_mb: float
+    hub_cpu_s: float
+    broker_cpu_s: float
+    raw_cpu_s: float
+    ack_messages: int
+
+
+def measure(db_kind: str, workers: int, punches: int, kiosks: int, workdir: Path, broker_extra: str,
+            ingest: dict | None = None) -> Row:
+    run_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{db_kind}-{workers}-", dir=workdir))
+    broker = bench_broker(run_dir / "mosquitto", broker_extra)
+    db = Database(db_kind, run_dir)
+    hub = None
+    try:
+        sites = make_sites(4, 2000)
+        specs = plan_kiosks(sites, kiosks, prefix="bench")
+        seed(db, sites, specs)
+        backlog = signed_backlog(specs, punches)
+        ids = hub_client_ids(workers)
+        precreate_sessions(broker.port, ids, topics.subscription(topics.PUNCH, GROUP))
+        precreate_sessions(broker.port, ["raw-counter"], topics.subscription(topics.PUNCH))
+        observer = AckObserver(broker.port).start()
+        publish_backlog(broker.port, backlog)
+        broker_cpu0 = proc_cpu_s(broker._proc.pid)  # noqa: SLF001
+        raw = raw_drain(broker.port, "raw-counter", punches)
+        broker_cpu1 = proc_cpu_s(broker._proc.pid)  # noqa: SLF001
+        config = write_hub_config(run_dir, db.url, broker.port, ingest=ingest)
+        started = time.monotonic()
+        hub = HubProcess(config, workers, log_path=run_dir / "hub.log").start()
+        ok = observer.wait_for(punches, timeout_s=600)
+        hub.sample()
+        broker_cpu2 = proc_cpu_s(broker._proc.pid)  # noqa: SLF001
+        drain_s = (observer.last or time.monotonic()) - started
+        span = (observer.last - observer.first) if observer.first else float("nan")
+        rate = (len(observer.ids) - observer.first_count) / span if span and span > 0 else float("nan")
+        hub.stop()
+        observer.stop()
+        if not ok:
+            print(f"WARNING: {db_kind} x{workers}: only {len(observer.ids)} of {punches} acked", file=sys.stderr)
+        stored, distinct = db.punch_count()
+        return Row(db_kind, workers, punches, raw["rate"], rate, drain_s, stored, distinct, len(observer.ids),
+                   len(observer.rejected), max(hub.peak_kb.values(), default=0) / 1024, sum(hub.cpu_s.values()),
+                   broker_cpu2 - broker_cpu1, raw["cpu_s"], observer.messages)
+    finally:
+        if hub is not None:
+            hub.stop()
+        broker.stop()
+        db.drop()
+
+
+# --- (2) a real kiosk's backlog -------------------------------------------------------------
+
+
+def _kiosk_backlog_main(state_dir: str, key_file: str, device_id: str, site_id: str, employees: list[str],
+                        count: int, port: int, control, results) -> None:
+    """The kiosk process: fill a real outbox while the hub is down, run the real MqttLink, time the drain."""
+    import logging
+
+    from kiosk.config import KioskConfig
+    from kiosk.decision import PunchDecision
+    from kiosk.link import MqttLink
+    from kiosk.liveness import LivenessState
+    from kiosk.outbox import Outbox
+    from kiosk.punches import make_signed_punch
+    from protocol.signing import load_private_key
+
+    logging.basicConfig(level=logging.WARNING)
+    config = KioskConfig.model_validate({"device_id": device_id, "site_id": site_id, "state_dir": state_dir,
+                                         "signing_key_file": key_file, "mqtt": {"host": "127.0.0.1", "port": port}})
+    key = load_private_key(Path(key_file))
+    outbox = Outbox(Path(state_dir) / "outbox.sqlite")
+    started = time.monotonic()
+    for n in range(count):
+        decision = PunchDecision(employee_id=employees[n % len(employees)], distance=0.38, margin=0.12,
+                                 liveness=LivenessState(passed=True, score=0.9, reason=None))
+        outbox.add(lambda seq: make_signed_punch(key, device_id=device_id, site_id=site_id, decision=decision,
+                                                 ts=datetime.now(timezone.utc), gallery_version=1, seq=seq))
+    fill_s = time.monotonic() - started
+    after_fill = proc_status(os.getpid())
+    link = MqttLink(config, outbox, sw_version="bench", gallery_version=lambda: 0)
+    link.start()
+    link.connected.wait(30)
+    results.put(("ready", fill_s, after_fill, outbox.depth()))
+    control.get()                                  # the hub is starting now
+    hub_started = time.monotonic()
+    tick = threading.Event()
+    while outbox.depth() > 0 and time.monotonic() - hub_started < 600:
+        tick.wait(0.05)
+    drained_s = time.monotonic() - hub_started
+    status = proc_status(os.getpid())
+    stats = dict(link.stats)
+    link.stop()
+    outbox.close()
+    results.put(("drained", drained_s, status, stats, outbox_size(Path(state_dir))))
+
+
+def outbox_size(state_dir: Path) -> int:
+    return sum(p.stat().st_size for p in state_dir.glob("outbox.sqlite*"))
+
+
+def backlog_drain(db_kind: str, count: int, workdir: Path, hub_down_s: float = 3.0) -> dict:
+    """One kiosk with ``count`` punches queued while the hub is down; then the hub starts."""
+    from protocol.signing import write_private_key
+
+    run_dir = Path(tempfile.mkdtemp(prefix=f"backlog-{db_kind}-", dir=workdir))
+    broker = bench_broker(run_dir / "mosquitto")
+    db = Database(db_kind, run_dir)
+    hub = None
+    ctx = multiprocessing.get_context("spawn")
+    try:
+        sites = make_sites(1, 500)
+        site = next(iter(sites))
+        spec = plan_kiosks(sites, 1, prefix="backlog")[0]
+        seed(db, sites, [spec])
+        key_file = run_dir / "kiosk.key"
+        write_private_key(spec.private_key(), key_file)
+        precreate_sessions(broker.port, hub_client_ids(1), topics.subscription(topics.PUNCH, GROUP))
+        control, results = ctx.Queue(), ctx.Queue()
+        kiosk = ctx.Process(target=_kiosk_backlog_main, daemon=True, args=(
+            str(run_dir / "kiosk"), str(key_file), spec.device_id, site, list(spec.employee_ids), count,
+            broker.port, control, results))
+        kiosk.start()
+        _, fill_s, after_fill, depth = results.get(timeout=900)
+        time.sleep(hub_down_s)                          # hub still down: the link has published its window
+        config = write_hub_config(run_dir, db.url, broker.port)
+        control.put("go")
+        started = time.monotonic()
+        hub = HubProcess(config, 1, log_path=run_dir / "hub.log").start()
+        _, drained_s, status, link_stats, size = results.get(timeout=900)
+
+        def rows() -> int:
+            return db.punch_count()[0]
+        while rows() < count and time.monotonic() - started < 120:
+            time.sleep(0.2)
+        all_rows_s = time.monotonic() - started
+        hub.sample()
+        stored, distinct = db.punch_count()
+        kiosk.join(30)
+        return {"db": db_kind, "count": count, "fill_s": fill_s, "depth_before": depth, "drained_s": drained_s,
+                "rows_s": all_rows_s, "stored": stored, "distinct": distinct,
+                "rss_after_fill_mb": after_fill.get("VmRSS", 0) / 1024, "hwm_mb": status.get("VmHWM", 0) / 1024,
+                "link": link_stats, "hub_peak_mb": max(hub.peak_kb.values(), default=0) / 1024}
+    finally:
+        if hub is not None:
+            hub.stop()
+        broker.stop()
+        db.drop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--punches", type=int, default=10_000)
+    parser.add_argument("--kiosks", type=int, default=20)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--max-inflight", type=int, default=None,
+                        help="broker max_inflight_messages (default: Mosquitto's 20)")
+    parser.add_argument("--batch-max", type=int, default=None, help="hub ingest.batch_max")
+    parser.add_argument("--backlog", type=int, default=None, metavar="N",
+                        help="instead: one real kiosk (outbox + MqttLink) with N punches queued while the hub is down")
+    args = parser.parse_args(argv)
+    if args.backlog:
+        return main_backlog(args.backlog, args.databases.split(","), argv)
+    extra = BENCH_BROKER + (f"max_inflight_messages {args.max_inflight}\n" if args.max_inflight is not None else "")
+    ingest = {"batch_max": args.batch_max} if args.batch_max else None
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        for db_kind in args.databases.split(","):
+            for workers in (int(w) for w in args.workers.split(",")):
+                row = measure(db_kind, workers, args.punches, args.kiosks, Path(tmp), extra, ingest)
+                print(json.dumps(row.__dict__), file=sys.stderr, flush=True)
+                rows.append(row)
+    print(f"- command: `python -m benchmarks.ingest {' '.join(argv if argv is not None else sys.argv[1:])}`")
+    print(f"- broker: Mosquitto, `{extra.strip().replace(chr(10), '; ')}`; {os.cpu_count()} CPUs shared; "
+          f"load average at end {os.getloadavg()[0]:.2f}")
+    print()
+    print(markdown_table(
+        ["db", "workers", "punches", "raw msg/s", "ingest stored+acked/s", "ingest/raw", "drain s (from start)",
+         "rows (distinct)", "acked", "worker peak RSS MB", "hub CPU s", "broker CPU s (ingest)", "acks msgs"],
+        [[r.db, r.workers, r.punches, f"{r.raw_rate:,.0f}", f"{r.ingest_rate:,.0f}",
+          f"{100 * r.ingest_rate / r.raw_rate:.0f}%", f"{r.drain_s:.1f}", f"{r.stored} ({r.distinct})", r.acked,
+          f"{r.worker_peak_mb:.0f}", f"{r.hub_cpu_s:.1f}", f"{r.broker_cpu_s:.1f}", r.ack_messages] for r in rows]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+def main_backlog(count: int, databases: list[str], argv: list[str] | None) -> int:
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench-backlog-") as tmp:
+        for db_kind in databases:
+            row = backlog_drain(db_kind, count, Path(tmp))
+            print(json.dumps(row), file=sys.stderr, flush=True)
+            rows.append(row)
+    print(f"- command: `python -m benchmarks.ingest {' '.join(argv if argv is not None else sys.argv[1:])}`")
+    print(f"- {os.cpu_count()} CPUs shared with other work; load average at end {os.getloadavg()[0]:.2f}")
+    print()
+    print(markdown_table(
+        ["hub db", "backlog", "outbox fill s", "outbox empty after s", "hub rows after s", "rows (distinct)",
+         "kiosk RSS after fill MB", "kiosk VmHWM MB", "punches published (incl. resends)", "hub worker peak MB"],
+        [[r["db"], r["count"], f"{r['fill_s']:.1f}", f"{r['drained_s']:.1f}", f"{r['rows_s']:.1f}",
+          f"{r['stored']} ({r['distinct']})", f"{r['rss_after_fill_mb']:.0f}", f"{r['hwm_mb']:.0f}",
+          r["link"].get("punches_published", 0), f"{r['hub_peak_mb']:.0f}"] for r in rows]))
+    return 0
