@@ -222,8 +222,9 @@ def hub_client_ids(workers: int, base: str = "bench-hub") -> list[str]:
 class HubProcess:
     """``hub ingest --workers N`` as a child process (N=1: one ``hub ingest --client-id <base>-1``)."""
 
-    def __init__(self, config: Path, workers: int, base: str = "bench-hub", log_path: Path | None = None) -> None:
-        self.config, self.workers, self.base = config, workers, base
+    def __init__(self, config: Path, workers: int, base: str = "bench-hub", log_path: Path | None = None,
+                 log_level: str = "WARNING") -> None:
+        self.config, self.workers, self.base, self.log_level = config, workers, base, log_level
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
         self.peak_kb: dict[int, int] = {}
@@ -232,7 +233,7 @@ class HubProcess:
         self._sampler: threading.Thread | None = None
 
     def start(self) -> "HubProcess":
-        cmd = [sys.executable, "-m", "hub.cli", "--log-level", "WARNING", "ingest", "--config", str(self.config)]
+        cmd = [sys.executable, "-m", "hub.cli", "--log-level", self.log_level, "ingest", "--config", str(self.config)]
         cmd += ["--workers", str(self.workers), "--client-id", self.base] if self.workers > 1 else \
             ["--client-id", f"{self.base}-1"]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL

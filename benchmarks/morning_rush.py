@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         precreate_sessions(broker.port, ids, topics.subscription(topics.PUNCH, GROUP))
         config = write_hub_config(workdir, db.url, broker.port)
         hub_log = workdir / "hub.log"
-        hub = HubProcess(config, args.workers, log_path=hub_log)
+        hub = HubProcess(config, args.workers, log_path=hub_log, log_level="INFO")
         hub.start()
         window_s = 3600.0 / args.compress
         gen = LoadGenerator(specs, "127.0.0.1", broker.port, shards=args.shards, window_s=window_s,
@@ -90,6 +90,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         lost = [pid for pid in generated if pid not in stored_ids]
         size_after = db.size_bytes()
         hub_peak_kb = dict(hub.peak_kb)
+        hub_cpu_s = sum(hub.cpu_s.values())
         hub.stop()
         hub = None
         worker_stats = [json.loads(m.replace("'", '"')) for m in
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             "seed_s": seed_s, "broker": "Mosquitto defaults" if args.broker_defaults else "sized",
             "generated": len(generated), "rows": rows, "distinct": distinct, "lost": len(lost),
             "summary": summary, "hub_peak_mb": [round(v / 1024) for v in hub_peak_kb.values()],
-            "hub_cpu_s": round(sum(hub.cpu_s.values()) if hub else 0, 1),
+            "hub_cpu_s": round(hub_cpu_s, 1),
             "broker_peak_mb": broker_peak["kb"] / 1024, "db_growth_bytes": size_after - size_before,
             "db_bytes_per_million": (size_after - size_before) / max(1, rows) * 1_000_000,
             "worker_stats": worker_stats, "broker_drop_warnings": drops, "loadgen_errors": gen.errors,
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         ["hub worker stats", "; ".join(f"received {w['received']:,}, stored {w['stored']:,}, duplicates "
                                        f"{w['duplicates']:,}" for w in result["worker_stats"])],
         ["all done after (from curve start)", f"{s['finished_s']:.0f} s"],
-        ["hub worker peak RSS MB", ", ".join(map(str, result["hub_peak_mb"]))],
+        ["hub worker peak RSS MB / CPU s", f"{', '.join(map(str, result['hub_peak_mb']))} / {result['hub_cpu_s']}"],
         ["broker peak RSS MB", f"{result['broker_peak_mb']:.0f}"],
         ["load generator peak RSS MB / CPU s", f"{s['max_rss_kb'] / 1024:.0f} / {s['cpu_s']:.0f}"],
         ["database growth", f"{result['db_growth_bytes'] / 1e6:.1f} MB for {result['rows']:,} punches"],

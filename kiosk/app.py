@@ -261,8 +261,9 @@ class KioskApp:
 
     def handle_command(self, command: messages.Command) -> messages.CommandResult:
         if command.name == "resync":
-            self.link.request_gallery(have_version=0)
-            return messages.CommandResult(id=command.id, ok=True, detail="asked the hub for the full gallery")
+            sent = self.link.request_gallery(have_version=0)
+            return messages.CommandResult(id=command.id, ok=sent, detail="asked the hub for the full gallery"
+                                          if sent else "not connected to the broker; send the command again when the kiosk is online")
         if command.name == "reboot":
             proc = subprocess.run(["systemctl", "reboot"], capture_output=True, text=True, timeout=30)
             ok = proc.returncode == 0

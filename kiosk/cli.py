@@ -50,6 +50,7 @@ def make_feedback(config: KioskConfig):
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    args.config = args.config or args.config_path or DEFAULT_CONFIG
     config = load_config(args.config, KioskConfig)
     problems = []
     if not config.signing_key_file.exists():
@@ -121,7 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("check-config", help="validate kiosk.yaml and the files it names")
-    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    p.add_argument("config_path", nargs="?", type=Path, metavar="CONFIG", help=f"default {DEFAULT_CONFIG}")
+    p.add_argument("--config", type=Path, default=None, help="the same, as an option")
     p.set_defaults(func=cmd_check_config)
 
     p = sub.add_parser("keygen", help="make the device's Ed25519 signing key; prints the public key last")

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 # kiosk trusts the hub (ACL: only the hub may publish to our delta topic).
 MAX_GALLERY_BYTES = 256 * 1024 * 1024
 SEND_BATCH = 500
+SENDER_RETRY_S = 1.0
 
 GalleryHandler = Callable[[messages.GalleryDelta], int | None]
 CommandHandler = Callable[[messages.Command], messages.CommandResult]
@@ -132,11 +133,19 @@ class MqttLink:
                 attempt += 1
                 self._stop.wait(delay)
                 continue
+            connects_before = self.stats["connects"]
             while not self._stop.is_set():
-                rc = self._client.loop(timeout=1.0)
+                try:
+                    rc = self._client.loop(timeout=1.0)
+                except Exception:  # never let the network thread die: reconnect instead
+                    log.exception("MQTT network loop failed; reconnecting")
+                    self._client.disconnect()
+                    break
                 if rc != mqtt.MQTT_ERR_SUCCESS:
                     break
-            if self.connected.is_set():
+            # A session that got as far as CONNACK starts the backoff over.
+            # (``connected`` cannot tell: on_disconnect has cleared it by now.)
+            if self.stats["connects"] > connects_before:
                 attempt = 0
             self._set_disconnected()
             if self._stop.is_set():
@@ -155,20 +164,28 @@ class MqttLink:
             if not self.connected.is_set():
                 self._wake.wait()          # woken by connect, a new punch or stop
                 continue
-            room = window - self.outbox.in_flight(timeout_s)
-            rows = self.outbox.due(min(room, SEND_BATCH), timeout_s)
-            sent = []
-            for row in rows:
-                if self._client.publish(topic, row.payload, qos=1).rc != mqtt.MQTT_ERR_SUCCESS:
-                    break
-                sent.append(row.id)
-            if sent:
-                self.outbox.mark_sent(sent)
-                self.stats["punches_published"] += len(sent)
-            if len(sent) == min(room, SEND_BATCH) and sent:
-                continue                   # the window may have more room: go on at once
-            wait = self.outbox.next_resend_in_s(timeout_s)
+            try:
+                if self._publish_due(topic, window, timeout_s):
+                    continue               # the window may have more room: go on at once
+                wait = self.outbox.next_resend_in_s(timeout_s)
+            except Exception:  # e.g. the outbox disk failing: log, back off, go on
+                log.exception("sending punches failed; retrying in %.0f s", SENDER_RETRY_S)
+                self._stop.wait(SENDER_RETRY_S)
+                continue
             self._wake.wait(None if wait is None else max(wait, 0.05))
+
+    def _publish_due(self, topic: str, window: int, timeout_s: float) -> bool:
+        """Publish the due rows that fit the window; True when all fitted (there may be more)."""
+        room = min(window - self.outbox.in_flight(timeout_s), SEND_BATCH)
+        sent = []
+        for row in self.outbox.due(room, timeout_s):
+            if self._client.publish(topic, row.payload, qos=1).rc != mqtt.MQTT_ERR_SUCCESS:
+                break
+            sent.append(row.id)
+        if sent:
+            self.outbox.mark_sent(sent)
+            self.stats["punches_published"] += len(sent)
+        return bool(sent) and len(sent) == room
 
     # -- paho callbacks (network thread) --------------------------------------
 
@@ -208,6 +225,11 @@ class MqttLink:
         except (MessageInvalid, ValueError) as exc:
             self.stats["bad_messages"] += 1
             log.warning("bad message on %s ignored: %s", msg.topic, exc)
+        except Exception:
+            # paho re-raises callback exceptions out of loop(): one failing
+            # handler (a full disk saving the gallery) must not end the link.
+            self.stats["handler_errors"] += 1
+            log.exception("handling the message on %s failed; ignored", msg.topic)
 
     def _handle_ack(self, ack: messages.Ack) -> None:
         removed = self.outbox.remove(ack.ids)
@@ -227,6 +249,12 @@ class MqttLink:
                         self.config.site_id)
             return
         version = self._on_gallery(delta)
+        if version is None and delta.full:
+            # Asking again now would loop: the hub would answer the same full
+            # gallery. The next periodic request tries again.
+            log.error("full gallery version %s could not be applied; keeping version %s until the next poll",
+                      delta.to_version, self._gallery_version())
+            return
         if version is None:
             log.warning("gallery delta %s->%s does not fit version %s; asking for everything",
                         delta.from_version, delta.to_version, self._gallery_version())

@@ -183,9 +183,17 @@ class Kiosk:
     def rows(self) -> list[str]:
         return [r.id for r in self.outbox.due(100_000, 0)]
 
-    def start(self) -> "Kiosk":
+    def start(self, hub: FakeHub | None = None) -> "Kiosk":
+        """Connect; with ``hub``, also wait until the kiosk's subscriptions are live.
+
+        The kiosk subscribes, then asks for the gallery on the same connection;
+        the broker handles one connection's packets in order, so once the hub
+        has the request, what it sends to the kiosk is no longer dropped.
+        """
         self.link.start()
         assert self.link.connected.wait(WAIT_S), "link did not connect"
+        if hub is not None:
+            hub.wait(lambda: len(hub.requests()) >= 1, "the kiosk's first gallery request")
         return self
 
     def stop(self) -> None:
@@ -217,7 +225,7 @@ def paho_unacked(client: mqtt.Client) -> int:
 
 
 def test_rows_stay_after_the_broker_puback_until_the_hub_acks_them(hub, make_kiosk):
-    kiosk = make_kiosk().start()
+    kiosk = make_kiosk().start(hub)
     first, second = kiosk.punch(), kiosk.punch("emp-2")
     hub.wait(lambda: set(hub.punch_ids()) >= {first, second}, "both punches")
     assert hub.punch_ids()[:2] == [first, second]                      # in seq order
@@ -235,7 +243,7 @@ def test_rows_stay_after_the_broker_puback_until_the_hub_acks_them(hub, make_kio
 
 
 def test_an_unacked_punch_is_published_again_after_the_ack_timeout(hub, make_kiosk):
-    kiosk = make_kiosk(ack_timeout_s=1.0).start()
+    kiosk = make_kiosk(ack_timeout_s=1.0).start(hub)
     punch_id = kiosk.punch()
     hub.wait(lambda: hub.punch_ids().count(punch_id) >= 2, "the same punch twice")
     assert kiosk.rows() == [punch_id]
@@ -248,7 +256,7 @@ def test_an_unacked_punch_is_published_again_after_the_ack_timeout(hub, make_kio
 def test_no_more_than_inflight_max_punches_wait_for_an_ack(hub, make_kiosk):
     kiosk = make_kiosk(inflight_max=5, ack_timeout_s=2.0)
     ids = [kiosk.punch(f"emp-{i}") for i in range(12)]                 # a backlog before we connect
-    kiosk.start()
+    kiosk.start(hub)
 
     def first_resend() -> int | None:
         seen = hub.punch_ids()
@@ -273,7 +281,7 @@ def test_no_more_than_inflight_max_punches_wait_for_an_ack(hub, make_kiosk):
 def test_every_punch_arrives_across_a_broker_restart(hub, make_kiosk, broker, how):
     """A graceful stop keeps the broker's sessions; a kill loses everything it queued."""
     hub.auto_ack()
-    kiosk = make_kiosk(ack_timeout_s=2.0).start()
+    kiosk = make_kiosk(ack_timeout_s=2.0).start(hub)
     sent = [kiosk.punch() for _ in range(5)]
     eventually(lambda: kiosk.outbox.depth() == 0, "the first punches to be acked")
 
@@ -290,7 +298,7 @@ def test_every_punch_arrives_across_a_broker_restart(hub, make_kiosk, broker, ho
 
 
 def test_a_rejected_punch_moves_to_the_rejected_table(hub, make_kiosk):
-    kiosk = make_kiosk().start()
+    kiosk = make_kiosk().start(hub)
     bad, good = kiosk.punch(), kiosk.punch()
     hub.wait(lambda: set(hub.punch_ids()) >= {bad, good}, "both punches")
     hub.ack([good], rejected=[(bad, "bad signature")])
@@ -304,7 +312,7 @@ def test_health_is_published_only_when_connected(hub, make_kiosk):
     health = messages.Health(ts=datetime.now(IST), uptime_s=1.0, outbox_depth=0, gallery_version=0,
                              sw_version="test")
     assert kiosk.link.publish_health(health) is False
-    kiosk.start()
+    kiosk.start(hub)
     assert kiosk.link.publish_health(health) is True
     hub.wait(lambda: bool(hub.payloads(topics.HEALTH)), "health")
     assert messages.parse(messages.Health, hub.payloads(topics.HEALTH)[0]).outbox_depth == 0
@@ -425,7 +433,7 @@ def serve_full_gallery(hub: FakeHub, version: int, content: dict, once: bool = T
 def test_a_full_gallery_is_applied_announced_and_cached_encrypted(hub, make_kiosk, tmp_path, key_file):
     content = people(3)
     serve_full_gallery(hub, 3, content)
-    kiosk = make_kiosk().start()
+    kiosk = make_kiosk().start(hub)
     hub.wait(lambda: 0 in hub.requests(), "the kiosk's gallery request")
     assert kiosk.link.gallery_applied.wait(WAIT_S)
     hub.wait(lambda: 3 in applied_versions(hub), "GalleryApplied 3")
@@ -453,7 +461,7 @@ def test_a_full_gallery_is_applied_announced_and_cached_encrypted(hub, make_kios
 
 def test_a_delta_that_does_not_fit_makes_the_kiosk_ask_for_everything(hub, make_kiosk):
     serve_full_gallery(hub, 3, people(2))
-    kiosk = make_kiosk().start()
+    kiosk = make_kiosk().start(hub)
     hub.wait(lambda: 3 in applied_versions(hub), "GalleryApplied 3")
     asked = len(hub.requests())
 
@@ -466,7 +474,7 @@ def test_a_delta_that_does_not_fit_makes_the_kiosk_ask_for_everything(hub, make_
 
 def test_a_delta_for_another_site_is_ignored(hub, make_kiosk):
     serve_full_gallery(hub, 3, people(2))
-    kiosk = make_kiosk().start()
+    kiosk = make_kiosk().start(hub)
     hub.wait(lambda: 3 in applied_versions(hub), "GalleryApplied 3")
     hub.send(topics.GALLERY_DELTA, delta(9, people(4, seed=2), full=True, site_id="elsewhere"))
     hub.send(topics.GALLERY_DELTA, delta(4, {}, from_version=3, removed=["emp-0-0"]))
@@ -477,7 +485,7 @@ def test_a_delta_for_another_site_is_ignored(hub, make_kiosk):
 
 def test_a_full_gallery_that_cannot_be_applied_is_not_asked_for_again_at_once(hub, make_kiosk):
     """Asking again at once would loop: the hub answers the same full gallery, which fails the same way."""
-    kiosk = make_kiosk().start()
+    kiosk = make_kiosk().start(hub)
     hub.wait(lambda: len(hub.requests()) >= 1, "the first gallery request")
     bad = json.loads(delta(5, people(2), full=True))
     bad["upserts"][0]["encodings"] = [messages.encode_template(np.zeros(64))]        # 64-d: not a template
@@ -494,7 +502,7 @@ def test_a_full_gallery_that_cannot_be_applied_is_not_asked_for_again_at_once(hu
 
 
 def test_malformed_messages_are_ignored_and_the_link_keeps_working(hub, make_kiosk):
-    kiosk = make_kiosk().start()
+    kiosk = make_kiosk().start(hub)
     punch_id = kiosk.punch()
     hub.wait(lambda: punch_id in hub.punch_ids(), "the punch")
     garbage = [
@@ -521,7 +529,7 @@ def test_malformed_messages_are_ignored_and_the_link_keeps_working(hub, make_kio
 def test_a_gallery_that_cannot_be_saved_does_not_kill_the_link(hub, make_kiosk, tmp_path):
     kiosk = make_kiosk()
     (tmp_path / "state" / "gallery.bin").mkdir()                       # the save fails like a broken disk
-    kiosk.start()
+    kiosk.start(hub)
     hub.send(topics.GALLERY_DELTA, delta(2, people(2), full=True))
     punch_id = kiosk.punch()
     hub.wait(lambda: punch_id in hub.punch_ids(), "the punch")
@@ -535,7 +543,7 @@ def test_a_failing_command_handler_answers_with_an_error(hub, make_kiosk):
     def explode(command):
         raise RuntimeError("handler broke")
 
-    make_kiosk(on_command=explode).start()
+    make_kiosk(on_command=explode).start(hub)
     hub.send(topics.CMD, messages.Command(id="c-9", name="resync").to_json())
     hub.wait(lambda: bool(hub.payloads(topics.CMD_RESULT)), "a command result")
     result = messages.parse(messages.CommandResult, hub.payloads(topics.CMD_RESULT)[0])

@@ -1,0 +1,133 @@
+"""The kiosk as a whole, in-process: offline operation from its cached gallery, overlay, commands, config."""
+
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from biometrics.encoder import FaceEncoder, load_image_rgb
+from devtools.mosquitto import free_port
+from hardware.replay import ReplayCamera
+from kiosk.app import GALLERY_FILE, KioskApp, RunOptions
+from kiosk.config import KioskConfig
+from kiosk.decision import Outcome
+from kiosk.gallery import GalleryCache
+from kiosk.gallery_store import EncryptedGalleryStore
+from kiosk.overlay import render
+from protocol import messages, signing
+from protocol.settings import load_config
+
+REPO = Path(__file__).resolve().parents[1]
+PEOPLE = ["Barack_Obama", "Naomi_Watts", "Tom_Crean"]
+
+
+def kiosk_config(tmp_path: Path, frames: Path, port: int) -> KioskConfig:
+    key_file = tmp_path / "device.key"
+    signing.write_private_key(signing.generate_private_key(), key_file)
+    return KioskConfig(
+        device_id="kiosk-app", site_id="site-app", state_dir=tmp_path / "state", signing_key_file=key_file,
+        mqtt={"host": "127.0.0.1", "port": port, "reconnect_max_s": 1},
+        camera={"kind": "replay", "path": frames, "fps": 10, "repeat": 4},
+        liveness={"mode": "off"},
+    )
+
+
+def seed_gallery(config: KioskConfig, faces_dir: Path) -> None:
+    """What the hub would have sent earlier: all photos but the last of each person."""
+    encoder = FaceEncoder()
+    upserts = []
+    for person in PEOPLE:
+        photos = sorted((faces_dir / "dev" / person).glob("*.jpg"))[:-1]
+        encodings = [encoder.encode_largest(load_image_rgb(p)) for p in photos]
+        upserts.append(messages.GalleryPerson(
+            employee_id=person, name=person.replace("_", " "),
+            encodings=[messages.encode_template(e[1]) for e in encodings if e is not None]))
+    cache = GalleryCache(config.site_id, EncryptedGalleryStore(config.state_dir / GALLERY_FILE,
+                                                               config.signing_key_file))
+    assert cache.apply(messages.GalleryDelta(site_id=config.site_id, from_version=0, to_version=3, full=True,
+                                             upserts=upserts)) == 3
+
+
+@pytest.mark.faces
+def test_offline_kiosk_recognises_from_its_cache_and_keeps_the_punch(tmp_path, faces_dir):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "1.jpg").symlink_to(sorted((faces_dir / "dev" / PEOPLE[1]).glob("*.jpg"))[-1])
+    config = kiosk_config(tmp_path, frames, free_port())   # nobody listens there: offline
+    config.state_dir.mkdir(parents=True)
+    seed_gallery(config, faces_dir)
+
+    app = KioskApp(config, ReplayCamera(frames, fps=10, repeat=4, pace=False))
+    summary = app.run(RunOptions(exit_when_done=True))
+
+    assert summary["gallery_version"] == 3 and summary["gallery_people"] == 3
+    assert summary["punches_created"] == 1 and summary["punches_acked"] == 0
+    assert summary["outbox_depth"] == 1                     # kept for when the link returns
+    from kiosk.outbox import Outbox
+
+    box = Outbox(config.state_dir / "outbox.sqlite")
+    row = box.due(10, 30)[0]
+    punch = messages.parse(messages.Punch, row.payload)
+    assert punch.employee_id == PEOPLE[1] and punch.seq == 1 and punch.liveness is None
+    signing.verify_fields(messages.decode_json(row.payload),
+                          signing.load_private_key(config.signing_key_file).public_key())
+    box.close()
+
+
+def test_render_shows_the_outcome_colour_and_message():
+    rgb = np.full((480, 640, 3), 90, np.uint8)
+    now = datetime(2026, 11, 23, 9, 14)
+    accepted = render(rgb, None, Outcome("accepted", prompt=("Thank you, Asha: 09:14", "")), now)
+    refused = render(rgb, None, Outcome("refused", prompt=("Not recognised", "")), now)
+    assert accepted.shape == (480, 640, 3)
+    assert not np.array_equal(accepted, refused)
+    banner = accepted[-40:, :, :].reshape(-1, 3)
+    assert (banner == (60, 180, 60)).all(axis=1).mean() > 0.5    # mostly the green of "accepted"
+
+
+def test_commands(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    config = kiosk_config(tmp_path, frames, free_port())
+    app = KioskApp(config, ReplayCamera(frames), encoder=FaceEncoder())
+    unsupported = app.handle_command(messages.Command(id="c1", name="config", args={"x": 1}))
+    assert not unsupported.ok and "not supported" in unsupported.detail
+    resync = app.handle_command(messages.Command(id="c2", name="resync"))
+    assert resync.id == "c2" and not resync.ok and "not connected" in resync.detail
+    app.outbox.close()
+
+
+def test_example_config_is_valid():
+    config = load_config(REPO / "kiosk" / "kiosk.example.yaml", KioskConfig)
+    assert config.liveness.mode == "blink" and config.indicators is not None
+
+
+
+@pytest.mark.faces
+def test_watchdog_is_petted_while_frames_flow(tmp_path, faces_dir, monkeypatch):
+    """Under systemd (Type=notify, WatchdogSec) the kiosk says READY and pings from its frame loop."""
+    import socket
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "1.jpg").symlink_to(sorted((faces_dir / "dev" / PEOPLE[0]).glob("*.jpg"))[0])
+    sock_path = tmp_path / "notify.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(sock_path))
+    listener.settimeout(0.1)
+    monkeypatch.setenv("NOTIFY_SOCKET", str(sock_path))
+    monkeypatch.setenv("WATCHDOG_USEC", "200000")   # ping at least every 0.1 s while frames flow
+    config = kiosk_config(tmp_path, frames, free_port())
+    app = KioskApp(config, ReplayCamera(frames, fps=10, repeat=15, pace=True))
+    app.run(RunOptions(exit_when_done=True))
+    received = []
+    try:
+        while True:
+            received += listener.recv(4096).decode().splitlines()
+    except socket.timeout:
+        pass
+    listener.close()
+    assert "READY=1" in received and received[-1] == "STOPPING=1"
+    pings = received.count("WATCHDOG=1")
+    assert 3 <= pings <= 15, received             # about one per 0.1 s over 1.5 s of frames, never more than frames
