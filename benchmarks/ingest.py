@@ -44,11 +44,13 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from benchmarks.common import REPO, markdown_table
 from benchmarks.loadgen import KioskSpec, plan_kiosks
 from devtools.mosquitto import MosquittoProcess
 from protocol import topics
 
+# benchmarks.common is imported only where tables are printed: it loads NumPy and dlib, which
+# would otherwise sit in every spawned process (and in the kiosk RSS measured below).
+REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 GROUP = "hub"
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -519,6 +521,7 @@ def _kiosk_backlog_main(state_dir: str, key_file: str, device_id: str, site_id: 
     from protocol.signing import load_private_key
 
     logging.basicConfig(level=logging.WARNING)
+    baseline = proc_status(os.getpid())            # the kiosk code imported, no outbox yet
     config = KioskConfig.model_validate({"device_id": device_id, "site_id": site_id, "state_dir": state_dir,
                                          "signing_key_file": key_file, "mqtt": {"host": "127.0.0.1", "port": port}})
     key = load_private_key(Path(key_file))
@@ -534,7 +537,7 @@ def _kiosk_backlog_main(state_dir: str, key_file: str, device_id: str, site_id: 
     link = MqttLink(config, outbox, sw_version="bench", gallery_version=lambda: 0)
     link.start()
     link.connected.wait(30)
-    results.put(("ready", fill_s, after_fill, outbox.depth()))
+    results.put(("ready", fill_s, after_fill, outbox.depth(), baseline))
     control.get()                                  # the hub is starting now
     hub_started = time.monotonic()
     tick = threading.Event()
@@ -574,7 +577,7 @@ def backlog_drain(db_kind: str, count: int, workdir: Path, hub_down_s: float = 3
             str(run_dir / "kiosk"), str(key_file), spec.device_id, site, list(spec.employee_ids), count,
             broker.port, control, results))
         kiosk.start()
-        _, fill_s, after_fill, depth = results.get(timeout=900)
+        _, fill_s, after_fill, depth, baseline = results.get(timeout=900)
         time.sleep(hub_down_s)                          # hub still down: the link has published its window
         config = write_hub_config(run_dir, db.url, broker.port)
         control.put("go")
@@ -592,6 +595,7 @@ def backlog_drain(db_kind: str, count: int, workdir: Path, hub_down_s: float = 3
         kiosk.join(30)
         return {"db": db_kind, "count": count, "fill_s": fill_s, "depth_before": depth, "drained_s": drained_s,
                 "rows_s": all_rows_s, "stored": stored, "distinct": distinct,
+                "rss_baseline_mb": baseline.get("VmRSS", 0) / 1024,
                 "rss_after_fill_mb": after_fill.get("VmRSS", 0) / 1024, "hwm_mb": status.get("VmHWM", 0) / 1024,
                 "link": link_stats, "hub_peak_mb": max(hub.peak_kb.values(), default=0) / 1024}
     finally:
@@ -615,6 +619,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.backlog:
         return main_backlog(args.backlog, args.databases.split(","), argv)
+    from benchmarks.common import markdown_table
+
     extra = BENCH_BROKER + (f"max_inflight_messages {args.max_inflight}\n" if args.max_inflight is not None else "")
     ingest = {"batch_max": args.batch_max} if args.batch_max else None
     rows = []
@@ -637,11 +643,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 def main_backlog(count: int, databases: list[str], argv: list[str] | None) -> int:
+    from benchmarks.common import markdown_table
+
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-backlog-") as tmp:
         for db_kind in databases:
@@ -653,8 +658,12 @@ def main_backlog(count: int, databases: list[str], argv: list[str] | None) -> in
     print()
     print(markdown_table(
         ["hub db", "backlog", "outbox fill s", "outbox empty after s", "hub rows after s", "rows (distinct)",
-         "kiosk RSS after fill MB", "kiosk VmHWM MB", "punches published (incl. resends)", "hub worker peak MB"],
+         "kiosk RSS before outbox MB", "kiosk RSS after fill MB", "kiosk VmHWM MB", "punches published (incl. resends)", "hub worker peak MB"],
         [[r["db"], r["count"], f"{r['fill_s']:.1f}", f"{r['drained_s']:.1f}", f"{r['rows_s']:.1f}",
-          f"{r['stored']} ({r['distinct']})", f"{r['rss_after_fill_mb']:.0f}", f"{r['hwm_mb']:.0f}",
+          f"{r['stored']} ({r['distinct']})", f"{r['rss_baseline_mb']:.0f}", f"{r['rss_after_fill_mb']:.0f}", f"{r['hwm_mb']:.0f}",
           r["link"].get("punches_published", 0), f"{r['hub_peak_mb']:.0f}"] for r in rows]))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

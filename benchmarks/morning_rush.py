@@ -34,7 +34,6 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.common import markdown_table
 from benchmarks.ingest import (GROUP, Database, HubProcess, bench_broker, hub_client_ids, make_sites,
                                precreate_sessions, proc_status, seed, write_hub_config)
 from benchmarks.loadgen import LoadGenerator, plan_kiosks, summarise
@@ -128,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain", type=float, default=240.0, help="seconds allowed after the window for acks")
     parser.add_argument("--broker-defaults", action="store_true", help="Mosquitto's default queue/inflight limits")
     args = parser.parse_args(argv)
+    from benchmarks.common import markdown_table  # NumPy/dlib: not in the spawned load-generator shards
+
     with tempfile.TemporaryDirectory(prefix="bench-rush-") as tmp:
         result = run(args, Path(tmp))
     print(json.dumps(result, default=str), file=sys.stderr, flush=True)

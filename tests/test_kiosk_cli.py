@@ -117,6 +117,15 @@ def test_check_config_names_the_bad_key(tmp_path, good_config, change, key):
     assert str(tmp_path / "kiosk.yaml") in proc.stderr
 
 
+def test_check_config_takes_the_path_as_an_argument_too(tmp_path, good_config):
+    cfg = tmp_path / "kiosk.yaml"
+    cfg.write_text(yaml.safe_dump({**good_config, "mqtt": {"port": 0}}))
+    proc = run(tool("kiosk"), "check-config", str(cfg))
+    assert proc.returncode != 0 and f"{cfg}: mqtt.port:" in proc.stderr
+    cfg.write_text(yaml.safe_dump(good_config))
+    assert run(tool("kiosk"), "check-config", str(cfg)).returncode == 0
+
+
 def test_check_config_names_a_missing_required_key(tmp_path, good_config):
     del good_config["site_id"]
     proc = check_config(tmp_path, good_config)

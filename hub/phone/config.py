@@ -64,5 +64,3 @@ class PhoneConfig(BaseModel):
     sms_per_address: ThrottleRule = Field(
         default_factory=lambda: _rule(50, 3600, 3600),
         description="codes requested per client address (an office activating together shares one address)")
-    kiosk_stale_after_s: float = Field(
-        180.0, gt=0, description="a kiosk with no health for this long counts as down (kiosk_down policy)")

@@ -84,8 +84,10 @@ def site_offset(site: Site, now: datetime) -> timedelta:
 
 class PhonePunching:
     def __init__(self, config: PhoneConfig, session_factory: sessionmaker[Session], encoder: FaceEncoder,
-                 clock: Callable[[], datetime], kiosk_status: KioskStatus = unknown_kiosk_status) -> None:
+                 clock: Callable[[], datetime], kiosk_status: KioskStatus = unknown_kiosk_status,
+                 kiosk_stale_after_s: float = 180.0) -> None:
         self.config = config
+        self.kiosk_stale_after_s = kiosk_stale_after_s  # the hub's health.stale_after_s
         self._factory = session_factory
         self._encoder = encoder
         self._clock = clock
@@ -177,7 +179,7 @@ class PhonePunching:
     # --- helpers ----------------------------------------------------------
 
     def _kiosk_states(self, session: Session, site_id: str, now: datetime) -> list[DeviceState]:
-        return [device_state(status, seen, now, self.config.kiosk_stale_after_s)
+        return [device_state(status, seen, now, self.kiosk_stale_after_s)
                 for status, seen in self._kiosk_status(session, site_id)]
 
     def _consume_nonce(self, employee_id: str, nonce: str | None, now: datetime) -> None:

@@ -30,12 +30,14 @@ class PhoneService:
         sms: SmsSender | None = None,
         clock: Callable[[], datetime] = utcnow,
         kiosk_status: KioskStatus = unknown_kiosk_status,
+        kiosk_stale_after_s: float = 180.0,
     ) -> None:
         self.config = config
         self._factory = session_factory
         self._clock = clock
         self.accounts = PhoneAccounts(config, session_factory, sms or OutboxFileSender(config.sms_outbox), clock)
-        self.punching = PhonePunching(config, session_factory, encoder or FaceEncoder(), clock, kiosk_status)
+        self.punching = PhonePunching(config, session_factory, encoder or FaceEncoder(), clock, kiosk_status,
+                                      kiosk_stale_after_s)
 
     @contextmanager
     def audited(self, step: str, address: str | None, employee_id: str | None = None) -> Iterator[Context]:

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hub.api.deps import AdminDep, SessionDep, public
+from hub.health import site_kiosk_status
 from hub.phone.accounts import Identity
 from hub.phone.config import PhoneConfig
 from hub.phone.geofence import Fix, check_fix
@@ -54,10 +55,12 @@ def _service(request: Request) -> PhoneService:
     state = request.app.state
     with _build_lock:
         if getattr(state, "phone", None) is None:
-            # until HubConfig has its ``phone`` section, the defaults apply (HTTPS required)
-            config = getattr(getattr(state, "config", None), "phone", None) or PhoneConfig()
+            hub_config = getattr(state, "config", None)
+            config = getattr(hub_config, "phone", None) or PhoneConfig()
+            stale_after_s = hub_config.health.stale_after_s if hub_config is not None else 180.0
             configure(request.app, PhoneService(config, state.session_factory, encoder=state.encoder_factory(),
-                                                clock=lambda: state.clock()))
+                                                clock=lambda: state.clock(), kiosk_status=site_kiosk_status,
+                                                kiosk_stale_after_s=stale_after_s))
     return state.phone
 
 
