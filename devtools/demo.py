@@ -152,8 +152,11 @@ def main(argv: list[str] | None = None) -> int:
             "admin_token_file": str(token_file),
             "mqtt": {"host": "127.0.0.1", "port": broker.port, "client_id": "hub-demo"},
             "api": {"host": "127.0.0.1", "port": api_port},
+            "auth": {"cookie_secure": False},  # the demo dashboard is plain HTTP on 127.0.0.1
         })
         run([tool("hub"), "init-db", "--config", str(hub_cfg)], "hub init-db")
+        admin_password = run([tool("hub"), "admin", "create", "--config", str(hub_cfg), "demo-admin"],
+                             "hub admin create").strip().splitlines()[-1]
         run([tool("hub"), "site", "add", "--config", str(hub_cfg), SITE_ID, "--name", "Demo office"], "hub site add")
         print(f"[demo] enrolling {len(plan.enrol)} people from {faces} (about 0.15 s per photo) ...")
         enrol_out = run([tool("hub"), "enrol", "--config", str(hub_cfg), "--site", SITE_ID, str(enrol_dir)], "hub enrol")
@@ -194,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         stored = httpx.get(f"{hub_url}/api/v1/punches", params={"limit": 1000}, headers=headers, timeout=10).json()
         punches = stored["items"] if isinstance(stored, dict) else stored
         report(summary, punches, plan, hub_url)
+        print(f"  dashboard              {hub_url}/dashboard/  (user demo-admin, one-time password {admin_password};"
+              " it asks for a new one)")
+        if not args.keep:
+            print("                         the hub stops now; `make demo KEEP=1` keeps it (and the dashboard) up")
         if args.keep:
             print(f"[demo] --keep: hub at {hub_url} (token in {token_file}); Ctrl-C to stop")
             signal.sigwait({signal.SIGINT, signal.SIGTERM})

@@ -96,6 +96,9 @@ class ReplayCamera:
                 self._cursor = 0
             path = self._files[self._cursor // self.repeat]
             self._cursor += 1
+            if path in self._unreadable:          # known bad: skip without decoding (and warning) again
+                self._cursor = (self._cursor + self.repeat - 1) // self.repeat * self.repeat
+                continue
             if self._current is None or self._current[0] != path:
                 rgb = _load_rgb(path)
                 if rgb is None:

@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.sqlite"
 GALLERY_FILE = "gallery.bin"
+QUIET_REPEAT_S = 30.0  # "already punched" for the same person again within this: message only, no beep
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,9 @@ class KioskApp:
             thresholds_of(config), config.quality, config.pipeline, config.recognition.detect_upsample,
         )
         self.machine = DecisionMachine(
-            config.decision, config.liveness, RepunchGuard(config.recognition.repunch_suppress_s),
-            names=self.gallery.name_of,
+            config.decision, config.liveness, self._repunch_guard(), names=self.gallery.name_of,
         )
+        self._last_already: tuple[str | None, float] = (None, 0.0)
         self.link = MqttLink(
             config, self.outbox, sw_version=__version__, gallery_version=lambda: self.gallery.version,
             on_gallery=self.gallery.apply, on_command=self.handle_command,
@@ -86,6 +87,14 @@ class KioskApp:
         self.notifier = SdNotifier()
         self.watchdog = WatchdogPetter.from_env(self.notifier)
         self._frame_times: list[float] = []
+
+    def _repunch_guard(self) -> RepunchGuard:
+        """Who punched within the suppression window, remembered across restarts."""
+        window = self.config.recognition.repunch_suppress_s
+        guard = RepunchGuard(window)
+        for employee_id, epoch in sorted(self.outbox.recent_punches(time.time() - window), key=lambda r: r[1]):
+            guard.record(employee_id, datetime.fromtimestamp(epoch, self.zone))
+        return guard
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -194,6 +203,7 @@ class KioskApp:
                 self._key, device_id=self.config.device_id, site_id=self.config.site_id, decision=decision,
                 ts=wall, gallery_version=self.gallery.version, seq=seq,
             ))
+            self.outbox.remember_punch(decision.employee_id, wall.timestamp())
             self.counts["accepted"] += 1
             self.counts["punches_created"] += 1
             self.link.wake()
@@ -202,7 +212,11 @@ class KioskApp:
                      frame.source or frame.index)
         elif outcome.state == "already":
             self.counts["already"] += 1
-            self.feedback.attention()
+            # Someone who stays in front of the kiosk hears it once, not every few seconds.
+            previous, at = self._last_already
+            if previous != outcome.employee_id or time.monotonic() - at > QUIET_REPEAT_S:
+                self.feedback.attention()
+            self._last_already = (outcome.employee_id, time.monotonic())
         elif outcome.state == "refused":
             self.counts[f"refused:{outcome.reason}"] += 1
             self.feedback.refused()

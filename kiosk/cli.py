@@ -10,6 +10,7 @@ import signal
 import sys
 from pathlib import Path
 
+from hardware.camera import CameraError
 from kiosk import __version__
 from kiosk.config import CameraConfig, KioskConfig
 from protocol import signing
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"{exc.path}: {problem}", file=sys.stderr)
         return 2
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, CameraError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1
 

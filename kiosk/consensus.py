@@ -6,8 +6,8 @@ takes the per-frame ``MatchResult`` of one tracked face and answers:
 - ``accept`` after ``required_frames`` accepts *in a row* for the same
   person (an ``uncertain`` frame in between neither counts nor breaks the
   run; an ``unknown`` frame or an accept for someone else starts over);
-- ``refuse`` after ``unknown_frames`` unknown frames in a row
-  ("not recognised");
+- ``refuse`` after ``unknown_frames`` unknown frames with no accept in
+  between ("not recognised"; uncertain frames neither count nor reset it);
 - ``pending`` otherwise, with a prompt ("look at the camera again" after an
   uncertain frame).
 

@@ -73,22 +73,26 @@ class Outcome:
 
 
 class RepunchGuard:
-    """Remembers who punched when, so one person standing around makes one punch."""
+    """Remembers who punched when, so one person standing around makes one punch.
+
+    Keyed by wall time, not frame time, so the memory survives a restart of
+    the kiosk (``KioskApp`` seeds it from the outbox database).
+    """
 
     def __init__(self, suppress_s: float) -> None:
         self.suppress_s = suppress_s
-        self._last: dict[str, tuple[float, datetime]] = {}
+        self._last: dict[str, datetime] = {}
 
-    def last_punch(self, employee_id: str, ts: float) -> datetime | None:
+    def last_punch(self, employee_id: str, wall: datetime) -> datetime | None:
         """Wall time of this person's punch within the window, or None."""
         seen = self._last.get(employee_id)
-        if seen is None or ts - seen[0] >= self.suppress_s:
+        if seen is None or (wall - seen).total_seconds() >= self.suppress_s:
             return None
-        return seen[1]
+        return seen
 
-    def record(self, employee_id: str, ts: float, wall: datetime) -> None:
-        self._last[employee_id] = (ts, wall)
-        for old in [e for e, (t, _w) in self._last.items() if ts - t >= self.suppress_s]:
+    def record(self, employee_id: str, wall: datetime) -> None:
+        self._last[employee_id] = wall
+        for old in [e for e, w in self._last.items() if (wall - w).total_seconds() >= self.suppress_s]:
             del self._last[old]
 
 
@@ -169,11 +173,11 @@ class DecisionMachine:
     def _accept(self, employee_id: str, distance: float, margin: float | None, live: LivenessState,
                 ts: float, wall: datetime) -> Outcome:
         name = self.names(employee_id)
-        earlier = self.guard.last_punch(employee_id, ts)
+        earlier = self.guard.last_punch(employee_id, wall)
         if earlier is not None:
             return self._decide("already", reason="already", ts=ts, wall=wall, employee_id=employee_id,
                                 prompt=_fill(MESSAGES["already"], name, earlier))
-        self.guard.record(employee_id, ts, wall)
+        self.guard.record(employee_id, wall)
         decision = PunchDecision(employee_id, distance, margin, live)
         return self._decide("accepted", ts=ts, wall=wall, employee_id=employee_id, punch=decision,
                             prompt=_fill(MESSAGES["accepted"], name, wall))

@@ -461,7 +461,22 @@ class HeadTurnChallenge:
 
 
 class LivenessChecker:
-    """The per-site mode applied to one tracked face; ``reset()`` for the next person."""
+    """The per-site mode applied to one tracked face; ``reset()`` for the next person.
+
+    Call ``feed(ts, landmarks, image_size)`` on every frame of the track, with
+    ``ts`` in seconds (monotonic, non-decreasing), the (68, 2) landmarks of
+    ``FaceEncoder.landmarks68`` and the frame's (width, height). It returns
+    the ``LivenessState`` now: ``passed`` is True while a blink seen in the
+    last ``blink_window_s`` stands, and from a completed head turn on (a turn
+    stays passed, a blink lapses), so check it when the punch is made.
+    ``reason`` while not passed: ``still_image``, ``face_too_small``,
+    ``no_blink``, ``blink_too_short``, ``eyes_closed_too_long``,
+    ``face_distorted`` (blink); ``no_head_turn``, ``flat_face``,
+    ``pose_jump``, ``timeout`` (head turn; ``timeout`` is final until
+    ``reset()`` in ``head_turn`` mode). ``prompt`` is what to show. The
+    per-track state means a new face must get ``reset()``, or one person's
+    blink would vouch for the next.
+    """
 
     def __init__(self, config: LivenessConfig, rng: random.Random | None = None) -> None:
         self.config = config
@@ -509,7 +524,8 @@ class LivenessChecker:
             return blink
         if turn.passed and self.blink.is_moving() is not False:
             return turn
-        return blink if blink.reason == "still_image" else turn
+        # A timed-out turn is not the end here: a blink can still pass.
+        return blink if blink.reason == "still_image" or turn.reason == "timeout" else turn
 
 
 def liveness_info(state: LivenessState) -> LivenessInfo | None:

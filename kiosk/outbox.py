@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS last_punch (employee_id TEXT PRIMARY KEY, wall_epoch REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS rejected (
     id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
@@ -155,6 +156,21 @@ class Outbox:
             )
             self._db.execute("DELETE FROM outbox WHERE id = ?", (punch_id,))
         return True
+
+    def remember_punch(self, employee_id: str, wall_epoch: float) -> None:
+        """Note when someone last punched here, so a restarted kiosk still says "already punched"."""
+        with self._lock, self._transaction():
+            self._db.execute(
+                "INSERT INTO last_punch (employee_id, wall_epoch) VALUES (?, ?) "
+                "ON CONFLICT(employee_id) DO UPDATE SET wall_epoch = excluded.wall_epoch",
+                (employee_id, wall_epoch),
+            )
+
+    def recent_punches(self, since_epoch: float) -> list[tuple[str, float]]:
+        """(employee id, wall epoch) of punches at or after ``since_epoch``; forgets older ones."""
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM last_punch WHERE wall_epoch < ?", (since_epoch,))
+            return self._db.execute("SELECT employee_id, wall_epoch FROM last_punch").fetchall()
 
     def depth(self) -> int:
         with self._lock:

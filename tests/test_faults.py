@@ -111,7 +111,7 @@ def test_hub_database_locked_for_a_while(tmp_path, broker, hub):
     k = kiosk(tmp_path, broker, hub)
     k.start(count=600, rate=200, drain_timeout_s=120)
     wait_until(lambda: len(hub.seqs(k.device_id)) >= 50, 60, "the stream to start")
-    lock = sqlite3.connect(hub.db_path, timeout=1)
+    lock = sqlite3.connect(hub.db_path, timeout=1, check_same_thread=False)  # released by a timer thread
     lock.execute("BEGIN EXCLUSIVE")  # longer than the hub's 5 s busy timeout: its commits fail and retry
     release = threading.Timer(8, lock.rollback)
     release.start()

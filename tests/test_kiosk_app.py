@@ -64,6 +64,10 @@ def test_offline_kiosk_recognises_from_its_cache_and_keeps_the_punch(tmp_path, f
     assert summary["gallery_version"] == 3 and summary["gallery_people"] == 3
     assert summary["punches_created"] == 1 and summary["punches_acked"] == 0
     assert summary["outbox_depth"] == 1                     # kept for when the link returns
+
+    again = KioskApp(config, ReplayCamera(frames, fps=10, repeat=4, pace=False)).run(RunOptions(exit_when_done=True))
+    assert again["punches_created"] == 0 and again["suppressed"] == 1   # a restart still knows who just punched
+    assert again["outbox_depth"] == 1
     from kiosk.outbox import Outbox
 
     box = Outbox(config.state_dir / "outbox.sqlite")

@@ -151,8 +151,6 @@ def test_check_config_on_a_missing_file(tmp_path):
     assert proc.returncode != 0 and "cannot read" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="kiosk/cli.py main() does not catch CameraError (a RuntimeError): "
-                   "traceback instead of a one-line error; reported to the lead")
 def test_run_with_a_missing_replay_folder_fails_cleanly(tmp_path, good_config):
     good_config["camera"]["path"] = str(tmp_path / "missing")
     good_config["mqtt"]["port"] = 9                   # nothing listens; never reached

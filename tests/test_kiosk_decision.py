@@ -151,10 +151,10 @@ def test_same_person_again_within_repunch_window_is_already_with_the_earlier_tim
 
 def test_repunch_guard_forgets_old_entries():
     guard = RepunchGuard(60)
-    guard.record("a", 0.0, T0)
-    assert guard.last_punch("a", 59.9) == T0
-    assert guard.last_punch("a", 60.0) is None
-    guard.record("b", 100.0, T0)
+    guard.record("a", T0)
+    assert guard.last_punch("a", T0 + timedelta(seconds=59.9)) == T0
+    assert guard.last_punch("a", T0 + timedelta(seconds=60)) is None
+    guard.record("b", T0 + timedelta(seconds=100))
     assert "a" not in guard._last                          # bounded memory on a busy kiosk
 
 
