@@ -123,11 +123,11 @@ class ReplayCamera:
 
 
 def _load_rgb(path: Path) -> np.ndarray | None:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as exc:
+            return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))  # phone photos stand upright
+    except (OSError, ValueError, UnidentifiedImageError) as exc:
         log.warning("replay: skipping %s: %s", path, exc)
         return None

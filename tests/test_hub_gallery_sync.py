@@ -1,56 +1,51 @@
-"""Enrol -> gallery version bump -> a kiosk over real MQTT asks, receives, applies, confirms -> not behind.
+"""Enrol -> gallery version bump -> the real kiosk link asks, receives, applies, confirms -> not behind.
 
 The hub side is the real API and ingest worker on a real Mosquitto; the
-kiosk is tests.punchkit.KioskLink driven the way the kiosk's gallery sync
-works (kiosk/link.py does not exist yet): it says the version it holds and
-applies the delta it gets to its own copy of the gallery.
+kiosk side is the kiosk's own ``MqttLink`` and encrypted ``GalleryCache``.
 """
 
 import secrets
 import threading
 
-import numpy as np
 import pytest
 
 from biometrics.encoder import FaceEncoder, load_image_rgb
 from hub.ingest import IngestWorker
-from protocol import messages, signing, topics
+from kiosk.config import KioskConfig
+from kiosk.gallery import GalleryCache
+from kiosk.gallery_store import EncryptedGalleryStore
+from kiosk.link import MqttLink
+from kiosk.outbox import Outbox
+from protocol import signing
 from tests.hub_api_kit import HubApi, seed_org
 from tests.hub_db import sqlite_engine
-from tests.punchkit import KioskLink
 
 pytestmark = [pytest.mark.broker, pytest.mark.faces]
 
 DEVICE, SITE = "kiosk-phc1", "S-PHC1"
 
 
-class KioskGallery:
-    """What a kiosk holds: {employee_id: (name, templates)} at a version; applies deltas like the kiosk."""
+class Kiosk:
+    """The kiosk's gallery sync, nothing else: link + cache over a state dir."""
 
-    def __init__(self) -> None:
-        self.version = 0
-        self.people: dict[str, tuple[str, list[np.ndarray]]] = {}
+    def __init__(self, tmp_path, port: int, key) -> None:
+        signing.write_private_key(key, tmp_path / "device.key")
+        self.config = KioskConfig(device_id=DEVICE, site_id=SITE, state_dir=tmp_path / "kiosk",
+                                  signing_key_file=tmp_path / "device.key", mqtt={"port": port})
+        self.cache = GalleryCache(SITE, EncryptedGalleryStore(tmp_path / "gallery.bin", tmp_path / "device.key"))
+        self.outbox = Outbox(tmp_path / "outbox.sqlite")
+        self.link = MqttLink(self.config, self.outbox, sw_version="test", gallery_version=lambda: self.cache.version,
+                             on_gallery=self.cache.apply)
 
-    def apply(self, delta: messages.GalleryDelta) -> None:
-        if not delta.full and delta.from_version != self.version:
-            raise AssertionError(f"delta from {delta.from_version} does not fit version {self.version}")
-        if delta.full:
-            self.people = {}
-        for employee_id in delta.removed:
-            self.people.pop(employee_id, None)
-        for person in delta.upserts:
-            self.people[person.employee_id] = (person.name, [messages.decode_template(e) for e in person.encodings])
-        self.version = delta.to_version
+    def sync(self) -> None:
+        """Ask for what changed since our version and wait until it is applied (and confirmed)."""
+        self.link.gallery_applied.clear()
+        assert self.link.request_gallery()
+        assert self.link.gallery_applied.wait(30), "no gallery delta applied"
 
-    def sync(self, link: KioskLink) -> messages.GalleryDelta:
-        """Ask for what changed since our version, wait for the answer, apply it, confirm it."""
-        seen = len(link.deltas())
-        link.publish(topics.GALLERY_REQUEST, messages.GalleryRequest(site_id=SITE, have_version=self.version).to_json())
-        assert link.wait_for(lambda k: len(k.deltas()) > seen, timeout_s=30), link.received
-        delta = link.deltas()[seen]
-        self.apply(delta)
-        link.publish(topics.GALLERY_APPLIED, messages.GalleryApplied(site_id=SITE, version=self.version).to_json())
-        return delta
+    def close(self) -> None:
+        self.link.stop()
+        self.outbox.close()
 
 
 @pytest.fixture
@@ -85,7 +80,7 @@ def wait_confirmed(worker: IngestWorker, count: int) -> None:
     raise AssertionError(f"hub stored {worker.stats['gallery_applied']} gallery confirmations, expected {count}")
 
 
-def test_enrolment_reaches_the_kiosk_and_the_hub_sees_who_is_behind(hub, faces_dir, broker):
+def test_enrolment_reaches_the_kiosk_and_the_hub_sees_who_is_behind(hub, faces_dir, broker, tmp_path):
     api, worker = hub
     admin = api.machine
     key = signing.generate_private_key()
@@ -93,10 +88,11 @@ def test_enrolment_reaches_the_kiosk_and_the_hub_sees_who_is_behind(hub, faces_d
                                                "public_key": signing.public_key_b64(key)}).status_code == 201
     assert (device_row(api)["gallery_behind"], device_row(api)["site_gallery_version"]) == (True, 0)
 
-    kiosk = KioskGallery()
-    with KioskLink(broker.port, DEVICE) as link:
-        first = kiosk.sync(link)  # a new kiosk: the (still empty) full gallery
-        assert (first.full, first.to_version, first.upserts) == (True, 0, [])
+    kiosk = Kiosk(tmp_path, broker.port, key)
+    kiosk.link.start()
+    try:
+        assert kiosk.link.gallery_applied.wait(30), "a new kiosk asks for its gallery on connect"
+        assert kiosk.cache.version == 0 and len(kiosk.cache.gallery) == 0   # the (still empty) full gallery
         wait_confirmed(worker, 1)
         assert device_row(api)["gallery_behind"] is False
 
@@ -107,23 +103,27 @@ def test_enrolment_reaches_the_kiosk_and_the_hub_sees_who_is_behind(hub, faces_d
         row = device_row(api)
         assert (row["gallery_behind"], row["gallery_version"], row["site_gallery_version"]) == (True, 0, 1)
 
-        delta = kiosk.sync(link)
-        assert (delta.from_version, delta.to_version, delta.full) == (0, 1, True)  # version 0 = holds nothing
-        name, templates = kiosk.people["H001"]
-        assert name == "Person H001" and len(templates) == 2 and templates[0].shape == (128,)
+        kiosk.sync()
+        assert kiosk.cache.version == 1 and kiosk.cache.name_of("H001") == "Person H001"
+        assert kiosk.cache.gallery.template_count == 2
         wait_confirmed(worker, 2)
         row = device_row(api)
         assert (row["gallery_behind"], row["gallery_version"]) == (False, 1)
 
         # the templates the kiosk now holds recognise another photo of the same man
         probe = FaceEncoder().encode_largest(load_image_rgb(sorted(obama.glob("*.jpg"))[2]))[1]
-        assert min(np.linalg.norm(t - probe) for t in templates) < 0.6
+        assert float(kiosk.cache.gallery.person_distances(probe).min()) < 0.6
 
         # a leaver: an incremental delta that removes them
         assert admin.patch("/api/v1/employees/H001", json={"active": False}).json()["gallery_versions"] == {SITE: 2}
         assert device_row(api)["gallery_behind"] is True
-        delta = kiosk.sync(link)
-        assert (delta.full, delta.from_version, delta.to_version, delta.removed) == (False, 1, 2, ["H001"])
-        assert kiosk.people == {}
+        kiosk.sync()
+        assert kiosk.cache.version == 2 and len(kiosk.cache.gallery) == 0
         wait_confirmed(worker, 3)
         assert (device_row(api)["gallery_behind"], device_row(api)["gallery_version"]) == (False, 2)
+
+        # what the kiosk holds survives its restart, encrypted on disk
+        again = GalleryCache(SITE, EncryptedGalleryStore(tmp_path / "gallery.bin", tmp_path / "device.key"))
+        assert again.load() == 2
+    finally:
+        kiosk.close()
