@@ -139,7 +139,8 @@ class KioskApp:
             "unknown": self.counts["refused:not_recognised"],
             "uncertain": self.counts["uncertain"],
             "suppressed": self.counts["already"],
-            "refused_other": self.counts["refused:timeout"] + self.counts["refused:liveness_failed"],
+            "liveness_failed": self.counts["refused:liveness_failed"],
+            "timed_out": self.counts["refused:timeout"],
             "punches_created": self.counts["punches_created"],
             "punches_acked": self.link.stats["punches_acked"],
             "punches_rejected": self.link.stats["punches_rejected"],
@@ -241,8 +242,11 @@ class KioskApp:
         """Health every ``health_interval_s``, a gallery check every ``gallery_poll_s``."""
         next_health = time.monotonic()
         next_poll = time.monotonic() + self.config.gallery_poll_s
+        connects = 0
         while not self._stop.wait(1.0):
             now = time.monotonic()
+            if self.link.stats["connects"] != connects and self.link.connected.is_set():
+                connects, next_health = self.link.stats["connects"], now  # a fresh connection: report at once
             if now >= next_health:
                 next_health = now + self.config.health_interval_s
                 self.link.publish_health(self.health())

@@ -121,6 +121,11 @@ def test_enrolled_face_is_stored_once_and_stranger_makes_no_punch(tmp_path, brok
     assert [p["employee_id"] for p in stored] == [ENROLLED[0]]
     assert stored[0]["device_id"] == DEVICE and stored[0]["site_id"] == SITE
 
+    # the kiosk's birth, health and clean goodbye reached the hub's device registry
+    device = next(d for d in items(hub.get("/api/v1/devices")) if d["device_id"] == DEVICE)
+    assert device["status"] == "offline" and device["last_seen"] is not None
+    assert device["telemetry"]["sw_version"] and device["gallery_behind"] is False
+
 
 def test_bad_signature_is_rejected_in_the_ack_and_kept_for_audit(tmp_path, broker, hub):
     device_key, forger_key = signing.generate_private_key(), signing.generate_private_key()

@@ -135,3 +135,21 @@ def test_watchdog_is_petted_while_frames_flow(tmp_path, faces_dir, monkeypatch):
     assert "READY=1" in received and received[-1] == "STOPPING=1"
     pings = received.count("WATCHDOG=1")
     assert 3 <= pings <= 15, received             # about one per 0.1 s over 1.5 s of frames, never more than frames
+
+
+@pytest.mark.faces
+def test_a_still_photo_held_up_to_the_kiosk_never_punches(tmp_path, faces_dir):
+    """Liveness (blink) on: an enrolled person's photo, replayed for several seconds, is refused."""
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "1.jpg").symlink_to(sorted((faces_dir / "dev" / PEOPLE[1]).glob("*.jpg"))[-1])
+    config = kiosk_config(tmp_path, frames, free_port()).model_copy(update={
+        "liveness": KioskConfig.model_fields["liveness"].annotation(mode="blink"),
+        "decision": KioskConfig.model_fields["decision"].annotation(attempt_timeout_s=3.0),
+    })
+    config.state_dir.mkdir(parents=True)
+    seed_gallery(config, faces_dir)
+    summary = KioskApp(config, ReplayCamera(frames, fps=10, repeat=40, pace=False)).run(
+        RunOptions(exit_when_done=True))
+    assert summary["punches_created"] == 0 and summary["outbox_depth"] == 0
+    assert summary["liveness_failed"] >= 1      # named on agreeing frames, then refused: no blink
