@@ -14,8 +14,11 @@ What these checks stop, and what they do not:
 - Tilting a printed photo foreshortens it and lowers the eye aspect ratio
   like a blink would; a blink is therefore counted only when the face's own
   proportions (eye line to mouth, against eye distance) stay put while the
-  eyes close. Turning a photo about its vertical axis fools solvePnP into a
-  head turn; the turn counts only with the nose parallax a real head shows.
+  eyes close, and only when the eyebrows do not come down with the lids (a
+  print folded back along the eyes). Turning a photo about its vertical axis
+  fools solvePnP into a head turn; the turn counts only with the nose
+  parallax a real head shows. Neither guard is perfect against a print moved
+  far enough (BENCHMARKS-accuracy.md has the rates).
 - A *video* of the person (phone or tablet replay) blinks and turns like the
   person: these checks do not stop it. That needs a passive texture/depth cue
   or hardware (IR, depth), see BENCHMARKS-accuracy.md.
@@ -25,7 +28,7 @@ import math
 import random
 from collections import deque
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -77,6 +80,11 @@ class LivenessConfig(BaseModel):
         0.1, gt=0, lt=1,
         description="no blink when the eye-to-mouth / eye-distance proportion changes by more (a tilted photo)",
     )
+    max_brow_drop: float = Field(
+        0.25, gt=0, le=1,
+        description="no blink when the eyebrows come closer to the eye-corner line by more than this share "
+        "(a print folded along the eyes); unvalidated on real blinks, see BENCHMARKS-accuracy.md",
+    )
     min_motion: float = Field(
         0.001, ge=0,
         description="frames whose non-eye landmarks move less (median over frames of the mean movement, "
@@ -93,7 +101,7 @@ class LivenessConfig(BaseModel):
         25.0, gt=0, description="a yaw jump larger than this between two frames (a swapped photo) restarts"
     )
     head_turn_min_parallax: float = Field(
-        0.0025, ge=0,
+        0.003, ge=0,
         description="nose shift across the eye-mouth plane (eye distances) per degree of yaw a turn must show; "
         "a flat photo or screen, however turned, shows none",
     )
@@ -141,6 +149,24 @@ def face_aspect(landmarks: np.ndarray) -> float:
     mouth_mid = (pts[48] + pts[54]) / 2.0
     iod = eye_distance(pts)
     return float(np.linalg.norm(mouth_mid - eyes_mid)) / iod if iod else 0.0
+
+
+def brow_gap(landmarks: np.ndarray) -> float:
+    """Mean distance of the eyebrow points from the line through the outer eye corners, over the eye distance.
+
+    A blink moves the lids, not the brows or the eye corners, so it leaves
+    this put; folding the top of a print back along the eyes shrinks it
+    with the lids.
+    """
+    pts = _check_landmarks(landmarks)
+    a, b = pts[36], pts[45]
+    along = b - a
+    length = float(np.linalg.norm(along))
+    iod = eye_distance(pts)
+    if length == 0.0 or iod == 0.0:
+        return 0.0
+    normal = np.array([-along[1], along[0]]) / length
+    return float(np.mean(np.abs((pts[17:27] - a) @ normal))) / iod
 
 
 def landmark_motion(previous: np.ndarray, current: np.ndarray) -> float:
@@ -226,6 +252,16 @@ class _Clock:
         self.last = ts
 
 
+class _Sample(NamedTuple):
+    ts: float
+    ear: float
+    aspect: float   # face_aspect
+    left: float     # EAR of each eye
+    right: float
+    eye_px: float   # eye width, corner to corner
+    brow: float     # brow_gap
+
+
 class BlinkDetector:
     """Counts open -> closed -> open blinks against the person's own open-eye EAR.
 
@@ -237,8 +273,11 @@ class BlinkDetector:
     ("come closer"); a closure has to clear the measured noise too
     (``noise_k`` standard deviations of the EAR's own frame-to-frame flicker
     below the baseline, never less than the rounding noise of whole-pixel
-    landmarks); and it has to close *both* eyes. Feed one tracked
-    face; ``reset()`` when the track changes.
+    landmarks); and it has to close *both* eyes. A closure that also
+    changes the face's proportions (``face_aspect``: a tilted print) or
+    brings the brows down with the lids (``brow_gap``: a print folded along
+    the eyes) is not a blink. Feed one tracked face; ``reset()`` when the
+    track changes.
     """
 
     def __init__(
@@ -253,6 +292,7 @@ class BlinkDetector:
         noise_k: float = 6.0,
         min_eye_px: float = 20.0,
         min_baseline_frames: int = 8,
+        max_brow_drop: float = 0.25,
     ) -> None:
         self.window_s = window_s
         self.closed_ratio = closed_ratio
@@ -264,11 +304,12 @@ class BlinkDetector:
         self.noise_k = noise_k
         self.min_eye_px = min_eye_px
         self.min_baseline_frames = min_baseline_frames
+        self.max_brow_drop = max_brow_drop
         self.reset()
 
     def reset(self) -> None:
         self._clock = _Clock()
-        self._samples: deque[tuple] = deque()  # ts, ear, aspect, left ear, right ear, eye width px
+        self._samples: deque[_Sample] = deque()
         self._motions: deque[tuple[float, float]] = deque()  # ts, motion
         self._previous: np.ndarray | None = None
         self._phase = "start"  # start -> open -> closed -> open ...; too_long waits for open
@@ -281,7 +322,7 @@ class BlinkDetector:
         self._clock.tick(ts)
         left, right = _ear(pts[LEFT_EYE]), _ear(pts[RIGHT_EYE])
         eye_px = float(np.linalg.norm(pts[36] - pts[39]) + np.linalg.norm(pts[42] - pts[45])) / 2.0
-        sample = (ts, (left + right) / 2.0, face_aspect(pts), left, right, eye_px)
+        sample = _Sample(ts, (left + right) / 2.0, face_aspect(pts), left, right, eye_px, brow_gap(pts))
         if self._previous is not None:
             self._motions.append((ts, landmark_motion(self._previous, pts)))
         self._previous = pts
@@ -304,61 +345,60 @@ class BlinkDetector:
         """Open-eye EAR (both, each eye), and the EAR below which the eyes count as closed."""
         if len(self._samples) < self.min_baseline_frames:
             return None
-        ears = np.array([s[1] for s in self._samples])
+        ears = np.array([s.ear for s in self._samples])
         base = float(np.percentile(ears, 75))
         # Flicker from the mean absolute frame-to-frame change (sigma ~ 0.886 x
         # that for Gaussian noise): a median would read 0 on whole-pixel
         # landmarks that mostly repeat, and a blink adds only two jumps. Never
         # below the rounding noise alone, about 0.2 / eye width (px).
         flicker = 0.886 * float(np.mean(np.abs(np.diff(ears))))
-        rounding = 0.2 / float(np.median([s[5] for s in self._samples]))
+        rounding = 0.2 / float(np.median([s.eye_px for s in self._samples]))
         noise = max(flicker, rounding)
         return {"ear": base, "closed": min(self.closed_ratio * base, base - self.noise_k * noise),
-                "left": float(np.percentile([s[3] for s in self._samples], 75)),
-                "right": float(np.percentile([s[4] for s in self._samples], 75))}
+                "left": float(np.percentile([s.left for s in self._samples], 75)),
+                "right": float(np.percentile([s.right for s in self._samples], 75))}
 
-    def _is_closed(self, sample: tuple, base: dict) -> bool:
-        _, ear, _, left, right, _ = sample
-        return (ear < base["closed"] and left < self.closed_ratio * base["left"]
-                and right < self.closed_ratio * base["right"])
+    def _is_closed(self, sample: _Sample, base: dict) -> bool:
+        return (sample.ear < base["closed"] and sample.left < self.closed_ratio * base["left"]
+                and sample.right < self.closed_ratio * base["right"])
 
-    def _step(self, sample: tuple) -> None:
+    def _step(self, sample: _Sample) -> None:
         if self._phase == "closed":
             self._step_closed(sample)
             return
         base = self._baseline()
         if base is None or base["ear"] <= 0.0:
             return
-        ts, ear, aspect = sample[:3]
-        if ear >= self.reopen_ratio * base["ear"]:
+        if sample.ear >= self.reopen_ratio * base["ear"]:
             self._phase = "open"
         elif self._phase == "open" and self._is_closed(sample, base):
-            open_aspect = float(np.median([s[2] for s in list(self._samples)[-3:]]))
+            recent = list(self._samples)[-3:]  # the open face just before
             self._phase = "closed"
-            self._closure = {"base": base, "start": ts, "frames": 1, "min_ear": ear,
-                             "open_aspect": open_aspect, "aspects": [aspect]}
+            self._closure = {"base": base, "start": sample.ts, "frames": 1, "min_ear": sample.ear,
+                             "open_aspect": float(np.median([s.aspect for s in recent])),
+                             "open_brow": float(np.median([s.brow for s in recent])), "during": [sample]}
 
-    def _step_closed(self, sample: tuple) -> None:
-        ts, ear, aspect = sample[:3]
+    def _step_closed(self, sample: _Sample) -> None:
         c = self._closure
-        if ts - c["start"] > self.max_closed_s:
+        if sample.ts - c["start"] > self.max_closed_s:
             self._phase, self._closure, self._last_rejection = "too_long", None, "eyes_closed_too_long"
             return
-        if ear < self.reopen_ratio * c["base"]["ear"]:
+        c["during"].append(sample)  # every frame until the eyes are open again, and that one
+        if sample.ear < self.reopen_ratio * c["base"]["ear"]:
             if self._is_closed(sample, c["base"]):
                 c["frames"] += 1
-                c["min_ear"] = min(c["min_ear"], ear)
-                c["aspects"].append(aspect)
+                c["min_ear"] = min(c["min_ear"], sample.ear)
             return
         self._phase, self._closure = "open", None
         if c["frames"] < self.min_closed_frames:
             self._last_rejection = "blink_too_short"
             return
-        worst = max(abs(a / c["open_aspect"] - 1.0) for a in [*c["aspects"], aspect])
-        if worst > self.max_face_aspect_change:
+        aspect_change = max(abs(s.aspect / c["open_aspect"] - 1.0) for s in c["during"])
+        brow_drop = max(1.0 - s.brow / c["open_brow"] for s in c["during"]) if c["open_brow"] > 0 else 0.0
+        if aspect_change > self.max_face_aspect_change or brow_drop > self.max_brow_drop:
             self._last_rejection = "face_distorted"
             return
-        self._blinks.append((ts, 1.0 - c["min_ear"] / c["base"]["ear"]))
+        self._blinks.append((sample.ts, 1.0 - c["min_ear"] / c["base"]["ear"]))
         self._last_rejection = None
 
     def is_moving(self) -> bool | None:
@@ -396,7 +436,7 @@ class HeadTurnChallenge:
     """
 
     def __init__(self, direction: Literal["left", "right"], min_yaw_deg: float = 20.0,
-                 timeout_s: float = 6.0, max_step_deg: float = 25.0, min_parallax: float = 0.0025) -> None:
+                 timeout_s: float = 6.0, max_step_deg: float = 25.0, min_parallax: float = 0.003) -> None:
         if direction not in ("left", "right"):
             raise ValueError(f"direction must be 'left' or 'right', got {direction!r}")
         self.direction = direction
@@ -490,6 +530,7 @@ class LivenessChecker:
             min_closed_frames=c.blink_min_closed_frames, max_closed_s=c.blink_max_closed_s,
             reopen_ratio=c.blink_reopen_ratio, max_face_aspect_change=c.max_face_aspect_change,
             min_motion=c.min_motion, noise_k=c.blink_noise_k, min_eye_px=c.blink_min_eye_px,
+            max_brow_drop=c.max_brow_drop,
         )
         asked = c.head_turn_direction
         if asked == "random":

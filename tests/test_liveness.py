@@ -149,6 +149,24 @@ def test_tilting_a_photo_is_not_a_blink():
     assert run(BlinkDetector(), sequence(OPEN + [0.8, 0.55, 0.8] + [1.0] * 5))[-1].passed
 
 
+def folded_at_the_eyes(pts: np.ndarray, c: float) -> np.ndarray:
+    """The top of a print bent back along the eye line (y = 170), foreshortened to ``c``."""
+    out = pts.copy()
+    above = out[:, 1] < 170
+    out[above, 1] = 170 - (170 - out[above, 1]) * c
+    return out
+
+
+def test_folding_a_print_along_the_eyes_is_not_a_blink():
+    # Upper lids and brows come down together; the eye line and mouth stay put,
+    # so the face proportion guard alone does not see it.
+    frames = [(ts, folded_at_the_eyes(pts, c)) for (ts, pts), c in
+              zip(sequence(OPEN + [1.0] * 8), [1.0] * 10 + [0.5, 0.15, 0.5] + [1.0] * 5)]
+    state = run(BlinkDetector(), frames)[-1]
+    assert (state.passed, state.reason) == (False, "face_distorted")
+    assert run(BlinkDetector(max_brow_drop=1.0), frames)[-1].passed  # what the guard stops
+
+
 def test_a_blink_counts_only_within_the_window():
     det = BlinkDetector(window_s=2.0)
     states = run(det, sequence(OPEN + BLINK + [1.0] * 30))
@@ -316,3 +334,20 @@ def test_mirrored_frames_swap_the_side_looked_for(mirrored, asked, seen):
     checker = LivenessChecker(LivenessConfig(mode="head_turn", head_turn_direction=asked, frames_mirrored=mirrored))
     assert checker.asked_direction == asked and checker.head_turn.direction == seen
     assert checker.prompt[0].startswith(f"Turn your head to your {asked}")
+
+
+def test_either_mode_still_takes_a_blink_after_the_turn_timed_out():
+    config = LivenessConfig(mode="blink_or_head_turn", head_turn_timeout_s=2.0)
+    checker = LivenessChecker(config)
+    states = [checker.feed(ts, pts, (640, 480)) for ts, pts in sequence([1.0] * 40 + BLINK + [1.0] * 3)]
+    assert checker.head_turn.feed_pose(10.0, 0.0, 0.0).reason == "timeout"
+    assert states[39].reason == "no_blink" and not any(s.passed for s in states[:40])
+    assert states[-1].passed and states[-1].method == "blink"
+
+
+def test_head_turn_mode_timeout_is_final_until_reset():
+    checker = LivenessChecker(LivenessConfig(mode="head_turn", head_turn_timeout_s=1.0))
+    states = [checker.feed(ts, pts, (640, 480)) for ts, pts in sequence([1.0] * 15)]
+    assert states[-1].reason == "timeout"
+    checker.reset()
+    assert checker.feed(0.0, face_points(), (640, 480)).reason == "no_head_turn"

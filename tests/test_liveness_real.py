@@ -20,6 +20,7 @@ from kiosk.liveness import (
     HeadTurnChallenge,
     LivenessChecker,
     LivenessConfig,
+    brow_gap,
     eye_aspect_ratio,
     face_aspect,
     nose_offset,
@@ -168,6 +169,26 @@ def test_tilting_a_print_fakes_the_eye_ratio_but_not_the_face_proportions(encode
     aspect_ratio = face_aspect(tilted) / face_aspect(flat)
     assert ear_ratio < 0.8          # looks like closing eyes to a bare EAR threshold
     assert aspect_ratio < 0.8       # but the whole face shrank with it: no blink
+
+
+def folded_print(rgb: np.ndarray, box: FaceBox, fold_y: float, deg: float) -> tuple[np.ndarray, FaceBox]:
+    """The print with everything above ``fold_y`` bent back by ``deg`` (seen from the front)."""
+    h, w = rgb.shape[:2]
+    c = math.cos(math.radians(deg))
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    src_y = np.where(ys < fold_y, fold_y - (fold_y - ys) / c, ys).astype(np.float32)
+    out = cv2.remap(rgb, xs, src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out, FaceBox(box.left, int(fold_y - (fold_y - box.top) * c), box.right, box.bottom)
+
+
+def test_folding_a_print_along_the_eyes_fakes_closed_eyes_but_brings_the_brows_down(encoder, kiosk_view):
+    rgb, box = kiosk_view("Alex_Lacamoire/1.jpg")
+    flat = encoder.landmarks68(rgb, box)
+    folded = encoder.landmarks68(*folded_print(rgb, box, float(flat[36:48, 1].mean()), 75))
+    config = LivenessConfig()
+    assert eye_aspect_ratio(folded) / eye_aspect_ratio(flat) < config.blink_closed_ratio  # "closed" eyes
+    assert abs(face_aspect(folded) / face_aspect(flat) - 1) < config.max_face_aspect_change  # unseen by that guard
+    assert 1 - brow_gap(folded) / brow_gap(flat) > config.max_brow_drop  # seen by this one
 
 
 @pytest.mark.parametrize("name", ["Alvaro_Silva_Calderon/2.jpg", "Benazir_Bhutto/1.jpg"])
