@@ -42,6 +42,11 @@ CREATE TABLE IF NOT EXISTS rejected (
 """
 
 
+MAX_DOUBLINGS = 5  # resend waits: 1, 2, 4, 8, 16, 32 x ack_timeout_s (30 s -> 16 min at most)
+# When a sent row is due again; parameters: (resend_after_s, MAX_DOUBLINGS).
+_DUE_AT = "(sent_at + ? * (1 << min(max(attempts - 1, 0), ?)))"
+
+
 @dataclass(frozen=True)
 class OutboxRow:
     seq: int
@@ -88,7 +93,12 @@ class Outbox:
         return OutboxRow(seq, punch_id, payload)
 
     def due(self, limit: int, resend_after_s: float) -> list[OutboxRow]:
-        """Rows to publish now: never sent, or sent longer than ``resend_after_s`` ago, in order.
+        """Rows to publish now, in order: never sent, or their resend time has come.
+
+        A row waits ``resend_after_s`` for its ack after the first send, and
+        twice as long after each further one (up to 2**MAX_DOUBLINGS times):
+        when the hub is merely slow, every kiosk resending its whole window on
+        a fixed timer would multiply the load it cannot keep up with.
 
         A row "sent in the future" means the wall clock went back (a Pi
         without RTC booted ahead and NTP corrected it): it is due now rather
@@ -99,32 +109,34 @@ class Outbox:
         now = self._clock()
         with self._lock:
             rows = self._db.execute(
-                "SELECT seq, id, payload FROM outbox WHERE sent_at IS NULL OR sent_at <= ? OR sent_at > ? "
+                f"SELECT seq, id, payload FROM outbox WHERE sent_at IS NULL OR {_DUE_AT} <= ? OR sent_at > ? "
                 "ORDER BY seq LIMIT ?",
-                (now - resend_after_s, now, limit),
+                (resend_after_s, MAX_DOUBLINGS, now, now, limit),
             ).fetchall()
         return [OutboxRow(*r) for r in rows]
 
     def in_flight(self, resend_after_s: float) -> int:
-        """Rows published and still waiting for an ack within their timeout."""
+        """Rows published and still waiting for an ack within their resend time."""
         now = self._clock()
         with self._lock:
             return self._db.execute(
-                "SELECT count(*) FROM outbox WHERE sent_at > ? AND sent_at <= ?", (now - resend_after_s, now)
+                f"SELECT count(*) FROM outbox WHERE sent_at <= ? AND {_DUE_AT} > ?",
+                (now, resend_after_s, MAX_DOUBLINGS, now),
             ).fetchone()[0]
 
     def next_resend_in_s(self, resend_after_s: float) -> float | None:
-        """Seconds until the oldest in-flight row falls due again; None when nothing is in flight."""
+        """Seconds until the next in-flight row falls due again; None when nothing is in flight."""
         with self._lock:
-            oldest, newest = self._db.execute(
-                "SELECT min(sent_at), max(sent_at) FROM outbox WHERE sent_at IS NOT NULL"
+            first_due, newest = self._db.execute(
+                f"SELECT min({_DUE_AT}), max(sent_at) FROM outbox WHERE sent_at IS NOT NULL",
+                (resend_after_s, MAX_DOUBLINGS),
             ).fetchone()
-        if oldest is None:
+        if first_due is None:
             return None
         now = self._clock()
         if newest > now:          # the clock went back: that row is due now (see due())
             return 0.0
-        return max(0.0, oldest + resend_after_s - now)
+        return max(0.0, first_due - now)
 
     def mark_sent(self, ids: Iterable[str]) -> None:
         now = self._clock()

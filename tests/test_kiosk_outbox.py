@@ -329,3 +329,22 @@ def test_signed_punch_payload_is_what_the_outbox_stores(outbox):
     assert data["id"] == row.id and data["seq"] == row.seq == 1
     assert "liveness" not in data
     signing.verify_fields(data, key.public_key())
+
+
+def test_each_resend_waits_twice_as_long_up_to_a_cap(outbox, clock):
+    """A slow hub is not answered with ever more traffic: 30 s, 60 s, 120 s ... between sends."""
+    outbox.add(fake)
+    sends = []
+    for _ in range(9):
+        rows = outbox.due(10, 30)
+        if rows:
+            sends.append(clock.now)
+            outbox.mark_sent(ids(rows))
+        wait = outbox.next_resend_in_s(30)
+        clock.advance(wait)
+    gaps = [round(b - a) for a, b in zip(sends, sends[1:])]
+    assert gaps == [30, 60, 120, 240, 480, 960, 960, 960]
+    outbox.mark_sent(ids(outbox.due(10, 30)))
+    assert outbox.in_flight(30) == 1 and outbox.due(10, 30) == []
+    outbox.mark_all_unsent()                        # a reconnect: due at once, whatever the attempts
+    assert ids(outbox.due(10, 30)) == ["id-1"]
