@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 MISC_EVERY_S = 1.0     # keepalive / resend scan period
 RECONNECT_MIN_S = 0.5
 RECONNECT_MAX_S = 10.0
+RESEND_MAX_S = 600.0   # with --resend-backoff: cap of the doubling re-send wait
 
 
 @dataclass(frozen=True)
@@ -218,8 +219,12 @@ class SimKiosk:
         if not self.connected:
             return
         timeout = self.shard.ack_timeout_s
+        backoff = self.shard.resend_backoff
         for punch_id, p in self.pending.items():
-            if p.sent is not None and now - p.sent >= timeout:
+            if p.sent is None:
+                continue
+            wait = min(timeout * 2 ** (p.attempts - 1), RESEND_MAX_S) if backoff else timeout
+            if now - p.sent >= wait:
                 self.shard.stats["timeouts"] += 1
                 self._publish(punch_id, now)
 
@@ -264,6 +269,7 @@ class SimKiosk:
                 shard.stats["acks_of_acked"] += 1
                 continue
             shard.latencies.append(now - p.created)
+            shard.acked_ids.append(punch_id)
             shard.acked += 1
             shard.last_ack = now
         for rejection in ack.get("rejected", []):
@@ -286,6 +292,7 @@ class ShardResult:
     latencies: list[float]
     unacked: list[str]
     rejected: list[tuple[str, str]]
+    acked_ids: list[str]
     stats: dict[str, int]
     last_error: str | None
     cpu_s: float
@@ -298,9 +305,10 @@ class Shard:
     """Drives its kiosks' clients from one selector loop in the calling thread."""
 
     def __init__(self, specs: list[KioskSpec], host: str, port: int, *, ack_timeout_s: float = 30.0,
-                 inflight_max: int = 100) -> None:
+                 inflight_max: int = 100, resend_backoff: bool = False) -> None:
         self.host, self.port = host, port
         self.ack_timeout_s = ack_timeout_s
+        self.resend_backoff = resend_backoff  # False: a fixed timeout, as kiosk/link.py does today
         self.inflight_max = inflight_max
         self.selector = selectors.DefaultSelector()
         self.stats: Counter[str] = Counter()
@@ -309,6 +317,7 @@ class Shard:
         self.latencies: list[float] = []
         self.rejected: list[tuple[str, str]] = []
         self.acked = 0
+        self.acked_ids: list[str] = []
         self.last_ack = 0.0
         self.last_error: str | None = None
         self.stopping = False
@@ -412,6 +421,7 @@ class Shard:
             kiosks=len(self.kiosks), connected=sum(k.connected for k in self.kiosks), generated=self.generated,
             by_device=self.by_device, latencies=self.latencies,
             unacked=[pid for k in self.kiosks for pid in k.pending], rejected=self.rejected,
+            acked_ids=self.acked_ids,
             stats=dict(self.stats), last_error=self.last_error, cpu_s=usage.ru_utime + usage.ru_stime,
             max_rss_kb=usage.ru_maxrss,
         )
@@ -428,10 +438,10 @@ def build_schedule(specs: list[KioskSpec], window_s: float, seed: int) -> list[t
 
 
 def _shard_main(specs: list[KioskSpec], host: str, port: int, window_s: float, seed: int, ack_timeout_s: float,
-                drain_s: float, control, results) -> None:
+                drain_s: float, resend_backoff: bool, control, results) -> None:
     """Shard process: connect, report ready, wait for the common start time, run, report."""
     logging.basicConfig(level=logging.WARNING)
-    shard = Shard(specs, host, port, ack_timeout_s=ack_timeout_s)
+    shard = Shard(specs, host, port, ack_timeout_s=ack_timeout_s, resend_backoff=resend_backoff)
     connected = shard.connect_all(timeout_s=60.0)
     results.put(("ready", os.getpid(), connected, shard.last_error))
     start_wall = control.get()            # common start (wall clock) from the parent
@@ -455,7 +465,8 @@ class LoadGenerator:
     """K simulated kiosks in ``shards`` processes, started together on one morning curve."""
 
     def __init__(self, specs: list[KioskSpec], host: str, port: int, *, shards: int = 2, window_s: float = 180.0,
-                 ack_timeout_s: float = 30.0, drain_s: float = 120.0, seed: int = 1) -> None:
+                 ack_timeout_s: float = 30.0, drain_s: float = 120.0, seed: int = 1,
+                 resend_backoff: bool = False) -> None:
         self.specs, self.host, self.port = specs, host, port
         self.window_s, self.ack_timeout_s, self.drain_s, self.seed = window_s, ack_timeout_s, drain_s, seed
         self.shard_count = max(1, min(shards, len(specs)))
@@ -465,7 +476,7 @@ class LoadGenerator:
         self._procs = [
             ctx.Process(target=_shard_main, name=f"loadgen-{i}", daemon=True,
                         args=(specs[i::self.shard_count], host, port, window_s, seed + i, ack_timeout_s, drain_s,
-                              self._controls[i], self._results))
+                              resend_backoff, self._controls[i], self._results))
             for i in range(self.shard_count)
         ]
         self.connected = 0

@@ -61,11 +61,11 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         precreate_sessions(broker.port, ids, topics.subscription(topics.PUNCH, GROUP))
         config = write_hub_config(workdir, db.url, broker.port)
         hub_log = workdir / "hub.log"
-        hub = HubProcess(config, args.workers, log_path=hub_log, log_level="INFO")
+        hub = HubProcess(config, args.workers, log_path=hub_log, log_level="INFO", prototype=args.prototype)
         hub.start()
         window_s = 3600.0 / args.compress
         gen = LoadGenerator(specs, "127.0.0.1", broker.port, shards=args.shards, window_s=window_s,
-                            ack_timeout_s=args.ack_timeout, drain_s=args.drain)
+                            ack_timeout_s=args.ack_timeout, drain_s=args.drain, resend_backoff=args.resend_backoff)
         t1 = time.monotonic()
         connected = gen.connect()
         connect_s = time.monotonic() - t1
@@ -86,7 +86,10 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         generated = [pid for r in results for pid in r.generated]
         stored_ids = db.stored_ids()
         rows, distinct = db.punch_count()
-        lost = [pid for pid in generated if pid not in stored_ids]
+        # lost: the kiosk let go of it (the hub acked it) but it is not stored. Punches still unacked at
+        # the deadline are not lost: the kiosk still holds them and keeps re-sending.
+        lost = [pid for r in results for pid in r.acked_ids if pid not in stored_ids]
+        not_stored = [pid for pid in generated if pid not in stored_ids]
         size_after = db.size_bytes()
         hub_peak_kb = dict(hub.peak_kb)
         hub_cpu_s = sum(hub.cpu_s.values())
@@ -101,6 +104,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             "connect_s": connect_s, "sites": args.sites, "employees": args.employees, "window_s": window_s,
             "seed_s": seed_s, "broker": "Mosquitto defaults" if args.broker_defaults else "sized",
             "generated": len(generated), "rows": rows, "distinct": distinct, "lost": len(lost),
+            "not_stored": len(not_stored), "prototype": args.prototype, "resend_backoff": args.resend_backoff, "ack_timeout_s": args.ack_timeout,
             "summary": summary, "hub_peak_mb": [round(v / 1024) for v in hub_peak_kb.values()],
             "hub_cpu_s": round(hub_cpu_s, 1),
             "broker_peak_mb": broker_peak["kb"] / 1024, "db_growth_bytes": size_after - size_before,
@@ -124,9 +128,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=["postgresql", "sqlite"], default="postgresql")
     parser.add_argument("--shards", type=int, default=2, help="load-generator processes")
     parser.add_argument("--ack-timeout", type=float, default=30.0, help="kiosk re-send timeout (the kiosk's default)")
-    parser.add_argument("--drain", type=float, default=240.0, help="seconds allowed after the window for acks")
+    parser.add_argument("--drain", type=float, default=420.0, help="seconds allowed after the window for acks")
     parser.add_argument("--broker-defaults", action="store_true", help="Mosquitto's default queue/inflight limits")
+    parser.add_argument("--prototype", action="store_true",
+                        help="hub with the proposed batched store (benchmarks.ingest prototype; one worker only)")
+    parser.add_argument("--resend-backoff", action="store_true",
+                        help="kiosks double the re-send wait per attempt (proposed) instead of a fixed timeout")
     args = parser.parse_args(argv)
+    if args.prototype and args.workers != 1:
+        parser.error("--prototype runs one worker (--workers 1)")
     from benchmarks.common import markdown_table  # NumPy/dlib: not in the spawned load-generator shards
 
     with tempfile.TemporaryDirectory(prefix="bench-rush-") as tmp:
@@ -143,10 +153,15 @@ def main(argv: list[str] | None = None) -> int:
                                      f"{result['connect_s']:.1f} s)"],
         ["sites, employees", f"{result['sites']}, {result['employees']:,}"],
         ["curve", f"60 min compressed to {result['window_s']:.0f} s"],
-        ["hub", f"{result['workers']} workers, {result['database']}"],
+        ["hub", f"{result['workers']} worker(s), {result['database']}"
+                + (", proposed batched store (prototype)" if result["prototype"] else "")],
         ["punches made / stored rows (distinct)", f"{result['generated']:,} / {result['rows']:,} "
                                                   f"({result['distinct']:,})"],
-        ["lost", result["lost"]],
+        ["kiosk re-send rule", f"every {result['ack_timeout_s']:.0f} s"
+                               + (", doubling per attempt (proposed)" if result["resend_backoff"] else
+                                  " (fixed, as kiosk/link.py)")],
+        ["lost (acked to the kiosk but not stored)", result["lost"]],
+        ["not stored by the deadline (still held by kiosks)", result["not_stored"]],
         ["duplicate rows", result["rows"] - result["distinct"]],
         ["acked / still unacked at the end", f"{s['acked']:,} / {s['unacked']:,}"],
         ["publish->ack p50 / p90 / p99 / max s", f"{s['p50_s']:.2f} / {s['p90_s']:.2f} / {s['p99_s']:.2f} / "

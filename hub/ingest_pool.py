@@ -24,6 +24,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hub.config import HubConfig
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +119,7 @@ class IngestPool:
         log.info("ingest workers stopped")
 
 
-def run_pool(config_path: Path, config, *, count: int, client_id: str | None, log_level: str) -> None:
+def run_pool(config_path: Path, config: "HubConfig", *, count: int, client_id: str | None, log_level: str) -> None:
     """``hub ingest --workers N``: run N workers until SIGTERM/SIGINT.
 
     Refuses to start without ``mqtt.shared_group``: without it every worker
