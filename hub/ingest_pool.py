@@ -36,6 +36,16 @@ RESTART_MAX_S = 30.0
 HEALTHY_AFTER_S = 30.0  # a worker that ran this long resets the restart backoff
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the pool process dies, even by SIGKILL (Linux prctl)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except OSError:
+        pass  # not Linux/glibc: run under systemd (hub-ingest@N units), which stops the whole group
+
+
 def worker_client_ids(base: str, count: int) -> list[str]:
     """``hub-ingest`` x 3 -> ``hub-ingest-1 .. hub-ingest-3``: fixed, so a restarted worker resumes its session."""
     return [f"{base}-{n}" for n in range(1, count + 1)]
@@ -80,7 +90,7 @@ class IngestPool:
             self.stop_all()
 
     def _spawn(self, worker: _Worker) -> None:
-        worker.proc = subprocess.Popen(worker.command)
+        worker.proc = subprocess.Popen(worker.command, preexec_fn=_die_with_parent)
         worker.started_at = time.monotonic()
         worker.restart_at = None
         log.info("ingest worker %s started (pid %d)", worker.client_id, worker.proc.pid)
