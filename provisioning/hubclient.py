@@ -1,7 +1,7 @@
 """The hub's device-registration API, as the provisioning CLI uses it.
 
 Takes an ``httpx.Client``: the CLI passes a network client, tests pass
-``provisioning.fakehub`` behind ``httpx.MockTransport`` or the real hub app's
+``tests.fake_hub_api`` behind ``httpx.MockTransport`` or the real hub app's
 FastAPI ``TestClient`` (tests/test_provision.py checks both).
 
 The hub's semantics: 201 registered, 200 already registered with the same key

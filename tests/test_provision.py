@@ -1,6 +1,6 @@
 """provision device / batch: identity, bundle, hub registration, idempotent reruns.
 
-The hub is provisioning.fakehub.FakeHub behind httpx.MockTransport; the
+The hub is tests.fake_hub_api.FakeHub behind httpx.MockTransport; the
 last test runs the hub client against the real hub app (FastAPI TestClient
 on SQLite), so the fake and the hub cannot drift apart unseen.
 """
@@ -18,7 +18,7 @@ from protocol.settings import load_config
 from provisioning import bundle as bundles
 from provisioning.cli import main
 from provisioning.errors import HubError
-from provisioning.fakehub import FakeHub
+from tests.fake_hub_api import FakeHub
 from provisioning.hubclient import HubClient, HubDevice, Registration
 
 HUB = "https://hub.example.org"

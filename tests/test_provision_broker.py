@@ -18,7 +18,7 @@ from devtools.mosquitto import MosquittoProcess
 from protocol.topics import device_topic, subscription
 from provisioning import broker
 from provisioning.cli import main
-from provisioning.fakehub import FakeHub
+from tests.fake_hub_api import FakeHub
 
 HUB = "https://hub.example.org"
 TIMEOUT_S = 20

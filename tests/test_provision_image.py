@@ -19,7 +19,7 @@ from protocol.settings import load_config
 from provisioning import firstboot
 from provisioning.cli import main
 from provisioning.errors import ImageError
-from provisioning.fakehub import FakeHub
+from tests.fake_hub_api import FakeHub
 from provisioning.partitions import SECTOR, parse_mbr
 
 TOOLS = {"sfdisk": "fdisk", "mkfs.vfat": "dosfstools", "fsck.vfat": "dosfstools", "mcopy": "mtools", "mdir": "mtools"}
