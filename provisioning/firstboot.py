@@ -160,7 +160,10 @@ if [ -d "$BUNDLE/wheelhouse" ]; then
   install -d -m 0755 /opt/kiosk
   # system site packages: picamera2 and libcamera come from Raspberry Pi OS itself
   [ -x "$VENV/bin/pip" ] || python3 -m venv --system-site-packages "$VENV"
-  "$VENV/bin/pip" install --no-index --find-links "$BUNDLE/wheelhouse" 'face-attendance[kiosk,pi]'
+  # a dlib wheel built against OpenBLAS (not dlib_bin) in the wheelhouse: use it, it is 3-4x faster
+  extra=kiosk
+  if ls "$BUNDLE"/wheelhouse/dlib-*.whl >/dev/null 2>&1; then extra=kiosk-blas; fi
+  "$VENV/bin/pip" install --no-index --find-links "$BUNDLE/wheelhouse" "face-attendance[$extra,pi]"
 elif [ ! -x "$VENV/bin/kiosk" ]; then
   say "no wheelhouse in the bundle and no kiosk installed at $VENV; rerun provision image with --wheelhouse"
   exit 1
