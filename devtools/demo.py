@@ -230,7 +230,8 @@ def report(summary: dict, punches: list[dict], plan: Plan, hub_url: str) -> None
           f" still in the kiosk outbox: {summary.get('outbox_depth')})")
     print(f"  punches stored at hub  {len(punches)}: {', '.join(names) or '-'}")
     print(f"  enrolled people shown  {len(enrolled_probes)}; recognised {len(set(names) & enrolled_probes)}")
-    print(f"  wrongly named          {len(wrong)}{': ' + ', '.join(wrong) if wrong else ''}")
+    print(f"  wrongly named          {len(wrong)}{': ' + ', '.join(wrong) if wrong else ''}"
+          f"{'  (a look-alike of someone enrolled; rates in BENCHMARKS.md, accuracy)' if wrong else ''}")
     print(f"  hub                    {hub_url}  (GET /healthz, /api/v1/punches with the admin token)")
 
 
