@@ -6,16 +6,22 @@ Errors are one line on stderr naming the file and key, and a non-zero exit.
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
 
-from hardware.camera import CameraError
-from kiosk import __version__
-from kiosk.config import CameraConfig, KioskConfig
-from protocol import signing
-from protocol.logs import setup_logging
-from protocol.settings import ConfigError, load_config, read_secret
+# One BLAS thread: 1:N matching is memory-bound, and a second thread only waits
+# for the core the camera and dlib hold (BENCHMARKS.md, match speed: 4.3 ms
+# against 10.2 ms for 100k people). Set before numpy is first imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from hardware.camera import CameraError  # noqa: E402
+from kiosk import __version__  # noqa: E402
+from kiosk.config import CameraConfig, KioskConfig  # noqa: E402
+from protocol import signing  # noqa: E402
+from protocol.logs import setup_logging  # noqa: E402
+from protocol.settings import ConfigError, load_config, read_secret  # noqa: E402
 
 log = logging.getLogger("kiosk")
 
