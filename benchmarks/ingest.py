@@ -56,7 +56,6 @@ GROUP = "hub"
 SESSION_EXPIRY_S = 7 * 24 * 3600
 # The benchmark broker: queues big enough for a backlog (the default 1000 drops QoS 1 beyond it).
 BENCH_BROKER = "max_queued_messages 1000000\n"
-PROTOTYPE_WORKER = "--prototype-worker"  # argv[1]: run `hub` with the prototype below installed (one worker only)
 
 
 # --- processes ----------------------------------------------------------------------------
@@ -226,9 +225,8 @@ class HubProcess:
     """``hub ingest --workers N`` as a child process (N=1: one ``hub ingest --client-id <base>-1``)."""
 
     def __init__(self, config: Path, workers: int, base: str = "bench-hub", log_path: Path | None = None,
-                 log_level: str = "WARNING", prototype: bool = False) -> None:
+                 log_level: str = "WARNING") -> None:
         self.config, self.workers, self.base, self.log_level = config, workers, base, log_level
-        self.prototype = prototype
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
         self.peak_kb: dict[int, int] = {}
@@ -237,8 +235,7 @@ class HubProcess:
         self._sampler: threading.Thread | None = None
 
     def start(self) -> "HubProcess":
-        program = ["benchmarks.ingest", PROTOTYPE_WORKER] if self.prototype else ["hub.cli"]
-        cmd = [sys.executable, "-m", *program, "--log-level", self.log_level, "ingest", "--config", str(self.config)]
+        cmd = [sys.executable, "-m", "hub.cli", "--log-level", self.log_level, "ingest", "--config", str(self.config)]
         cmd += ["--workers", str(self.workers), "--client-id", self.base] if self.workers > 1 else \
             ["--client-id", f"{self.base}-1"]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
@@ -444,95 +441,6 @@ def raw_drain(port: int, client_id: str, expect: int, timeout_s: float = 120.0) 
     return out
 
 
-# --- the proposed ingest change, as a measurable prototype -----------------------------------
-
-
-def install_batched_store_prototype() -> None:
-    """Patch ``IngestWorker._store`` with the change proposed in BENCHMARKS-ingest.md, for measuring only.
-
-    Not shipped in the hub (hub/ingest.py belongs to another change): per
-    batch, one SELECT for the employees it names (instead of one
-    ``session.get`` per punch) and ONE multi-row INSERT .. ON CONFLICT DO
-    NOTHING RETURNING id (instead of a new statement built per punch);
-    everything else (checks, order, duplicates, audit rows, clock-skew flags,
-    commit then acks) is unchanged.
-    """
-    from sqlalchemy import select
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    import hub.ingest as ingest
-    from hub import health
-    from hub.db import Employee, EmployeeAllowedSite, PunchRecord
-    from hub.intake import Accepted
-    from hub.punches import punch_row, rejected_row
-    from hub.registry import lookup_device
-
-    def store_batched(session, decisions, max_payload_bytes):
-        rows = [punch_row(m, d) for m, d in decisions if isinstance(d, Accepted)]
-        inserted: set[str] = set()
-        if rows:
-            table = PunchRecord.__table__
-            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-            stmt = dialect.insert(table).on_conflict_do_nothing(index_elements=["id"]).returning(table.c.id)
-            inserted = set(session.connection().execute(stmt, rows).scalars().all())
-        results, seen = [], set()
-        for message, decision in decisions:
-            if isinstance(decision, Accepted):
-                pid = decision.punch.id
-                results.append("stored" if pid in inserted and pid not in seen else "duplicate")
-                seen.add(pid)
-            else:
-                session.add(rejected_row(message, decision, max_payload_bytes))
-                results.append("rejected")
-        session.flush()
-        return results
-
-    def _store(self, batch):
-        with self._session_factory() as session:
-            devices = {}
-
-            def device_lookup(device_id):
-                if device_id not in devices:
-                    devices[device_id] = lookup_device(session, device_id)
-                return devices[device_id]
-
-            wanted = set()
-            for d in batch:
-                try:
-                    wanted.add(json.loads(d.message.payload).get("employee_id"))
-                except (ValueError, AttributeError):
-                    pass
-            wanted = {w for w in wanted if isinstance(w, str)}
-            staff, allowed = {}, set()
-            if wanted:
-                staff = {e: (home, active) for e, home, active in session.execute(
-                    select(Employee.employee_id, Employee.home_site_id, Employee.active)
-                    .where(Employee.employee_id.in_(wanted)))}
-                allowed = set(session.execute(select(EmployeeAllowedSite.employee_id, EmployeeAllowedSite.site_id)
-                                              .where(EmployeeAllowedSite.employee_id.in_(wanted))).all())
-
-            def is_allowed(employee_id, site_id):
-                known = staff.get(employee_id)
-                return known is not None and known[1] and (known[0] == site_id or (employee_id, site_id) in allowed)
-
-            def decide(message):
-                try:
-                    return ingest.check_punch(message.topic, message.payload, max_bytes=self.config.max_payload_bytes,
-                                              device_lookup=device_lookup, is_allowed=is_allowed)
-                except Exception as exc:  # as IngestWorker._decide: a hub fault, kept for audit
-                    return self._hub_fault(message, f"internal error: {type(exc).__name__}")
-
-            decisions = [(d.message, decide(d.message)) for d in batch]
-            results = store_batched(session, decisions, self.config.max_payload_bytes)
-            health.flag_clock_skew(session, [(d.punch.id, d.punch.device_id) for (_, d), r in zip(decisions, results)
-                                             if r == "stored" and isinstance(d, Accepted)],
-                                   self.config.health.max_clock_skew_s)
-            session.commit()
-        return [self._outcome(message, decision) for message, decision in decisions], results
-
-    ingest.IngestWorker._store = _store
-
-
 # --- one measurement --------------------------------------------------------------------------
 
 
@@ -556,7 +464,7 @@ class Row:
 
 
 def measure(db_kind: str, workers: int, punches: int, kiosks: int, workdir: Path, broker_extra: str,
-            ingest: dict | None = None, prototype: bool = False) -> Row:
+            ingest: dict | None = None) -> Row:
     run_dir = Path(tempfile.mkdtemp(prefix=f"ingest-{db_kind}-{workers}-", dir=workdir))
     broker = bench_broker(run_dir / "mosquitto", broker_extra)
     db = Database(db_kind, run_dir)
@@ -576,7 +484,7 @@ def measure(db_kind: str, workers: int, punches: int, kiosks: int, workdir: Path
         broker_cpu1 = proc_cpu_s(broker._proc.pid)  # noqa: SLF001
         config = write_hub_config(run_dir, db.url, broker.port, ingest=ingest)
         started = time.monotonic()
-        hub = HubProcess(config, workers, log_path=run_dir / "hub.log", prototype=prototype).start()
+        hub = HubProcess(config, workers, log_path=run_dir / "hub.log").start()
         ok = observer.wait_for(punches, timeout_s=600)
         hub.sample()
         broker_cpu2 = proc_cpu_s(broker._proc.pid)  # noqa: SLF001
@@ -588,7 +496,7 @@ def measure(db_kind: str, workers: int, punches: int, kiosks: int, workdir: Path
         if not ok:
             print(f"WARNING: {db_kind} x{workers}: only {len(observer.ids)} of {punches} acked", file=sys.stderr)
         stored, distinct = db.punch_count()
-        return Row(db_kind + (" (prototype)" if prototype else ""), workers, punches, raw["rate"], rate, drain_s, stored, distinct, len(observer.ids),
+        return Row(db_kind, workers, punches, raw["rate"], rate, drain_s, stored, distinct, len(observer.ids),
                    len(observer.rejected), max(hub.peak_kb.values(), default=0) / 1024, sum(hub.cpu_s.values()),
                    broker_cpu2 - broker_cpu1, raw["cpu_s"], observer.messages)
     finally:
@@ -710,8 +618,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-max", type=int, default=None, help="hub ingest.batch_max")
     parser.add_argument("--backlog", type=int, default=None, metavar="N",
                         help="instead: one real kiosk (outbox + MqttLink) with N punches queued while the hub is down")
-    parser.add_argument("--prototype", action="store_true",
-                        help="also measure one worker with the proposed batched store (install_batched_store_prototype)")
     args = parser.parse_args(argv)
     if args.backlog:
         return main_backlog(args.backlog, args.databases.split(","), argv)
@@ -724,10 +630,6 @@ def main(argv: list[str] | None = None) -> int:
         for db_kind in args.databases.split(","):
             for workers in (int(w) for w in args.workers.split(",")):
                 row = measure(db_kind, workers, args.punches, args.kiosks, Path(tmp), extra, ingest)
-                print(json.dumps(row.__dict__), file=sys.stderr, flush=True)
-                rows.append(row)
-            if args.prototype:
-                row = measure(db_kind, 1, args.punches, args.kiosks, Path(tmp), extra, ingest, prototype=True)
                 print(json.dumps(row.__dict__), file=sys.stderr, flush=True)
                 rows.append(row)
     print(f"- command: `python -m benchmarks.ingest {' '.join(argv if argv is not None else sys.argv[1:])}`")
@@ -766,9 +668,4 @@ def main_backlog(count: int, databases: list[str], argv: list[str] | None) -> in
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == [PROTOTYPE_WORKER]:
-        from hub.cli import main as hub_main
-
-        install_batched_store_prototype()
-        sys.exit(hub_main(sys.argv[2:]))
     sys.exit(main())

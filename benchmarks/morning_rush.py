@@ -61,7 +61,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         precreate_sessions(broker.port, ids, topics.subscription(topics.PUNCH, GROUP))
         config = write_hub_config(workdir, db.url, broker.port)
         hub_log = workdir / "hub.log"
-        hub = HubProcess(config, args.workers, log_path=hub_log, log_level="INFO", prototype=args.prototype)
+        hub = HubProcess(config, args.workers, log_path=hub_log, log_level="INFO")
         hub.start()
         window_s = 3600.0 / args.compress
         gen = LoadGenerator(specs, "127.0.0.1", broker.port, shards=args.shards, window_s=window_s,
@@ -104,7 +104,7 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
             "connect_s": connect_s, "sites": args.sites, "employees": args.employees, "window_s": window_s,
             "seed_s": seed_s, "broker": "Mosquitto defaults" if args.broker_defaults else "sized",
             "generated": len(generated), "rows": rows, "distinct": distinct, "lost": len(lost),
-            "not_stored": len(not_stored), "prototype": args.prototype, "resend_backoff": args.resend_backoff, "ack_timeout_s": args.ack_timeout,
+            "not_stored": len(not_stored), "resend_backoff": args.resend_backoff, "ack_timeout_s": args.ack_timeout,
             "summary": summary, "hub_peak_mb": [round(v / 1024) for v in hub_peak_kb.values()],
             "hub_cpu_s": round(hub_cpu_s, 1),
             "broker_peak_mb": broker_peak["kb"] / 1024, "db_growth_bytes": size_after - size_before,
@@ -130,13 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ack-timeout", type=float, default=30.0, help="kiosk re-send timeout (the kiosk's default)")
     parser.add_argument("--drain", type=float, default=420.0, help="seconds allowed after the window for acks")
     parser.add_argument("--broker-defaults", action="store_true", help="Mosquitto's default queue/inflight limits")
-    parser.add_argument("--prototype", action="store_true",
-                        help="hub with the proposed batched store (benchmarks.ingest prototype; one worker only)")
     parser.add_argument("--resend-backoff", action="store_true",
                         help="kiosks double the re-send wait per attempt (proposed) instead of a fixed timeout")
     args = parser.parse_args(argv)
-    if args.prototype and args.workers != 1:
-        parser.error("--prototype runs one worker (--workers 1)")
     from benchmarks.common import markdown_table  # NumPy/dlib: not in the spawned load-generator shards
 
     with tempfile.TemporaryDirectory(prefix="bench-rush-") as tmp:
@@ -153,8 +149,7 @@ def main(argv: list[str] | None = None) -> int:
                                      f"{result['connect_s']:.1f} s)"],
         ["sites, employees", f"{result['sites']}, {result['employees']:,}"],
         ["curve", f"60 min compressed to {result['window_s']:.0f} s"],
-        ["hub", f"{result['workers']} worker(s), {result['database']}"
-                + (", proposed batched store (prototype)" if result["prototype"] else "")],
+        ["hub", f"{result['workers']} worker(s), {result['database']}"],
         ["punches made / stored rows (distinct)", f"{result['generated']:,} / {result['rows']:,} "
                                                   f"({result['distinct']:,})"],
         ["kiosk re-send rule", f"every {result['ack_timeout_s']:.0f} s"

@@ -2,9 +2,11 @@
 
 paho's network thread only enqueues; one worker thread takes batches (up to
 ``ingest.batch_max`` messages or ``ingest.batch_wait_s`` after the first),
-decides each punch (``hub.intake``), stores the batch in ONE transaction and
-only after the commit publishes the kiosk acks and sends the broker its
-PUBACKs (``manual_ack``). If the database is locked or unreachable the
+decides each punch (``hub.intake``; the batch's kiosks and employees are
+loaded with one query each), stores the batch in ONE transaction (its
+punches with one insert-or-ignore, so a repeated id is stored once and
+acked again) and only after the commit publishes the kiosk acks and sends
+the broker its PUBACKs (``manual_ack``). If the database is locked or unreachable the
 batch is retried after a capped, jittered backoff and nothing is acked, so
 the broker and the kiosk both still hold the punch; any other failure is
 narrowed down to the one message that causes it, which is kept as an audit
@@ -35,8 +37,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from hub import health
 from hub.config import HubConfig
 from hub.gallery import build_delta, is_employee_allowed, record_applied
-from hub.intake import Accepted, DeviceRecord, Outcome, Rejected, build_acks, check_punch, punch_id_of
-from hub.punches import ReceivedMessage, store_decisions
+from hub.intake import (Accepted, DeviceRecord, Outcome, PunchMessage, Rejected, build_acks, judge_punch,
+                         parse_punch_message, punch_id_of)
+from hub.punches import ReceivedMessage, preload_batch, store_decisions
 from hub.registry import lookup_device
 from protocol import messages, topics
 from protocol.backoff import backoff_delay
@@ -258,21 +261,50 @@ class IngestWorker:
             return [(batch, self._retry(lambda: self._store_unstorable(batch[0], exc), "storing an audit row"))]
 
     def _store(self, batch: list[Delivery]) -> Stored:
+        """Decide and store a batch in one transaction, with a fixed number of statements:
+        one SELECT each for the batch's kiosks, employees and their allowed sites, one
+        insert for its punches (``store_decisions``), then the clock-skew flags."""
         with self._session_factory() as session:
-            devices: dict[str, DeviceRecord | None] = {}
-
-            def device_lookup(device_id: str) -> DeviceRecord | None:
-                if device_id not in devices:
-                    devices[device_id] = lookup_device(session, device_id)
-                return devices[device_id]
-
-            decisions = [(d.message, self._decide(d.message, device_lookup, session)) for d in batch]
+            decisions = self._decide_batch(session, [d.message for d in batch])
             results = store_decisions(session, decisions, max_payload_bytes=self.config.max_payload_bytes)
             health.flag_clock_skew(session, [(d.punch.id, d.punch.device_id) for (_, d), r in zip(decisions, results)
                                              if r == "stored" and isinstance(d, Accepted)],
                                    self.config.health.max_clock_skew_s)
             session.commit()
         return [self._outcome(message, decision) for message, decision in decisions], results
+
+    def _decide_batch(
+        self, session: Session, batch: list[ReceivedMessage]
+    ) -> list[tuple[ReceivedMessage, Accepted | Rejected]]:
+        """``check_punch`` for each message, with what the checks look up loaded for the whole batch first.
+
+        ``preload_batch`` puts the batch's kiosks and employees in the
+        session, so ``lookup_device`` and ``is_employee_allowed`` answer
+        from it instead of asking the database once per punch.
+        """
+        max_bytes = self.config.max_payload_bytes
+        parsed = [self._decide(m, lambda m=m: parse_punch_message(m.topic, m.payload, max_bytes=max_bytes))
+                  for m in batch]
+        loaded = preload_batch(session, [p for p in parsed if isinstance(p, PunchMessage)])
+        devices: dict[str, DeviceRecord | None] = {}
+
+        def device_lookup(device_id: str) -> DeviceRecord | None:
+            if device_id not in devices:
+                devices[device_id] = lookup_device(session, device_id)
+            return devices[device_id]
+
+        def is_allowed(employee_id: str, site_id: str) -> bool:
+            return is_employee_allowed(session, employee_id, site_id)
+
+        def judge(message: ReceivedMessage, parsed: PunchMessage | Rejected) -> Accepted | Rejected:
+            if isinstance(parsed, Rejected):
+                return parsed
+            return self._decide(message, lambda: judge_punch(parsed, device_lookup=device_lookup,
+                                                             is_allowed=is_allowed))
+
+        decisions = [(m, judge(m, p)) for m, p in zip(batch, parsed)]
+        del loaded  # held until now: the session keeps what it loaded only by weak reference
+        return decisions
 
     def _store_unstorable(self, delivery: Delivery, exc: Exception) -> Stored:
         rejected = self._hub_fault(delivery.message, f"internal error: could not store ({type(exc).__name__})")
@@ -282,17 +314,13 @@ class IngestWorker:
             session.commit()
         return [self._outcome(delivery.message, rejected)], results
 
-    def _decide(
-        self, message: ReceivedMessage, device_lookup: Callable[[str], DeviceRecord | None], session: Session
-    ) -> Accepted | Rejected:
+    def _decide(self, message: ReceivedMessage, check: Callable[[], T]) -> T | Rejected:
+        """Run one step of deciding a punch; a bug in it is a hub fault kept for audit, not a crash.
+
+        Database errors go up, to be retried or narrowed down like any other store failure.
+        """
         try:
-            return check_punch(
-                message.topic,
-                message.payload,
-                max_bytes=self.config.max_payload_bytes,
-                device_lookup=device_lookup,
-                is_allowed=lambda employee_id, site_id: is_employee_allowed(session, employee_id, site_id),
-            )
+            return check()
         except SQLAlchemyError:
             raise
         except Exception as exc:

@@ -69,6 +69,25 @@ class Outcome:
     notify: bool = True
 
 
+@dataclass(frozen=True)
+class PunchMessage:
+    """A message that is a JSON object on a device's punch topic: not yet trusted.
+
+    What the later checks need, and what a batch looks up in advance (its
+    kiosks and employees), so each payload is parsed once.
+    """
+
+    raw: dict[str, Any]
+    device_id: str  # from the topic
+    punch_id: str | None  # as ``punch_id_of``
+
+    @property
+    def employee_id(self) -> str | None:
+        """The employee the payload names, if it names one as a string (unchecked)."""
+        value = self.raw.get("employee_id")
+        return value if isinstance(value, str) else None
+
+
 def check_punch(
     topic: str,
     payload: bytes,
@@ -78,6 +97,14 @@ def check_punch(
     is_allowed: Callable[[str, str], bool],
 ) -> Accepted | Rejected:
     """Decide one punch; ``is_allowed(employee_id, site_id)``."""
+    message = parse_punch_message(topic, payload, max_bytes=max_bytes)
+    if isinstance(message, Rejected):
+        return message
+    return judge_punch(message, device_lookup=device_lookup, is_allowed=is_allowed)
+
+
+def parse_punch_message(topic: str, payload: bytes, *, max_bytes: int) -> PunchMessage | Rejected:
+    """The first checks (size, JSON, topic), which need nothing looked up."""
     try:
         raw = decode_json(payload, max_bytes)
     except MessageInvalid as exc:
@@ -89,12 +116,23 @@ def check_punch(
         return Rejected(punch_id, BAD_TOPIC)
     if where.kind != PUNCH:
         return Rejected(punch_id, BAD_TOPIC)
-    device = device_lookup(where.device_id)
+    return PunchMessage(raw, where.device_id, punch_id)
+
+
+def judge_punch(
+    message: PunchMessage,
+    *,
+    device_lookup: Callable[[str], DeviceRecord | None],
+    is_allowed: Callable[[str, str], bool],
+) -> Accepted | Rejected:
+    """The remaining checks of ``check_punch``, in its order, on a parsed message."""
+    raw, punch_id = message.raw, message.punch_id
+    device = device_lookup(message.device_id)
     if device is None:
         return Rejected(punch_id, UNKNOWN_DEVICE)
     if device.retired:
         return Rejected(punch_id, RETIRED_DEVICE)
-    if raw.get("device_id") != where.device_id:
+    if raw.get("device_id") != message.device_id:
         return Rejected(punch_id, TOPIC_DEVICE_MISMATCH)
     try:
         public_key = load_public_key(device.public_key_b64)

@@ -5,6 +5,7 @@ A punch id is unique: storing it again is a no-op reported as a duplicate
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -13,11 +14,12 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hub.db import PunchRecord, RejectedMessage
-from hub.intake import Accepted, Rejected
+from hub.db import Device, Employee, EmployeeAllowedSite, PunchRecord, RejectedMessage
+from hub.intake import Accepted, PunchMessage, Rejected
 from protocol.topics import parse_device_topic
 
 Stored = Literal["stored", "duplicate", "rejected"]
+PRELOAD_CHUNK = 500  # ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 
 
 @dataclass(frozen=True)
@@ -33,17 +35,82 @@ def store_decisions(
     *,
     max_payload_bytes: int,
 ) -> list[Stored]:
-    """Insert accepted punches (insert-or-ignore on id) and rejected messages; no commit."""
+    """Insert a batch's accepted punches and rejected messages; no commit.
+
+    The punches go in as one multi-row insert-or-ignore on id, so a batch
+    costs one statement however many punches it holds. A punch is "stored"
+    the first time its id appears in the batch and the database did not
+    already have it; a repeat in the same batch, or an id already stored,
+    is "duplicate" (the kiosk is acked again, nothing is written twice).
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for message, decision in decisions:
+        if isinstance(decision, Accepted):
+            rows.setdefault(decision.punch.id, punch_row(message, decision))
+    inserted = insert_new_punches(session, list(rows.values()))
     results: list[Stored] = []
     for message, decision in decisions:
         if isinstance(decision, Accepted):
-            inserted = _insert_or_ignore(session, punch_row(message, decision))
-            results.append("stored" if inserted else "duplicate")
+            results.append("stored" if decision.punch.id in inserted else "duplicate")
+            inserted.discard(decision.punch.id)  # a repeat later in the batch is a duplicate
         else:
             session.add(rejected_row(message, decision, max_payload_bytes))
             results.append("rejected")
     session.flush()
     return results
+
+
+def insert_new_punches(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the rows whose id is not stored yet, in one statement; returns the ids inserted.
+
+    ``rows`` must have distinct ids. RETURNING names a row only when it was
+    inserted (rowcount is not reliable for ON CONFLICT across drivers);
+    SQLite has it since 3.35, and SQLAlchemy splits a long list into as few
+    multi-row statements as the driver's parameter limit allows
+    ("insertmanyvalues"). The rows go in id order, so two workers storing
+    overlapping batches take the key locks in the same order (PostgreSQL
+    would otherwise be able to deadlock them).
+    """
+    if not rows:
+        return set()
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        insert = sqlite.insert
+    elif dialect == "postgresql":
+        insert = postgresql.insert
+    else:
+        raise NotImplementedError(f"insert-or-ignore is not written for {dialect}")
+    table = PunchRecord.__table__
+    stmt = insert(table).on_conflict_do_nothing(index_elements=[table.c.id]).returning(table.c.id)
+    return set(session.execute(stmt, sorted(rows, key=lambda row: row["id"])).scalars())
+
+
+def preload_batch(session: Session, messages: Iterable[PunchMessage]) -> list[object]:
+    """Load the kiosks, employees and allowed sites that a batch of punches names, one SELECT each.
+
+    ``Session.get`` answers from the session's identity map without SQL
+    for a row already loaded, so ``hub.registry.lookup_device`` and
+    ``hub.gallery.is_employee_allowed`` then cost no round trip per punch,
+    and their rules stay written in one place. (An id that is not in the
+    database still costs its own SELECT; those punches are refused.) The
+    session holds loaded rows only weakly: keep the returned list until
+    the punches are decided.
+    """
+    device_ids: set[str] = set()
+    employee_ids: set[str] = set()
+    for message in messages:
+        device_ids.add(message.device_id)
+        if message.employee_id is not None:
+            employee_ids.add(message.employee_id)
+    loaded: list[object] = []
+    wanted: list[tuple[type, Any, set[str]]] = [(Device, Device.device_id, device_ids),
+                                                (Employee, Employee.employee_id, employee_ids),
+                                                (EmployeeAllowedSite, EmployeeAllowedSite.employee_id, employee_ids)]
+    for entity, column, ids in wanted:
+        ordered = sorted(ids)
+        for i in range(0, len(ordered), PRELOAD_CHUNK):
+            loaded += session.scalars(select(entity).where(column.in_(ordered[i:i + PRELOAD_CHUNK])))
+    return loaded
 
 
 def punch_row(message: ReceivedMessage, accepted: Accepted) -> dict[str, Any]:
@@ -82,19 +149,6 @@ def rejected_row(message: ReceivedMessage, rejected: Rejected, max_payload_bytes
         payload_size=len(message.payload),
         payload=message.payload[:max_payload_bytes],
     )
-
-
-def _insert_or_ignore(session: Session, row: dict[str, Any]) -> bool:
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        stmt = sqlite.insert(PunchRecord).values(**row).on_conflict_do_nothing(index_elements=["id"])
-    elif dialect == "postgresql":
-        stmt = postgresql.insert(PunchRecord).values(**row).on_conflict_do_nothing(index_elements=["id"])
-    else:
-        raise NotImplementedError(f"insert-or-ignore is not written for {dialect}")
-    # RETURNING names the row only when it was inserted (rowcount is not
-    # reliable for ON CONFLICT across drivers); SQLite has it since 3.35.
-    return session.execute(stmt.returning(PunchRecord.id)).first() is not None
 
 
 def punch_query(
