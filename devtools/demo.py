@@ -222,8 +222,9 @@ def report(summary: dict, punches: list[dict], plan: Plan, hub_url: str) -> None
     wrong = [n for n in names if n not in enrolled_probes]
     print()
     print("What happened")
-    print(f"  frames seen            {summary.get('frames')}")
-    print(f"  faces found            {summary.get('faces')}")
+    print(f"  frames seen            {summary.get('frames')} ({summary.get('analysed')} analysed; the others fell"
+          " in the one-second rest after each decision)")
+    print(f"  faces found            in {summary.get('faces')} of the analysed frames")
     print(f"  recognised / unknown   {summary.get('recognised')} / {summary.get('unknown')} people"
           f"  (uncertain: {summary.get('uncertain', 0)}, repeat punches suppressed: {summary.get('suppressed', 0)})")
     print(f"  punches sent           {summary.get('punches_created')} (acked by the hub: {summary.get('punches_acked')},"

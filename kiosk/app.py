@@ -134,6 +134,7 @@ class KioskApp:
         times = self.analyzer.times
         return {
             "frames": self.counts["frames"],
+            "analysed": self.counts["frames"] - self.counts["resting"],  # the rest fell in a cooldown
             "faces": self.counts["faces"],
             "recognised": self.counts["accepted"] + self.counts["already"],
             "unknown": self.counts["refused:not_recognised"],
