@@ -169,6 +169,17 @@ elif [ ! -x "$VENV/bin/kiosk" ]; then
   exit 1
 fi
 
+say "allowing the kiosk user to reboot the device (the hub's remote 'reboot' command)"
+install -d -m 0755 /etc/polkit-1/rules.d
+cat > /etc/polkit-1/rules.d/50-kiosk-reboot.rules <<'RULES'
+polkit.addRule(function (action, subject) {
+  if (subject.user == "kiosk" && (action.id == "org.freedesktop.login1.reboot" ||
+      action.id == "org.freedesktop.login1.reboot-multiple-sessions")) {
+    return polkit.Result.YES;
+  }
+});
+RULES
+
 say "installing and enabling kiosk.service"
 install -m 0644 "$BUNDLE/systemd/kiosk.service" /etc/systemd/system/kiosk.service
 systemctl daemon-reload

@@ -254,7 +254,7 @@ def test_install_script_is_valid_bash_and_installs_what_the_unit_expects():
     unit = (REPO / "systemd/kiosk.service").read_text()
     assert "ExecStart=/opt/kiosk/venv/bin/kiosk run --config /etc/kiosk/kiosk.yaml" in unit
     for needed in ("/opt/kiosk/venv", "/etc/kiosk/kiosk.yaml", "/etc/kiosk/credentials", "face-attendance[$extra,pi]",
-                   "extra=kiosk-blas",
+                   "extra=kiosk-blas", "org.freedesktop.login1.reboot",
                    "pip\" install --no-index --find-links", "systemctl enable kiosk.service"):
         assert needed in script, needed
     assert "set -x" not in script.replace("Never use `set -x`", "")
