@@ -198,7 +198,11 @@ class MqttLink:
         self.stats["connects"] += 1
         client.subscribe([(self._topic(kind), 1) for kind in (topics.ACK, topics.GALLERY_DELTA, topics.CMD)])
         client.publish(self._topic(topics.STATUS), self._status("online"), qos=1, retain=True)
-        self.outbox.mark_all_unsent()
+        if self.stats["connects"] == 1 or not flags.session_present:
+            # A new process, or a broker that lost our session (restart without persistence):
+            # whatever was in flight may be gone. Otherwise paho resends its own in-flight
+            # messages and the ack timeout covers the rest, without doubling the traffic.
+            self.outbox.mark_all_unsent()
         self.connected.set()
         self.request_gallery()
         self._wake.set()
