@@ -5,7 +5,6 @@ and prints the result; errors are one line on stderr and a non-zero exit.
 """
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
