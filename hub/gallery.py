@@ -155,6 +155,22 @@ def build_delta(session: Session, site_id: str, have_version: int) -> GalleryDel
     )
 
 
+def gallery_updates(session: Session, held: dict[str, int]) -> list[tuple[str, GalleryDelta]]:
+    """(device, delta) for each active kiosk in ``held`` (device id -> version it reports) that is behind its site."""
+    rows = session.execute(
+        select(Device.device_id, Device.site_id, Site.gallery_version)
+        .join(Site, Site.site_id == Device.site_id)
+        .where(Device.device_id.in_(list(held)), Device.retired_at.is_(None))
+    ).all()
+    updates = []
+    for device_id, site_id, current in rows:
+        if held[device_id] < current:
+            delta = build_delta(session, site_id, held[device_id])
+            if delta is not None:
+                updates.append((device_id, delta))
+    return updates
+
+
 def record_applied(session: Session, device_id: str, site_id: str, version: int, now: datetime) -> bool:
     """Note the gallery version a kiosk confirmed; False (nothing stored) for a
     device that is unknown, retired or at another site."""

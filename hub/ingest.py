@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub import health
 from hub.config import HubConfig
-from hub.gallery import build_delta, is_employee_allowed, record_applied
+from hub.gallery import build_delta, gallery_updates, is_employee_allowed, record_applied
 from hub.intake import (Accepted, DeviceRecord, Outcome, PunchMessage, Rejected, build_acks, judge_punch,
                          parse_punch_message, punch_id_of)
 from hub.punches import ReceivedMessage, preload_batch, store_decisions
@@ -84,7 +84,7 @@ class IngestWorker:
         self.stats = {
             "received": 0, "stored": 0, "duplicates": 0, "rejected": 0,
             "commit_failures": 0, "gallery_requests": 0, "gallery_applied": 0,
-            "status": 0, "health": 0, "device_reports_rejected": 0,
+            "status": 0, "health": 0, "device_reports_rejected": 0, "gallery_pushes": 0,
         }
         self.ready = threading.Event()  # set while connected with our subscriptions granted
         self._stop = threading.Event()
@@ -359,6 +359,34 @@ class IngestWorker:
             key = {"status": "status", "health": "health", "rejected": "device_reports_rejected"}[result]
             self.stats[key] += 1
         self._ack(batch)
+        if any(r == "health" for r in results):
+            self._push_gallery_updates(batch)
+
+    def _push_gallery_updates(self, batch: list[Delivery]) -> None:
+        """A kiosk whose health reports an older gallery than its site's gets the delta now.
+
+        Health comes every minute, so an enrolment, transfer or leaver reaches
+        the kiosks of a site within about a minute, without kiosks polling
+        more often and without the API process needing an MQTT connection.
+        """
+        held: dict[str, int] = {}
+        for delivery in batch:
+            report = health.parse_report(delivery.message, retained=delivery.retained,
+                                         max_bytes=self.config.max_payload_bytes)
+            if isinstance(report, health.HealthReport):
+                held[report.device_id] = report.health.gallery_version
+        if not held:
+            return
+        try:
+            with self._session_factory() as session:
+                deltas = gallery_updates(session, held)
+        except SQLAlchemyError:  # the kiosk asks again itself (gallery_poll_s); nothing is lost
+            log.warning("gallery updates for %d kiosks skipped: database error", len(held), exc_info=True)
+            return
+        for device_id, delta in deltas:
+            self.stats["gallery_pushes"] += 1
+            self._publish(topics.device_topic(device_id, topics.GALLERY_DELTA), delta.to_json())
+            log.info("gallery delta pushed to %s: %s -> %s", device_id, delta.from_version, delta.to_version)
 
     def _store_reports_isolating(self, batch: list[Delivery]) -> list[str]:
         """As ``_store_isolating``: a message that cannot be stored is kept as an audit row."""

@@ -62,13 +62,16 @@ class GalleryCache:
     def apply(self, delta: GalleryDelta) -> int | None:
         """Apply a hub delta; the version now held, or None when the delta does not fit ours.
 
-        A delta that starts from another version than ours (we missed one, or
-        the hub was restored from a backup) is refused: the caller asks for
-        the full gallery instead of guessing.
+        A delta we already hold (the hub pushed it while our own request was
+        answered too) changes nothing. One that starts from another version
+        than ours (we missed one, or the hub was restored from a backup) is
+        refused: the caller asks for the full gallery instead of guessing.
         """
         with self._lock:
             if delta.site_id != self.site_id:
                 return None
+            if not delta.full and delta.from_version < self.version and delta.to_version <= self.version:
+                return self.version
             if not delta.full and delta.from_version != self.version:
                 return None
             if not delta.full and delta.to_version == self.version:

@@ -6,6 +6,7 @@ kiosk side is the kiosk's own ``MqttLink`` and encrypted ``GalleryCache``.
 
 import secrets
 import threading
+from datetime import datetime, timezone
 
 import pytest
 
@@ -16,7 +17,7 @@ from kiosk.gallery import GalleryCache
 from kiosk.gallery_store import EncryptedGalleryStore
 from kiosk.link import MqttLink
 from kiosk.outbox import Outbox
-from protocol import signing
+from protocol import messages, signing
 from tests.hub_api_kit import HubApi, seed_org
 from tests.hub_db import sqlite_engine
 
@@ -114,11 +115,17 @@ def test_enrolment_reaches_the_kiosk_and_the_hub_sees_who_is_behind(hub, faces_d
         probe = FaceEncoder().encode_largest(load_image_rgb(sorted(obama.glob("*.jpg"))[2]))[1]
         assert float(kiosk.cache.gallery.person_distances(probe).min()) < 0.6
 
-        # a leaver: an incremental delta that removes them
+        # a leaver: an incremental delta that removes them, pushed by the hub when the
+        # kiosk's next health message says it still holds version 1
         assert admin.patch("/api/v1/employees/H001", json={"active": False}).json()["gallery_versions"] == {SITE: 2}
         assert device_row(api)["gallery_behind"] is True
-        kiosk.sync()
+        kiosk.link.gallery_applied.clear()
+        assert kiosk.link.publish_health(messages.Health(
+            ts=datetime.now(timezone.utc), uptime_s=1.0, outbox_depth=0, gallery_version=kiosk.cache.version,
+            sw_version="test"))
+        assert kiosk.link.gallery_applied.wait(30), "the hub did not push the delta"
         assert kiosk.cache.version == 2 and len(kiosk.cache.gallery) == 0
+        assert worker.stats["gallery_pushes"] == 1
         wait_confirmed(worker, 3)
         assert (device_row(api)["gallery_behind"], device_row(api)["gallery_version"]) == (False, 2)
 

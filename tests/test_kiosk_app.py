@@ -153,3 +153,17 @@ def test_a_still_photo_held_up_to_the_kiosk_never_punches(tmp_path, faces_dir):
         RunOptions(exit_when_done=True))
     assert summary["punches_created"] == 0 and summary["outbox_depth"] == 0
     assert summary["liveness_failed"] >= 1      # named on agreeing frames, then refused: no blink
+
+
+def test_gallery_cache_ignores_a_delta_it_already_holds(tmp_path):
+    """The hub may push a delta while the kiosk's own request is answered too: the second is a no-op."""
+    key_file = tmp_path / "device.key"
+    signing.write_private_key(signing.generate_private_key(), key_file)
+    cache = GalleryCache("S1", EncryptedGalleryStore(tmp_path / "gallery.bin", key_file))
+    person = messages.GalleryPerson(employee_id="E1", encodings=[messages.encode_template(np.ones(128) / 12)])
+    assert cache.apply(messages.GalleryDelta(site_id="S1", from_version=0, to_version=3, full=True,
+                                             upserts=[person])) == 3
+    stale = messages.GalleryDelta(site_id="S1", from_version=2, to_version=3, removed=["E1"])
+    assert cache.apply(stale) == 3 and len(cache.gallery) == 1          # nothing removed twice, no re-request
+    gap = messages.GalleryDelta(site_id="S1", from_version=5, to_version=6)
+    assert cache.apply(gap) is None                                      # missed versions: ask for everything
