@@ -11,7 +11,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
@@ -21,6 +20,7 @@ from hub.registry import add_site, register_device
 from kiosk.app import OUTBOX_FILE
 from kiosk.outbox import Outbox
 from protocol import signing
+from tests import polling
 
 SITE = "site-faults"
 EMPLOYEES = [f"E{i:03d}" for i in range(20)]
@@ -136,12 +136,9 @@ class BurstKiosk:
             box.close()
 
 
-def wait_until(condition, timeout_s: float, what: str, interval_s: float = 0.2) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
-        time.sleep(interval_s)
+def wait_until(condition, timeout_s: float, what: str) -> None:
+    """Poll until ``condition`` holds; fail the test naming ``what`` otherwise."""
+    assert polling.wait_until(condition, timeout_s, interval_s=0.2), f"timed out after {timeout_s:.0f} s waiting for {what}"
 
 
 def assert_exactly_once(seqs: list[int], last_seq: int) -> None:

@@ -6,7 +6,10 @@ through the real login.
 """
 
 import secrets
+import uuid
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -14,7 +17,7 @@ from sqlalchemy import Engine
 from hub.accounts import users
 from hub.api import create_app
 from hub.config import HubConfig
-from hub.db import make_session_factory
+from hub.db import PunchRecord, make_session_factory
 from hub.masterdata import employees, sites, units
 from hub.masterdata.fields import DdoIn, EmployeeIn, SiteIn, UnitIn
 
@@ -87,3 +90,17 @@ def seed_org(session) -> None:
     ):
         employees.create_employee(session, EmployeeIn(employee_id=employee_id, name=f"Person {employee_id}",
                                                       home_site_id=site_id, unit_id=unit_id, ddo_id=ddo_id))
+
+
+REPORT_DAY = date(2026, 4, 7)
+IST = ZoneInfo("Asia/Kolkata")
+
+
+def punch_record(employee_id: str, site_id: str, hhmm: str, reason: str | None = None,
+                 day: date = REPORT_DAY) -> PunchRecord:
+    """A stored kiosk punch at ``hhmm`` IST on ``day``, as the reports read them."""
+    ts = datetime.combine(day, time.fromisoformat(hhmm), tzinfo=IST)
+    return PunchRecord(id=str(uuid.uuid4()), device_id="kiosk-1", site_id=site_id, employee_id=employee_id,
+                       device_ts=ts, device_utc_offset_min=330, received_at=ts + timedelta(seconds=2), method="face",
+                       distance=0.4, margin=0.2, gallery_version=1, liveness_passed=True, liveness_score=0.9, seq=0,
+                       payload="{}", reason=reason)

@@ -17,7 +17,7 @@ import io
 import json
 import re
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,14 +30,15 @@ from hub.accounts.principal import EMPLOYEE, UNIT_OFFICER
 from hub.api import create_app
 from hub.app import load, open_engine
 from hub.cli import main as hub_cli
-from hub.db import PunchRecord, make_session_factory
+from hub.db import make_session_factory
 from hub.punches import ReceivedMessage
 from hub.masterdata import employees
 from hub.masterdata.fields import EmployeeIn
 from protocol import signing, topics
 from tests.browser import browser_factory  # noqa: F401  (fixture)
 from tests.browser import ServedApp, wait_for
-from tests.hub_api_kit import seed_org
+from tests.hub_api_kit import REPORT_DAY, seed_org
+from tests.hub_api_kit import punch_record as punch
 
 pytestmark = pytest.mark.browser
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium is not installed").By
@@ -45,19 +46,11 @@ Select = pytest.importorskip("selenium.webdriver.support.ui", reason="selenium i
 Image = pytest.importorskip("PIL.Image", reason="Pillow is not installed")
 
 IST = ZoneInfo("Asia/Kolkata")
-DAY = date(2026, 4, 7)
+DAY = REPORT_DAY
 NOW = datetime(2026, 4, 7, 18, 30, tzinfo=IST)
 NEW_PASSWORD = "quiet meadow 2026"
 HTML_NAME = '<img src=x onerror="document.body.dataset.pwned=1">Eve'
 WINDOW = (1280, 900)
-
-
-def punch(employee_id: str, site_id: str, hhmm: str, reason: str | None = None) -> PunchRecord:
-    ts = datetime.combine(DAY, time.fromisoformat(hhmm), tzinfo=IST)
-    return PunchRecord(id=str(uuid.uuid4()), device_id="kiosk-1", site_id=site_id, employee_id=employee_id,
-                       device_ts=ts, device_utc_offset_min=330, received_at=ts + timedelta(seconds=2), method="face",
-                       distance=0.4, margin=0.2, gallery_version=1, liveness_passed=True, liveness_score=0.9, seq=0,
-                       payload="{}", reason=reason)
 
 
 def device_reports(session, config) -> None:

@@ -10,8 +10,6 @@ import json
 import secrets
 import subprocess
 import sys
-import threading
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -25,6 +23,7 @@ from hub.db import (DeviceHealth, DeviceHealthSample, Employee, PunchRecord, Rej
 from hub.ingest import IngestWorker
 from hub.punches import ReceivedMessage
 from protocol import messages, signing, topics
+from tests.polling import wait_until
 from tests.hub_api_kit import HubApi
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
 from tests.punchkit import KioskLink, signed_punch, to_payload
@@ -310,15 +309,6 @@ for kind, payload, qos, retain in plan:
 print("ready", flush=True)
 sys.stdin.read()  # until killed
 """
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
-    tick = threading.Event()
-    for _ in range(int(timeout_s / 0.05)):
-        if condition():
-            return True
-        tick.wait(0.05)
-    return condition()
 
 
 class IngestHub:

@@ -2,8 +2,6 @@
 
 import secrets
 import sqlite3
-import threading
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,6 +14,7 @@ from hub.db import Device, Employee, PunchRecord, RejectedMessage, init_db, make
 from hub.enrol import enrol_folder
 from hub.ingest import IngestWorker
 from protocol import messages, signing, topics
+from tests.polling import wait_until
 from tests.hub_db import postgres_database
 from tests.punchkit import KioskLink, signed_punch, to_payload
 
@@ -23,16 +22,6 @@ pytestmark = pytest.mark.broker
 
 SITE, DEVICE = "site-a", "kiosk-01"
 KEY = signing.generate_private_key()
-
-
-def wait_until(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
-    """Poll ``condition`` until it holds (for state with no event to wait on, e.g. a database row)."""
-    tick = threading.Event()
-    for _ in range(int(timeout_s / 0.05)):
-        if condition():
-            return True
-        tick.wait(0.05)
-    return condition()
 
 
 class Hub:

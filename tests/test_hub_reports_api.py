@@ -9,28 +9,19 @@ PHC-1 site (not home) 09:40-17:50 with a reason; E002 no punch.
 
 import csv
 import io
-import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from hub.accounts.principal import EMPLOYEE, UNIT_OFFICER
-from hub.db import PunchRecord
-from tests.hub_api_kit import HubApi, seed_org
+from tests.hub_api_kit import REPORT_DAY, HubApi, seed_org
+from tests.hub_api_kit import punch_record as punch
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
 
 IST = ZoneInfo("Asia/Kolkata")
-DAY = date(2026, 4, 7)
+DAY = REPORT_DAY
 URL = "/api/v1/reports"
-
-
-def punch(employee_id: str, site_id: str, hhmm: str, reason: str | None = None) -> PunchRecord:
-    ts = datetime.combine(DAY, time.fromisoformat(hhmm), tzinfo=IST)
-    return PunchRecord(id=str(uuid.uuid4()), device_id="kiosk-1", site_id=site_id, employee_id=employee_id,
-                       device_ts=ts, device_utc_offset_min=330, received_at=ts + timedelta(seconds=2), method="face",
-                       distance=0.4, margin=0.2, gallery_version=1, liveness_passed=True, liveness_score=0.9, seq=0,
-                       payload="{}", reason=reason)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from hub import registry
 from hub.db import Employee, PunchRecord, init_db, make_engine, make_session_factory
 from hub.ingest_pool import worker_client_ids
 from protocol import signing, topics
+from tests.polling import wait_until
 from tests.hub_db import postgres_database
 from tests.punchkit import KioskLink, signed_punch, to_payload
 
@@ -102,16 +103,6 @@ def worker_pids(supervisor: subprocess.Popen) -> dict[str, int]:
         if b"--client-id" in argv:
             out[argv[argv.index(b"--client-id") + 1].decode()] = pid
     return out
-
-
-def wait_until(condition, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    tick = threading.Event()
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        tick.wait(0.1)
-    return condition()
 
 
 def write_config(tmp_path: Path, database_url: str, port: int, shared_group: str | None = GROUP) -> Path:
