@@ -348,8 +348,10 @@ class IngestWorker:
 
     def _handle_reports(self, batch: list[Delivery]) -> None:
         """Status and health messages: one transaction per batch, acked after the commit."""
+        reports = [(d.message, health.parse_report(d.message, retained=d.retained,
+                                                   max_bytes=self.config.max_payload_bytes)) for d in batch]
         try:
-            results = self._store_reports_isolating(batch)
+            results = self._store_reports_isolating(reports)
         except _Stopped:
             raise
         except Exception:  # not even an audit row could be written; telemetry must not hold up the punches
@@ -359,24 +361,18 @@ class IngestWorker:
             key = {"status": "status", "health": "health", "rejected": "device_reports_rejected"}[result]
             self.stats[key] += 1
         self._ack(batch)
-        if any(r == "health" for r in results):
-            self._push_gallery_updates(batch)
+        held = {r.device_id: r.health.gallery_version for _m, r in reports if isinstance(r, health.HealthReport)}
+        if held and results:
+            self._push_gallery_updates(held)
 
-    def _push_gallery_updates(self, batch: list[Delivery]) -> None:
-        """A kiosk whose health reports an older gallery than its site's gets the delta now.
+    def _push_gallery_updates(self, held: dict[str, int]) -> None:
+        """A kiosk whose health reports an older gallery (``held``: device -> version) than its
+        site's gets the delta now.
 
         Health comes every minute, so an enrolment, transfer or leaver reaches
         the kiosks of a site within about a minute, without kiosks polling
         more often and without the API process needing an MQTT connection.
         """
-        held: dict[str, int] = {}
-        for delivery in batch:
-            report = health.parse_report(delivery.message, retained=delivery.retained,
-                                         max_bytes=self.config.max_payload_bytes)
-            if isinstance(report, health.HealthReport):
-                held[report.device_id] = report.health.gallery_version
-        if not held:
-            return
         try:
             with self._session_factory() as session:
                 deltas = gallery_updates(session, held)
@@ -388,10 +384,8 @@ class IngestWorker:
             self._publish(topics.device_topic(device_id, topics.GALLERY_DELTA), delta.to_json())
             log.info("gallery delta pushed to %s: %s -> %s", device_id, delta.from_version, delta.to_version)
 
-    def _store_reports_isolating(self, batch: list[Delivery]) -> list[str]:
+    def _store_reports_isolating(self, reports: list[tuple[ReceivedMessage, health.Report]]) -> list[str]:
         """As ``_store_isolating``: a message that cannot be stored is kept as an audit row."""
-        reports = [(d.message, health.parse_report(d.message, retained=d.retained,
-                                                   max_bytes=self.config.max_payload_bytes)) for d in batch]
 
         def store(items: list[tuple[ReceivedMessage, health.Report]]) -> list[str]:
             with self._session_factory() as session:
@@ -401,17 +395,18 @@ class IngestWorker:
                 return results
 
         try:
-            return self._retry(lambda: store(reports), f"storing {len(batch)} status/health messages")
+            return self._retry(lambda: store(reports), f"storing {len(reports)} status/health messages")
         except _Stopped:
             raise
         except Exception as exc:
-            if len(batch) > 1:
-                log.warning("a batch of %d status/health messages failed (%s); storing them one by one", len(batch),
-                            type(exc).__name__)
-                return [r for d in batch for r in self._store_reports_isolating([d])]
-            log.exception("a message on %s cannot be stored; keeping it as an audit row", batch[0].message.topic)
+            if len(reports) > 1:
+                log.warning("a batch of %d status/health messages failed (%s); storing them one by one",
+                            len(reports), type(exc).__name__)
+                return [r for item in reports for r in self._store_reports_isolating([item])]
+            message = reports[0][0]
+            log.exception("a message on %s cannot be stored; keeping it as an audit row", message.topic)
             bad = health.BadReport(None, f"internal error: could not store ({type(exc).__name__})")
-            return self._retry(lambda: store([(batch[0].message, bad)]), "storing an audit row")
+            return self._retry(lambda: store([(message, bad)]), "storing an audit row")
 
     def _handle_gallery_request(self, delivery: Delivery) -> None:
         self.stats["gallery_requests"] += 1
