@@ -30,6 +30,7 @@ from kiosk.pipeline import Observation
 log = logging.getLogger(__name__)
 
 State = Literal["idle", "checking", "accepted", "already", "refused", "cooldown"]
+DECIDED = ("accepted", "already", "refused", "cooldown")  # an attempt ended; the rest after it may still run
 
 MESSAGES: dict[str, tuple[str, str]] = {
     "accepted": ("Thank you, {name}: {time}", "धन्यवाद, {name}: {time}"),
@@ -114,15 +115,14 @@ class DecisionMachine:
 
     def resting(self, ts: float) -> bool:
         """In the cooldown after a decision: the frame at ``ts`` need not be analysed at all."""
-        return self.state in ("accepted", "already", "refused", "cooldown") and \
-            ts - self._decided_at < self.config.cooldown_s
+        return self.state in DECIDED and ts - self._decided_at < self.config.cooldown_s
 
     def feed(self, obs: Observation, wall: datetime) -> Outcome:
         """One frame; ``wall`` is the device's wall-clock time of the frame (for messages and punches)."""
-        if self.state in ("accepted", "already", "refused", "cooldown"):
-            if obs.ts - self._decided_at < self.config.cooldown_s:
-                self.state = "cooldown"
-                return Outcome("cooldown")
+        if self.resting(obs.ts):
+            self.state = "cooldown"
+            return Outcome("cooldown")
+        if self.state in DECIDED:
             self.state = "idle"
         if obs.face is None:
             if self.state == "checking" and obs.ts - self._last_face >= self.config.lost_after_s:
