@@ -85,8 +85,13 @@ class MqttLink:
             self._threads.append(thread)
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Say offline (retained), disconnect cleanly and join the threads."""
-        if self.connected.is_set():
+        """Say offline (retained), disconnect cleanly and join the threads.
+
+        Asks paho, not ``connected``: between the birth message and the end of
+        ``_on_connect`` the event is still clear, and a clean disconnect sends
+        no last will, so skipping the goodbye there would leave "online" retained.
+        """
+        if self._client.is_connected():
             info = self._client.publish(self._topic(topics.STATUS), self._status("offline"), qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout_s)
@@ -147,7 +152,7 @@ class MqttLink:
             # (``connected`` cannot tell: on_disconnect has cleared it by now.)
             if self.stats["connects"] > connects_before:
                 attempt = 0
-            self._set_disconnected()
+            self.connected.clear()
             if self._stop.is_set():
                 break
             delay = backoff_delay(attempt, 1.0, mqtt_cfg.reconnect_max_s)
@@ -210,9 +215,6 @@ class MqttLink:
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
         if self.connected.is_set():
             log.warning("disconnected from the broker: %s", reason_code)
-        self._set_disconnected()
-
-    def _set_disconnected(self) -> None:
         self.connected.clear()
 
     def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
