@@ -40,7 +40,10 @@ class QualityConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    min_face_px: int = Field(80, ge=20, description="smallest face box height in pixels; smaller means too far")
+    min_face_px: int = Field(
+        64, ge=20,
+        description="smallest face height in pixels (as a detector box would be; measured from the landmarks "
+                    "when they are known); smaller means too far")
     min_sharpness: float = Field(
         10.0, ge=0,
         description="variance of the Laplacian of the face crop resized to crop_px; below is too blurred",
@@ -88,6 +91,23 @@ class QualityReport:
 def issue(code: str, blocking: bool = True) -> QualityIssue:
     en, hi = MESSAGES[code]
     return QualityIssue(code, en, hi, blocking)
+
+
+# dlib's detector box is this many times the chin-to-brow distance (median over the
+# dev photos, full-resolution detection; 90% of faces within 0.97-1.23).
+BOX_PER_CHIN_BROW = 1.12
+
+
+def face_height_px(landmarks: np.ndarray) -> float:
+    """The face's height in the detector-box sense, from the 68 landmarks.
+
+    A face found on a downscaled frame gets a box as coarse as that frame
+    (a 90 px face boxed 68-75 px on a half-size frame); the landmarks are
+    fitted at full resolution, so "come closer" is judged on them. The
+    chin-to-brow distance does not change with head roll.
+    """
+    brow_mid = (landmarks[19] + landmarks[24]) / 2
+    return BOX_PER_CHIN_BROW * float(np.linalg.norm(landmarks[8] - brow_mid))
 
 
 def largest_face(boxes: Sequence[FaceBox]) -> int | None:
@@ -148,7 +168,8 @@ def assess(
     issues: list[QualityIssue] = []
     if len(boxes) > 1:
         issues.append(issue("multiple_faces", blocking=config.multiple_faces_block))
-    if box.height < config.min_face_px:
+    face_px = round(face_height_px(landmarks)) if landmarks is not None else box.height
+    if face_px < config.min_face_px:
         issues.append(issue("too_small"))
     gray = face_crop_gray(rgb, box)
     sharp = sharpness(gray, config.crop_px)
@@ -164,4 +185,4 @@ def assess(
         pose = head_pose(landmarks, (rgb.shape[1], rgb.shape[0]))
         if abs(pose.yaw) > config.max_yaw_deg or abs(pose.pitch) > config.max_pitch_deg:
             issues.append(issue("not_frontal"))
-    return QualityReport(index, tuple(issues), box.height, sharp, bright, pose)
+    return QualityReport(index, tuple(issues), face_px, sharp, bright, pose)

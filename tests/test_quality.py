@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from biometrics.encoder import FaceBox, FaceEncoder, load_image_rgb
-from kiosk.quality import MESSAGES, QualityConfig, assess, largest_face, sharpness
+from kiosk.quality import MESSAGES, QualityConfig, assess, face_height_px, largest_face, sharpness
 
 pytestmark = pytest.mark.faces
 
@@ -119,3 +119,17 @@ def test_config_and_messages():
         QualityConfig(min_face=90)
     assert all(f.description for f in QualityConfig.model_fields.values())
     assert all(en and hi and en != hi for en, hi in MESSAGES.values())
+
+
+@pytest.mark.parametrize("name", GOOD[:2])
+def test_face_size_is_measured_on_the_landmarks_not_the_coarse_box(photo, name):
+    """A face found on a downscaled frame gets a coarse box; the landmarks say how big it is."""
+    rgb, boxes, lm = photo(name)
+    measured = face_height_px(lm)
+    assert 0.8 * boxes[0].height < measured < 1.25 * boxes[0].height
+    tight = QualityConfig(min_face_px=int(measured) - 2)
+    shrunk_box = [FaceBox(b.left + b.width // 4, b.top + b.height // 4, b.right - b.width // 4,
+                          b.bottom - b.height // 4) for b in boxes]
+    assert "too_small" not in codes(assess(rgb, shrunk_box, lm, tight))
+    assert "too_small" in codes(assess(rgb, boxes, lm * 0.5, tight))
+    assert "too_small" in codes(assess(rgb, shrunk_box, None, tight))  # no landmarks: the box is all there is
