@@ -29,6 +29,7 @@ setup(
         "pydantic>=2.5",
         "pyyaml>=6",
         "cryptography>=41",
+        "pynacl>=1.5",  # libsodium: the hub checks signatures with it (protocol/signing.py)
         "paho-mqtt>=2.0,<3",
     ],
     extras_require={

@@ -1,9 +1,11 @@
 """The MQTT ingest worker: punches in, one transaction per batch, acks after commit.
 
-paho's network thread only enqueues; one worker thread takes batches (up to
-``ingest.batch_max`` messages or ``ingest.batch_wait_s`` after the first),
-decides each punch (``hub.intake``; the batch's kiosks and employees are
-loaded with one query each), stores the batch in ONE transaction (its
+paho's network thread only enqueues (``hub.inbox``); one worker thread takes
+batches (up to ``ingest.batch_max`` messages or ``ingest.batch_wait_s`` after
+the first), decides each punch (``hub.intake``; the batch's kiosks and
+employees are loaded with one query each, and its signatures are checked on
+``VERIFY_THREADS`` threads, where libsodium runs without the GIL, so a worker
+uses a second core), stores the batch in ONE transaction (its
 punches with one insert-or-ignore, so a repeated id is stored once and
 acked again) and only after the commit publishes the kiosk acks and sends
 the broker its PUBACKs (``manual_ack``). If the database is locked or unreachable the
@@ -19,11 +21,13 @@ reconnect the broker resends unacked messages with the same packet ids, and
 acking a stale id could acknowledge a different, not yet stored message.
 """
 
+import functools
+import gc
 import logging
-import queue
+import os
 import threading
-import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TypeVar
@@ -36,19 +40,22 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub import health
 from hub.config import HubConfig
-from hub.gallery import build_delta, gallery_updates, is_employee_allowed, record_applied
-from hub.intake import (Accepted, DeviceRecord, Outcome, PunchMessage, Rejected, build_acks, judge_punch,
-                         parse_punch_message, punch_id_of)
-from hub.punches import ReceivedMessage, preload_batch, store_decisions
-from hub.registry import lookup_device
+from hub.gallery import allowed_sites, build_delta, gallery_updates, record_applied
+from hub.inbox import Inbox
+from hub.intake import (Accepted, Outcome, PunchMessage, Rejected, Screened, build_acks, finish_punch,
+                         parse_punch_message, punch_id_of, screen_punch)
+from hub.punches import ReceivedMessage, store_decisions
+from hub.registry import lookup_device, lookup_devices
 from protocol import messages, topics
 from protocol.backoff import backoff_delay
 from protocol.errors import MessageInvalid
 from protocol.settings import read_secret
+from protocol.signing import public_key_bytes, verify_many
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+VERIFY_THREADS = min(2, os.cpu_count() or 1)  # signature checks release the GIL: one thread per core they can use
 Stored = tuple[list[Outcome], list[str]]  # per message: what to tell the kiosk, and stored/duplicate/rejected
 SUBSCRIBED_KINDS = (topics.PUNCH, topics.GALLERY_REQUEST, topics.GALLERY_APPLIED)
 
@@ -62,6 +69,26 @@ class Delivery:
     qos: int
     generation: int  # connection it arrived on
     retained: bool = False  # a retained copy sent on subscribe, not a live message
+
+
+def freeze_startup_objects() -> None:
+    """Keep the garbage collector off what start-up made (modules, SQLAlchemy's and pydantic's
+    structures), once per process.
+
+    Those objects live as long as the process, yet every full collection
+    walks all of them again; storing punches allocates enough to run one
+    every few batches, which cost about 9 us per punch. ``gc.freeze``
+    moves them out of the collector's view; what is made later is
+    collected as before.
+    """
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        _frozen = True
+
+
+_frozen = False
 
 
 class _Stopped(Exception):
@@ -88,14 +115,16 @@ class IngestWorker:
         }
         self.ready = threading.Event()  # set while connected with our subscriptions granted
         self._stop = threading.Event()
-        self._queue: queue.Queue[Delivery] = queue.Queue()
+        self._inbox: Inbox[Delivery] = Inbox(config.ingest.batch_max)
         self._generation = 0
         self._client: mqtt.Client | None = None
         self._thread: threading.Thread | None = None
+        self._verifier: ThreadPoolExecutor | None = None  # None: signatures checked on the worker thread
 
     # --- lifecycle -------------------------------------------------------
 
     def start(self) -> None:
+        freeze_startup_objects()
         cfg = self.config.mqtt
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id, protocol=mqtt.MQTTv5, manual_ack=True
@@ -115,6 +144,8 @@ class IngestWorker:
         client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props)
         self._client = client
         self._stop.clear()
+        if VERIFY_THREADS > 1:
+            self._verifier = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="hub-verify")
         self._thread = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
         self._thread.start()
         log.info("ingest connecting to mqtt %s:%s as %s", cfg.host, cfg.port, cfg.client_id)
@@ -128,6 +159,9 @@ class IngestWorker:
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+        if self._verifier is not None:
+            self._verifier.shutdown(wait=False, cancel_futures=True)
+            self._verifier = None
         if self._client is not None:
             self._client.disconnect()
             self._client.loop_stop()
@@ -164,7 +198,7 @@ class IngestWorker:
 
     def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
         received = ReceivedMessage(msg.topic, bytes(msg.payload), self._clock())
-        self._queue.put(Delivery(received, msg.mid, msg.qos, self._generation, bool(msg.retain)))
+        self._inbox.put(Delivery(received, msg.mid, msg.qos, self._generation, bool(msg.retain)))
 
     # --- worker thread ----------------------------------------------------
 
@@ -179,22 +213,7 @@ class IngestWorker:
                 log.exception("batch of %d messages failed; left unacked for redelivery", len(batch))
 
     def _take_batch(self) -> list[Delivery]:
-        batch: list[Delivery] = []
-        cfg = self.config.ingest
-        while not batch:
-            if self._stop.is_set():
-                return batch
-            try:
-                batch.append(self._queue.get(timeout=0.2))
-            except queue.Empty:
-                continue
-        deadline = time.monotonic() + cfg.batch_wait_s
-        while len(batch) < cfg.batch_max:
-            try:
-                batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
-        return batch
+        return self._inbox.take(self.config.ingest.batch_wait_s, self._stop)
 
     def _handle(self, batch: list[Delivery]) -> None:
         kinds = {id(d): self._kind(d.message.topic) for d in batch}
@@ -262,8 +281,8 @@ class IngestWorker:
 
     def _store(self, batch: list[Delivery]) -> Stored:
         """Decide and store a batch in one transaction, with a fixed number of statements:
-        one SELECT each for the batch's kiosks, employees and their allowed sites, one
-        insert for its punches (``store_decisions``), then the clock-skew flags."""
+        one SELECT for the batch's kiosks, one for its employees with their allowed sites,
+        one insert for its punches (``store_decisions``), then the clock-skew flags."""
         with self._session_factory() as session:
             decisions = self._decide_batch(session, [d.message for d in batch])
             results = store_decisions(session, decisions, max_payload_bytes=self.config.max_payload_bytes)
@@ -276,35 +295,43 @@ class IngestWorker:
     def _decide_batch(
         self, session: Session, batch: list[ReceivedMessage]
     ) -> list[tuple[ReceivedMessage, Accepted | Rejected]]:
-        """``check_punch`` for each message, with what the checks look up loaded for the whole batch first.
+        """``check_punch`` for each message, in its order of checks, with the batch's lookups and
+        signatures done together.
 
-        ``preload_batch`` puts the batch's kiosks and employees in the
-        session, so ``lookup_device`` and ``is_employee_allowed`` answer
-        from it instead of asking the database once per punch.
+        The batch's kiosks are loaded first (one SELECT, plain rows); the
+        signatures are then checked on the verifier threads (libsodium,
+        without the GIL) while this thread loads the employees' sites, and
+        each punch's last checks run as soon as its signature's chunk is done.
         """
         max_bytes = self.config.max_payload_bytes
         parsed = [self._decide(m, lambda m=m: parse_punch_message(m.topic, m.payload, max_bytes=max_bytes))
                   for m in batch]
-        loaded = preload_batch(session, [p for p in parsed if isinstance(p, PunchMessage)])
-        devices: dict[str, DeviceRecord | None] = {}
+        punches = [p for p in parsed if isinstance(p, PunchMessage)]
+        devices = lookup_devices(session, (p.device_id for p in punches))
+        key_of = functools.cache(public_key_bytes)  # this batch's kiosks' keys, decoded once each
 
-        def device_lookup(device_id: str) -> DeviceRecord | None:
-            if device_id not in devices:
-                devices[device_id] = lookup_device(session, device_id)
-            return devices[device_id]
-
-        def is_allowed(employee_id: str, site_id: str) -> bool:
-            return is_employee_allowed(session, employee_id, site_id)
-
-        def judge(message: ReceivedMessage, parsed: PunchMessage | Rejected) -> Accepted | Rejected:
+        def screen(message: ReceivedMessage, parsed: PunchMessage | Rejected) -> Screened | Rejected:
             if isinstance(parsed, Rejected):
                 return parsed
-            return self._decide(message, lambda: judge_punch(parsed, device_lookup=device_lookup,
-                                                             is_allowed=is_allowed))
+            return self._decide(message, lambda: screen_punch(parsed, device_lookup=devices.get, key_of=key_of))
 
-        decisions = [(m, judge(m, p)) for m, p in zip(batch, parsed)]
-        del loaded  # held until now: the session keeps what it loaded only by weak reference
-        return decisions
+        screened = [screen(m, p) for m, p in zip(batch, parsed)]
+        signatures = verify_many([(s.message.raw, s.public_key) for s in screened if isinstance(s, Screened)],
+                                 self._verifier)
+        # while the verifier threads work: the employees' sites (asked for every punch with an employee id,
+        # signed or not, as before, so the statements do not depend on what the signatures say)
+        allowed = allowed_sites(session, (p.employee_id for p in punches if p.employee_id is not None))
+
+        def is_allowed(employee_id: str, site_id: str) -> bool:
+            return site_id in allowed.get(employee_id, ())
+
+        def finish(message: ReceivedMessage, screened: Screened | Rejected) -> Accepted | Rejected:
+            if isinstance(screened, Rejected):
+                return screened
+            signature = next(signatures)
+            return self._decide(message, lambda: finish_punch(screened, signature, is_allowed=is_allowed))
+
+        return [(m, finish(m, s)) for m, s in zip(batch, screened)]
 
     def _store_unstorable(self, delivery: Delivery, exc: Exception) -> Stored:
         rejected = self._hub_fault(delivery.message, f"internal error: could not store ({type(exc).__name__})")
@@ -338,13 +365,13 @@ class IngestWorker:
 
     @staticmethod
     def _outcome(message: ReceivedMessage, decision: Accepted | Rejected) -> Outcome:
+        if isinstance(decision, Accepted):  # its device is the topic's: checked before it was accepted
+            return Outcome(decision.punch.device_id, decision.punch.id)
         try:
             device_id: str | None = topics.parse_device_topic(message.topic).device_id
         except ValueError:
             device_id = None
-        if isinstance(decision, Rejected):
-            return Outcome(device_id, decision.punch_id, decision.reason, decision.notify)
-        return Outcome(device_id, decision.punch.id)
+        return Outcome(device_id, decision.punch_id, decision.reason, decision.notify)
 
     def _handle_reports(self, batch: list[Delivery]) -> None:
         """Status and health messages: one transaction per batch, acked after the commit."""

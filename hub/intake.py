@@ -17,7 +17,7 @@ from typing import Any
 
 from protocol.errors import MessageInvalid, SignatureInvalid
 from protocol.messages import Ack, Punch, Rejection, decode_json, validate
-from protocol.signing import load_public_key, verify_fields
+from protocol.signing import public_key_bytes, verify_many
 from protocol.topics import PUNCH, parse_device_topic
 
 BAD_TOPIC = "not a punch topic"
@@ -119,29 +119,76 @@ def parse_punch_message(topic: str, payload: bytes, *, max_bytes: int) -> PunchM
     return PunchMessage(raw, where.device_id, punch_id)
 
 
+@dataclass(frozen=True)
+class Screened:
+    """A punch message from a known, active kiosk, on its own topic: its signature is checked next."""
+
+    message: PunchMessage
+    device: DeviceRecord
+    public_key: bytes  # the kiosk's raw Ed25519 key
+
+
 def judge_punch(
     message: PunchMessage,
     *,
     device_lookup: Callable[[str], DeviceRecord | None],
     is_allowed: Callable[[str, str], bool],
 ) -> Accepted | Rejected:
-    """The remaining checks of ``check_punch``, in its order, on a parsed message."""
-    raw, punch_id = message.raw, message.punch_id
+    """The remaining checks of ``check_punch``, in its order, on a parsed message.
+
+    In three steps, so a batch can check its signatures together
+    (``protocol.signing.verify_many``) between the first and the last.
+    """
+    screened = screen_punch(message, device_lookup=device_lookup)
+    if isinstance(screened, Rejected):
+        return screened
+    [result] = verify_many([(message.raw, screened.public_key)])
+    return finish_punch(screened, result, is_allowed=is_allowed)
+
+
+def screen_punch(
+    message: PunchMessage,
+    *,
+    device_lookup: Callable[[str], DeviceRecord | None],
+    key_of: Callable[[str], bytes] = public_key_bytes,
+) -> Screened | Rejected:
+    """The checks before the signature: the kiosk is known and active, the payload names it, its key is usable.
+
+    ``key_of`` turns a stored base64 key into raw bytes (a batch passes a
+    cached one: a kiosk sends many punches); it raises ValueError for a bad key.
+    """
+    punch_id = message.punch_id
     device = device_lookup(message.device_id)
     if device is None:
         return Rejected(punch_id, UNKNOWN_DEVICE)
     if device.retired:
         return Rejected(punch_id, RETIRED_DEVICE)
-    if raw.get("device_id") != message.device_id:
+    if message.raw.get("device_id") != message.device_id:
         return Rejected(punch_id, TOPIC_DEVICE_MISMATCH)
     try:
-        public_key = load_public_key(device.public_key_b64)
+        public_key = key_of(device.public_key_b64)
     except ValueError:
         return Rejected(punch_id, DEVICE_KEY_INVALID)
-    try:
-        verify_fields(raw, public_key)
-    except SignatureInvalid as exc:  # also NaN/Infinity, which canonical JSON cannot sign
-        return Rejected(punch_id, exc.reason)
+    return Screened(message, device, public_key)
+
+
+def finish_punch(
+    screened: Screened,
+    signature: Exception | None,
+    *,
+    is_allowed: Callable[[str, str], bool],
+) -> Accepted | Rejected:
+    """The checks after the signature: schema, site, employee.
+
+    ``signature`` is what ``verify_many`` said of this punch: None (good),
+    SignatureInvalid (refused), or the exception that checking it raised,
+    which is raised here, as if the check had run here.
+    """
+    raw, punch_id, device = screened.message.raw, screened.message.punch_id, screened.device
+    if isinstance(signature, SignatureInvalid):  # also NaN/Infinity, which canonical JSON cannot sign
+        return Rejected(punch_id, signature.reason)
+    if signature is not None:
+        raise signature
     try:
         punch = validate(Punch, raw)
     except MessageInvalid as exc:

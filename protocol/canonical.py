@@ -9,8 +9,10 @@ import json
 from typing import Any
 
 
+# One encoder for every call (``json.dumps`` with options builds a new one each time); it is thread-safe.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def canonical_json(obj: Any) -> bytes:
     """Serialise ``obj`` to the canonical byte form used for signing."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
+    return _ENCODER.encode(obj).encode("utf-8")

@@ -120,15 +120,13 @@ def test_who_may_punch_where(session):
     registry.add_site(session, "site-c", "C")
     employees.create_employee(session, EmployeeIn(employee_id="Fay", name="Fay", home_site_id="site-c"))
     session.commit()
-    assert gallery.is_employee_allowed(session, "Di", "site-a")
-    assert not gallery.is_employee_allowed(session, "Di", "site-b")
-    assert gallery.is_employee_allowed(session, "Ed", "site-b")
-    assert gallery.is_employee_allowed(session, "Ed", "site-a")  # allowed site
-    assert gallery.is_employee_allowed(session, "Fay", "site-c")  # not enrolled yet: allowed, in no gallery
-    assert not gallery.is_employee_allowed(session, "Nobody", "site-a")
+    assert gallery.allowed_sites(session, ["Di", "Ed", "Fay", "Nobody"]) == {
+        "Di": {"site-a"},
+        "Ed": {"site-b", "site-a"},  # home and allowed site
+        "Fay": {"site-c"},           # not enrolled yet: allowed, in no gallery
+    }
     leave(session, "Ed")
-    assert not gallery.is_employee_allowed(session, "Ed", "site-b")
-    assert not gallery.is_employee_allowed(session, "Ed", "site-a")
+    assert gallery.allowed_sites(session, ["Ed"]) == {}
 
 
 def test_applied_version_is_recorded_only_for_an_active_device_of_that_site(session):
