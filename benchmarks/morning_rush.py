@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain", type=float, default=420.0, help="seconds allowed after the window for acks")
     parser.add_argument("--broker-defaults", action="store_true", help="Mosquitto's default queue/inflight limits")
     parser.add_argument("--resend-backoff", action="store_true",
-                        help="kiosks double the re-send wait per attempt (proposed) instead of a fixed timeout")
+                        help="kiosks double the re-send wait per attempt (as kiosk/link.py does) instead of a fixed timeout")
     args = parser.parse_args(argv)
     from benchmarks.common import markdown_table  # NumPy/dlib: not in the spawned load-generator shards
 
@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         ["punches made / stored rows (distinct)", f"{result['generated']:,} / {result['rows']:,} "
                                                   f"({result['distinct']:,})"],
         ["kiosk re-send rule", f"every {result['ack_timeout_s']:.0f} s"
-                               + (", doubling per attempt (proposed)" if result["resend_backoff"] else
-                                  " (fixed, as kiosk/link.py)")],
+                               + (", doubling per attempt (as kiosk/link.py)" if result["resend_backoff"] else
+                                  " (fixed; the kiosk doubles it, see --resend-backoff)")],
         ["lost (acked to the kiosk but not stored)", result["lost"]],
         ["not stored by the deadline (still held by kiosks)", result["not_stored"]],
         ["duplicate rows", result["rows"] - result["distinct"]],
