@@ -146,8 +146,10 @@ class FrameAnalyzer:
         right, bottom = min(w, box.right + grow_x), min(h, box.bottom + grow_y)
         if right - left < 40 or bottom - top < 40:
             return []
-        # The face is searched at the one scale it had a frame ago, not over the
-        # whole upsampled pyramid: a few ms instead of a full search's tens.
+        # The crop is scaled so the face is just above the detector's 80 px window
+        # and searched without upsampling: a few ms instead of a full search's
+        # tens. A face as large as before, or larger (coming closer), is found;
+        # one that shrank by a fifth or more falls back to the full search.
         factor = self.config.track_face_px / max(1, box.height)
         return self._detect_scaled(rgb[top:bottom, left:right], left, top, factor, 0)
 
