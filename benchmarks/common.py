@@ -148,6 +148,21 @@ def load_set(root: Path, cache_dir: Path = DEFAULT_CACHE, encoder: FaceEncoder |
     return records
 
 
+def report_parser(doc: str, out_name: str) -> argparse.ArgumentParser:
+    """The options of a benchmark over the shared photos that writes one BENCHMARKS-*.md part."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--faces", type=Path, default=DEFAULT_FACES)
+    parser.add_argument("--out", type=Path, default=REPO / out_name)
+    return parser
+
+
+def write_report(out: Path, lines: list[str]) -> None:
+    """Write a BENCHMARKS-*.md part (``python -m benchmarks.collect`` gathers them) and show it."""
+    text = "\n".join(lines)
+    out.write_text(text)
+    print(text)
+
+
 def require_dir(path: Path, what: str) -> bool:
     """True when ``path`` is a folder; otherwise print why the benchmark is skipped."""
     if path.is_dir():

@@ -11,14 +11,12 @@ Run: ``python -m benchmarks.face_size`` (about 3 minutes on two cores with
 the dlib-bin wheel). Writes BENCHMARKS-face-size.md.
 """
 
-import argparse
 import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from benchmarks.common import DEFAULT_FACES, REPO, environment_lines, load_set, markdown_table, pct, require_dir
+from benchmarks.common import environment_lines, load_set, markdown_table, pct, report_parser, require_dir, write_report
 from biometrics.encoder import FaceBox, FaceEncoder, load_image_rgb
 from biometrics.matcher import Gallery, MatchThresholds, match
 from kiosk.quality import QualityConfig, face_height_px
@@ -33,10 +31,7 @@ def shrunk(rgb: np.ndarray, box: FaceBox, height: int) -> tuple[np.ndarray, Face
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faces", type=Path, default=DEFAULT_FACES)
-    parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS-face-size.md")
-    args = parser.parse_args(argv)
+    args = report_parser(__doc__, "BENCHMARKS-face-size.md").parse_args(argv)
     if not require_dir(args.faces / "dev", "faces/dev"):
         return 0
     records = [r for r in load_set(args.faces / "dev") if r.has_face]
@@ -74,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         print(rows[-1], flush=True)
 
     lo, mid, hi = np.percentile(ratios, [5, 50, 95])
-    text = "\n".join([
+    write_report(args.out, [
         "# Face size vs recognition (issue 6): the evidence for `quality.min_face_px`",
         "",
         *environment_lines("benchmarks.face_size"),
@@ -90,8 +85,6 @@ def main(argv: list[str] | None = None) -> int:
         f"The kiosk's gate: `min_face_px` = {QualityConfig().min_face_px}.",
         "",
     ])
-    args.out.write_text(text)
-    print(text)
     return 0
 
 

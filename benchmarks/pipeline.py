@@ -16,14 +16,13 @@ seventh identity (strangers, who must not be named).
 Writes the table to BENCHMARKS-pipeline.md. Run: ``python -m benchmarks.pipeline``.
 """
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import DEFAULT_FACES, REPO, environment_lines, load_set, markdown_table, pct, require_dir
+from benchmarks.common import environment_lines, load_set, markdown_table, pct, report_parser, require_dir, write_report
 from biometrics.matcher import Gallery, MatchThresholds, match
 from hardware.camera import Frame
 from kiosk.bench import on_canvas, run_pipeline
@@ -94,10 +93,7 @@ def score(probes, named: dict[str, str | None]) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--faces", type=Path, default=DEFAULT_FACES)
-    parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS-pipeline.md")
-    args = parser.parse_args(argv)
+    args = report_parser(__doc__, "BENCHMARKS-pipeline.md").parse_args(argv)
     if not require_dir(args.faces / "dev", "faces/dev"):
         return 0
     records = load_set(args.faces / "dev")
@@ -122,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
          pct(naive_score["stranger_named"], naive_score["strangers"])],
     ]
     stage_rows = [[s, f"{ours.stage_ms[s]:.1f}", ours.stage_runs[s]] for s in ours.stage_ms]
-    text = "\n".join([
+    write_report(args.out, [
         "# Kiosk pipeline vs naive face_recognition (issue 6)",
         "",
         *environment_lines("benchmarks.pipeline"),
@@ -141,8 +137,6 @@ def main(argv: list[str] | None = None) -> int:
         markdown_table(["stage", "mean ms", "runs"], stage_rows),
         "",
     ])
-    args.out.write_text(text)
-    print(text)
     return 0
 
 
