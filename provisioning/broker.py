@@ -24,7 +24,11 @@ from protocol.topics import HUB_PUBLISHES, KIOSK_PUBLISHES, PREFIX, is_device_id
 from provisioning import bundle as bundles
 from provisioning.errors import BrokerConfigError, BundleError
 
-PBKDF2_ITERATIONS = 1000
+# Mosquitto's own default (mosquitto_passwd). The passwords hashed here are random 192-bit tokens,
+# which no amount of stretching makes harder to guess, while every iteration is paid by the
+# single-threaded broker on every login: at 1000, 2,000 kiosks reconnecting after a broker restart
+# took 10 s instead of 1 s (listen-queue overflows; BENCHMARKS-ingest.md, morning rush).
+PBKDF2_ITERATIONS = 101
 SALT_BYTES = 12
 
 PASSWORD_FILE = "passwd"
@@ -144,12 +148,22 @@ def plan_entries(
 
 
 def _hash_reusing(password: str | None, old_hash: str | None, salt: Callable[[], bytes]) -> str:
+    """The existing hash if it is of ``password`` at today's iteration count (so a rerun changes
+    nothing), else a new one."""
     if password is None:
         assert old_hash is not None
         return old_hash
-    if old_hash and verify_password(password, old_hash):
+    if old_hash and hash_iterations(old_hash) == PBKDF2_ITERATIONS and verify_password(password, old_hash):
         return old_hash
     return hash_password(password, salt())
+
+
+def hash_iterations(hashed: str) -> int | None:
+    """The PBKDF2 iteration count of a ``$7$`` hash; None for any other form."""
+    parts = hashed.split("$")
+    if len(parts) == 5 and parts[1] == "7" and parts[2].isdigit():
+        return int(parts[2])
+    return None
 
 
 def new_hub_password() -> str:

@@ -72,6 +72,19 @@ def test_plan_keeps_unchanged_hashes_and_leaves_out_retired_and_unknown():
     assert broker.parse_password_file(text) == plan.entries
 
 
+def test_hashes_use_mosquittos_iteration_count_and_older_ones_are_renewed():
+    """Every login costs the broker the hash's iterations; random 192-bit passwords gain nothing
+    from more than Mosquitto's own 101, so a rerun renews hashes made with another count."""
+    assert broker.hash_iterations(broker.hash_password("pw", b"c" * 12)) == broker.PBKDF2_ITERATIONS == 101
+    older = broker.hash_password("pw-1", b"a" * 12, iterations=1000)
+    plan = broker.plan_entries(bundle_passwords={"K-1": "pw-1"}, retired=(), existing={"K-1": older},
+                               hub_active=None, hub_user="hub", hub_password="hub-pw")
+    assert plan.entries["K-1"] != older
+    assert broker.hash_iterations(plan.entries["K-1"]) == 101
+    assert broker.verify_password("pw-1", plan.entries["K-1"])
+    assert broker.hash_iterations("$6$salt$hash") is None
+
+
 # ---------- against a real Mosquitto ----------
 
 
