@@ -8,13 +8,17 @@ Method (backlog drain, so the publishers' speed does not cap what is
 measured): for each database (SQLite file, fresh PostgreSQL database) and
 each worker count (1, 2, 4), in one run with one fresh Mosquitto:
 
-1. a plain subscriber (one paho client, QoS 1, persistent session) and the
-   hub's worker sessions (``$share/hub/att/v1/dev/+/punch``, client ids
-   ``bench-hub-1..N``) are created, then go offline;
+1. two plain subscribers (QoS 1, persistent sessions: one paho client, and
+   Mosquitto's own C client ``mosquitto_sub``) and the hub's worker sessions
+   (``$share/hub/att/v1/dev/+/punch``, client ids ``bench-hub-1..N``) are
+   created, then go offline;
 2. ``--punches`` signed punches from ``--kiosks`` registered kiosks are
-   published at QoS 1; the broker queues every one for the plain subscriber
+   published at QoS 1; the broker queues every one for each plain subscriber
    and splits them round-robin over the worker sessions;
-3. the plain subscriber comes back and counts them: the **raw** rate;
+3. each plain subscriber comes back and counts them: the **raw** rates. The
+   paho one is bound by paho's own per-message work in Python; the
+   ``mosquitto_sub`` one is what the broker delivers to a client that costs
+   next to nothing, so it is the broker's rate;
 4. ``hub ingest --workers N`` (the real command, real processes) starts on
    the same queue: the **ingest** rate is punches stored and acked per second,
    counted by one client subscribed to every kiosk's ack topic (acks are
@@ -29,7 +33,10 @@ import argparse
 import json
 import multiprocessing
 import os
+import resource
 import secrets
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +60,7 @@ from protocol import topics
 REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 GROUP = "hub"
+HUB_USER = "hub"
 SESSION_EXPIRY_S = 7 * 24 * 3600
 # The benchmark broker: queues big enough for a backlog (the default 1000 drops QoS 1 beyond it).
 BENCH_BROKER = "max_queued_messages 1000000\n"
@@ -82,6 +90,16 @@ def proc_cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def thread_cpu_s(pid: int) -> float:
+    """CPU seconds of a process's main thread, to the nanosecond (``/proc/<pid>/schedstat``):
+    for single-threaded Mosquitto, whose ~0.1 s of work per drain is too few clock ticks
+    for ``proc_cpu_s``."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+    except OSError:
+        return 0.0
 
 
 def children_of(pid: int) -> list[int]:
@@ -201,15 +219,70 @@ def make_sites(site_count: int, employees: int) -> dict[str, list[str]]:
 # --- the hub ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class FleetLogins:
+    """A broker locked down as ``provision broker`` does it, for a simulated fleet: every kiosk logs
+    in as its device id with its own password (Mosquitto's PBKDF2 hash) and the ACL lets it touch
+    only its own topics; the hub (and the benchmark's observers) log in as ``hub_user``."""
+
+    broker_config: str   # lines for mosquitto.conf
+    hub_user: str
+    hub_password: str
+    hub_password_file: Path
+
+    @property
+    def hub_login(self) -> tuple[str, str]:
+        return self.hub_user, self.hub_password
+
+
+def fleet_logins(workdir: Path, specs: list[KioskSpec], iterations: int | None = None) -> FleetLogins:
+    """Write the password file and ACL for ``specs`` with provisioning's own functions
+    (``iterations``: PBKDF2 iterations of the hashes, provisioning's by default)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from provisioning import broker as provision
+
+    rounds = iterations or provision.PBKDF2_ITERATIONS
+    hub_password = provision.new_hub_password()
+    logins = {s.device_id: s.mqtt_password for s in specs} | {HUB_USER: hub_password}
+    with ThreadPoolExecutor(os.cpu_count()) as pool:  # PBKDF2 runs without the GIL
+        hashes = pool.map(lambda pw: provision.hash_password(pw, os.urandom(provision.SALT_BYTES), rounds),
+                          logins.values())
+        entries = dict(zip(logins, hashes))
+    workdir.mkdir(parents=True, exist_ok=True)
+    passwd, acl, hub_file = workdir / provision.PASSWORD_FILE, workdir / provision.ACL_FILE, workdir / "hub.password"
+    passwd.write_text(provision.password_file_text(entries))
+    acl.write_text(provision.acl_text(HUB_USER))
+    hub_file.write_text(hub_password)
+    return FleetLogins(provision.conf_text(passwd, acl), HUB_USER, hub_password, hub_file)
+
+
+def check_logins_enforced(port: int, spec: KioskSpec) -> None:
+    """Fail unless the broker refuses ``spec``'s device id with a wrong password: proof that the
+    run's broker checks logins (a config mistake would otherwise let an open broker be measured)."""
+    refused = threading.Event()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:6]}",
+                         protocol=mqtt.MQTTv5)
+    client.username_pw_set(spec.device_id, spec.mqtt_password + "-wrong")
+    client.on_connect = lambda _c, _u, _f, code, _p: code.is_failure and refused.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        if not refused.wait(10):
+            raise RuntimeError(f"the broker on {port} did not refuse a wrong password for {spec.device_id}")
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def write_hub_config(workdir: Path, db_url: str, port: int, *, client_id: str = "bench-hub",
-                     ingest: dict | None = None) -> Path:
+                     ingest: dict | None = None, logins: FleetLogins | None = None) -> Path:
     token = workdir / "admin.token"
     token.write_text(secrets.token_urlsafe(32))
-    config = {
-        "database_url": db_url, "admin_token_file": str(token),
-        "mqtt": {"host": "127.0.0.1", "port": port, "client_id": client_id, "shared_group": GROUP},
-        "ingest": ingest or {},
-    }
+    mqtt_config = {"host": "127.0.0.1", "port": port, "client_id": client_id, "shared_group": GROUP}
+    if logins is not None:
+        mqtt_config |= {"username": logins.hub_user, "password_file": str(logins.hub_password_file)}
+    config = {"database_url": db_url, "admin_token_file": str(token), "mqtt": mqtt_config, "ingest": ingest or {}}
     path = workdir / f"hub-{uuid.uuid4().hex[:6]}.yaml"
     path.write_text(json.dumps(config))  # JSON is YAML
     return path
@@ -276,7 +349,8 @@ class HubProcess:
                 self.proc.wait()
 
 
-def precreate_sessions(port: int, client_ids: list[str], topic_filter: str) -> None:
+def precreate_sessions(port: int, client_ids: list[str], topic_filter: str,
+                       login: tuple[str, str] | None = None) -> None:
     """Make each client id's persistent session and subscription at the broker, then leave.
 
     What the broker then queues for these sessions is exactly what a worker
@@ -284,15 +358,20 @@ def precreate_sessions(port: int, client_ids: list[str], topic_filter: str) -> N
     """
     for cid in client_ids:
         done = threading.Event()
+        refused: list = []
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
+        if login is not None:
+            client.username_pw_set(*login)
         client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
-        client.on_subscribe = lambda *_: done.set()
+        client.on_subscribe = lambda _c, _u, _m, codes, _p: refused.extend(c for c in codes if c.is_failure) or done.set()
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         client.connect("127.0.0.1", port, clean_start=False, properties=props)
         client.loop_start()
         if not done.wait(10):
             raise RuntimeError(f"{cid}: no SUBACK")
+        if refused:
+            raise RuntimeError(f"{cid}: subscription to {topic_filter} refused: {refused}")
         client.disconnect()
         client.loop_stop()
 
@@ -300,7 +379,7 @@ def precreate_sessions(port: int, client_ids: list[str], topic_filter: str) -> N
 class AckObserver:
     """One client on every kiosk's ack topic: counts acked punch ids and when they came."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, login: tuple[str, str] | None = None) -> None:
         self.ids: set[str] = set()
         self.rejected: list[tuple[str, str]] = []
         self.first: float | None = None
@@ -311,6 +390,8 @@ class AckObserver:
         self._ready = threading.Event()
         self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"ack-observer-{uuid.uuid4().hex[:6]}",
                                    protocol=mqtt.MQTTv5)
+        if login is not None:
+            self._client.username_pw_set(*login)
         self._client.on_connect = lambda c, *_: c.subscribe(topics.subscription(topics.ACK), qos=1)
         self._client.on_subscribe = lambda *_: self._ready.set()
         self._client.on_message = self._on_message
@@ -441,6 +522,53 @@ def raw_drain(port: int, client_id: str, expect: int, timeout_s: float = 120.0) 
     return out
 
 
+C_CLIENT = "mosquitto_sub"
+
+
+def c_client_session(port: int, client_id: str, topic_filter: str) -> list[str] | None:
+    """The ``mosquitto_sub`` command that resumes ``client_id``'s persistent QoS 1 session
+    (made by ``precreate_sessions``); None when Mosquitto's clients are not installed."""
+    binary = shutil.which(C_CLIENT)
+    if binary is None:
+        return None
+    return [binary, "-h", "127.0.0.1", "-p", str(port), "-V", "5", "-c", "-i", client_id,
+            "-x", str(SESSION_EXPIRY_S), "-q", "1", "-t", topic_filter]
+
+
+def c_client_drain(command: list[str], expect: int, timeout_s: float = 120.0) -> dict:
+    """Drain a queued session with Mosquitto's C client: the broker's own delivery rate.
+
+    It prints each message's arrival time (``%U``, Unix time in ns) and
+    exits after ``expect`` messages; the rate runs from the first to the last.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command + ["-C", str(expect), "-F", "%U"], capture_output=True, text=True,
+                          timeout=timeout_s, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stamps = [float(line) for line in done.stdout.split()]
+    if done.returncode != 0 or len(stamps) < 2:
+        raise RuntimeError(f"{C_CLIENT} got {len(stamps)} of {expect} messages (exit {done.returncode}): "
+                           f"{done.stderr.strip()}")
+    span = stamps[-1] - stamps[0]
+    return {"count": len(stamps), "rate": (len(stamps) - 1) / span if span > 0 else float("nan"),
+            "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)}
+
+
+def signature_check_us(samples: int = 2000) -> float:
+    """CPU time of one libsodium Ed25519 check on this machine, in us: the per-punch cost no
+    implementation of the hub can skip (DESIGN: every punch is signed)."""
+    from protocol.signing import check_signature, generate_private_key
+
+    key = generate_private_key()
+    message = os.urandom(400)
+    signature = key.sign(message)
+    public = key.public_key().public_bytes_raw()
+    started = time.process_time()
+    for _ in range(samples):
+        check_signature(signature, message, public)
+    return (time.process_time() - started) / samples * 1e6
+
+
 # --- one measurement --------------------------------------------------------------------------
 
 
@@ -450,6 +578,7 @@ class Row:
     workers: int
     punches: int
     raw_rate: float
+    raw_c_rate: float  # mosquitto_sub; nan when it is not installed
     ingest_rate: float
     drain_s: float
     stored: int
@@ -461,6 +590,8 @@ class Row:
     broker_cpu_s: float
     raw_cpu_s: float
     ack_messages: int
+    broker_us_per_msg: float  # the broker's CPU per message while the C client drained (nan without it)
+    raw_c_us_per_msg: float  # the C client's own CPU per message
 
 
 def measure(db_kind: str, workers: int, punches: int, kiosks: int, workdir: Path, broker_extra: str,
@@ -476,18 +607,22 @@ def measure(db_kind: str, workers: int, punches: int, kiosks: int, workdir: Path
         backlog = signed_backlog(specs, punches)
         ids = hub_client_ids(workers)
         precreate_sessions(broker.port, ids, topics.subscription(topics.PUNCH, GROUP))
-        precreate_sessions(broker.port, ["raw-counter"], topics.subscription(topics.PUNCH))
+        precreate_sessions(broker.port, ["raw-counter", "raw-c-counter"], topics.subscription(topics.PUNCH))
         observer = AckObserver(broker.port).start()
         publish_backlog(broker.port, backlog)
-        broker_cpu0 = proc_cpu_s(broker._proc.pid)  # noqa: SLF001
         raw = raw_drain(broker.port, "raw-counter", punches)
-        broker_cpu1 = proc_cpu_s(broker._proc.pid)  # noqa: SLF001
+        c_command = c_client_session(broker.port, "raw-c-counter", topics.subscription(topics.PUNCH))
+        raw_c = {"rate": float("nan"), "cpu_s": float("nan"), "count": 0}
+        broker_cpu0 = thread_cpu_s(broker._proc.pid)  # noqa: SLF001
+        if c_command is not None:
+            raw_c = c_client_drain(c_command, punches)
+        broker_cpu1 = thread_cpu_s(broker._proc.pid)  # noqa: SLF001
         config = write_hub_config(run_dir, db.url, broker.port, ingest=ingest)
         started = time.monotonic()
         hub = HubProcess(config, workers, log_path=run_dir / "hub.log").start()
         ok = observer.wait_for(punches, timeout_s=600)
         hub.sample()
-        broker_cpu2 = proc_cpu_s(broker._proc.pid)  # noqa: SLF001
+        broker_cpu2 = thread_cpu_s(broker._proc.pid)  # noqa: SLF001
         drain_s = (observer.last or time.monotonic()) - started
         span = (observer.last - observer.first) if observer.first else float("nan")
         rate = (len(observer.ids) - observer.first_count) / span if span and span > 0 else float("nan")
@@ -496,9 +631,11 @@ def measure(db_kind: str, workers: int, punches: int, kiosks: int, workdir: Path
         if not ok:
             print(f"WARNING: {db_kind} x{workers}: only {len(observer.ids)} of {punches} acked", file=sys.stderr)
         stored, distinct = db.punch_count()
-        return Row(db_kind, workers, punches, raw["rate"], rate, drain_s, stored, distinct, len(observer.ids),
-                   len(observer.rejected), max(hub.peak_kb.values(), default=0) / 1024, sum(hub.cpu_s.values()),
-                   broker_cpu2 - broker_cpu1, raw["cpu_s"], observer.messages)
+        c_count = raw_c["count"] or float("nan")
+        return Row(db_kind, workers, punches, raw["rate"], raw_c["rate"], rate, drain_s, stored, distinct,
+                   len(observer.ids), len(observer.rejected), max(hub.peak_kb.values(), default=0) / 1024,
+                   sum(hub.cpu_s.values()), broker_cpu2 - broker_cpu1, raw["cpu_s"], observer.messages,
+                   (broker_cpu1 - broker_cpu0) / c_count * 1e6, raw_c["cpu_s"] / c_count * 1e6)
     finally:
         if hub is not None:
             hub.stop()
@@ -637,13 +774,45 @@ def main(argv: list[str] | None = None) -> int:
           f"load average at end {os.getloadavg()[0]:.2f}")
     print()
     print(markdown_table(
-        ["db", "workers", "punches", "raw msg/s", "ingest stored+acked/s", "ingest/raw", "drain s (from start)",
-         "rows (distinct)", "acked", "worker peak RSS MB", "hub CPU s", "broker CPU s (ingest)", "acks msgs"],
-        [[r.db, r.workers, r.punches, f"{r.raw_rate:,.0f}", f"{r.ingest_rate:,.0f}",
-          f"{100 * r.ingest_rate / r.raw_rate:.0f}%", f"{r.drain_s:.1f}", f"{r.stored} ({r.distinct})", r.acked,
-          f"{r.worker_peak_mb:.0f}", f"{r.hub_cpu_s:.1f}", f"{r.broker_cpu_s:.1f}", r.ack_messages] for r in rows]))
+        ["db", "workers", "punches", "raw msg/s (paho)", f"raw msg/s ({C_CLIENT})", "ingest stored+acked/s",
+         "ingest/raw (paho)", f"ingest/raw ({C_CLIENT})", "drain s (from start)", "rows (distinct)", "acked",
+         "worker peak RSS MB", "hub CPU s", "broker CPU s (ingest)", "acks msgs"],
+        [[r.db, r.workers, r.punches, f"{r.raw_rate:,.0f}", f"{r.raw_c_rate:,.0f}", f"{r.ingest_rate:,.0f}",
+          f"{100 * r.ingest_rate / r.raw_rate:.0f}%", f"{100 * r.ingest_rate / r.raw_c_rate:.0f}%",
+          f"{r.drain_s:.1f}", f"{r.stored} ({r.distinct})", r.acked, f"{r.worker_peak_mb:.0f}",
+          f"{r.hub_cpu_s:.1f}", f"{r.broker_cpu_s:.1f}", r.ack_messages] for r in rows]))
+    print()
+    print_floor(rows)
     return 0
 
+
+def print_floor(rows: list[Row]) -> None:
+    """What no hub can avoid per punch on this machine, and the rate that caps every design at.
+
+    Per punch the broker delivers one message (its CPU per message is taken
+    while ``mosquitto_sub`` drained, which costs next to nothing itself), a
+    client receives it (``mosquitto_sub``'s own CPU: the least a client can
+    spend) and the hub checks one Ed25519 signature (libsodium, measured
+    here). Storing and acking come on top. Dividing the machine's cores by
+    that sum gives a rate no implementation can pass here.
+    """
+    measured = [r for r in rows if r.raw_c_rate == r.raw_c_rate]  # not nan: the C client ran
+    if not measured:
+        print(f"- {C_CLIENT} not installed: the broker's own rate and the floor below were not measured")
+        return
+    median = statistics.median
+    check_us = signature_check_us()
+    broker_us = median(r.broker_us_per_msg for r in measured)
+    client_us = median(r.raw_c_us_per_msg for r in measured)
+    raw_c = median(r.raw_c_rate for r in measured)
+    cores = os.cpu_count() or 1
+    floor_us = check_us + broker_us + client_us
+    ceiling = cores * 1e6 / floor_us
+    print(f"Per punch, whatever the hub is written in (median of the rows): the broker's CPU to deliver "
+          f"one message {broker_us:.1f} us, the least a client spends receiving it ({C_CLIENT}) "
+          f"{client_us:.1f} us, one libsodium Ed25519 check {check_us:.1f} us: {floor_us:.0f} us of CPU "
+          f"before anything is stored or acked. {cores} cores give at most **{ceiling:,.0f} punches/s = "
+          f"{100 * ceiling / raw_c:.0f}% of the broker's raw rate** ({raw_c:,.0f} msg/s to {C_CLIENT}).")
 
 
 def main_backlog(count: int, databases: list[str], argv: list[str] | None) -> int:

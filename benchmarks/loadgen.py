@@ -1,8 +1,8 @@
 """Simulated kiosks for the ingest benchmarks: many MQTT clients, few threads.
 
 Each simulated kiosk is its own MQTT client (its own client id, its own
-Ed25519 key registered at the hub as a device, a persistent session as
-kiosk/link.py keeps) and publishes signed punches (kiosk.punches, the real
+MQTT login and Ed25519 key, registered at the hub as a device, a persistent
+session as kiosk/link.py keeps) and publishes signed punches (kiosk.punches, the real
 kiosk's code) at QoS 1 for its site's employees. Like the real link it keeps
 every punch until the hub's ack names it, has at most ``inflight_max``
 unacked punches out, re-sends one not acked within ``ack_timeout_s``, and
@@ -27,6 +27,7 @@ import math
 import multiprocessing
 import os
 import random
+import secrets
 import selectors
 import time
 from collections import Counter, deque
@@ -56,6 +57,7 @@ class KioskSpec:
     site_id: str
     key_raw: bytes                    # Ed25519 private key, raw 32 bytes
     employee_ids: tuple[str, ...]     # who punches here (each once, on the curve)
+    mqtt_password: str                # its own MQTT login (user name = device id), as provisioning makes
 
     @property
     def public_key_b64(self) -> str:
@@ -93,7 +95,8 @@ def plan_kiosks(site_employees: dict[str, list[str]], kiosk_count: int, prefix: 
         staff = site_employees[s]
         n = per_site[s]
         for k in range(n):
-            specs.append(KioskSpec(f"{prefix}-{s}-k{k + 1:02d}", s, new_key_raw(), tuple(staff[k::n])))
+            specs.append(KioskSpec(f"{prefix}-{s}-k{k + 1:02d}", s, new_key_raw(), tuple(staff[k::n]),
+                                   secrets.token_urlsafe(16)))
     return specs
 
 
@@ -140,6 +143,7 @@ class SimKiosk:
         self.ack_topic = topics.device_topic(spec.device_id, topics.ACK)
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=spec.device_id, clean_session=False,
                              protocol=mqtt.MQTTv311)
+        client.username_pw_set(spec.device_id, spec.mqtt_password)  # ignored by a broker without a password file
         client.max_inflight_messages_set(shard.inflight_max)
         client.max_queued_messages_set(0)
         client.on_connect = self._on_connect

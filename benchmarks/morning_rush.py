@@ -7,7 +7,9 @@ What runs, all real and on this machine: one Mosquitto; the hub as
 ``hub ingest --workers N`` on a fresh PostgreSQL database (or SQLite) seeded
 with ``--sites`` units/sites and ``--employees`` employees by bulk insert and
 ``--kiosks`` kiosks registered through the hub's registry, each with its own
-Ed25519 key; the simulated kiosks of benchmarks/loadgen.py in a few shard
+Ed25519 key and its own MQTT login (the broker's password file and ACL are
+made by provisioning's functions, so each kiosk may touch only its own
+topics; ``--anonymous`` for an open broker); the simulated kiosks of benchmarks/loadgen.py in a few shard
 processes, one MQTT client per kiosk. Every employee punches once, at a time
 drawn from a bell curve over 60 minutes compressed ``--compress`` times.
 
@@ -34,8 +36,9 @@ import threading
 import time
 from pathlib import Path
 
-from benchmarks.ingest import (GROUP, Database, HubProcess, bench_broker, hub_client_ids, make_sites,
-                               precreate_sessions, proc_status, seed, write_hub_config)
+from benchmarks.ingest import (GROUP, Database, HubProcess, bench_broker, check_logins_enforced, fleet_logins,
+                               hub_client_ids, make_sites, precreate_sessions, proc_status, seed, thread_cpu_s,
+                               write_hub_config)
 from benchmarks.loadgen import LoadGenerator, plan_kiosks, summarise
 from protocol import topics
 
@@ -45,31 +48,39 @@ SENSIBLE_BROKER = "max_queued_messages 500000\nmax_inflight_messages 200\nmax_co
 
 
 def run(args: argparse.Namespace, workdir: Path) -> dict:
-    broker_extra = "" if args.broker_defaults else SENSIBLE_BROKER
+    sites = make_sites(args.sites, args.employees)
+    specs = plan_kiosks(sites, args.kiosks, prefix="rush")
+    t0 = time.monotonic()
+    logins = None if args.anonymous else fleet_logins(workdir / "fleet", specs)
+    logins_s = time.monotonic() - t0
+    broker_extra = ("" if args.broker_defaults else SENSIBLE_BROKER) + (logins.broker_config if logins else "")
     broker = bench_broker(workdir / "mosquitto", broker_extra)
     db = Database(args.database, workdir)
     hub = None
     gen = None
     try:
         t0 = time.monotonic()
-        sites = make_sites(args.sites, args.employees)
-        specs = plan_kiosks(sites, args.kiosks, prefix="rush")
         seed(db, sites, specs)
         seed_s = time.monotonic() - t0
         size_before = db.size_bytes()
+        if logins is not None:
+            check_logins_enforced(broker.port, specs[0])
         ids = hub_client_ids(args.workers)
-        precreate_sessions(broker.port, ids, topics.subscription(topics.PUNCH, GROUP))
-        config = write_hub_config(workdir, db.url, broker.port)
+        precreate_sessions(broker.port, ids, topics.subscription(topics.PUNCH, GROUP),
+                           login=logins.hub_login if logins else None)
+        config = write_hub_config(workdir, db.url, broker.port, logins=logins)
         hub_log = workdir / "hub.log"
         hub = HubProcess(config, args.workers, log_path=hub_log, log_level="INFO")
         hub.start()
         window_s = 3600.0 / args.compress
         gen = LoadGenerator(specs, "127.0.0.1", broker.port, shards=args.shards, window_s=window_s,
                             ack_timeout_s=args.ack_timeout, drain_s=args.drain, resend_backoff=args.resend_backoff)
+        broker_pid = broker._proc.pid  # noqa: SLF001
+        broker_cpu0 = thread_cpu_s(broker_pid)
         t1 = time.monotonic()
         connected = gen.connect()
         connect_s = time.monotonic() - t1
-        broker_pid = broker._proc.pid  # noqa: SLF001
+        connect_broker_cpu_s = thread_cpu_s(broker_pid) - broker_cpu0
         broker_peak = {"kb": 0}
         stop = threading.Event()
 
@@ -101,7 +112,11 @@ def run(args: argparse.Namespace, workdir: Path) -> dict:
         drops = broker_log.count("Outgoing messages are being dropped")
         return {
             "database": args.database, "workers": args.workers, "kiosks": args.kiosks, "connected": connected,
-            "connect_s": connect_s, "sites": args.sites, "employees": args.employees, "window_s": window_s,
+            "connect_s": connect_s, "connect_broker_cpu_s": connect_broker_cpu_s,
+            "logins": "anonymous, no ACL" if logins is None else
+                      f"own password per kiosk + ACL, as `provision broker` writes them ({len(specs):,} hashed in "
+                      f"{logins_s:.1f} s)",
+            "sites": args.sites, "employees": args.employees, "window_s": window_s,
             "seed_s": seed_s, "broker": "Mosquitto defaults" if args.broker_defaults else "sized",
             "generated": len(generated), "rows": rows, "distinct": distinct, "lost": len(lost),
             "not_stored": len(not_stored), "resend_backoff": args.resend_backoff, "ack_timeout_s": args.ack_timeout,
@@ -130,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ack-timeout", type=float, default=30.0, help="kiosk re-send timeout (the kiosk's default)")
     parser.add_argument("--drain", type=float, default=420.0, help="seconds allowed after the window for acks")
     parser.add_argument("--broker-defaults", action="store_true", help="Mosquitto's default queue/inflight limits")
+    parser.add_argument("--anonymous", action="store_true",
+                        help="a broker without logins or ACL (default: each kiosk logs in with its own password and "
+                             "the ACL of `provision broker` applies)")
     parser.add_argument("--resend-backoff", action="store_true",
                         help="kiosks double the re-send wait per attempt (as kiosk/link.py does) instead of a fixed timeout")
     args = parser.parse_args(argv)
@@ -145,8 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(markdown_table(["measure", "value"], [
         ["broker limits", result["broker"]],
+        ["broker logins", result["logins"]],
         ["kiosks connected / asked", f"{result['connected']} / {result['kiosks']} (connect took "
-                                     f"{result['connect_s']:.1f} s)"],
+                                     f"{result['connect_s']:.1f} s, {result['connect_broker_cpu_s']:.1f} s of "
+                                     f"broker CPU)"],
         ["sites, employees", f"{result['sites']}, {result['employees']:,}"],
         ["curve", f"60 min compressed to {result['window_s']:.0f} s"],
         ["hub", f"{result['workers']} worker(s), {result['database']}"],
