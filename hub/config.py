@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hub.phone.config import PhoneConfig
 from hub.reports.config import AttendanceConfig
@@ -45,6 +45,19 @@ class IngestConfig(Section):
     )
     retry_initial_s: float = Field(0.5, gt=0, description="first wait after a failed commit")
     retry_max_s: float = Field(30.0, gt=0, description="cap of the wait between commit retries")
+    receive_max: int = Field(
+        1000, ge=1, le=65535,
+        description="messages a worker holds waiting, at most (beside the batch it is storing): it asks the "
+        "broker for no more (MQTT v5 Receive Maximum) and stops reading when that many wait; the broker keeps "
+        "the rest of a backlog",
+    )
+
+    @model_validator(mode="after")
+    def _window_fits_a_batch(self) -> "IngestConfig":
+        if self.receive_max < self.batch_max:
+            raise ValueError(f"ingest.receive_max ({self.receive_max}) must be at least ingest.batch_max "
+                             f"({self.batch_max}): a batch cannot fill beyond what the broker may send")
+        return self
 
 
 class AuthConfig(Section):

@@ -1,8 +1,10 @@
 """The MQTT ingest worker: punches in, one transaction per batch, acks after commit.
 
-paho's network thread only enqueues (``hub.inbox``); one worker thread takes
-batches (up to ``ingest.batch_max`` messages or ``ingest.batch_wait_s`` after
-the first), decides each punch (``hub.intake``; the batch's kiosks and
+paho's network thread only enqueues (``hub.inbox``, at most
+``ingest.receive_max`` messages: when it is full paho stops reading and a
+backlog waits at the broker, not in memory); one worker thread takes batches
+(up to ``ingest.batch_max`` messages or ``ingest.batch_wait_s`` after the
+first), decides each punch (``hub.intake``; the batch's kiosks and
 employees are loaded with one query each, and its signatures are checked on
 ``VERIFY_THREADS`` threads, where libsodium runs without the GIL, so a worker
 uses a second core), stores the batch in ONE transaction (its
@@ -109,13 +111,13 @@ class IngestWorker:
         self._session_factory = session_factory
         self._clock = clock
         self.stats = {
-            "received": 0, "stored": 0, "duplicates": 0, "rejected": 0,
+            "delivered": 0, "received": 0, "stored": 0, "duplicates": 0, "rejected": 0,
             "commit_failures": 0, "gallery_requests": 0, "gallery_applied": 0,
             "status": 0, "health": 0, "device_reports_rejected": 0, "gallery_pushes": 0,
         }
         self.ready = threading.Event()  # set while connected with our subscriptions granted
         self._stop = threading.Event()
-        self._inbox: Inbox[Delivery] = Inbox(config.ingest.batch_max)
+        self._inbox: Inbox[Delivery] = Inbox(config.ingest.batch_max, config.ingest.receive_max)
         self._generation = 0
         self._client: mqtt.Client | None = None
         self._thread: threading.Thread | None = None
@@ -141,6 +143,7 @@ class IngestWorker:
         client.on_message = self._on_message
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = cfg.session_expiry_s
+        props.ReceiveMaximum = self.config.ingest.receive_max  # the inbox holds no more either (hub.inbox)
         client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props)
         self._client = client
         self._stop.clear()
@@ -172,6 +175,10 @@ class IngestWorker:
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def inbox_high_water(self) -> int:
+        """The most messages that have waited in memory at once (at most ``ingest.receive_max``)."""
+        return self._inbox.high_water
+
     # --- paho callbacks (network thread): record and enqueue only --------
 
     def _on_connect(self, client, _userdata, flags, reason_code, _properties) -> None:
@@ -198,7 +205,9 @@ class IngestWorker:
 
     def _on_message(self, _client, _userdata, msg: mqtt.MQTTMessage) -> None:
         received = ReceivedMessage(msg.topic, bytes(msg.payload), self._clock())
-        self._inbox.put(Delivery(received, msg.mid, msg.qos, self._generation, bool(msg.retain)))
+        # waits while the inbox is full: paho stops reading and the broker keeps the backlog
+        if self._inbox.put(Delivery(received, msg.mid, msg.qos, self._generation, bool(msg.retain)), self._stop):
+            self.stats["delivered"] += 1
 
     # --- worker thread ----------------------------------------------------
 

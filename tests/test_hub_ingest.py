@@ -196,6 +196,40 @@ def test_locked_database_means_no_ack_and_the_broker_redelivers_later(hub, kiosk
     assert hub.punch_count() == 1 and worker.stats["stored"] == 1
 
 
+def test_a_backlog_waits_at_the_broker_not_in_the_workers_memory(tmp_path, broker, kiosk):
+    """A worker holds at most ``ingest.receive_max`` messages waiting, however big the backlog.
+
+    The backlog is queued for the worker's shared subscription while it is
+    away, as after a hub outage. Mosquitto 2.0.11 then sends it faster than
+    the worker stores it, past the Receive Maximum the worker asked for (930
+    of these 1,000 waited in memory at once; a 1,000,000-punch backlog grew a
+    worker to 870 MB), so the worker stops reading when its inbox is full.
+    """
+    hub = Hub(tmp_path, broker.port, batch_max=10, receive_max=20)
+    hub.config.mqtt.shared_group = "hub"  # as state-wide workers run
+    try:
+        hub.start_worker().stop()  # its persistent session stays at the broker
+        punches = [good_punch(seq=n) for n in range(1, 1001)]
+        for punch in punches:
+            kiosk.publish(topics.PUNCH, to_payload(punch))
+        worker = hub.start_worker()
+        assert kiosk.wait_for(lambda k: len(k.acked_ids()) == 1000, timeout_s=60), len(kiosk.acked_ids())
+        assert sorted(kiosk.acked_ids()) == sorted(p["id"] for p in punches)
+        assert hub.punch_count() == 1000 and worker.stats["stored"] == 1000
+        assert worker.stats["delivered"] == 1000
+        assert worker.inbox_high_water() <= 20
+    finally:
+        hub.close()
+
+
+def test_receive_window_must_hold_a_batch(tmp_path):
+    token = tmp_path / "admin.token"
+    token.write_text(secrets.token_urlsafe(32))
+    with pytest.raises(ValueError, match="receive_max .* must be at least ingest.batch_max"):
+        HubConfig.model_validate({"database_url": "sqlite:///x.sqlite", "admin_token_file": str(token),
+                                  "ingest": {"batch_max": 500, "receive_max": 100}})
+
+
 def test_commit_is_retried_until_the_lock_goes(hub, kiosk):
     worker = hub.start_worker()
     lock = sqlite3.connect(hub.engine.url.database, isolation_level=None)
