@@ -18,6 +18,8 @@ row, so a poison message cannot stall ingest. The session is persistent (fixed c
 ``clean_start=False``, a session expiry), so punches sent while the hub is
 down wait in the broker.
 
+Acks and gallery deltas go out on a second connection (``<client_id>-out``),
+so their round trips with the broker never wait behind the punches coming in.
 A PUBACK is only sent on the connection that delivered the message: after a
 reconnect the broker resends unacked messages with the same packet ids, and
 acking a stale id could acknowledge a different, not yet stored message.
@@ -60,6 +62,7 @@ T = TypeVar("T")
 VERIFY_THREADS = min(2, os.cpu_count() or 1)  # signature checks release the GIL: one thread per core they can use
 Stored = tuple[list[Outcome], list[str]]  # per message: what to tell the kiosk, and stored/duplicate/rejected
 SUBSCRIBED_KINDS = (topics.PUNCH, topics.GALLERY_REQUEST, topics.GALLERY_APPLIED)
+PUBLISHER_SUFFIX = "-out"  # the client id of a worker's publishing connection: its own id plus this
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ class IngestWorker:
         self._stop = threading.Event()
         self._inbox: Inbox[Delivery] = Inbox(config.ingest.batch_max, config.ingest.receive_max)
         self._generation = 0
-        self._client: mqtt.Client | None = None
+        self._client: mqtt.Client | None = None  # receives, and sends the broker its PUBACKs
+        self._publisher: mqtt.Client | None = None  # sends the kiosks their acks and gallery deltas
         self._thread: threading.Thread | None = None
         self._verifier: ThreadPoolExecutor | None = None  # None: signatures checked on the worker thread
 
@@ -128,15 +132,7 @@ class IngestWorker:
     def start(self) -> None:
         freeze_startup_objects()
         cfg = self.config.mqtt
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=cfg.client_id, protocol=mqtt.MQTTv5, manual_ack=True
-        )
-        if cfg.username:
-            password = read_secret(cfg.password_file, "MQTT password") if cfg.password_file else None
-            client.username_pw_set(cfg.username, password)
-        if cfg.ca_file:
-            client.tls_set(ca_certs=str(cfg.ca_file))
-        client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
+        client = self._new_client(cfg.client_id, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
@@ -145,14 +141,37 @@ class IngestWorker:
         props.SessionExpiryInterval = cfg.session_expiry_s
         props.ReceiveMaximum = self.config.ingest.receive_max  # the inbox holds no more either (hub.inbox)
         client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props)
-        self._client = client
+        # Acks and gallery deltas go out on a second connection. On the first, the broker's PUBACKs for
+        # them would queue behind the punches it is sending, which paho reads only as fast as the worker
+        # stores them: draining a 1,000,000-punch backlog, acks then went out at a few a second and
+        # paho's 65,535 message ids ran out.
+        publisher = self._new_client(f"{cfg.client_id}{PUBLISHER_SUFFIX}")
+        publisher.on_connect = lambda _c, _u, _f, code, _p: (
+            log.error("mqtt publisher connection refused: %s", code) if code.is_failure else None)
+        publisher.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=True)
+        self._client, self._publisher = client, publisher
         self._stop.clear()
         if VERIFY_THREADS > 1:
             self._verifier = ThreadPoolExecutor(VERIFY_THREADS, thread_name_prefix="hub-verify")
         self._thread = threading.Thread(target=self._run, name="hub-ingest", daemon=True)
         self._thread.start()
         log.info("ingest connecting to mqtt %s:%s as %s", cfg.host, cfg.port, cfg.client_id)
+        publisher.loop_start()
         client.loop_start()
+
+    def _new_client(self, client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
+        """A paho client with the configured login, TLS and reconnect delays."""
+        cfg = self.config.mqtt
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5, manual_ack=manual_ack
+        )
+        if cfg.username:
+            password = read_secret(cfg.password_file, "MQTT password") if cfg.password_file else None
+            client.username_pw_set(cfg.username, password)
+        if cfg.ca_file:
+            client.tls_set(ca_certs=str(cfg.ca_file))
+        client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
+        return client
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop taking batches; messages not yet committed stay unacked at the broker."""
@@ -165,10 +184,11 @@ class IngestWorker:
         if self._verifier is not None:
             self._verifier.shutdown(wait=False, cancel_futures=True)
             self._verifier = None
-        if self._client is not None:
-            self._client.disconnect()
-            self._client.loop_stop()
-            self._client = None
+        for client in (self._client, self._publisher):
+            if client is not None:
+                client.disconnect()
+                client.loop_stop()
+        self._client = self._publisher = None
         self.ready.clear()
         log.info("ingest stopped: %s", self.stats)
 
@@ -516,8 +536,8 @@ class IngestWorker:
         raise _Stopped
 
     def _publish(self, topic: str, payload: bytes) -> None:
-        assert self._client is not None
-        info = self._client.publish(topic, payload, qos=1)
+        assert self._publisher is not None
+        info = self._publisher.publish(topic, payload, qos=1)
         if info.rc != mqtt.MQTT_ERR_SUCCESS:
             # paho queues QoS 1 while disconnected; any other failure means the
             # kiosk resends and gets this answer again (storing is idempotent)

@@ -2,6 +2,7 @@
 
 import secrets
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from hub import registry
 from hub.config import HubConfig
 from hub.db import Device, Employee, PunchRecord, RejectedMessage, init_db, make_engine, make_session_factory
 from hub.enrol import enrol_folder
+from devtools.mosquitto import MosquittoProcess
 from hub.ingest import IngestWorker
 from protocol import messages, signing, topics
 from tests.polling import wait_until
@@ -220,6 +222,42 @@ def test_a_backlog_waits_at_the_broker_not_in_the_workers_memory(tmp_path, broke
         assert worker.inbox_high_water() <= 20
     finally:
         hub.close()
+
+
+def test_a_database_stall_in_the_middle_of_a_backlog_loses_nothing(tmp_path):
+    """The inbox full, the backlog still at the broker, the database stalls: nothing is stored or
+    acked meanwhile, nothing more piles up in the worker, and afterwards every punch is stored once
+    and acked (paho's thread waiting on a full inbox must not hold up the worker or its acks)."""
+    broker = MosquittoProcess(tmp_path / "mosquitto", extra_config="max_queued_messages 10000\n").start()
+    kiosk = KioskLink(broker.port, DEVICE).__enter__()
+    hub = Hub(tmp_path, broker.port, batch_max=10, receive_max=20)
+    hub.config.mqtt.shared_group = "hub"
+    try:
+        hub.start_worker().stop()
+        punches = [good_punch(seq=n) for n in range(1, 3001)]
+        for punch in punches:
+            kiosk.publish(topics.PUNCH, to_payload(punch))
+        worker = hub.start_worker()
+        assert wait_until(lambda: worker.stats["stored"] >= 50, interval_s=0.005)
+        lock = sqlite3.connect(hub.engine.url.database, isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")  # the database stalls mid-drain
+        try:
+            assert wait_until(lambda: worker.stats["commit_failures"] >= 1)
+            stored_before = worker.stats["stored"]
+            assert stored_before < 3000, "the backlog drained before the stall: nothing was tested"
+            time.sleep(2)
+            assert worker.stats["stored"] == stored_before
+            assert worker.inbox_high_water() <= 20
+        finally:
+            lock.rollback()
+            lock.close()
+        assert kiosk.wait_for(lambda k: set(k.acked_ids()) == {p["id"] for p in punches}, timeout_s=60), \
+            len(set(kiosk.acked_ids()))
+        assert hub.punch_count() == 3000 and worker.stats["stored"] == 3000
+    finally:
+        hub.close()
+        kiosk.__exit__(None, None, None)
+        broker.stop()
 
 
 def test_receive_window_must_hold_a_batch(tmp_path):
