@@ -590,6 +590,7 @@ class Row:
     broker_cpu_s: float
     raw_cpu_s: float
     ack_messages: int
+    db_growth_mb: float  # what storing the punches added to the database
     broker_us_per_msg: float  # the broker's CPU per message while the C client drained (nan without it)
     raw_c_us_per_msg: float  # the C client's own CPU per message
 
@@ -604,6 +605,7 @@ def measure(db_kind: str, workers: int, punches: int, kiosks: int, workdir: Path
         sites = make_sites(4, 2000)
         specs = plan_kiosks(sites, kiosks, prefix="bench")
         seed(db, sites, specs)
+        size_before = db.size_bytes()
         backlog = signed_backlog(specs, punches)
         ids = hub_client_ids(workers)
         precreate_sessions(broker.port, ids, topics.subscription(topics.PUNCH, GROUP))
@@ -635,7 +637,8 @@ def measure(db_kind: str, workers: int, punches: int, kiosks: int, workdir: Path
         return Row(db_kind, workers, punches, raw["rate"], raw_c["rate"], rate, drain_s, stored, distinct,
                    len(observer.ids), len(observer.rejected), max(hub.peak_kb.values(), default=0) / 1024,
                    sum(hub.cpu_s.values()), broker_cpu2 - broker_cpu1, raw["cpu_s"], observer.messages,
-                   (broker_cpu1 - broker_cpu0) / c_count * 1e6, raw_c["cpu_s"] / c_count * 1e6)
+                   (db.size_bytes() - size_before) / 1e6, (broker_cpu1 - broker_cpu0) / c_count * 1e6,
+                   raw_c["cpu_s"] / c_count * 1e6)
     finally:
         if hub is not None:
             hub.stop()
@@ -776,11 +779,11 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown_table(
         ["db", "workers", "punches", "raw msg/s (paho)", f"raw msg/s ({C_CLIENT})", "ingest stored+acked/s",
          "ingest/raw (paho)", f"ingest/raw ({C_CLIENT})", "drain s (from start)", "rows (distinct)", "acked",
-         "worker peak RSS MB", "hub CPU s", "broker CPU s (ingest)", "acks msgs"],
+         "worker peak RSS MB", "hub CPU s", "broker CPU s (ingest)", "acks msgs", "database growth MB"],
         [[r.db, r.workers, r.punches, f"{r.raw_rate:,.0f}", f"{r.raw_c_rate:,.0f}", f"{r.ingest_rate:,.0f}",
           f"{100 * r.ingest_rate / r.raw_rate:.0f}%", f"{100 * r.ingest_rate / r.raw_c_rate:.0f}%",
           f"{r.drain_s:.1f}", f"{r.stored} ({r.distinct})", r.acked, f"{r.worker_peak_mb:.0f}",
-          f"{r.hub_cpu_s:.1f}", f"{r.broker_cpu_s:.1f}", r.ack_messages] for r in rows]))
+          f"{r.hub_cpu_s:.1f}", f"{r.broker_cpu_s:.1f}", r.ack_messages, f"{r.db_growth_mb:.1f}"] for r in rows]))
     print()
     print_floor(rows)
     return 0
