@@ -26,8 +26,8 @@ from provisioning.errors import BrokerConfigError, BundleError
 
 # Mosquitto's own default (mosquitto_passwd). The passwords hashed here are random 192-bit tokens,
 # which no amount of stretching makes harder to guess, while every iteration is paid by the
-# single-threaded broker on every login: at 1000, 2,000 kiosks reconnecting after a broker restart
-# took 10 s instead of 1 s (listen-queue overflows; BENCHMARKS-ingest.md, morning rush).
+# single-threaded broker on every login: at 1000, 9,000 kiosks logging in at once took 55 s instead
+# of 3 s (its listen queue overflowed and TCP retried later; benchmarks.broker_logins).
 PBKDF2_ITERATIONS = 101
 SALT_BYTES = 12
 
