@@ -264,7 +264,12 @@ def check_logins_enforced(port: int, spec: KioskSpec) -> None:
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:6]}",
                          protocol=mqtt.MQTTv5)
     client.username_pw_set(spec.device_id, spec.mqtt_password + "-wrong")
-    client.on_connect = lambda _c, _u, _f, code, _p: code.is_failure and refused.set()
+
+    def on_connect(_c, _u, _f, code, _p) -> None:
+        if code.is_failure:
+            refused.set()
+
+    client.on_connect = on_connect
     client.connect("127.0.0.1", port)
     client.loop_start()
     try:
@@ -362,8 +367,13 @@ def precreate_sessions(port: int, client_ids: list[str], topic_filter: str,
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=cid, protocol=mqtt.MQTTv5)
         if login is not None:
             client.username_pw_set(*login)
+
+        def on_subscribe(_c, _u, _m, codes, _p) -> None:
+            refused.extend(code for code in codes if code.is_failure)
+            done.set()
+
         client.on_connect = lambda c, *_: c.subscribe(topic_filter, qos=1)
-        client.on_subscribe = lambda _c, _u, _m, codes, _p: refused.extend(c for c in codes if c.is_failure) or done.set()
+        client.on_subscribe = on_subscribe
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         client.connect("127.0.0.1", port, clean_start=False, properties=props)

@@ -141,13 +141,11 @@ class IngestWorker:
         props.SessionExpiryInterval = cfg.session_expiry_s
         props.ReceiveMaximum = self.config.ingest.receive_max  # the inbox holds no more either (hub.inbox)
         client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props)
-        # Acks and gallery deltas go out on a second connection. On the first, the broker's PUBACKs for
-        # them would queue behind the punches it is sending, which paho reads only as fast as the worker
-        # stores them: draining a 1,000,000-punch backlog, acks then went out at a few a second and
-        # paho's 65,535 message ids ran out.
+        # Acks on the receiving connection would wait for their PUBACKs behind the punches coming in,
+        # which paho reads only as fast as the worker stores: draining 1,000,000, acks went out at a
+        # few a second and paho's 65,535 message ids ran out.
         publisher = self._new_client(f"{cfg.client_id}{PUBLISHER_SUFFIX}")
-        publisher.on_connect = lambda _c, _u, _f, code, _p: (
-            log.error("mqtt publisher connection refused: %s", code) if code.is_failure else None)
+        publisher.on_connect = self._on_publisher_connect
         publisher.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=True)
         self._client, self._publisher = client, publisher
         self._stop.clear()
@@ -210,6 +208,10 @@ class IngestWorker:
         group = self.config.mqtt.shared_group
         client.subscribe([(topics.subscription(kind, group), 1) for kind in SUBSCRIBED_KINDS]
                          + health.subscriptions(group))
+
+    def _on_publisher_connect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            log.error("mqtt publisher connection refused: %s", reason_code)
 
     def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _properties) -> None:
         failed = [str(rc) for rc in reason_codes if rc.is_failure]

@@ -198,22 +198,28 @@ def test_locked_database_means_no_ack_and_the_broker_redelivers_later(hub, kiosk
     assert hub.punch_count() == 1 and worker.stats["stored"] == 1
 
 
+def queue_backlog_while_away(hub: Hub, kiosk: KioskLink, count: int) -> list[dict]:
+    """A worker's shared session made at the broker, then ``count`` punches queued for it while it
+    is away, as after a hub outage; returns the punches."""
+    hub.config.mqtt.shared_group = "hub"  # as state-wide workers run
+    hub.start_worker().stop()  # its persistent session stays at the broker
+    punches = [good_punch(seq=n) for n in range(1, count + 1)]
+    for punch in punches:
+        kiosk.publish(topics.PUNCH, to_payload(punch))
+    return punches
+
+
 def test_a_backlog_waits_at_the_broker_not_in_the_workers_memory(tmp_path, broker, kiosk):
     """A worker holds at most ``ingest.receive_max`` messages waiting, however big the backlog.
 
-    The backlog is queued for the worker's shared subscription while it is
-    away, as after a hub outage. Mosquitto 2.0.11 then sends it faster than
-    the worker stores it, past the Receive Maximum the worker asked for (930
-    of these 1,000 waited in memory at once; a 1,000,000-punch backlog grew a
-    worker to 870 MB), so the worker stops reading when its inbox is full.
+    Mosquitto 2.0.11 sends a backlog queued while the worker was away faster
+    than the worker stores it, past the Receive Maximum the worker asked for
+    (930 of these 1,000 waited in memory at once; a 1,000,000-punch backlog
+    grew a worker to 870 MB), so the worker stops reading when its inbox is full.
     """
     hub = Hub(tmp_path, broker.port, batch_max=10, receive_max=20)
-    hub.config.mqtt.shared_group = "hub"  # as state-wide workers run
     try:
-        hub.start_worker().stop()  # its persistent session stays at the broker
-        punches = [good_punch(seq=n) for n in range(1, 1001)]
-        for punch in punches:
-            kiosk.publish(topics.PUNCH, to_payload(punch))
+        punches = queue_backlog_while_away(hub, kiosk, 1000)
         worker = hub.start_worker()
         assert kiosk.wait_for(lambda k: len(k.acked_ids()) == 1000, timeout_s=60), len(kiosk.acked_ids())
         assert sorted(kiosk.acked_ids()) == sorted(p["id"] for p in punches)
@@ -228,36 +234,30 @@ def test_a_database_stall_in_the_middle_of_a_backlog_loses_nothing(tmp_path):
     """The inbox full, the backlog still at the broker, the database stalls: nothing is stored or
     acked meanwhile, nothing more piles up in the worker, and afterwards every punch is stored once
     and acked (paho's thread waiting on a full inbox must not hold up the worker or its acks)."""
-    broker = MosquittoProcess(tmp_path / "mosquitto", extra_config="max_queued_messages 10000\n").start()
-    kiosk = KioskLink(broker.port, DEVICE).__enter__()
-    hub = Hub(tmp_path, broker.port, batch_max=10, receive_max=20)
-    hub.config.mqtt.shared_group = "hub"
-    try:
-        hub.start_worker().stop()
-        punches = [good_punch(seq=n) for n in range(1, 3001)]
-        for punch in punches:
-            kiosk.publish(topics.PUNCH, to_payload(punch))
-        worker = hub.start_worker()
-        assert wait_until(lambda: worker.stats["stored"] >= 50, interval_s=0.005)
-        lock = sqlite3.connect(hub.engine.url.database, isolation_level=None)
-        lock.execute("BEGIN IMMEDIATE")  # the database stalls mid-drain
+    with MosquittoProcess(tmp_path / "mosquitto", extra_config="max_queued_messages 10000\n") as broker, \
+            KioskLink(broker.port, DEVICE) as kiosk:
+        hub = Hub(tmp_path, broker.port, batch_max=10, receive_max=20)
         try:
-            assert wait_until(lambda: worker.stats["commit_failures"] >= 1)
-            stored_before = worker.stats["stored"]
-            assert stored_before < 3000, "the backlog drained before the stall: nothing was tested"
-            time.sleep(2)
-            assert worker.stats["stored"] == stored_before
-            assert worker.inbox_high_water() <= 20
+            punches = queue_backlog_while_away(hub, kiosk, 3000)
+            worker = hub.start_worker()
+            assert wait_until(lambda: worker.stats["stored"] >= 50, interval_s=0.005)
+            lock = sqlite3.connect(hub.engine.url.database, isolation_level=None)
+            lock.execute("BEGIN IMMEDIATE")  # the database stalls mid-drain
+            try:
+                assert wait_until(lambda: worker.stats["commit_failures"] >= 1)
+                stored_before = worker.stats["stored"]
+                assert stored_before < 3000, "the backlog drained before the stall: nothing was tested"
+                time.sleep(2)
+                assert worker.stats["stored"] == stored_before
+                assert worker.inbox_high_water() <= 20
+            finally:
+                lock.rollback()
+                lock.close()
+            assert kiosk.wait_for(lambda k: set(k.acked_ids()) == {p["id"] for p in punches}, timeout_s=60), \
+                len(set(kiosk.acked_ids()))
+            assert hub.punch_count() == 3000 and worker.stats["stored"] == 3000
         finally:
-            lock.rollback()
-            lock.close()
-        assert kiosk.wait_for(lambda k: set(k.acked_ids()) == {p["id"] for p in punches}, timeout_s=60), \
-            len(set(kiosk.acked_ids()))
-        assert hub.punch_count() == 3000 and worker.stats["stored"] == 3000
-    finally:
-        hub.close()
-        kiosk.__exit__(None, None, None)
-        broker.stop()
+            hub.close()
 
 
 def test_receive_window_must_hold_a_batch(tmp_path):
