@@ -72,10 +72,17 @@ class Rejection(Message):
 
 
 class Ack(Message):
-    """Sent by the hub only after the database commit."""
+    """Sent by the hub only after the database commit.
+
+    ``seq`` and ``hub_ts`` let a kiosk that lost its outbox continue its
+    counter from what the hub holds (never reusing a ``seq``), and check its
+    own clock against the hub's.
+    """
 
     ids: list[str] = Field(default_factory=list)
     rejected: list[Rejection] = Field(default_factory=list)
+    seq: int | None = Field(default=None, ge=0, description="highest seq the hub has stored from this device")
+    hub_ts: AwareDatetime | None = Field(default=None, description="hub time when the ack was sent")
 
 
 class Status(Message):
@@ -85,6 +92,24 @@ class Status(Message):
     ts: AwareDatetime | None = None
     sw_version: str | None = None
     gallery_version: int | None = None
+
+
+# Kinds of DeviceAlarm a kiosk raises; the field is free text (pattern-checked) so a
+# newer kiosk's new kind still reaches an older hub.
+ALARM_STORAGE_ERROR = "storage_error"        # a write to the state directory failed (disk full, I/O error)
+ALARM_OUTBOX_RECOVERED = "outbox_recovered"  # the outbox was damaged: quarantined, punches salvaged
+ALARM_CLOCK_UNSET = "clock_unset"            # the clock is not trustworthy: punching refused
+ALARM_CLOCK_STEP = "clock_step"              # the wall clock jumped while running
+ALARM_THREAD_ERROR = "thread_error"          # a background thread (housekeeping, health, sender) hit an error
+ALARM_LAST_EXIT = "last_exit"                # the previous run ended with an error (from the state directory)
+
+
+class DeviceAlarm(Message):
+    """Something on a kiosk that needs a person, repeated in every health message while it lasts."""
+
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
+    detail: str = Field(default="", max_length=500, description="cause, failing operation, what was kept")
+    since: AwareDatetime
 
 
 class Health(Message):
@@ -99,6 +124,7 @@ class Health(Message):
     oldest_unacked_s: float | None = None
     gallery_version: int = Field(ge=0)
     sw_version: str
+    alarms: list[DeviceAlarm] = Field(default_factory=list, max_length=16)
 
 
 class GalleryRequest(Message):

@@ -20,11 +20,13 @@ HEALTH = "health"                      # kiosk -> hub, QoS 0
 GALLERY_REQUEST = "gallery/request"    # kiosk -> hub: "I hold version N"
 GALLERY_DELTA = "gallery/delta"        # hub -> kiosk: changes since N
 GALLERY_APPLIED = "gallery/applied"    # kiosk -> hub: "I now hold version M"
+GALLERY_KEY_REQUEST = "gallery/key/request"  # kiosk -> hub: "send me my gallery key" (held in memory only)
+GALLERY_KEY = "gallery/key"            # hub -> kiosk: the gallery key, sealed to the device's own key
 CMD = "cmd"                            # hub -> kiosk
 CMD_RESULT = "cmd/result"              # kiosk -> hub
 
-KIOSK_PUBLISHES = (PUNCH, STATUS, HEALTH, GALLERY_REQUEST, GALLERY_APPLIED, CMD_RESULT)
-HUB_PUBLISHES = (ACK, GALLERY_DELTA, CMD)
+KIOSK_PUBLISHES = (PUNCH, STATUS, HEALTH, GALLERY_REQUEST, GALLERY_APPLIED, GALLERY_KEY_REQUEST, CMD_RESULT)
+HUB_PUBLISHES = (ACK, GALLERY_DELTA, GALLERY_KEY, CMD)
 
 SHARED_GROUP = "hub"
 

@@ -38,9 +38,11 @@ def test_acl_text_gives_devices_only_their_own_topics():
         "pattern write att/v1/dev/%u/health",
         "pattern write att/v1/dev/%u/gallery/request",
         "pattern write att/v1/dev/%u/gallery/applied",
+        "pattern write att/v1/dev/%u/gallery/key/request",
         "pattern write att/v1/dev/%u/cmd/result",
         "pattern read att/v1/dev/%u/ack",
         "pattern read att/v1/dev/%u/gallery/delta",
+        "pattern read att/v1/dev/%u/gallery/key",
         "pattern read att/v1/dev/%u/cmd",
     ]
 
