@@ -2,7 +2,11 @@
 
 Order of a punch (DESIGN.md, "No punch is lost"): the decision accepts ->
 the signed punch is committed to the outbox -> only then green light and
-beep -> the link publishes it and deletes it on the hub's ack.
+beep -> the link publishes it and deletes it on the hub's ack. A punch that
+cannot be committed (full or failing disk) is refused on screen, light and
+sound ("cannot save: please use the register"), never shown green, and the
+kiosk keeps running; the failure travels in health as a ``storage_error``
+alarm until a write succeeds again.
 """
 
 import logging
@@ -21,23 +25,29 @@ from hardware.camera import CameraError, Frame, FrameSource
 from hardware.indicators import Feedback, NullIndicators
 from hardware.latest_frame import LatestFrameGrabber
 from kiosk import __version__
+from kiosk.alarms import MAX_DETAIL_CHARS, Alarms, take_last_exit
 from kiosk.config import KioskConfig
-from kiosk.decision import DecisionMachine, Outcome, RepunchGuard
+from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_store import EncryptedGalleryStore
-from kiosk.link import MqttLink
-from kiosk.outbox import Outbox
-from kiosk.pipeline import STAGES, FrameAnalyzer, Observation
+from kiosk.link import THREAD_ALARM_HOLD_S, MqttLink
+from kiosk.outbox_recovery import open_outbox
+from kiosk.pipeline import STAGES, FrameAnalyzer
 from kiosk.punches import make_signed_punch
 from kiosk.sdnotify import SdNotifier, WatchdogPetter
+from kiosk.storage import StorageError
 from kiosk.telemetry import collect_health
 from protocol import messages, signing
+from protocol.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.sqlite"
 GALLERY_FILE = "gallery.bin"
 QUIET_REPEAT_S = 30.0  # "already punched" for the same person again within this: message only, no beep
+HOUSEKEEPING_TICK_S = 1.0
+HOUSEKEEPING_RETRY_MAX_S = 60.0
+MAX_ALARMS = messages.Health.model_fields["alarms"].metadata[0].max_length
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,12 @@ class KioskApp:
         self._started = time.monotonic()
         self._key = signing.load_private_key(config.signing_key_file)
         config.state_dir.mkdir(parents=True, exist_ok=True)
-        self.outbox = Outbox(config.state_dir / OUTBOX_FILE)
+        self.alarms = Alarms()
+        take_last_exit(config.state_dir, self.alarms)
+        self.outbox, recovery = open_outbox(config.state_dir / OUTBOX_FILE, min_free_mb=config.storage.min_free_mb)
+        if recovery is not None:
+            self.alarms.raise_alarm(messages.ALARM_OUTBOX_RECOVERED, recovery.detail())
+        self._depth = 0  # the last depth read, for health while the outbox cannot be read
         self.gallery = GalleryCache(
             config.site_id, EncryptedGalleryStore(config.state_dir / GALLERY_FILE, config.signing_key_file)
         )
@@ -82,7 +97,7 @@ class KioskApp:
         self._last_already: tuple[str | None, float] = (None, 0.0)
         self.link = MqttLink(
             config, self.outbox, sw_version=__version__, gallery_version=lambda: self.gallery.version,
-            on_gallery=self.gallery.apply, on_command=self.handle_command,
+            on_gallery=self.gallery.apply, on_command=self.handle_command, alarms=self.alarms,
         )
         self.notifier = SdNotifier()
         self.watchdog = WatchdogPetter.from_env(self.notifier)
@@ -92,7 +107,12 @@ class KioskApp:
         """Who punched within the suppression window, remembered across restarts."""
         window = self.config.recognition.repunch_suppress_s
         guard = RepunchGuard(window)
-        for employee_id, epoch in sorted(self.outbox.recent_punches(time.time() - window), key=lambda r: r[1]):
+        try:
+            recent = self.outbox.recent_punches(time.time() - window)
+        except StorageError as exc:  # it prunes old rows, a write: start anyway, without that memory
+            log.error("who punched recently is unknown (%s); a repeat punch within %.0f s is possible", exc, window)
+            recent = []
+        for employee_id, epoch in sorted(recent, key=lambda r: r[1]):
             guard.record(employee_id, datetime.fromtimestamp(epoch, self.zone))
         return guard
 
@@ -103,30 +123,39 @@ class KioskApp:
 
     def run(self, options: RunOptions = RunOptions()) -> dict[str, Any]:
         """Process frames until done; returns the summary (see ``summary()``)."""
+        self.start()
+        try:
+            self._wait_for_gallery(options.wait_gallery_s)
+            self.camera.open()
+            self.notifier.ready()
+            self.notifier.status(f"gallery v{self.gallery.version}, outbox {self._depth}")
+            self._frames(options)
+            self._drain(options.drain_timeout_s)
+        finally:
+            summary = self.close()
+        return summary
+
+    def start(self) -> None:
+        """Everything but the frames: feedback, the link and the housekeeping thread."""
         log.info("kiosk %s at site %s starting (%s, gallery version %s)", self.config.device_id,
                  self.config.site_id, dlib_build(), self.gallery.version)
         self.notifier.start()
         self.feedback.open()
         self.link.start()
-        housekeeping = threading.Thread(target=self._housekeeping, name="kiosk-housekeeping", daemon=True)
-        housekeeping.start()
-        try:
-            self._wait_for_gallery(options.wait_gallery_s)
-            self.camera.open()
-            self.notifier.ready()
-            self.notifier.status(f"gallery v{self.gallery.version}, outbox {self.outbox.depth()}")
-            self._frames(options)
-            self._drain(options.drain_timeout_s)
-        finally:
-            self.notifier.stopping()
-            self._stop.set()
-            self.camera.close()
-            self.link.stop()
-            self.feedback.close()
-            housekeeping.join(5)
-            summary = self.summary()
-            self.outbox.close()
-            self.notifier.close()
+        self._housekeeper = threading.Thread(target=self._housekeeping, name="kiosk-housekeeping", daemon=True)
+        self._housekeeper.start()
+
+    def close(self) -> dict[str, Any]:
+        """Stop what ``start()`` started; returns the summary."""
+        self.notifier.stopping()
+        self._stop.set()
+        self.camera.close()
+        self.link.stop()
+        self.feedback.close()
+        self._housekeeper.join(5)
+        summary = self.summary()
+        self.outbox.close()
+        self.notifier.close()
         return summary
 
     def summary(self) -> dict[str, Any]:
@@ -142,10 +171,11 @@ class KioskApp:
             "suppressed": self.counts["already"],
             "liveness_failed": self.counts["refused:liveness_failed"],
             "timed_out": self.counts["refused:timeout"],
+            "cannot_save": self.counts["refused:cannot_save"],
             "punches_created": self.counts["punches_created"],
             "punches_acked": self.link.stats["punches_acked"],
             "punches_rejected": self.link.stats["punches_rejected"],
-            "outbox_depth": self.outbox.depth(),
+            "outbox_depth": self._outbox_depth(),
             "gallery_version": self.gallery.version,
             "gallery_people": len(self.gallery.gallery),
             "dlib": dlib_build(),
@@ -192,27 +222,43 @@ class KioskApp:
         if obs.match is not None and obs.match.decision == "uncertain":
             self.counts["uncertain"] += 1
         wall = datetime.now(self.zone)
-        outcome = self.machine.feed(obs, wall)
-        self._act(outcome, wall, frame, obs)
+        outcome = self._act(self.machine.feed(obs, wall), wall, frame)
         if self.display is not None:
             self.display.show(frame, obs, outcome)
         return outcome
 
-    def _act(self, outcome: Outcome, wall: datetime, frame: Frame, obs: Observation) -> None:
-        if outcome.state == "accepted" and outcome.punch is not None:
-            decision = outcome.punch
+    def punch(self, outcome: Outcome, wall: datetime, source: object = None) -> Outcome:
+        """Commit an accepted punch, then green; when it cannot be stored, the "cannot save" refusal instead."""
+        decision = outcome.punch
+        assert decision is not None, "only an accepted outcome carries a punch"
+        try:
             row = self.outbox.add(lambda seq: make_signed_punch(
                 self._key, device_id=self.config.device_id, site_id=self.config.site_id, decision=decision,
                 ts=wall, gallery_version=self.gallery.version, seq=seq,
             ))
+        except StorageError as exc:
+            log.error("punch for %s NOT stored, refused on the kiosk: %s", decision.employee_id, exc)
+            self.counts["refused:cannot_save"] += 1
+            self.machine.guard.forget(decision.employee_id)   # the next attempt must not say "already"
+            self.feedback.cannot_save()
+            return Outcome("refused", prompt=MESSAGES["cannot_save"], employee_id=decision.employee_id,
+                           reason="cannot_save")
+        try:
             self.outbox.remember_punch(decision.employee_id, wall.timestamp())
-            self.counts["accepted"] += 1
-            self.counts["punches_created"] += 1
-            self.link.wake()
-            self.feedback.accepted()  # only now: the punch is on disk
-            log.info("punch %s (seq %s) for %s from frame %s", row.id, row.seq, decision.employee_id,
-                     frame.source or frame.index)
-        elif outcome.state == "already":
+        except StorageError as exc:  # the punch itself is stored: still green
+            log.error("punch %s stored, but not remembered against repeats after a restart: %s", row.id, exc)
+        self.counts["accepted"] += 1
+        self.counts["punches_created"] += 1
+        self.link.wake()
+        self.feedback.accepted()  # only now: the punch is on disk
+        log.info("punch %s (seq %s) for %s from frame %s", row.id, row.seq, decision.employee_id, source)
+        return outcome
+
+    def _act(self, outcome: Outcome, wall: datetime, frame: Frame) -> Outcome:
+        """Light and sound for a decision; the outcome to show (an accept may turn into "cannot save")."""
+        if outcome.state == "accepted" and outcome.punch is not None:
+            return self.punch(outcome, wall, frame.source or frame.index)
+        if outcome.state == "already":
             self.counts["already"] += 1
             # Someone who stays in front of the kiosk hears it once, not every few seconds.
             previous, at = self._last_already
@@ -222,6 +268,7 @@ class KioskApp:
         elif outcome.state == "refused":
             self.counts[f"refused:{outcome.reason}"] += 1
             self.feedback.refused()
+        return outcome
 
     # -- background ---------------------------------------------------------------------
 
@@ -236,36 +283,81 @@ class KioskApp:
 
     def _drain(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while self.outbox.depth() and time.monotonic() < deadline and not self._stop.is_set():
+        while self._outbox_depth() and time.monotonic() < deadline and not self._stop.is_set():
             time.sleep(0.1)
 
     def _housekeeping(self) -> None:
-        """Health every ``health_interval_s``, a gallery check every ``gallery_poll_s``."""
-        next_health = time.monotonic()
-        next_poll = time.monotonic() + self.config.gallery_poll_s
-        connects = 0
-        while not self._stop.wait(1.0):
-            now = time.monotonic()
-            if self.link.stats["connects"] != connects and self.link.connected.is_set():
-                connects, next_health = self.link.stats["connects"], now  # a fresh connection: report at once
-            if now >= next_health:
-                next_health = now + self.config.health_interval_s
-                self.link.publish_health(self.health())
-            if now >= next_poll:
-                next_poll = now + self.config.gallery_poll_s
-                self.link.request_gallery()
+        """Health every ``health_interval_s``, a gallery check every ``gallery_poll_s``; never dies.
+
+        An error is logged, raised as a ``thread_error`` alarm and retried
+        after a growing pause, so one bad round cannot end health reports.
+        """
+        schedule = {"health": time.monotonic(), "poll": time.monotonic() + self.config.gallery_poll_s,
+                    "connects": 0}
+        failures = 0
+        wait = HOUSEKEEPING_TICK_S
+        while not self._stop.wait(wait):
+            try:
+                self._housekeeping_round(schedule)
+                failures, wait = 0, HOUSEKEEPING_TICK_S
+            except Exception as exc:
+                wait = backoff_delay(failures, HOUSEKEEPING_TICK_S, HOUSEKEEPING_RETRY_MAX_S)
+                failures += 1
+                log.exception("housekeeping failed; retrying in %.1f s", wait)
+                self.alarms.raise_alarm(messages.ALARM_THREAD_ERROR, f"housekeeping: {type(exc).__name__}: {exc}",
+                                        source="housekeeping", hold_s=THREAD_ALARM_HOLD_S)
+
+    def _housekeeping_round(self, schedule: dict[str, float]) -> None:
+        now = time.monotonic()
+        if self.link.stats["connects"] != schedule["connects"] and self.link.connected.is_set():
+            schedule["connects"], schedule["health"] = self.link.stats["connects"], now  # fresh connection: report now
+        if now >= schedule["health"]:
+            schedule["health"] = now + self.config.health_interval_s
+            if self.outbox.problem() is not None:
+                self._recheck_storage()
+            self.link.publish_health(self.health())
+        if now >= schedule["poll"]:
+            schedule["poll"] = now + self.config.gallery_poll_s
+            self.link.request_gallery()
+
+    def _recheck_storage(self) -> None:
+        """After a storage failure, a small real write: its success clears the alarm once space is back."""
+        try:
+            self.outbox.recheck()
+            log.info("the state directory takes writes again")
+        except StorageError as exc:
+            log.warning("the state directory still fails: %s", exc)
 
     def health(self) -> messages.Health:
+        """One health message; outbox read errors leave the last known depth and become the storage alarm."""
+        try:
+            oldest = self.outbox.oldest_age_s()
+        except StorageError:
+            oldest = None
+        alarms = self.alarms.active()
+        problem = self.outbox.problem()
+        if problem is not None:
+            alarms.insert(0, messages.DeviceAlarm(kind=messages.ALARM_STORAGE_ERROR,
+                                                  detail=str(problem.error)[:MAX_DETAIL_CHARS],
+                                                  since=problem.since))
         return collect_health(
             now=datetime.now(self.zone),
             state_dir=self.config.state_dir,
-            outbox_depth=self.outbox.depth(),
-            oldest_unacked_s=self.outbox.oldest_age_s(),
+            outbox_depth=self._outbox_depth(),
+            oldest_unacked_s=oldest,
             gallery_version=self.gallery.version,
             sw_version=__version__,
             camera_fps=self._camera_fps(),
             process_uptime_s=time.monotonic() - self._started,
+            alarms=alarms[:MAX_ALARMS],
         )
+
+    def _outbox_depth(self) -> int:
+        try:
+            self._depth = self.outbox.depth()
+        except StorageError as exc:
+            log.warning("outbox depth unknown, reporting the last one read (%d): %s", self._depth, exc)
+        return self._depth
 
     def _camera_fps(self) -> float | None:
         fps = getattr(self.camera, "camera_fps", None)

@@ -49,6 +49,13 @@ class RecognitionConfig(Section):
     repunch_suppress_s: float = Field(300.0, ge=0, description="ignore the same person again within this time")
 
 
+class StorageConfig(Section):
+    min_free_mb: float = Field(
+        16.0, ge=0,
+        description="refuse new punches (on screen, light and sound) below this much free space in state_dir, "
+                    "so acks, the seq mark and health can still be written")
+
+
 class KioskConfig(Section):
     device_id: DeviceId = Field(description="this kiosk's id; also its MQTT username")
     site_id: EntityId = Field(description="the duty site this kiosk stands at")
@@ -67,6 +74,7 @@ class KioskConfig(Section):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
     indicators: IndicatorsConfig | None = Field(
         None, description="GPIO LEDs/buzzer/door relay (BCM pins); null: no indicators (a bench or a test)"
     )

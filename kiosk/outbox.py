@@ -111,7 +111,7 @@ class Outbox:
         failing.
         """
         with self._lock, self._transaction("storing a punch"):
-            self._check_free_space()
+            self._check_free_space("storing a punch")
             row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
             seq = max(row[0] if row else 0, self._mark.value) + 1
             punch_id, payload = make(seq)
@@ -261,14 +261,21 @@ class Outbox:
         with self._lock, self._storage("reading rejected punches"):
             return self._db.execute("SELECT id, reason FROM rejected ORDER BY seq").fetchall()
 
+    def recheck(self) -> None:
+        """A small real write, to learn whether storage works again; success clears ``problem()``."""
+        with self._lock, self._transaction("checking the disk again"):
+            self._check_free_space("checking the disk again")
+            self._db.execute("INSERT INTO meta (key, value) VALUES ('disk_check', 1) "
+                             "ON CONFLICT(key) DO UPDATE SET value = value + 1")
+
     def problem(self) -> StorageProblem | None:
         """The latest storage failure, until a write succeeds again."""
         return self._problem
 
-    def _check_free_space(self) -> None:
+    def _check_free_space(self, operation: str) -> None:
         free = free_mb(self.path.parent)
         if free is not None and free < self.min_free_mb:
-            raise StorageError("storing a punch", f"disk nearly full: {free:.1f} MB free, "
+            raise StorageError(operation, f"disk nearly full: {free:.1f} MB free, "
                                f"{self.min_free_mb:g} MB kept for acks and health", self.path.parent)
 
     def _note(self, error: StorageError | None) -> None:
