@@ -31,11 +31,12 @@ from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_store import EncryptedGalleryStore
 from kiosk.link import THREAD_ALARM_HOLD_S, MqttLink
-from kiosk.outbox_recovery import open_outbox
+from kiosk.outbox import Outbox
+from kiosk.outbox_recovery import RecoveryReport, open_outbox
 from kiosk.pipeline import STAGES, FrameAnalyzer
 from kiosk.punches import make_signed_punch
 from kiosk.sdnotify import SdNotifier, WatchdogPetter
-from kiosk.storage import StorageError
+from kiosk.storage import SpaceReserve, StorageError
 from kiosk.telemetry import collect_health
 from protocol import messages, signing
 from protocol.backoff import backoff_delay
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_FILE = "outbox.sqlite"
 GALLERY_FILE = "gallery.bin"
+RESERVE_FILE = "reserve.bin"
 QUIET_REPEAT_S = 30.0  # "already punched" for the same person again within this: message only, no beep
 HOUSEKEEPING_TICK_S = 1.0
 HOUSEKEEPING_RETRY_MAX_S = 60.0
@@ -79,7 +81,8 @@ class KioskApp:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.alarms = Alarms()
         take_last_exit(config.state_dir, self.alarms)
-        self.outbox, recovery = open_outbox(config.state_dir / OUTBOX_FILE, min_free_mb=config.storage.min_free_mb)
+        self.reserve = SpaceReserve(config.state_dir / RESERVE_FILE, config.storage.reserve_mb)
+        self.outbox, recovery = self._open_outbox()
         if recovery is not None:
             self.alarms.raise_alarm(messages.ALARM_OUTBOX_RECOVERED, recovery.detail())
         self._depth = 0  # the last depth read, for health while the outbox cannot be read
@@ -102,6 +105,19 @@ class KioskApp:
         self.notifier = SdNotifier()
         self.watchdog = WatchdogPetter.from_env(self.notifier)
         self._frame_times: list[float] = []
+
+    def _open_outbox(self) -> tuple[Outbox, RecoveryReport | None]:
+        """The checked outbox; on a full disk, once more after giving back the space reserve."""
+        path, min_free_mb = self.config.state_dir / OUTBOX_FILE, self.config.storage.min_free_mb
+        try:
+            opened = open_outbox(path, min_free_mb=min_free_mb)
+        except StorageError as exc:
+            if not self.reserve.release():
+                raise
+            log.error("the outbox could not be opened (%s); trying again in the reserved space", exc)
+            opened = open_outbox(path, min_free_mb=min_free_mb)
+        self.reserve.ensure(min_free_mb)
+        return opened
 
     def _repunch_guard(self) -> RepunchGuard:
         """Who punched within the suppression window, remembered across restarts."""
@@ -321,12 +337,19 @@ class KioskApp:
             self.link.request_gallery()
 
     def _recheck_storage(self) -> None:
-        """After a storage failure, a small real write: its success clears the alarm once space is back."""
+        """After a storage failure, a small real write: its success clears the alarm once space is back.
+
+        While it fails, the space reserve is given back so acks and the
+        rest can still be written; it is made again when space returns.
+        """
         try:
             self.outbox.recheck()
-            log.info("the state directory takes writes again")
         except StorageError as exc:
             log.warning("the state directory still fails: %s", exc)
+            self.reserve.release()
+            return
+        log.info("the state directory takes writes again")
+        self.reserve.ensure(self.config.storage.min_free_mb)
 
     def health(self) -> messages.Health:
         """One health message; outbox read errors leave the last known depth and become the storage alarm."""

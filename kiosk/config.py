@@ -54,6 +54,10 @@ class StorageConfig(Section):
         16.0, ge=0,
         description="refuse new punches (on screen, light and sound) below this much free space in state_dir, "
                     "so acks, the seq mark and health can still be written")
+    reserve_mb: float = Field(
+        4.0, ge=0,
+        description="a file of this size kept in state_dir and deleted when the disk is full, so the kiosk "
+                    "can still open its outbox and report; made again once space returns")
 
 
 class KioskConfig(Section):

@@ -262,8 +262,11 @@ class Outbox:
             return self._db.execute("SELECT id, reason FROM rejected ORDER BY seq").fetchall()
 
     def recheck(self) -> None:
-        """A small real write, to learn whether storage works again; success clears ``problem()``."""
-        with self._lock, self._transaction("checking the disk again"):
+        """A small real write, to learn whether storage works again; success clears ``problem()``.
+
+        Its own failure is raised but not remembered: the alarm keeps naming the operation that failed.
+        """
+        with self._lock, self._transaction("checking the disk again", remember=False):
             self._check_free_space("checking the disk again")
             self._db.execute("INSERT INTO meta (key, value) VALUES ('disk_check', 1) "
                              "ON CONFLICT(key) DO UPDATE SET value = value + 1")
@@ -286,29 +289,35 @@ class Outbox:
             self._problem = StorageProblem(error, since)
 
     @contextmanager
-    def _storage(self, operation: str) -> Iterator[None]:
-        """Turn SQLite and file errors into StorageError naming ``operation``, and remember it."""
+    def _storage(self, operation: str, remember: bool = True) -> Iterator[None]:
+        """Turn SQLite and file errors into StorageError naming ``operation``; remember it for ``problem()``."""
         try:
             yield
         except StorageError as exc:
-            self._note(exc)
-            raise
+            error = exc if exc.operation == operation else \
+                StorageError(operation, f"{exc.operation}: {exc.cause}", self.path.parent)
+            if remember:
+                self._note(error)
+            if error is exc:
+                raise
+            raise error from exc
         except sqlite3.IntegrityError:
             raise                      # our own mistake (a duplicate id), not the disk's
         except (sqlite3.DatabaseError, OSError) as exc:
             error = StorageError(operation, exc, self.path.parent)
-            self._note(error)
+            if remember:
+                self._note(error)
             raise error from exc
 
     @contextmanager
-    def _transaction(self, operation: str = "writing the outbox") -> Iterator[None]:
+    def _transaction(self, operation: str = "writing the outbox", remember: bool = True) -> Iterator[None]:
         """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on error (autocommit connection).
 
         SQLite may end the transaction itself on a full disk or an I/O error,
         so ROLLBACK only when one is still open: the connection stays usable.
         A successful commit clears the remembered storage problem.
         """
-        with self._storage(operation):
+        with self._storage(operation, remember):
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield

@@ -109,13 +109,16 @@ def _page_size(header: bytes) -> int | None:
 
 
 def _quick_check(path: Path) -> str | None:
+    """SQLite's own check; a full disk or an I/O error is a StorageError, not a damaged file."""
     try:
         db = sqlite3.connect(path)
         try:
             result = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
         finally:
             db.close()
-    except sqlite3.DatabaseError as exc:
+    except sqlite3.OperationalError as exc:     # SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN...
+        raise StorageError(f"checking the outbox {path.name}", exc, path.parent) from exc
+    except sqlite3.DatabaseError as exc:        # SQLITE_CORRUPT, SQLITE_NOTADB
         return f"unreadable: {exc}"
     if result == ["ok"]:
         return None

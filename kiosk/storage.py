@@ -5,6 +5,11 @@ every write to the state directory is expected to fail sometimes. Failures
 become ``StorageError``, which names the operation, the cause and the free
 space, so a health alarm says at once whether the disk is full or broken.
 
+The space reserve (``reserve.bin``) is a pre-allocated file given back when
+the disk is full: a kiosk started on a full disk could otherwise not even
+open its outbox (SQLite needs room for the WAL index) and would only
+restart, over and over, without a word to the hub.
+
 The seq mark (``outbox.seq``) is a tiny file holding the highest punch
 ``seq`` this device has used or the hub has confirmed. It survives the
 loss of the outbox database, so a kiosk whose outbox was damaged continues
@@ -56,6 +61,43 @@ def write_atomically(path: Path, data: bytes) -> None:
     except OSError:
         tmp.unlink(missing_ok=True)
         raise
+
+
+class SpaceReserve:
+    """A pre-allocated file in the state directory, deleted to give its space back when the disk is full."""
+
+    def __init__(self, path: Path, size_mb: float) -> None:
+        self.path = Path(path)
+        self.size_bytes = int(size_mb * 1024 * 1024)
+
+    def release(self) -> bool:
+        """Delete the reserve; True when there was one to give back."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            log.error("the space reserve %s cannot be deleted: %s", self.path, exc)
+            return False
+        log.warning("disk full: released the %.1f MB space reserve %s", self.size_bytes / 2**20, self.path)
+        return True
+
+    def ensure(self, keep_free_mb: float) -> None:
+        """Make the reserve when it is missing and ``keep_free_mb`` would still be free after it."""
+        if self.size_bytes == 0 or self.path.exists():
+            return
+        free = free_mb(self.path.parent)
+        if free is None or free - self.size_bytes / 2**20 < keep_free_mb:
+            return
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, self.size_bytes)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self.path.unlink(missing_ok=True)
+            log.warning("the space reserve %s could not be made: %s", self.path, exc)
 
 
 class SeqMark:
