@@ -364,3 +364,79 @@ def test_a_damaged_outbox_is_kept_aside_salvaged_once_and_seq_goes_on(tmp_path, 
         assert k.app.link.stats["connects"] == 1 and k.running()
     finally:
         k.close()
+
+
+# -- seq from the hub, threads that must not die, the last exit ----------------------------------------
+
+
+def test_the_hubs_ack_seq_keeps_a_kiosk_that_lost_everything_from_reusing_a_seq(tmp_path, key_file, broker,
+                                                                                 encoder):
+    """Outbox and seq mark both gone: the first ack carrying ``seq`` (the hub's highest from this device)
+    lifts the counter, as the hub does once it fills ``Ack.seq``."""
+    k = Kiosk(kiosk_config(tmp_path / "state", key_file, broker.port), encoder).start()
+    hub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="hub-acks")
+    hub.connect("127.0.0.1", broker.port)
+    hub.loop_start()
+    try:
+        ack = messages.Ack(ids=[], seq=77, hub_ts=datetime.now(IST))
+        hub.publish(topics.device_topic(DEVICE, topics.ACK), ack.to_json(), qos=1).wait_for_publish(10)
+        wait_until(lambda: k.app.outbox.last_seq() == 77, 20, "the hub's seq to reach the outbox")
+        assert (tmp_path / "state" / "outbox.seq").read_text() == "77\n"
+        assert k.punch(EMPLOYEES[0]).state == "accepted"
+        assert k.app.outbox.due(10, 0)[0].seq == 78
+    finally:
+        hub.loop_stop()
+        hub.disconnect()
+        k.close()
+
+
+class FlakyCamera(ReplayCamera):
+    """A camera whose frame-rate reading fails once, as a driver hiccup would."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.failures = 1
+
+    @property
+    def camera_fps(self) -> float:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("V4L2 query failed")
+        return 10.0
+
+
+def test_housekeeping_survives_an_error_and_reports_it(tmp_path, key_file, broker, health, encoder):
+    config = kiosk_config(tmp_path / "state", key_file, broker.port)
+    app = KioskApp(config, FlakyCamera(tmp_path), encoder=encoder)
+    app.start()
+    try:
+        wait_until(lambda: health.alarm(messages.ALARM_THREAD_ERROR) is not None, 30, "a thread_error alarm")
+        detail = health.alarm(messages.ALARM_THREAD_ERROR).detail
+        assert detail == "housekeeping: RuntimeError: V4L2 query failed"
+        assert app._housekeeper.is_alive()
+        count = len(health.seen)
+        wait_until(lambda: len(health.seen) > count + 2, 30, "health to go on")
+    finally:
+        app.close()
+
+
+def test_the_error_that_ended_a_run_is_a_last_exit_alarm_in_the_next(tmp_path, key_file, broker, encoder, capsys):
+    from kiosk.cli import main
+
+    empty = tmp_path / "no-frames"
+    empty.mkdir()
+    config = kiosk_config(tmp_path / "state", key_file, broker.port)
+    path = tmp_path / "kiosk.yaml"
+    path.write_text(config.model_copy(update={"camera": config.camera.model_copy(
+        update={"kind": "replay", "path": empty})}).model_dump_json())
+    assert main(["run", "--config", str(path)]) == 1
+    assert "holds no images" in capsys.readouterr().err
+
+    app = KioskApp(config, ReplayCamera(empty), encoder=encoder)
+    try:
+        alarms = app.health().alarms
+        assert [a.kind for a in alarms] == [messages.ALARM_LAST_EXIT]
+        assert alarms[0].detail.startswith("previous run ended with CameraError: replay folder")
+        assert not (config.state_dir / "last_exit.json").exists()       # reported once, not every run
+    finally:
+        app.outbox.close()
