@@ -229,10 +229,18 @@ class Outbox:
         return None if oldest is None else max(0.0, self._clock() - oldest)
 
     def last_seq(self) -> int:
-        """The highest seq this device is known to have used: here, in the seq mark, or at the hub."""
+        """The seq of the last punch committed here (0: none yet)."""
         with self._lock, self._storage("reading the last seq"):
             row = self._db.execute("SELECT value FROM meta WHERE key = 'last_seq'").fetchone()
-        return max(row[0] if row else 0, self._mark.value)
+        return row[0] if row else 0
+
+    def next_seq(self) -> int:
+        """The seq the next punch gets: above every one committed here, in the seq mark or at the hub.
+
+        After a kill in the middle of a commit the mark is one ahead: that seq
+        is skipped, never reused (its punch was never shown green or sent).
+        """
+        return max(self.last_seq(), self._mark.value) + 1
 
     def note_hub_seq(self, seq: int) -> None:
         """The hub holds punches up to ``seq`` from us: a lost outbox must not make us reuse one."""

@@ -292,7 +292,7 @@ def open_outbox(path: Path, *, min_free_mb: float = 0.0, now: datetime | None = 
         if not missing:
             return box, None
         return box, RecoveryReport(f"outbox file missing although punches up to seq {mark} were made",
-                                   None, 0, 0, box.last_seq() + 1)
+                                   None, 0, 0, box.next_seq())
     log.error("outbox %s is damaged (%s): moving it aside and salvaging its punches", path, problem)
     moved = quarantine(path, now or datetime.now(timezone.utc))
     try:
@@ -302,6 +302,6 @@ def open_outbox(path: Path, *, min_free_mb: float = 0.0, now: datetime | None = 
         found = Salvage(note=str(exc))
     box = Outbox(path, min_free_mb=min_free_mb)
     adopted = box.adopt(found.rows, max(mark, found.last_seq))
-    report = RecoveryReport(problem, moved, adopted, found.unreadable, box.last_seq() + 1, found.note)
+    report = RecoveryReport(problem, moved, adopted, found.unreadable, box.next_seq(), found.note)
     log.error("outbox recovered: %s", report.detail())
     return box, report

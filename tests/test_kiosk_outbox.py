@@ -375,7 +375,7 @@ def test_the_seq_mark_follows_every_add_and_continues_a_lost_outbox(tmp_path):
     path.unlink()                             # the database is gone, the mark is not
     box = Outbox(path)
     try:
-        assert box.last_seq() == 3 and box.add(fake).seq == 4
+        assert box.last_seq() == 0 and box.next_seq() == 4 and box.add(fake).seq == 4
         box.note_hub_seq(10)                  # the hub holds punches up to 10 from us
         box.note_hub_seq(7)                   # never goes back
         assert box.add(fake).seq == 11
@@ -424,9 +424,11 @@ def test_a_full_disk_is_a_storage_error_and_the_outbox_works_again_after(tiny_fs
             for _ in range(50):                # the WAL's last page may still hold a row or two
                 box.add(punch_like)
         assert box.problem() is not None
-        stored = box.last_seq()
+        stored = box.depth()
+        assert stored == box.last_seq() and box.next_seq() > stored
         filler.unlink()
-        assert box.add(punch_like).seq == stored + 1    # no transaction left open, the mark not behind
+        assert box.add(punch_like).seq == box.next_seq() - 1 > stored   # no transaction left open
+        assert box.depth() == stored + 1
         assert box.problem() is None
     finally:
         box.close()

@@ -380,7 +380,7 @@ def test_the_hubs_ack_seq_keeps_a_kiosk_that_lost_everything_from_reusing_a_seq(
     try:
         ack = messages.Ack(ids=[], seq=77, hub_ts=datetime.now(IST))
         hub.publish(topics.device_topic(DEVICE, topics.ACK), ack.to_json(), qos=1).wait_for_publish(10)
-        wait_until(lambda: k.app.outbox.last_seq() == 77, 20, "the hub's seq to reach the outbox")
+        wait_until(lambda: k.app.outbox.next_seq() == 78, 20, "the hub's seq to reach the outbox")
         assert (tmp_path / "state" / "outbox.seq").read_text() == "77\n"
         assert k.punch(EMPLOYEES[0]).state == "accepted"
         assert k.app.outbox.due(10, 0)[0].seq == 78
