@@ -80,19 +80,20 @@ def refused_steps(c: IndicatorsConfig) -> list[Step]:
 
 def attention_steps(c: IndicatorsConfig) -> list[Step]:
     """Both LEDs blink together (amber behind a shared diffuser): 'look at the camera again', no sound."""
-    steps: list[Step] = []
-    for i in range(c.attention_blinks):
-        on_at, off_at = 2 * i * c.attention_blink_s, (2 * i + 1) * c.attention_blink_s
-        steps += [(on_at, "green", True), (on_at, "red", True), (off_at, "green", False), (off_at, "red", False)]
-    return steps
+    return _pulses(("green", "red"), c.attention_blinks, c.attention_blink_s)
 
 
 def cannot_save_steps(c: IndicatorsConfig) -> list[Step]:
     """Red and long beeps pulsing together: 'not saved, use the register', unlike any refusal of a face."""
+    return _pulses(("red", "buzzer"), c.fault_pulses, c.fault_pulse_s)
+
+
+def _pulses(outputs: tuple[str, ...], count: int, length_s: float) -> list[Step]:
+    """``outputs`` on together for ``length_s``, then off as long, ``count`` times."""
     steps: list[Step] = []
-    for i in range(c.fault_pulses):
-        on_at, off_at = 2 * i * c.fault_pulse_s, (2 * i + 1) * c.fault_pulse_s
-        steps += [(on_at, "red", True), (on_at, "buzzer", True), (off_at, "red", False), (off_at, "buzzer", False)]
+    for i in range(count):
+        on_at, off_at = 2 * i * length_s, (2 * i + 1) * length_s
+        steps += [(on_at, name, True) for name in outputs] + [(off_at, name, False) for name in outputs]
     return steps
 
 
