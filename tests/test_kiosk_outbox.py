@@ -6,7 +6,6 @@ returns and reads its row back in a new ``Outbox``.
 """
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from kiosk.outbox_recovery import check_outbox, open_outbox, salvage
 from kiosk.punches import make_signed_punch
 from kiosk.storage import StorageError
 from protocol import messages, signing
+from tests.diskfaults import cut_tail, damaged_header, damaged_page, fill, small_tmpfs, zero_length
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -402,24 +402,15 @@ def test_min_free_space_refuses_a_new_punch_before_sqlite_and_names_the_cause(tm
 
 @pytest.fixture
 def tiny_fs(tmp_path):
-    where = tmp_path / "tiny"
-    where.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(where)], capture_output=True,
-                          text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs for a full disk (needs root): {proc.stderr.strip()}")
-    yield where
-    subprocess.run(["umount", "-l", str(where)], check=True)
+    with small_tmpfs(tmp_path / "tiny", "1m") as where:
+        yield where
 
 
 def test_a_full_disk_is_a_storage_error_and_the_outbox_works_again_after(tiny_fs):
     box = Outbox(tiny_fs / "outbox.sqlite")
     try:
         box.add(punch_like)
-        filler = tiny_fs / "filler"
-        with open(filler, "wb", buffering=0) as f, pytest.raises(OSError):
-            while True:
-                f.write(b"\0" * 4096)
+        filler = fill(tiny_fs)
         with pytest.raises(StorageError, match="storing a punch failed: .*No space left|database or disk is full"):
             for _ in range(50):                # the WAL's last page may still hold a row or two
                 box.add(punch_like)
@@ -434,30 +425,11 @@ def test_a_full_disk_is_a_storage_error_and_the_outbox_works_again_after(tiny_fs
         box.close()
 
 
-def zero_length(path: Path) -> None:
-    path.write_bytes(b"")
-
-
-def broken_header(path: Path) -> None:
-    with open(path, "r+b") as f:
-        f.write(b"\xff" * 100)
-
-
-def cut_tail(path: Path) -> None:
-    os.truncate(path, path.stat().st_size - 2 * 4096)
-
-
-def garbled_last_page(path: Path) -> None:
-    with open(path, "r+b") as f:
-        f.seek(path.stat().st_size - 4096 + 8)
-        f.write(b"\xa5" * 3000)
-
-
 @pytest.mark.parametrize("harm, problem", [
     (zero_length, "zero-length outbox although punches up to seq 40 were made"),
-    (broken_header, "not a database: header damaged"),
+    (damaged_header, "not a database: header damaged"),
     (cut_tail, "truncated:"),
-    (garbled_last_page, "quick_check:"),
+    (damaged_page, "quick_check:"),
 ])
 def test_check_outbox_names_each_kind_of_damage(tmp_path, harm, problem):
     path = outbox_of(tmp_path / "outbox.sqlite", 40)
@@ -473,8 +445,8 @@ def test_check_outbox_accepts_a_missing_or_never_used_file(tmp_path):
     assert check_outbox(path, 0) is None      # created and killed before its first write
 
 
-@pytest.mark.parametrize("harm, readable", [(broken_header, 40), (cut_tail, range(1, 40)),
-                                            (garbled_last_page, range(1, 40))])
+@pytest.mark.parametrize("harm, readable", [(damaged_header, 40), (cut_tail, range(1, 40)),
+                                            (damaged_page, range(1, 40))])
 def test_salvage_reads_what_is_left_row_by_row_and_keeps_the_damaged_file(tmp_path, harm, readable):
     path = outbox_of(tmp_path / "outbox.sqlite", 40)
     harm(path)
@@ -494,7 +466,7 @@ def test_open_outbox_quarantines_salvages_once_and_continues_seq(tmp_path):
     acked = Outbox(path)
     acked.remove([f"id-{i}" for i in range(1, 11)])                     # 1..10 acked earlier
     acked.close()
-    garbled_last_page(path)
+    damaged_page(path)
     box, report = open_outbox(path, now=datetime(2026, 12, 3, 20, 0, tzinfo=ZoneInfo("UTC")))
     try:
         kept = path.with_name("outbox.sqlite.damaged-20261203T200000Z")

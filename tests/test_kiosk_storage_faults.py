@@ -9,9 +9,7 @@ otherwise). A damaged outbox is a real outbox of signed punches, harmed on
 disk while the kiosk is stopped.
 """
 
-import os
 import sqlite3
-import subprocess
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +27,7 @@ from kiosk.config import KioskConfig
 from kiosk.decision import Outcome, PunchDecision
 from kiosk.liveness import LivenessState
 from protocol import messages, signing, topics
+from tests.diskfaults import cut_in_half, cut_tail, damaged_header, damaged_page, fill, small_tmpfs, zero_length
 from tests.faultkit import EMPLOYEES, SITE, HubIngest, wait_until
 
 pytestmark = pytest.mark.broker
@@ -59,15 +58,9 @@ def key_file(tmp_path, hub) -> Path:
 
 @pytest.fixture
 def small_fs(tmp_path):
-    """A 3 MB tmpfs: a disk that really fills up. Needs root (mount)."""
-    where = tmp_path / "small-fs"
-    where.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs for a full disk (needs root): {proc.stderr.strip()}")
-    yield where
-    subprocess.run(["umount", "-l", str(where)], check=True)
+    """A 3 MB tmpfs: a disk that really fills up."""
+    with small_tmpfs(tmp_path / "small-fs", "3m") as where:
+        yield where
 
 
 def start_hub(hub: HubIngest) -> None:
@@ -75,19 +68,6 @@ def start_hub(hub: HubIngest) -> None:
     hub.start()
     wait_until(lambda: "mqtt connected" in hub.log_text(), 30, "the hub's ingest to connect")
     threading.Event().wait(1.0)                 # its subscriptions follow the connection; no event tells
-
-
-def fill(fs: Path) -> Path:
-    """Write a file until the file system is full; returns it (delete it to free the space)."""
-    filler = fs / "filler"
-    with open(filler, "wb", buffering=0) as f:
-        for chunk in (65536, 512):           # then the last few blocks, in small pieces
-            try:
-                while True:
-                    f.write(b"\0" * chunk)
-            except OSError:
-                pass
-    return filler
 
 
 def kiosk_config(state_dir: Path, key_file: Path, port: int, **over) -> KioskConfig:
@@ -295,31 +275,6 @@ def test_a_kiosk_started_on_a_full_disk_runs_refuses_and_reports(small_fs, hub, 
 
 
 # -- a damaged outbox -------------------------------------------------------------------------------
-
-
-def zero_length(path: Path) -> None:
-    path.write_bytes(b"")
-
-
-def damaged_header(path: Path) -> None:
-    with open(path, "r+b") as f:
-        f.write(b"\xff" * 100)
-
-
-def damaged_page(path: Path) -> None:
-    """Garbage over most of a page near the end, where the newest rows live."""
-    pages = path.stat().st_size // 4096
-    with open(path, "r+b") as f:
-        f.seek(4096 * (pages - 2) + 8)
-        f.write(os.urandom(3000))
-
-
-def cut_in_half(path: Path) -> None:
-    os.truncate(path, path.stat().st_size // 2)
-
-
-def cut_tail(path: Path) -> None:
-    os.truncate(path, path.stat().st_size - 2 * 4096)
 
 
 @pytest.mark.parametrize("harm", [zero_length, damaged_header, damaged_page, cut_in_half, cut_tail])
