@@ -57,7 +57,7 @@ SALT_BYTES = 12
 DYNSEC_FILE = "dynamic-security.json"
 LEGACY_PASSWORD_FILE = "passwd"  # written before the plugin; read once so no device is lost
 CONF_FILE = "att.conf"
-LISTENERS_FILE = "listeners.json"  # the listener options, so a rerun (or retire) keeps them
+OPTIONS_FILE = "options.json"  # listeners and install folder, so a rerun (or retire) keeps them
 HUB_PASSWORD_FILE = "hub-mqtt.password"
 HUB_CLIENT_CERT = "hub-mqtt.crt"
 HUB_CLIENT_KEY = "hub-mqtt.key"
@@ -166,23 +166,25 @@ def parse_dynsec_document(text: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
-class Listeners:
-    """Where the broker listens: TLS always, plaintext only when asked (loopback by default)."""
+class BrokerOptions:
+    """Where the broker listens (TLS always, plaintext only when asked, loopback by default) and
+    where its files live on the broker host (the paths in ``att.conf``; the output folder if unset)."""
 
     tls_port: int = 8883
     require_client_certs: bool = False
     plaintext_port: int | None = None
     plaintext_bind: str = "127.0.0.1"
+    install_dir: str | None = None
 
 
-def listeners_for(out: Path, **changes: Any) -> Listeners:
-    """The listeners of the last run in ``out`` (defaults on the first) with ``changes``; a change
+def options_for(out: Path, **changes: Any) -> BrokerOptions:
+    """The options of the last run in ``out`` (defaults on the first) with ``changes``; a change
     of None keeps the saved value, a ``plaintext_port`` of 0 closes that listener again."""
-    path = out / LISTENERS_FILE
+    path = out / OPTIONS_FILE
     try:
-        saved = Listeners(**json.loads(path.read_text(encoding="utf-8"))) if path.exists() else Listeners()
+        saved = BrokerOptions(**json.loads(path.read_text(encoding="utf-8"))) if path.exists() else BrokerOptions()
     except (ValueError, TypeError) as exc:
-        raise BrokerConfigError(f"{path} is damaged ({exc}); delete it and give the listener options again") from exc
+        raise BrokerConfigError(f"{path} is damaged ({exc}); delete it and give the broker options again") from exc
     merged = replace(saved, **{k: v for k, v in changes.items() if v is not None})
     return replace(merged, plaintext_port=merged.plaintext_port or None)
 
@@ -200,21 +202,21 @@ def auth_conf_lines(dynsec_file: Path, plugin: str = DYNSEC_PLUGIN) -> list[str]
     ]
 
 
-def conf_text(where: Path, listeners: Listeners) -> str:
+def conf_text(where: Path, options: BrokerOptions) -> str:
     """A snippet for /etc/mosquitto/conf.d/; ``where`` is the folder of the other files on the broker host."""
     lines = auth_conf_lines(where / DYNSEC_FILE) + [
         "",
         "# TLS for kiosks and the hub: clients check this server's name against server.crt.",
-        f"listener {listeners.tls_port}",
+        f"listener {options.tls_port}",
         f"cafile {where / tls.CA_CERT}",
         f"certfile {where / tls.SERVER_CERT}",
         f"keyfile {where / tls.SERVER_KEY}",
     ]
-    if listeners.require_client_certs:
+    if options.require_client_certs:
         lines.append("require_certificate true")
-    if listeners.plaintext_port is not None:
+    if options.plaintext_port is not None:
         lines += ["", "# Plaintext, for a hub on this machine only (same logins and ACL).",
-                  f"listener {listeners.plaintext_port} {listeners.plaintext_bind}"]
+                  f"listener {options.plaintext_port} {options.plaintext_bind}"]
     return "\n".join(lines) + "\n"
 
 
@@ -321,10 +323,9 @@ def write_broker_files(
     devices_from: Path | None,
     hub_active: set[str] | None,
     broker_hosts: list[str],
-    listeners: Listeners,
+    options: BrokerOptions,
     retire: Iterable[str] = (),
     hub_user: str = "hub",
-    install_dir: Path | None = None,
 ) -> BrokerPlan:
     """(Re)generate the plugin's file, ``att.conf``, the CA and server certificate, the hub's password.
 
@@ -332,8 +333,7 @@ def write_broker_files(
     so regenerating never logs out a running hub nor breaks the fleet's
     trust. ``broker_hosts`` are the names and addresses clients use for the
     broker (its certificate names them; may be empty on a rerun, which keeps
-    the certificate's). ``install_dir`` is where the files will live on the
-    broker host (the paths in ``att.conf``); ``out`` itself by default.
+    the certificate's). ``options`` are saved in ``out`` for the next run.
     """
     out.mkdir(parents=True, exist_ok=True)
     os.chmod(out, 0o700)
@@ -350,12 +350,12 @@ def write_broker_files(
         hub_password=_hub_password(out),
     )
     plan.left_out += problems
-    if listeners.require_client_certs:
+    if options.require_client_certs:
         _issue_client_certs(out, ca, devices_from, plan, hub_user)
-    where = (install_dir or out).absolute()
+    where = Path(options.install_dir or out).absolute()
     bundles.write_private_text(out / DYNSEC_FILE, json.dumps(dynsec_document(plan.entries, hub_user), indent=1))
-    bundles.write_private_text(out / CONF_FILE, conf_text(where, listeners), mode=0o644)
-    bundles.write_private_text(out / LISTENERS_FILE, json.dumps(asdict(listeners)) + "\n", mode=0o644)
+    bundles.write_private_text(out / CONF_FILE, conf_text(where, options), mode=0o644)
+    bundles.write_private_text(out / OPTIONS_FILE, json.dumps(asdict(options)) + "\n", mode=0o644)
     return plan
 
 

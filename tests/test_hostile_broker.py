@@ -16,6 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 from hub import registry
@@ -44,7 +45,7 @@ WAIT_S = 30
 class Hub:
     """A hub database holding the fleet's devices (their bundles' keys) and the real ingest worker."""
 
-    def __init__(self, tmp_path: Path, fleet: Fleet, device_ids: list[str]) -> None:
+    def __init__(self, tmp_path: Path, fleet: Fleet, device_ids: list[str], cert: dict[str, str] | None = None) -> None:
         token = tmp_path / "admin.token"
         token.write_text(secrets.token_urlsafe(32))
         self.engine = make_engine(f"sqlite:///{tmp_path / 'hub.sqlite'}")
@@ -61,7 +62,7 @@ class Hub:
             "database_url": self.engine.url.render_as_string(hide_password=False), "admin_token_file": str(token),
             "mqtt": {"host": BROKER_NAME, "port": fleet.mosquitto.port, "username": "hub",
                      "password_file": str(fleet.out / broker.HUB_PASSWORD_FILE), "ca_file": str(fleet.ca_file),
-                     "client_id": HUB_CLIENT_ID, "shared_group": "hub"},
+                     "client_id": HUB_CLIENT_ID, "shared_group": "hub", **(cert or {})},
         })
         self.worker = IngestWorker(config, self.sessions)
 
@@ -82,14 +83,14 @@ class Hub:
 class Kiosk:
     """The real kiosk link and outbox, configured with its bundle's password and CA."""
 
-    def __init__(self, tmp_path: Path, fleet: Fleet, device_id: str) -> None:
+    def __init__(self, tmp_path: Path, fleet: Fleet, device_id: str, cert: dict[str, str] | None = None) -> None:
         folder = fleet.bundle(device_id)
         self.config = KioskConfig(
             device_id=device_id, site_id=SITE, state_dir=tmp_path / device_id,
             signing_key_file=folder / bundle.CREDENTIALS / bundle.DEVICE_KEY, liveness={"mode": "off"},
             mqtt={"host": BROKER_NAME, "port": fleet.mosquitto.port, "keepalive_s": 10, "reconnect_max_s": 1.0,
                   "password_file": str(folder / bundle.CREDENTIALS / bundle.MQTT_PASSWORD),
-                  "ca_file": str(folder / bundle.CA_CERT)})
+                  "ca_file": str(folder / bundle.CA_CERT), **(cert or {})})
         self.key = signing.load_private_key(self.config.signing_key_file)
         self.outbox = Outbox(self.config.state_dir / "outbox.sqlite")
         self.link = MqttLink(self.config, self.outbox, sw_version="test", gallery_version=lambda: 0)
@@ -191,13 +192,19 @@ def test_tls_refuses_plaintext_a_foreign_ca_and_a_wrong_server_name(tmp_path, fl
 
 def test_client_certificates_when_the_broker_requires_them(tmp_path):
     fleet = provision_fleet(tmp_path, ["K-A"], "--client-certs")
+    kiosk_cert, key = client_cert(fleet.bundle("K-A"))
+    hub = kiosk = None
     try:
         assert "require_certificate true" in (fleet.out / broker.CONF_FILE).read_text().splitlines()
-        kiosk_yaml = (fleet.bundle("K-A") / bundle.KIOSK_YAML).read_text()
-        assert "/etc/kiosk/credentials/mqtt-client.crt" in kiosk_yaml
+        installed = yaml.safe_load((fleet.bundle("K-A") / bundle.KIOSK_YAML).read_text())["mqtt"]
+        assert installed["cert_file"] == "/etc/kiosk/credentials/mqtt-client.crt"
         assert not fleet.connect("K-A").connected  # the password alone no longer does
-        assert fleet.connect("K-A", cert=client_cert(fleet.bundle("K-A"))).connected
-        hub_cert = (fleet.out / broker.HUB_CLIENT_CERT, fleet.out / broker.HUB_CLIENT_KEY)
-        assert fleet.connect("hub", cert=hub_cert).connected
+        hub = Hub(tmp_path, fleet, ["K-A"], {"cert_file": str(fleet.out / broker.HUB_CLIENT_CERT),
+                                             "key_file": str(fleet.out / broker.HUB_CLIENT_KEY)}).start()
+        kiosk = Kiosk(tmp_path, fleet, "K-A", {"cert_file": str(kiosk_cert), "key_file": str(key)}).start()
+        kiosk.punch()
+        assert wait_until(lambda: kiosk.unacked() == 0 and hub.punch_count() == 1, WAIT_S), "punch acked"
     finally:
-        fleet.close()
+        for part in (kiosk, hub, fleet):
+            if part is not None:
+                part.close()

@@ -192,8 +192,10 @@ def test_broker_files_modes_and_stable_rerun(fleet):
         assert line in conf.splitlines(), line
     assert "require_certificate true" not in conf
 
-    assert fleet.broker("--plaintext-port", "0") == 0  # closed again
-    assert "127.0.0.1" not in (out / broker.CONF_FILE).read_text()
+    assert fleet.broker("--plaintext-port", "0", "--install-dir", "/etc/mosquitto/att") == 0
+    assert fleet.broker() == 0  # ... both kept by the next run
+    conf = (out / broker.CONF_FILE).read_text()
+    assert "127.0.0.1" not in conf and "plugin_opt_config_file /etc/mosquitto/att/dynamic-security.json" in conf
 
 
 def test_server_certificate_is_reissued_only_when_its_names_change(tmp_path):
