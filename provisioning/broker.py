@@ -222,7 +222,7 @@ def conf_text(where: Path, options: BrokerOptions) -> str:
 
 @dataclass
 class BrokerPlan:
-    """What goes into the password file, and why anything known was left out."""
+    """Who gets a login (user -> ``$7$`` hash), and why anything known was left out."""
 
     entries: dict[str, str] = field(default_factory=dict)
     devices: list[str] = field(default_factory=list)
@@ -239,10 +239,10 @@ def plan_entries(
     hub_password: str,
     salt: Callable[[], bytes] = lambda: os.urandom(SALT_BYTES),
 ) -> BrokerPlan:
-    """Decide the password file's entries.
+    """Decide who gets a login.
 
     Devices come from bundles (plain passwords, hashed here) and from the
-    existing password file (kept, so devices provisioned elsewhere are not
+    existing broker files (kept, so devices provisioned elsewhere are not
     lost). Left out: ``retired`` ones, and with ``hub_active`` (the hub's
     list) every device the hub does not hold as active. A hash that already
     matches the bundle's password is kept, so reruns change nothing.

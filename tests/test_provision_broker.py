@@ -1,4 +1,4 @@
-"""provision broker / retire: generated password file and ACL in a real Mosquitto.
+"""provision broker / retire: generated logins, roles and listeners in a real Mosquitto.
 
 Negative checks ("not delivered") never wait for a timeout: after the
 forbidden message, a permitted one is sent on the same path, and once that
