@@ -11,7 +11,8 @@ with a small CA (``provisioning.tls``). Why the plugin and not
   with another device's client id, or ``hub-ingest``, and Mosquitto closed
   the victim's connection ("already connected, closing old connection"),
   firing its last will. ``use_username_as_clientid`` stops that, but it
-  would also rename every hub connection to ``hub`` (the ingest worker
+  also renames every hub connection to ``hub`` (seen in the broker's log;
+  the ingest worker
   opens ``<client_id>`` and ``<client_id>-out``, ``--workers N`` more), so
   the hub's connections would knock each other off. The plugin instead
   binds each device *user* to one client id (``clientid``) and refuses any
@@ -19,8 +20,9 @@ with a small CA (``provisioning.tls``). Why the plugin and not
 - ``acl_file`` in 2.0.11 grants every SUBSCRIBE (``#``, ``$share/hub/...``)
   and filters only on delivery: a device in the hub's shared group got
   nothing itself, but each punch the broker handed to its subscription was
-  dropped, so the hub received 20 of 40 and kiosks waited on resends. The
-  plugin checks subscriptions (``subscribeLiteral``), so they are refused.
+  dropped, so the hub received 20 of 40 and kiosks waited on resends (the
+  same with ``use_username_as_clientid``). The plugin checks subscriptions
+  (``subscribeLiteral``), so they are refused and the hub gets all 40.
 - The plugin does not expand ``%u`` in its ACLs (tested: a ``%u`` role
   matched nothing), hence one literal role per device.
 
@@ -378,7 +380,9 @@ def _hub_password(out: Path) -> str:
     return password
 
 
-def _issue_client_certs(out: Path, ca: tls.Authority, devices_from: Path | None, plan: BrokerPlan, hub_user: str) -> None:
+def _issue_client_certs(
+    out: Path, ca: tls.Authority, devices_from: Path | None, plan: BrokerPlan, hub_user: str
+) -> None:
     """A client certificate for the hub (in ``out``) and for each planned device with a bundle, once."""
     if not (out / HUB_CLIENT_CERT).exists():
         key_pem, cert_pem = tls.issue_client(ca, hub_user)

@@ -149,7 +149,7 @@ def test_a_kiosk_cannot_take_over_another_kiosks_or_the_hubs_session(fleet, hub,
 
     assert victim.link.connected.is_set() and hub.worker.ready.is_set()
     victim.punch()
-    assert wait_until(lambda: victim.unacked() == 0 and hub.punch_count() == 2, WAIT_S), "punch after the attempts acked"
+    assert wait_until(lambda: victim.unacked() == 0 and hub.punch_count() == 2, WAIT_S), "later punch acked"
     seen = [watcher.next() for _ in range(3)]  # retained birth, then both punches; a last will would be among them
     assert [topic.rsplit("/", 1)[1] for topic, _ in seen] == ["status", "punch", "punch"]
     assert json.loads(seen[0][1])["state"] == "online"
