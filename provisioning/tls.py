@@ -51,6 +51,11 @@ def ensure_ca(folder: Path, name: str = "face-attendance broker CA") -> Authorit
     key_path, cert_path = folder / CA_KEY, folder / CA_CERT
     if key_path.exists() and cert_path.exists():
         return Authority(_load_key(key_path), _load_cert(cert_path))
+    if key_path.exists() or cert_path.exists():
+        raise BrokerConfigError(
+            f"{folder} holds only one of {CA_KEY} and {CA_CERT}: restore the other from a backup "
+            "(a new CA would not be trusted by the kiosks already provisioned)"
+        )
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     cert = (

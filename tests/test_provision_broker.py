@@ -209,3 +209,6 @@ def test_server_certificate_is_reissued_only_when_its_names_change(tmp_path):
     assert tls.ensure_ca(tmp_path).cert == ca.cert  # the CA is made once
     with pytest.raises(BrokerConfigError):
         tls.host_name("bad host")
+    (tmp_path / tls.CA_CERT).unlink()
+    with pytest.raises(BrokerConfigError, match="restore the other"):  # never a silent new CA
+        tls.ensure_ca(tmp_path)
