@@ -17,7 +17,11 @@ class MqttConfig(Section):
     port: int = Field(1883, ge=1, le=65535, description="broker port")
     username: str | None = Field(None, description="the hub's MQTT user")
     password_file: Path | None = Field(None, description="file holding the hub's MQTT password")
-    ca_file: Path | None = Field(None, description="broker CA certificate; enables TLS when set")
+    ca_file: Path | None = Field(
+        None, description="broker CA certificate; enables TLS, and the broker's certificate must name `host`"
+    )
+    cert_file: Path | None = Field(None, description="TLS client certificate, for a broker that requires one")
+    key_file: Path | None = Field(None, description="private key of cert_file")
     client_id: str = Field("hub-ingest", description="MQTT client id; unique per ingest worker")
     shared_group: str | None = Field(
         None, description="MQTT v5 shared-subscription group, so several ingest workers split punches"

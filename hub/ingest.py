@@ -166,8 +166,8 @@ class IngestWorker:
         if cfg.username:
             password = read_secret(cfg.password_file, "MQTT password") if cfg.password_file else None
             client.username_pw_set(cfg.username, password)
-        if cfg.ca_file:
-            client.tls_set(ca_certs=str(cfg.ca_file))
+        if cfg.ca_file:  # paho then also checks that the broker's certificate names cfg.host
+            client.tls_set(ca_certs=str(cfg.ca_file), certfile=cfg.cert_file, keyfile=cfg.key_file)
         client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
         return client
 

@@ -22,7 +22,11 @@ class MqttConfig(Section):
     port: int = Field(1883, ge=1, le=65535, description="broker port")
     username: str | None = Field(None, description="MQTT user; defaults to the device_id")
     password_file: Path | None = Field(None, description="file holding the MQTT password")
-    ca_file: Path | None = Field(None, description="broker CA certificate; enables TLS when set")
+    ca_file: Path | None = Field(
+        None, description="broker CA certificate; enables TLS, and the broker's certificate must name `host`"
+    )
+    cert_file: Path | None = Field(None, description="TLS client certificate, for a broker that requires one")
+    key_file: Path | None = Field(None, description="private key of cert_file")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
     reconnect_max_s: float = Field(60.0, gt=0, description="cap of the reconnect backoff")
     ack_timeout_s: float = Field(30.0, gt=0, description="resend a punch not acked by the hub after this long")

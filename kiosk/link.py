@@ -295,8 +295,8 @@ class MqttLink:
             mqtt_cfg.username or self.device_id,
             read_secret(mqtt_cfg.password_file, "the MQTT password") if mqtt_cfg.password_file else None,
         )
-        if mqtt_cfg.ca_file:
-            client.tls_set(ca_certs=str(mqtt_cfg.ca_file))
+        if mqtt_cfg.ca_file:  # paho then also checks that the broker's certificate names mqtt_cfg.host
+            client.tls_set(ca_certs=str(mqtt_cfg.ca_file), certfile=mqtt_cfg.cert_file, keyfile=mqtt_cfg.key_file)
         client.will_set(self._topic(topics.STATUS), self._status("offline", with_time=False), qos=1, retain=True)
         client.max_inflight_messages_set(mqtt_cfg.inflight_max)
         client.max_queued_messages_set(0)
