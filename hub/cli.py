@@ -42,9 +42,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 def cmd_init_db(args: argparse.Namespace) -> int:
     from hub.app import open_engine
     from hub.db import init_db
+    from hub.gallery_keys import load_or_create_secret, secret_path
 
-    init_db(open_engine(load_config(args), create_dirs=True))
-    print("database ready")
+    config = load_config(args)
+    init_db(open_engine(config, create_dirs=True))
+    path = secret_path(config)
+    load_or_create_secret(path)
+    print(f"database ready; kiosks' gallery keys derive from {path}")
     return 0
 
 
@@ -145,7 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("check-config", cmd_check_config, "validate a config file; print each problem with its key")
     p.add_argument("config_file", type=Path, metavar="CONFIG")
-    with_config(command("init-db", cmd_init_db, "create or migrate the database schema (idempotent)"))
+    with_config(command("init-db", cmd_init_db,
+                        "create or migrate the database schema and make the gallery-key secret (idempotent)"))
 
     cli_people.register(command, with_config)
     cli_enrol.register(command, with_config)
