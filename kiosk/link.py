@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 MAX_GALLERY_BYTES = 256 * 1024 * 1024
 SEND_BATCH = 500
 SENDER_RETRY_S = 1.0
-KEY_RETRY_INITIAL_S = 2.0  # first wait for the hub's gallery key before asking again; doubles up to reconnect_max_s
+KEY_RETRY_INITIAL_S = 2.0  # first wait for the hub's gallery key before asking again; doubles ...
+KEY_RETRY_MAX_S = 60.0     # ... up to this (each reconnect also asks at once)
 
 GalleryHandler = Callable[[messages.GalleryDelta], int | None]
 CommandHandler = Callable[[messages.Command], messages.CommandResult]
@@ -189,7 +190,7 @@ class MqttLink:
         assert self._gallery_key is not None
         attempt = 0
         while not self._stop.is_set() and not self._gallery_key.ready.is_set():
-            self._stop.wait(backoff_delay(attempt, KEY_RETRY_INITIAL_S, self.config.mqtt.reconnect_max_s))
+            self._stop.wait(backoff_delay(attempt, KEY_RETRY_INITIAL_S, KEY_RETRY_MAX_S))
             if self.request_gallery_key():
                 attempt += 1
                 log.warning("waiting for the hub to unlock the gallery; asked again (%d)", attempt)

@@ -19,6 +19,7 @@ import shutil
 import struct
 import threading
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
@@ -39,9 +40,13 @@ from hub.db import FaceTemplate
 from hub.gallery import sync_members
 from hub.gallery_keys import device_gallery_key, load_or_create_secret
 from hub.ingest import IngestWorker
-from kiosk.app import GALLERY_FILE, KioskApp, RunOptions
+from kiosk.app import GALLERY_FILE, OUTBOX_FILE, KioskApp, RunOptions
 from kiosk.config import KioskConfig
+from kiosk.decision import PunchDecision
 from kiosk.gallery_key import HubGalleryKey, derive_card_key
+from kiosk.liveness import LivenessState
+from kiosk.outbox import Outbox
+from kiosk.punches import make_signed_punch
 from protocol import messages, signing, topics
 from protocol.settings import load_config
 from provisioning.cli import main as provision
@@ -290,3 +295,43 @@ def test_the_card_alone_does_not_open_the_gallery_and_a_retired_key_gets_nothing
         assert DEVICE not in (tmp_path / "broker" / "acl").read_text()      # and the broker files leave it out
     finally:
         wire.close()
+
+
+def test_a_kiosk_booting_while_the_hub_is_away_waits_drains_its_outbox_and_decides_nothing(hub, broker, tmp_path):
+    api, worker = hub
+    config_path = provision_card(api, tmp_path, broker.port)
+    assert run_kiosk(config_path, tmp_path)["gallery_version"] == 1     # a cache saved under the hub's key
+    worker.stop()                                                        # the hub goes away; the broker stays
+
+    config = load_config(config_path, KioskConfig)
+    outbox = Outbox(config.state_dir / OUTBOX_FILE)                     # a punch still waiting from before
+    outbox.add(lambda seq: make_signed_punch(
+        card_device_key(tmp_path / "card"), device_id=DEVICE, site_id=SITE, ts=datetime.now(timezone.utc),
+        decision=PunchDecision("H001", 0.3, 0.2, LivenessState(True, 0.0, None, "off")), gallery_version=1, seq=seq))
+    outbox.close()
+    wire = Wire(broker.port)
+    app = KioskApp(config, ReplayCamera(tmp_path / "frames", pace=False))
+    summary: dict = {}
+    runner = threading.Thread(target=lambda: summary.update(app.run(RunOptions(
+        exit_when_done=True, wait_gallery_s=WAIT_S, drain_timeout_s=WAIT_S))))
+    runner.start()
+    try:
+        wire.wait_for(topics.PUNCH, 1)                                   # the outbox drains meanwhile
+        wire.wait_for(topics.GALLERY_KEY_REQUEST, 2)                     # and it keeps asking
+        assert app.link.is_gallery_locked() and app.gallery.version == 0 and len(app.gallery.gallery) == 0
+        assert app.counts["frames"] == 0                                 # no frame looked at, nobody refused
+        assert wire.payloads(topics.GALLERY_REQUEST) == []
+
+        hub_again = IngestWorker(api.config, api.sessions)              # the hub is back
+        hub_again.start()
+        runner.join(WAIT_S * 3)
+        assert not runner.is_alive()
+        hub_again.stop()
+    finally:
+        app.stop()
+        runner.join(WAIT_S)
+        wire.close()
+    assert (summary["gallery_version"], summary["gallery_people"], summary["frames"]) == (1, len(PEOPLE), 1)
+    assert summary["punches_acked"] == 1 and summary["outbox_depth"] == 0
+    assert [messages.parse(messages.GalleryRequest, p).have_version
+            for p in wire.payloads(topics.GALLERY_REQUEST)] == [1]       # its own cache opened, nothing refetched
