@@ -33,10 +33,24 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             read_secret(path, what)
         except ConfigError as exc:
             problems += [f"{key}: {p}" for p in exc.problems]
+    problems += _gallery_key_secret_problems(config)
     if problems:
         raise ConfigError(args.config_file, problems)
     print(f"{args.config_file}: ok")
     return 0
+
+
+def _gallery_key_secret_problems(config) -> list[str]:
+    """What is wrong with the gallery-key secret; a missing file is fine (made at first use)."""
+    from hub.gallery_keys import GalleryKeySecretError, read_secret_file, secret_path
+
+    try:
+        read_secret_file(secret_path(config))
+    except FileNotFoundError:
+        return []
+    except GalleryKeySecretError as exc:
+        return [f"gallery_key_secret_file: {exc}"]
+    return []
 
 
 def cmd_init_db(args: argparse.Namespace) -> int:

@@ -63,7 +63,7 @@ def load_or_create_secret(path: Path) -> bytes:
     starting at once end up with the same secret and nobody reads half a file.
     """
     try:
-        return _read_secret(path)
+        return read_secret_file(path)
     except FileNotFoundError:
         pass
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
@@ -83,10 +83,11 @@ def load_or_create_secret(path: Path) -> bytes:
         raise GalleryKeySecretError(f"cannot make the gallery-key secret {path}: {exc.strerror or exc}") from exc
     finally:
         tmp.unlink(missing_ok=True)
-    return _read_secret(path)
+    return read_secret_file(path)
 
 
-def _read_secret(path: Path) -> bytes:
+def read_secret_file(path: Path) -> bytes:
+    """The 32-byte secret in ``path``; FileNotFoundError when there is none, GalleryKeySecretError when bad."""
     try:
         text = path.read_text(encoding="ascii").strip()
     except FileNotFoundError:

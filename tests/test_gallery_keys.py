@@ -118,3 +118,26 @@ def test_the_secret_lives_beside_a_sqlite_database_or_where_configured(tmp_path)
                               gallery_key_secret_file="/etc/hub/g.secret")).as_posix() == "/etc/hub/g.secret"
     with pytest.raises(GalleryKeySecretError, match="gallery_key_secret_file is not set"):
         secret_path(config(database_url="postgresql+psycopg://hub@db/hub"))
+
+
+def test_init_db_makes_the_secret_and_check_config_names_a_bad_one(tmp_path, capsys):
+    from hub.cli import main
+
+    (tmp_path / "admin.token").write_text("an-admin-token-0123456789\n")
+    config = tmp_path / "hub.yaml"
+    config.write_text(f"database_url: sqlite:///{tmp_path / 'db' / 'hub.sqlite'}\n"
+                      f"admin_token_file: {tmp_path / 'admin.token'}\n")
+    secret = tmp_path / "db" / "gallery-key.secret"
+    assert main(["check-config", str(config)]) == 0                      # not made yet: made at first use
+    assert main(["init-db", "--config", str(config)]) == 0
+    assert f"gallery keys derive from {secret}" in capsys.readouterr().out
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600 and len(load_or_create_secret(secret)) == 32
+    kept = secret.read_text()
+    assert main(["init-db", "--config", str(config)]) == 0 and secret.read_text() == kept   # never replaced
+
+    secret.write_text("0123\n")
+    assert main(["check-config", str(config)]) == 1
+    assert "gallery_key_secret_file: " in capsys.readouterr().err
+    config.write_text(f"database_url: postgresql+psycopg://hub@db/hub\nadmin_token_file: {tmp_path / 'admin.token'}\n")
+    assert main(["check-config", str(config)]) == 1
+    assert "gallery_key_secret_file is not set" in capsys.readouterr().err
