@@ -232,8 +232,9 @@ class KioskApp:
     def _wait_for_gallery_key(self) -> None:
         """Decide nothing until the hub has sent the gallery key (``gallery.key_source: hub``).
 
-        The link keeps asking and the outbox keeps draining meanwhile; systemd
-        hears that the kiosk runs and why it does not recognise anyone yet.
+        The link keeps asking and the outbox keeps draining meanwhile. systemd
+        gets READY=1 now (its start timeout would otherwise restart a kiosk
+        that only waits for the hub), the reason in STATUS=, and watchdog pings.
         """
         if self.gallery_key is None or self.gallery_key.ready.is_set():
             return
