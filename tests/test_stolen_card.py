@@ -15,6 +15,7 @@ neither a gallery key nor a stored punch.
 
 import base64
 import hashlib
+import os
 import shutil
 import struct
 import threading
@@ -35,6 +36,7 @@ from nacl import bindings as sodium
 from nacl.exceptions import CryptoError
 from nacl.public import PrivateKey, SealedBox
 
+from devtools.mosquitto import MosquittoProcess, free_port
 from hardware.replay import ReplayCamera
 from hub.db import FaceTemplate
 from hub.gallery import sync_members
@@ -49,6 +51,7 @@ from kiosk.outbox import Outbox
 from kiosk.punches import make_signed_punch
 from protocol import messages, signing, topics
 from protocol.settings import load_config
+from provisioning.broker import CONF_FILE, HUB_PASSWORD_FILE
 from provisioning.cli import main as provision
 from tests.hub_api_kit import HubApi, seed_org
 from tests.hub_db import sqlite_engine
@@ -104,11 +107,9 @@ class Wire:
         self._client.loop_stop()
 
 
-@pytest.fixture
-def hub(tmp_path, broker):
-    """The real API and ingest worker; the site's gallery holds one person with three templates."""
-    engine = sqlite_engine(tmp_path)
-    api = HubApi(tmp_path, engine, mqtt={"port": broker.port, "client_id": "hub-stolen-card"},
+def hub_api(tmp_path: Path, engine, port: int, **mqtt) -> HubApi:
+    """The real hub API on ``engine``; the site's gallery holds one person with three templates."""
+    api = HubApi(tmp_path, engine, mqtt={"port": port, "client_id": "hub-stolen-card", **mqtt},
                  gallery_key_secret_file=str(tmp_path / "hub-etc" / "gallery-key.secret"))
     rng = np.random.default_rng(17)
     with api.sessions() as session:
@@ -121,9 +122,22 @@ def hub(tmp_path, broker):
         session.flush()
         sync_members(session, PEOPLE)
         session.commit()
+    return api
+
+
+def start_worker(api: HubApi) -> IngestWorker:
     worker = IngestWorker(api.config, api.sessions)
     worker.start()
     assert worker.ready.wait(WAIT_S), "ingest worker did not subscribe"
+    return worker
+
+
+@pytest.fixture
+def hub(tmp_path, broker):
+    """The real API and ingest worker on the test broker (anonymous, no ACL)."""
+    engine = sqlite_engine(tmp_path)
+    api = hub_api(tmp_path, engine, broker.port)
+    worker = start_worker(api)
     yield api, worker
     worker.stop()
     api.close()
@@ -322,8 +336,7 @@ def test_a_kiosk_booting_while_the_hub_is_away_waits_drains_its_outbox_and_decid
         assert app.counts["frames"] == 0                                 # no frame looked at, nobody refused
         assert wire.payloads(topics.GALLERY_REQUEST) == []
 
-        hub_again = IngestWorker(api.config, api.sessions)              # the hub is back
-        hub_again.start()
+        hub_again = start_worker(api)                                    # the hub is back
         runner.join(WAIT_S * 3)
         assert not runner.is_alive()
         hub_again.stop()
@@ -335,3 +348,55 @@ def test_a_kiosk_booting_while_the_hub_is_away_waits_drains_its_outbox_and_decid
     assert summary["punches_acked"] == 1 and summary["outbox_depth"] == 0
     assert [messages.parse(messages.GalleryRequest, p).have_version
             for p in wire.payloads(topics.GALLERY_REQUEST)] == [1]       # its own cache opened, nothing refetched
+
+
+def test_on_the_fleet_broker_a_retired_kiosk_is_refused_its_login(tmp_path):
+    """The broker as `provision broker` makes it (per-device logins, ACL): the kiosk gets its key through
+    it; after `provision retire` and a broker reload its login is refused."""
+    port, broker_dir = free_port(), tmp_path / "broker"
+    engine = sqlite_engine(tmp_path)
+    api = hub_api(tmp_path, engine, port, username="hub", password_file=str(broker_dir / HUB_PASSWORD_FILE))
+    config_path = provision_card(api, tmp_path, port)
+    auth = ["--hub", HUB_URL, "--token-file", str(tmp_path / "admin.token")]
+    assert provision(["broker", "--devices-from", str(tmp_path / "bundles"), "--out", str(broker_dir), *auth],
+                     transport=hub_transport(api)) == 0
+    config = (broker_dir / CONF_FILE).read_text() + ("user root\n" if os.geteuid() == 0 else "")
+    mosquitto = MosquittoProcess(tmp_path / "mosquitto", port=port, extra_config=config)
+    mosquitto.start()
+    worker = start_worker(api)
+    try:
+        assert run_kiosk(config_path, tmp_path)["gallery_version"] == 1
+        assert worker.stats["gallery_keys_sent"] == 1
+        card_password = (tmp_path / "card" / "etc" / "kiosk" / "credentials" / "mqtt.password").read_text().strip()
+        assert login(port, DEVICE, card_password) == "Success"
+
+        assert provision(["retire", DEVICE, *auth, "--devices-from", str(tmp_path / "bundles"),
+                          "--broker-dir", str(broker_dir)], transport=hub_transport(api)) == 0
+        mosquitto.restart()                                      # the broker reads the rewritten files
+        assert login(port, DEVICE, card_password) == "Not authorized"
+    finally:
+        worker.stop()
+        mosquitto.stop()
+        api.close()
+        engine.dispose()
+
+
+def login(port: int, username: str, password: str) -> str:
+    """The broker's answer to a login: its CONNACK reason."""
+    answered, reason = threading.Event(), []
+
+    def on_connect(_client, _userdata, _flags, reason_code, _properties) -> None:
+        reason.append(str(reason_code))
+        answered.set()
+
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=username, protocol=mqtt.MQTTv5)
+    client.username_pw_set(username, password)
+    client.on_connect = on_connect
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        assert answered.wait(WAIT_S), "no CONNACK"
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return reason[0]
