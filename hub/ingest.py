@@ -42,9 +42,8 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import health
+from hub import gallery_keys, health
 from hub.config import HubConfig
-from hub import gallery_keys
 from hub.gallery import allowed_sites, build_delta, gallery_updates, record_applied
 from hub.inbox import Inbox
 from hub.intake import (Accepted, DeviceRecord, Outcome, PunchMessage, Rejected, Screened, build_acks,

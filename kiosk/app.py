@@ -114,9 +114,9 @@ class KioskApp:
         housekeeping = threading.Thread(target=self._housekeeping, name="kiosk-housekeeping", daemon=True)
         housekeeping.start()
         try:
+            self.camera.open()               # first: a missing camera fails at once, not after the hub answers
             self._wait_for_gallery_key()
             self._wait_for_gallery(options.wait_gallery_s)
-            self.camera.open()
             self.notifier.ready()
             self.notifier.status(f"gallery v{self.gallery.version}, outbox {self.outbox.depth()}")
             self._frames(options)

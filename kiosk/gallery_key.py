@@ -67,7 +67,8 @@ def derive_card_key(key_file: Path) -> bytes:
     except OSError as exc:
         raise GalleryKeyError(f"cannot read the gallery key file {key_file}: {exc.strerror or exc}") from exc
     if len(secret.strip()) < MIN_KEY_FILE_BYTES:
-        raise GalleryKeyError(f"gallery key file {key_file} holds under {MIN_KEY_FILE_BYTES} bytes: not a device secret")
+        raise GalleryKeyError(
+            f"gallery key file {key_file} holds under {MIN_KEY_FILE_BYTES} bytes: not a device secret")
     return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=CARD_HKDF_INFO).derive(secret)
 
 

@@ -17,7 +17,8 @@ GalleryStoreError and the kiosk asks the hub for the full gallery.
 
 File layout (little-endian)::
 
-    magic "FAGALLRY" | u16 format | u8 key scheme | u64 version | u16 len + site_id utf-8 | 12-byte nonce | ciphertext+tag
+    magic "FAGALLRY" | u16 format | u8 key scheme | u64 version | u16 len + site_id utf-8
+    | 12-byte nonce | ciphertext+tag
 
 Everything before the nonce is the GCM associated data, so the scheme,
 version and site cannot be altered or swapped between files. The plaintext is a compact

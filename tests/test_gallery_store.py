@@ -263,7 +263,8 @@ def test_an_interrupted_save_leaves_the_old_gallery_intact(tmp_path):
         people = {{f"N{{i}}": ("n", list(rng.standard_normal((3, 128)).astype(np.float32))) for i in range(2000)}}
         resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024, 256 * 1024))
         try:
-            EncryptedGalleryStore(Path({str(store.path)!r}), CardGalleryKey(Path({str(key_file)!r}))).save(11, "s", people)
+            store = EncryptedGalleryStore(Path({str(store.path)!r}), CardGalleryKey(Path({str(key_file)!r})))
+            store.save(11, "s", people)
         except OSError as exc:
             print("save failed:", exc)
             sys.exit(3)

@@ -335,6 +335,10 @@ def test_a_kiosk_booting_while_the_hub_is_away_waits_drains_its_outbox_and_decid
         assert app.link.is_gallery_locked() and app.gallery.version == 0 and len(app.gallery.gallery) == 0
         assert app.counts["frames"] == 0                                 # no frame looked at, nobody refused
         assert wire.payloads(topics.GALLERY_REQUEST) == []
+        # a delta pushed meanwhile (here by someone on the wire) is not applied: nothing could save it
+        wire.publish(topics.GALLERY_DELTA, messages.GalleryDelta(site_id=SITE, from_version=0, to_version=9,
+                                                                 full=True).to_json())
+        wire.wait_for(topics.GALLERY_DELTA, 1)
 
         hub_again = start_worker(api)                                    # the hub is back
         runner.join(WAIT_S * 3)
@@ -348,6 +352,7 @@ def test_a_kiosk_booting_while_the_hub_is_away_waits_drains_its_outbox_and_decid
     assert summary["punches_acked"] == 1 and summary["outbox_depth"] == 0
     assert [messages.parse(messages.GalleryRequest, p).have_version
             for p in wire.payloads(topics.GALLERY_REQUEST)] == [1]       # its own cache opened, nothing refetched
+    assert [messages.parse(messages.GalleryApplied, p).version for p in wire.payloads(topics.GALLERY_APPLIED)] == [1]
 
 
 def test_on_the_fleet_broker_a_retired_kiosk_is_refused_its_login(tmp_path):
