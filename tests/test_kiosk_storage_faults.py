@@ -104,7 +104,10 @@ class Kiosk:
             self.pins.pin(pin).clear_states()
 
     def running(self) -> bool:
-        return all(t.is_alive() for t in (self.app._housekeeper, *self.app.link._threads))
+        """The threads that must never end: housekeeping, the network loop and the punch sender
+        (the gallery-key thread ends by design once the hub has sent the key)."""
+        link = [t for t in self.app.link._threads if t.name.startswith(("mqtt-network", "mqtt-sender"))]
+        return len(link) == 2 and all(t.is_alive() for t in (self.app._housekeeper, *link))
 
     def close(self) -> dict:
         return self.app.close()
