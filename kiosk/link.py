@@ -323,6 +323,12 @@ class MqttLink:
         except (MessageInvalid, ValueError) as exc:
             self.stats["bad_messages"] += 1
             log.warning("bad message on %s ignored: %s", msg.topic, exc)
+        except OSError as exc:  # a full or failing disk under the outbox or the gallery cache
+            self.stats["storage_errors"] += 1
+            log.error("handling the message on %s failed: %s", msg.topic, exc)
+            if not isinstance(exc, StorageError):   # the outbox reports its own (Outbox.problem)
+                self.alarms.raise_alarm(messages.ALARM_STORAGE_ERROR, f"handling {msg.topic}: {exc}",
+                                        source=msg.topic, hold_s=THREAD_ALARM_HOLD_S)
         except Exception:
             # paho re-raises callback exceptions out of loop(): one failing
             # handler (a full disk saving the gallery) must not end the link.
