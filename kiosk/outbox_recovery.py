@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 HEADER_BYTES = 100
+WAL_HEADER_BYTES = 32
 PAGE_SIZES = (4096, 1024, 2048, 8192, 16384, 32768, 65536, 512)  # SQLite's default first
 SIDE_FILES = ("-wal", "-shm")
 MAX_PROBLEM_CHARS = 200          # the alarm detail has room for 500 in all
@@ -73,18 +74,16 @@ def check_outbox(path: Path, expected_seq: int) -> str | None:
     if not path.exists():
         return None
     size = path.stat().st_size
-    wal = path.with_name(path.name + "-wal")
     if size == 0:
-        has_wal = wal.exists() and wal.stat().st_size > 0
-        if expected_seq > 0 and not has_wal:
+        wal = path.with_name(path.name + "-wal")
+        wal_bytes = wal.stat().st_size if wal.exists() else 0
+        if wal_bytes:                 # SQLite deletes the WAL of an empty database: salvage it first
+            return f"zero-length outbox beside a WAL of {wal_bytes} bytes"
+        if expected_seq > 0:
             return f"zero-length outbox although punches up to seq {expected_seq} were made"
-        if not has_wal:
-            return None               # created and killed before its first write: nothing was in it
-    else:
-        problem = _header_problem(path, size)
-        if problem:
-            return problem
-    return _quick_check(path)
+        return None                   # created and killed before its first write: nothing was in it
+    problem = _header_problem(path, size)
+    return problem or _quick_check(path)
 
 
 def _header_problem(path: Path, size: int) -> str | None:
@@ -151,9 +150,11 @@ def salvage(damaged: Path, scratch: Path, upper_seq: int) -> Salvage:
     scratch.mkdir(parents=True, exist_ok=True)
     copy = scratch / "salvage.sqlite"
     try:
-        _copy_with_wal(damaged, copy)
-        if damaged.stat().st_size == 0:
-            return Salvage(note="the file was empty")
+        has_wal = _copy_with_wal(damaged, copy)
+        if copy.stat().st_size == 0:
+            if not has_wal:
+                return Salvage(note="the file was empty")
+            _give_the_wal_a_database(copy)
         found = Salvage(note="no readable rows")
         for page_size in _candidate_page_sizes(copy):
             attempt = _read_copy(copy, page_size, upper_seq)
@@ -167,11 +168,22 @@ def salvage(damaged: Path, scratch: Path, upper_seq: int) -> Salvage:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _copy_with_wal(source: Path, target: Path) -> None:
+def _copy_with_wal(source: Path, target: Path) -> bool:
+    """Copy the database and its WAL (if any, and not empty); True when there was a WAL."""
     shutil.copyfile(source, target)
     wal = source.with_name(source.name + "-wal")
-    if wal.exists():
-        shutil.copyfile(wal, target.with_name(target.name + "-wal"))
+    if not wal.exists() or wal.stat().st_size < WAL_HEADER_BYTES:
+        return False
+    shutil.copyfile(wal, target.with_name(target.name + "-wal"))
+    return True
+
+
+def _give_the_wal_a_database(copy: Path) -> None:
+    """An empty main file makes SQLite drop the WAL; one blank page (its header is written next) keeps it."""
+    wal = copy.with_name(copy.name + "-wal")
+    with open(wal, "rb") as f:
+        page_size = int.from_bytes(f.read(WAL_HEADER_BYTES)[8:12], "big")
+    copy.write_bytes(b"\0" * (page_size if page_size in PAGE_SIZES else PAGE_SIZES[0]))
 
 
 def _candidate_page_sizes(copy: Path) -> list[int]:
@@ -285,7 +297,12 @@ def open_outbox(path: Path, *, min_free_mb: float = 0.0, now: datetime | None = 
                 ) -> tuple[Outbox, RecoveryReport | None]:
     """The outbox at ``path``, checked; a report when it had to be recovered (or was missing)."""
     mark = SeqMark(seq_mark_path(path)).value
-    problem = check_outbox(path, mark)
+    try:
+        problem = check_outbox(path, mark)
+    except StorageError:
+        raise
+    except OSError as exc:           # the file cannot even be read: the disk, not the database
+        raise StorageError(f"checking the outbox {path.name}", exc, path.parent) from exc
     if problem is None:
         missing = not path.exists() and mark > 0
         box = Outbox(path, min_free_mb=min_free_mb)

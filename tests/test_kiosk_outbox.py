@@ -6,6 +6,7 @@ returns and reads its row back in a new ``Outbox``.
 """
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -491,5 +492,30 @@ def test_open_outbox_reports_a_missing_outbox_when_the_seq_mark_knows_better(tmp
     try:
         assert report is not None and report.quarantined is None and report.next_seq == 6
         assert "missing" in report.detail()
+    finally:
+        box.close()
+
+
+@pytest.mark.parametrize("harm", [zero_length, damaged_header])
+def test_punches_only_in_the_wal_of_a_power_cut_are_salvaged(tmp_path, harm):
+    """A power cut leaves the newest punches in the WAL; SQLite drops the WAL of an empty main file."""
+    live = Outbox(tmp_path / "live" / "outbox.sqlite")
+    try:
+        for _ in range(40):
+            live.add(punch_like)
+        cut = tmp_path / "cut"
+        cut.mkdir()
+        for name in ("outbox.sqlite", "outbox.sqlite-wal", "outbox.seq"):   # the files as the power cut left them
+            shutil.copyfile(tmp_path / "live" / name, cut / name)
+    finally:
+        live.close()
+    assert (cut / "outbox.sqlite-wal").stat().st_size > 0
+    harm(cut / "outbox.sqlite")
+    box, report = open_outbox(cut / "outbox.sqlite")
+    try:
+        assert report is not None and report.salvaged == 40 and report.next_seq == 41
+        assert all_rows(box) == [f"id-{i}" for i in range(1, 41)]
+        kept = report.quarantined
+        assert kept.with_name(kept.name + "-wal").exists()      # the WAL is kept with its database
     finally:
         box.close()
