@@ -80,7 +80,11 @@ class KioskApp:
         self._stop = threading.Event()
         self._started = time.monotonic()
         self._key = signing.load_private_key(config.signing_key_file)
-        config.state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            config.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"creating the state directory {config.state_dir}", exc, config.state_dir.parent) \
+                from exc
         self.alarms = Alarms()
         take_last_exit(config.state_dir, self.alarms)
         self.reserve = SpaceReserve(config.state_dir / RESERVE_FILE, config.storage.reserve_mb)

@@ -242,15 +242,16 @@ def _read_rows(db: sqlite3.Connection, upper_seq: int) -> Salvage:
     except (sqlite3.DatabaseError, TypeError):
         pass
     upper = max(upper_seq, found.last_seq)
-    after = 0
+    after, damaged = 0, False
     while True:
         after, failed = _scan(db, after, found)
+        damaged = damaged or failed
         resumed = _probe_past(db, after, upper, found) if failed else None
         if resumed is None:
             break
         after = resumed
-    if not found.rows and found.unreadable:
-        found.note = "every row unreadable"
+    if not found.rows and damaged:
+        found.note = "no row readable"   # with a guessed page size: try the next one
     return found
 
 

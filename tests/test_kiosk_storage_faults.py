@@ -22,6 +22,7 @@ from gpiozero.pins.mock import MockFactory
 from biometrics.encoder import FaceEncoder
 from hardware.indicators import Indicators, IndicatorsConfig
 from hardware.replay import ReplayCamera
+from kiosk.alarms import Alarms
 from kiosk.app import OUTBOX_FILE, KioskApp
 from kiosk.config import KioskConfig
 from kiosk.decision import Outcome, PunchDecision
@@ -398,3 +399,36 @@ def test_the_error_that_ended_a_run_is_a_last_exit_alarm_in_the_next(tmp_path, k
         assert not (config.state_dir / "last_exit.json").exists()       # reported once, not every run
     finally:
         app.outbox.close()
+
+
+def test_kiosk_run_names_an_unusable_state_directory(tmp_path, key_file, broker, capsys):
+    from kiosk.cli import main
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the state directory should be")
+    config = kiosk_config(blocker / "state", key_file, broker.port, camera={"kind": "replay", "path": tmp_path})
+    path = tmp_path / "kiosk.yaml"
+    path.write_text(config.model_dump_json())
+    assert main(["run", "--config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("kiosk: the state directory cannot be used: creating the state directory")
+    assert "NotADirectoryError" in err and "free space" in err
+
+
+def test_alarms_keep_their_first_time_and_end_after_their_hold():
+    now = [100.0]
+    alarms = Alarms(monotonic=lambda: now[0])
+    alarms.raise_alarm(messages.ALARM_THREAD_ERROR, "sender: first", source="sender", hold_s=60)
+    first = alarms.active()[0].since
+    now[0] += 30
+    alarms.raise_alarm(messages.ALARM_THREAD_ERROR, "sender: again", source="sender", hold_s=60)
+    alarms.raise_alarm(messages.ALARM_THREAD_ERROR, "housekeeping: x", source="housekeeping", hold_s=10)
+    assert [(a.detail, a.since == first) for a in alarms.active()][0] == ("sender: again", True)
+    now[0] += 20                                  # housekeeping's hold is over, the sender's is not
+    assert [a.detail for a in alarms.active()] == ["sender: again"]
+    now[0] += 60
+    assert alarms.active() == []
+    alarms.raise_alarm(messages.ALARM_OUTBOX_RECOVERED, "x" * 900)           # no hold: until cleared
+    assert len(alarms.active()[0].detail) == 500
+    alarms.clear(messages.ALARM_OUTBOX_RECOVERED)
+    assert alarms.active() == []
