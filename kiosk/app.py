@@ -25,28 +25,25 @@ from hardware.camera import CameraError, Frame, FrameSource
 from hardware.indicators import Feedback, NullIndicators
 from hardware.latest_frame import LatestFrameGrabber
 from kiosk import __version__
-from kiosk.alarms import MAX_DETAIL_CHARS, Alarms, take_last_exit
+from kiosk.alarms import Alarms, take_last_exit
 from kiosk.config import KioskConfig
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_key import CardGalleryKey, HubGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
 from kiosk.link import THREAD_ALARM_HOLD_S, MqttLink
-from kiosk.outbox import Outbox
-from kiosk.outbox_recovery import RecoveryReport, open_outbox
+from kiosk.outbox_keeper import OUTBOX_FILE, OutboxKeeper  # noqa: F401 (OUTBOX_FILE: tools import it from here)
 from kiosk.pipeline import STAGES, FrameAnalyzer
 from kiosk.punches import make_signed_punch
 from kiosk.sdnotify import SdNotifier, WatchdogPetter
-from kiosk.storage import SpaceReserve, StorageError
+from kiosk.storage import StorageError
 from kiosk.telemetry import collect_health
 from protocol import messages, signing
 from protocol.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
 
-OUTBOX_FILE = "outbox.sqlite"
 GALLERY_FILE = "gallery.bin"
-RESERVE_FILE = "reserve.bin"
 QUIET_REPEAT_S = 30.0  # "already punched" for the same person again within this: message only, no beep
 HOUSEKEEPING_TICK_S = 1.0
 HOUSEKEEPING_RETRY_MAX_S = 60.0
@@ -87,11 +84,10 @@ class KioskApp:
                 from exc
         self.alarms = Alarms()
         take_last_exit(config.state_dir, self.alarms)
-        self.reserve = SpaceReserve(config.state_dir / RESERVE_FILE, config.storage.reserve_mb)
-        self.outbox, recovery = self._open_outbox()
+        self.keeper = OutboxKeeper(config.state_dir, config.storage)
+        self.outbox, recovery = self.keeper.open()
         if recovery is not None:
             self.alarms.raise_alarm(messages.ALARM_OUTBOX_RECOVERED, recovery.detail())
-        self._depth = 0  # the last depth read, for health while the outbox cannot be read
         self.gallery_key = HubGalleryKey(config.device_id, self._key) if config.gallery.key_source == "hub" else None
         self.gallery = GalleryCache(config.site_id, EncryptedGalleryStore(
             config.state_dir / GALLERY_FILE, self.gallery_key or CardGalleryKey(config.signing_key_file)))
@@ -112,19 +108,6 @@ class KioskApp:
         self.notifier = SdNotifier()
         self.watchdog = WatchdogPetter.from_env(self.notifier)
         self._frame_times: list[float] = []
-
-    def _open_outbox(self) -> tuple[Outbox, RecoveryReport | None]:
-        """The checked outbox; on a full disk, once more after giving back the space reserve."""
-        path, min_free_mb = self.config.state_dir / OUTBOX_FILE, self.config.storage.min_free_mb
-        try:
-            opened = open_outbox(path, min_free_mb=min_free_mb)
-        except StorageError as exc:
-            if not self.reserve.release():
-                raise
-            log.error("the outbox could not be opened (%s); trying again in the reserved space", exc)
-            opened = open_outbox(path, min_free_mb=min_free_mb)
-        self.reserve.ensure(min_free_mb)
-        return opened
 
     def _repunch_guard(self) -> RepunchGuard:
         """Who punched within the suppression window, remembered across restarts."""
@@ -152,7 +135,7 @@ class KioskApp:
             self._wait_for_gallery_key()
             self._wait_for_gallery(options.wait_gallery_s)
             self.notifier.ready()
-            self.notifier.status(f"gallery v{self.gallery.version}, outbox {self._depth}")
+            self.notifier.status(f"gallery v{self.gallery.version}, outbox {self.keeper.depth()}")
             self._frames(options)
             self._drain(options.drain_timeout_s)
         finally:
@@ -199,7 +182,7 @@ class KioskApp:
             "punches_created": self.counts["punches_created"],
             "punches_acked": self.link.stats["punches_acked"],
             "punches_rejected": self.link.stats["punches_rejected"],
-            "outbox_depth": self._outbox_depth(),
+            "outbox_depth": self.keeper.depth(),
             "gallery_version": self.gallery.version,
             "gallery_people": len(self.gallery.gallery),
             "dlib": dlib_build(),
@@ -308,7 +291,7 @@ class KioskApp:
         log.warning("waiting for the hub to unlock the gallery (the key is never kept on the card)")
         self.notifier.ready()
         while not self._stop.is_set() and not self.gallery_key.ready.wait(LOCKED_STATUS_S):
-            self.notifier.status(f"waiting for the hub to unlock the gallery; outbox {self._outbox_depth()}")
+            self.notifier.status(f"waiting for the hub to unlock the gallery; outbox {self.keeper.depth()}")
             self.notifier.watchdog_ping()
         log.info("gallery unlocked: version %s, %d people", self.gallery.version, len(self.gallery.gallery))
 
@@ -323,7 +306,7 @@ class KioskApp:
 
     def _drain(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while self._outbox_depth() and time.monotonic() < deadline and not self._stop.is_set():
+        while self.keeper.depth() and time.monotonic() < deadline and not self._stop.is_set():
             time.sleep(0.1)
 
     def _housekeeping(self) -> None:
@@ -353,58 +336,27 @@ class KioskApp:
             schedule["connects"], schedule["health"] = self.link.stats["connects"], now  # fresh connection: report now
         if now >= schedule["health"]:
             schedule["health"] = now + self.config.health_interval_s
-            if self.outbox.problem() is not None:
-                self._recheck_storage()
+            self.keeper.recheck()
             self.link.publish_health(self.health())
         if now >= schedule["poll"]:
             schedule["poll"] = now + self.config.gallery_poll_s
             self.link.request_gallery()
 
-    def _recheck_storage(self) -> None:
-        """After a storage failure, a small real write: its success clears the alarm once space is back.
-
-        While it fails, the space reserve is given back so acks and the
-        rest can still be written; it is made again when space returns.
-        """
-        try:
-            self.outbox.recheck()
-        except StorageError as exc:
-            log.warning("the state directory still fails: %s", exc)
-            self.reserve.release()
-            return
-        log.info("the state directory takes writes again")
-        self.reserve.ensure(self.config.storage.min_free_mb)
-
     def health(self) -> messages.Health:
-        """One health message; outbox read errors leave the last known depth and become the storage alarm."""
-        try:
-            oldest = self.outbox.oldest_age_s()
-        except StorageError:
-            oldest = None
-        alarms = self.alarms.active()
-        problem = self.outbox.problem()
-        if problem is not None:
-            alarms.insert(0, messages.DeviceAlarm(kind=messages.ALARM_STORAGE_ERROR,
-                                                  detail=str(problem.error)[:MAX_DETAIL_CHARS],
-                                                  since=problem.since))
+        """One health message, with every alarm raised on this kiosk (storage first)."""
+        storage = self.keeper.storage_alarm()
+        alarms = ([storage] if storage else []) + self.alarms.active()
         return collect_health(
             now=datetime.now(self.zone),
             state_dir=self.config.state_dir,
-            outbox_depth=self._outbox_depth(),
-            oldest_unacked_s=oldest,
+            outbox_depth=self.keeper.depth(),
+            oldest_unacked_s=self.keeper.oldest_age_s(),
             gallery_version=self.gallery.version,
             sw_version=__version__,
             camera_fps=self._camera_fps(),
             process_uptime_s=time.monotonic() - self._started,
             alarms=alarms[:MAX_ALARMS],
         )
-
-    def _outbox_depth(self) -> int:
-        try:
-            self._depth = self.outbox.depth()
-        except StorageError as exc:
-            log.warning("outbox depth unknown, reporting the last one read (%d): %s", self._depth, exc)
-        return self._depth
 
     def _camera_fps(self) -> float | None:
         fps = getattr(self.camera, "camera_fps", None)

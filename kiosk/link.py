@@ -382,6 +382,7 @@ class MqttLink:
                         delta.from_version, delta.to_version, self._gallery_version())
             self.request_gallery(have_version=0)
             return
+        self.alarms.clear(messages.ALARM_STORAGE_ERROR, source=self._topic(topics.GALLERY_DELTA))  # saved again
         applied = messages.GalleryApplied(site_id=self.config.site_id, version=version)
         self._client.publish(self._topic(topics.GALLERY_APPLIED), applied.to_json(), qos=1)
         self.gallery_applied.set()

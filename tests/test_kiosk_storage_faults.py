@@ -143,8 +143,10 @@ class HealthWatch:
             return self.seen[-1] if self.seen else None
 
     def alarm(self, kind: str) -> messages.DeviceAlarm | None:
+        """The latest health's alarm of ``kind``; for storage, the outbox's (the gallery cache has its own)."""
         latest = self.latest()
-        return next((a for a in latest.alarms if a.kind == kind), None) if latest else None
+        alarms = [a for a in latest.alarms if a.kind == kind] if latest else []
+        return next((a for a in alarms if "gallery" not in a.detail), None)
 
     def stop(self) -> None:
         self._client.loop_stop()
