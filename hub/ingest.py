@@ -14,7 +14,11 @@ the broker its PUBACKs (``manual_ack``). If the database is locked or unreachabl
 batch is retried after a capped, jittered backoff and nothing is acked, so
 the broker and the kiosk both still hold the punch; any other failure is
 narrowed down to the one message that causes it, which is kept as an audit
-row, so a poison message cannot stall ingest. The session is persistent (fixed client id,
+row, so a poison message cannot stall ingest. No other message is left
+unacked either: one that fails twice, or whose audit row cannot be written,
+is PUBACKed and counted (``stats["dropped"]``), since each unacked message
+holds one of the ``ingest.receive_max`` slots the broker grants, until a
+reconnect where it would fail again. The session is persistent (fixed client id,
 ``clean_start=False``, a session expiry), so punches sent while the hub is
 down wait in the broker.
 

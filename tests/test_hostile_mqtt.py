@@ -119,6 +119,15 @@ def send_and_wait_for_ack(link: KioskLink, punch: dict) -> float:
     return time.monotonic() - started
 
 
+def refuse_inserts(hub: Hub, table: str, when: str) -> None:
+    """A real database fault, not a transient one: a trigger aborts each insert into ``table`` matching ``when``."""
+    db = sqlite3.connect(hub.engine.url.database)
+    with db:
+        db.execute(f"CREATE TRIGGER refuse_{table} BEFORE INSERT ON {table} WHEN {when} "
+                   "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END")
+    db.close()
+
+
 def unanswered(hub: Hub) -> dict[str, float]:
     """hub_punches_unanswered_total by reason, as /metrics shows it."""
     with hub.sessions() as s:
@@ -197,12 +206,8 @@ def test_a_message_that_cannot_even_be_audited_is_dropped_and_its_batch_acked(hu
     PUBACKed and counted, and the other kiosks' punches in its batch are stored and acked."""
     hub.config.ingest.batch_wait_s = 1.0
     poisoned = good_punch(seq=666)
-    with sqlite3.connect(hub.engine.url.database) as db:
-        db.execute("CREATE TRIGGER poison_punch BEFORE INSERT ON punches WHEN NEW.seq = 666 "
-                   "BEGIN SELECT RAISE(ABORT, 'poisoned punch'); END")
-        db.execute(f"CREATE TRIGGER poison_audit BEFORE INSERT ON rejected_messages WHEN NEW.punch_id = "
-                   f"'{poisoned['id']}' BEGIN SELECT RAISE(ABORT, 'poisoned audit row'); END")
-    db.close()
+    refuse_inserts(hub, "punches", "NEW.seq = 666")
+    refuse_inserts(hub, "rejected_messages", f"NEW.punch_id = '{poisoned['id']}'")
     worker = hub.start_worker()
     others = [punch_of(device_id, seq=n) for n, device_id in enumerate(OTHERS, start=1)]
     links[DEVICE].publish(topics.PUNCH, to_payload(poisoned))
@@ -221,10 +226,7 @@ def test_a_message_that_cannot_even_be_audited_is_dropped_and_its_batch_acked(hu
 
 def test_a_hub_fault_is_kept_for_audit_and_counted_not_answered(hub, links):
     """The punch row is refused by the database, its audit row is not: kept, counted, not answered."""
-    with sqlite3.connect(hub.engine.url.database) as db:
-        db.execute("CREATE TRIGGER poison_punch BEFORE INSERT ON punches WHEN NEW.seq = 666 "
-                   "BEGIN SELECT RAISE(ABORT, 'poisoned punch'); END")
-    db.close()
+    refuse_inserts(hub, "punches", "NEW.seq = 666")
     worker = hub.start_worker()
     poisoned = good_punch(seq=666)
     links[DEVICE].publish(topics.PUNCH, to_payload(poisoned))
