@@ -160,24 +160,32 @@ def test_each_hostile_payload_is_refused_with_a_reason_and_other_kiosks_are_acke
     assert sum(counted.values()) == len(bad) - len(answered)
 
 
-def test_a_poisoned_health_message_does_not_sink_the_punches_in_its_batch(hub, links):
-    hub.config.ingest.batch_wait_s = 1.0  # the health and the punches after it share one batch
+def test_a_poisoned_health_or_status_message_does_not_sink_the_punches_in_its_batch(hub, links):
+    hub.config.ingest.batch_wait_s = 1.0  # the report and the punches after it share one batch
     worker = hub.start_worker()
-    poisons = [b'{"ts": ' + DIGITS.encode() + b"}", nested(32_000), json.dumps({"sw_version": "\ud800"}).encode(),
-               b'{"ts": "2026-11-22T09:14:03Z", "uptime_s": true, "outbox_depth": 0, "gallery_version": 0, '
-               b'"sw_version": "x"}']
-    for poison in poisons:
+    poisons = [
+        (topics.HEALTH, b'{"ts": ' + DIGITS.encode() + b"}", "not JSON: a number of more than 4300 digits"),
+        (topics.HEALTH, nested(32_000), "not JSON: nested too deeply"),
+        (topics.HEALTH, json.dumps({"sw_version": "\ud800"}).encode(), "not JSON: text with a lone surrogate"),
+        (topics.HEALTH, b'{"ts": "2026-11-22T09:14:03Z", "uptime_s": true, "outbox_depth": 0, "gallery_version": 0, '
+                        b'"sw_version": "x"}', "schema: uptime_s: Input should be a valid number"),
+        (topics.STATUS, b'{"state": "online", "gallery_version": ' + DIGITS.encode() + b"}",
+         "not JSON: a number of more than 4300 digits"),
+        (topics.STATUS, b'{"state": "online", "gallery_version": "7"}', "schema: gallery_version: Input should be"),
+    ]
+    for kind, poison, _ in poisons:
         punches = [punch_of(device_id) for device_id in OTHERS]
-        links[DEVICE].publish(topics.HEALTH, poison)
+        links[DEVICE].publish(kind, poison)
         for punch in punches:
             links[punch["device_id"]].publish(topics.PUNCH, to_payload(punch))
         for punch in punches:
             assert links[punch["device_id"]].wait_for(lambda k, i=punch["id"]: i in k.acked_ids(), timeout_s=5), \
                 (poison[:40], links[punch["device_id"]].received)
     assert worker.stats["device_reports_rejected"] == len(poisons) and worker.stats["dropped"] == 0
-    assert [r.reason.split(":")[:2] for r in hub.rejected()] == [
-        ["not JSON", " a number of more than 4300 digits"], ["not JSON", " nested too deeply"],
-        ["not JSON", " text with a lone surrogate"], ["schema", " uptime_s"]]
+    rows = hub.rejected()
+    assert [row.topic for row in rows] == [topics.device_topic(DEVICE, kind) for kind, _, _ in poisons]
+    for row, (_, _, reason) in zip(rows, poisons):
+        assert row.reason.startswith(reason), row.reason
 
 
 def test_more_poison_than_the_receive_window_never_stalls_ingest_even_after_a_restart(hub, links):
