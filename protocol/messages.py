@@ -203,7 +203,7 @@ class GalleryApplied(KioskMessage):
 BoxKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]  # base64 of 32 bytes
 
 
-class GalleryKeyRequest(Message):
+class GalleryKeyRequest(KioskMessage):
     """Kiosk -> hub: "send me my gallery key"; ``sig`` (device key) covers every other field.
 
     ``box_key`` is an X25519 public key the kiosk made for this request and
@@ -211,7 +211,7 @@ class GalleryKeyRequest(Message):
     request yields nothing anyone can open (kiosk/gallery_key.py).
     """
 
-    v: Literal[1] = 1
+    v: Version1 = 1
     device_id: DeviceId
     box_key: BoxKey
     sig: str = Field(min_length=1)

@@ -230,3 +230,20 @@ def test_health_types_are_strict(change, reason):
     with pytest.raises(MessageInvalid) as err:
         m.validate(m.Health, fields)
     assert err.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    "model, fields, reason",
+    [
+        (m.Status, {"state": "online", "gallery_version": "7"}, "schema: gallery_version: Input should be"),
+        (m.GalleryRequest, {"site_id": "s", "have_version": True}, "schema: have_version: Input should be"),
+        (m.GalleryApplied, {"site_id": "s", "version": 2.0}, "schema: version: Input should be"),
+        (m.GalleryKeyRequest, {"v": True, "device_id": "kiosk-01", "box_key": "A" * 43 + "=", "sig": "x"},
+         "schema: v: Value error"),
+        (m.CommandResult, {"id": "c1", "ok": "yes"}, "schema: ok: Input should be"),
+    ],
+)
+def test_every_message_a_kiosk_sends_is_strict(model, fields, reason):
+    with pytest.raises(MessageInvalid) as err:
+        m.validate(model, fields)
+    assert err.value.reason.startswith(reason)
