@@ -17,6 +17,7 @@ from hub import __version__, cli_enrol, cli_people
 from hub.accounts import audit
 from hub.cli_common import actor, in_session, load_config
 from hub.errors import HubError
+from protocol import transport
 from protocol.logs import setup_logging
 from protocol.settings import ConfigError, read_secret
 
@@ -35,6 +36,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             problems += [f"{key}: {p}" for p in exc.problems]
     if problems:
         raise ConfigError(args.config_file, problems)
+    print(f"{args.config_file}: {transport.describe(config.mqtt)}")
     print(f"{args.config_file}: ok")
     return 0
 

@@ -19,7 +19,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from hardware.camera import CameraError  # noqa: E402
 from kiosk import __version__  # noqa: E402
 from kiosk.config import CameraConfig, KioskConfig  # noqa: E402
-from protocol import signing  # noqa: E402
+from protocol import signing, transport  # noqa: E402
 from protocol.logs import setup_logging  # noqa: E402
 from protocol.settings import ConfigError, load_config, read_secret  # noqa: E402
 
@@ -76,6 +76,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         problems.append(f"camera.path: {config.camera.path} does not exist (a replay camera needs it)")
     if problems:
         raise ConfigError(args.config, problems)
+    print(f"{args.config}: {transport.describe(config.mqtt)}")
     print(f"{args.config}: ok")
     return 0
 
