@@ -192,9 +192,13 @@ def write_client_cert(bundle: Path, key_pem: str, cert_pem: str) -> None:
         raise BundleError(f"cannot read {config_path}: {exc}") from exc
     write_private_text(bundle / CREDENTIALS / CLIENT_KEY, key_pem)
     write_private_text(bundle / CREDENTIALS / CLIENT_CERT, cert_pem)
-    config["mqtt"] |= {"cert_file": str(PI_CREDENTIALS_DIR / CLIENT_CERT),
-                       "key_file": str(PI_CREDENTIALS_DIR / CLIENT_KEY)}
+    config["mqtt"] |= client_cert_config()
     write_private_text(config_path, yaml.safe_dump(config, sort_keys=False))
+
+
+def client_cert_config() -> dict[str, str]:
+    """The ``mqtt`` keys of a bundle's client certificate, as installed on the Pi."""
+    return {"cert_file": str(PI_CREDENTIALS_DIR / CLIENT_CERT), "key_file": str(PI_CREDENTIALS_DIR / CLIENT_KEY)}
 
 
 def mark_retired(bundle: Path) -> None:

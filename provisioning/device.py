@@ -75,6 +75,8 @@ def provision_device(hub: HubClient, request: DeviceRequest, bundle_dir: Path, o
         camera=options.camera,
         timezone=options.timezone,
     )
+    if bundles.has_client_cert(bundle_dir):  # issued by `provision broker --client-certs`; a rerun keeps it
+        config["mqtt"] |= bundles.client_cert_config()
     bundles.write_bundle(bundle_dir, identity, config, meta, options.ca_file)
     result = hub.register_device(request.device_id, request.site_id, identity.public_key)
     if "registered_at" not in meta:

@@ -152,6 +152,20 @@ def test_without_a_broker_ca_nothing_is_written_and_the_error_says_which_command
     assert not (tmp_path / "bundles").exists() and not hub.devices
 
 
+def test_a_rerun_keeps_the_client_certificate_provision_broker_issued(tmp_path, hub, token_file, broker_ca):
+    out = bundle_dir(tmp_path, "K-1")
+    args = ("device", "--device-id", "K-1", "--site", "S1", "--hub", HUB, "--token-file", str(token_file),
+            "--out", str(out))
+    assert run(hub, *args) == 0
+    assert run(hub, "broker", "--out", str(broker_ca.parent), "--devices-from", str(out.parent),
+               "--broker-host", "broker.lan", "--client-certs") == 0
+    issued = load_config(out / "kiosk.yaml", KioskConfig).mqtt
+    assert issued.cert_file == Path("/etc/kiosk/credentials/mqtt-client.crt")
+    assert run(hub, *args, "--mqtt-host", "broker.lan") == 0  # e.g. to move the kiosk to another broker name
+    kept = load_config(out / "kiosk.yaml", KioskConfig).mqtt
+    assert (kept.host, kept.cert_file, kept.key_file) == ("broker.lan", issued.cert_file, issued.key_file)
+
+
 def test_a_bad_ca_file_writes_nothing(tmp_path, hub, token_file, capsys):
     not_pem = tmp_path / "ca.der"
     not_pem.write_bytes(b"\x30\x82\x01\x0a")
