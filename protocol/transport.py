@@ -74,7 +74,8 @@ def describe(link: BrokerLink) -> str:
     where = f"{link.host}:{link.port}"
     if link.ca_file is not None:
         client = f", client certificate {link.cert_file}" if link.cert_file else ""
-        return f"mqtt: TLS to {where}, broker certificate checked against {link.ca_file} and the name {link.host}{client}"
+        checked = f"broker certificate checked against {link.ca_file} and the name {link.host}"
+        return f"mqtt: TLS to {where}, {checked}{client}"
     if is_loopback_host(link.host):
         return f"mqtt: plaintext to {where} (loopback: never leaves this machine)"
     return f"mqtt: PLAINTEXT to {where} (mqtt.allow_plaintext): password and punches cross the network unencrypted"
