@@ -69,7 +69,7 @@ CaFile = Annotated[Path | None, Field(
 ), AfterValidator(_tls_off_loopback)]
 
 
-def describe(link: BrokerLink) -> str:
+def mode_line(link: BrokerLink) -> str:
     """One line for ``check-config``: TLS or plaintext, to where, and why plaintext is accepted."""
     where = f"{link.host}:{link.port}"
     if link.ca_file is not None:
