@@ -60,6 +60,7 @@ class MqttLink:
         gallery_version: Callable[[], int],
         on_gallery: GalleryHandler | None = None,
         on_command: CommandHandler | None = None,
+        on_hub_time: Callable[[datetime], None] | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
@@ -67,6 +68,7 @@ class MqttLink:
         self._gallery_version = gallery_version
         self._on_gallery = on_gallery
         self._on_command = on_command
+        self._on_hub_time = on_hub_time    # the hub's clock, from each ack (kiosk/clock.py)
         self.device_id = config.device_id
         self.stats: Counter[str] = Counter()
         self.connected = threading.Event()
@@ -238,6 +240,8 @@ class MqttLink:
             log.exception("handling the message on %s failed; ignored", msg.topic)
 
     def _handle_ack(self, ack: messages.Ack) -> None:
+        if ack.hub_ts is not None and self._on_hub_time is not None:
+            self._on_hub_time(ack.hub_ts)
         removed = self.outbox.remove(ack.ids)
         self.stats["punches_acked"] += removed
         for rejection in ack.rejected:
