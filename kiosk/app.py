@@ -97,9 +97,9 @@ class KioskApp:
     def _repunch_guard(self) -> RepunchGuard:
         """Who punched within the suppression window, remembered across restarts."""
         guard = RepunchGuard(self.config.recognition.repunch_suppress_s)
-        expired = guard.load(self.outbox.recent_punches(), wall_epoch=self.clocks.wall(),
-                             mono_s=self.clocks.monotonic(), boot_id=self.clocks.boot_id, zone=self.zone)
-        self.outbox.forget_punches(expired)
+        self.outbox.replace_recent_punches(guard.load(
+            self.outbox.recent_punches(), wall_epoch=self.clocks.wall(), mono_s=self.clocks.monotonic(),
+            boot_id=self.clocks.boot_id, zone=self.zone))
         return guard
 
     # -- lifecycle -------------------------------------------------------------

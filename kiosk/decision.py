@@ -18,7 +18,7 @@ frame timestamp, repeat punches by the monotonic clock (``RepunchGuard``).
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, tzinfo
 from typing import Literal
 
@@ -106,16 +106,17 @@ class RepunchGuard:
             del self._last[old]
 
     def load(self, remembered: Iterable[RememberedPunch], *, wall_epoch: float, mono_s: float, boot_id: str,
-             zone: tzinfo) -> list[str]:
-        """Take over the punches a previous run remembered; returns the employees no longer within the window."""
-        expired = []
+             zone: tzinfo) -> list[RememberedPunch]:
+        """Take over the punches a previous run remembered; returns those still within the window,
+        re-dated to this boot's monotonic clock, for the caller to store back (so a punch re-dated
+        once is not re-dated again by the next restart)."""
+        kept = []
         for punch in sorted(remembered, key=lambda p: p.wall_epoch):
             at = carried_over(punch, wall_epoch=wall_epoch, mono_s=mono_s, boot_id=boot_id)
-            if mono_s - at >= self.suppress_s:
-                expired.append(punch.employee_id)
-            else:
+            if mono_s - at < self.suppress_s:
                 self._last[punch.employee_id] = (at, datetime.fromtimestamp(punch.wall_epoch, zone))
-        return expired
+                kept.append(replace(punch, mono_s=at, boot_id=boot_id))
+        return kept
 
 
 def carried_over(punch: RememberedPunch, *, wall_epoch: float, mono_s: float, boot_id: str) -> float:

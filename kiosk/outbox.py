@@ -204,9 +204,14 @@ class Outbox:
             rows = self._db.execute("SELECT employee_id, wall_epoch, mono_s, boot_id FROM recent_punch").fetchall()
         return [RememberedPunch(*r) for r in rows]
 
-    def forget_punches(self, employee_ids: Iterable[str]) -> None:
+    def replace_recent_punches(self, punches: Iterable[RememberedPunch]) -> None:
+        """Keep exactly these remembered punches (after a restart: the recent ones, re-dated)."""
         with self._lock, self._transaction():
-            self._db.executemany("DELETE FROM recent_punch WHERE employee_id = ?", [(e,) for e in employee_ids])
+            self._db.execute("DELETE FROM recent_punch")
+            self._db.executemany(
+                "INSERT INTO recent_punch (employee_id, wall_epoch, mono_s, boot_id) VALUES (?, ?, ?, ?)",
+                [(p.employee_id, p.wall_epoch, p.mono_s, p.boot_id) for p in punches],
+            )
 
     def depth(self) -> int:
         with self._lock:
