@@ -14,12 +14,16 @@ a real Mosquitto and a real ``hub ingest``; ``stored_punches`` returns what the
 hub stored, device time included, for hub-side assertions.
 """
 
+import re
 import sqlite3
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from biometrics.encoder import FaceEncoder, load_image_rgb
 from hardware.camera import Frame
@@ -33,10 +37,12 @@ from kiosk.outbox import Outbox, RememberedPunch
 from kiosk.timesync import FakeTimeSync, FirstAnswer, KernelSync, TimedatectlSync
 from protocol import messages, signing, topics
 from protocol.messages import ALARM_CLOCK_STEP, ALARM_CLOCK_UNSET
+from provisioning import firstboot
 from tests.faultkit import SITE, HubIngest, wait_until
 from tests.punchkit import KioskLink
 from tests.test_kiosk_app import PEOPLE, kiosk_config, seed_gallery
 from tests.test_kiosk_decision import accept, machine, obs
+from tests.test_systemd_units import REPO, directives
 
 IST = ZoneInfo("Asia/Kolkata")
 HOUR, DAY = 3600.0, 86400.0
@@ -411,3 +417,22 @@ def test_an_obviously_wrong_clock_refuses_with_the_reason_and_the_alarm(tmp_path
         assert stored[-1]["device_ts"].timestamp() == pytest.approx(clock.wall(), abs=0.01)
     finally:
         k.stop()
+
+
+# -- systemd and first boot: wait for network time, but not for ever -------------------------------
+
+
+def test_kiosk_service_starts_after_time_sync_and_first_boot_bounds_the_wait(tmp_path):
+    unit = directives("kiosk.service")
+    assert "time-sync.target" in " ".join(unit["Unit.After"])
+    script = firstboot.install_script()
+    subprocess.run(["bash", "-n"], input=script.encode(), check=True)
+    assert "systemctl enable systemd-time-wait-sync.service" in script
+    assert "systemd-time-wait-sync.service.d" in script and "TimeoutStartSec=%ss" in script
+    query = re.search(r"^SYNC_WAIT_QUERY='(.*)'$", script, re.M).group(1)
+    config = yaml.safe_load((REPO / "kiosk" / "kiosk.example.yaml").read_text())
+    config["clock"]["sync_wait_s"] = 45
+    (tmp_path / "kiosk.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run([sys.executable, "-c", query, str(tmp_path / "kiosk.yaml")], capture_output=True,
+                          text=True, check=True, cwd=REPO)
+    assert proc.stdout.strip() == "45"                       # the drop-in's limit comes from kiosk.yaml

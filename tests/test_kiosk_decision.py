@@ -161,6 +161,26 @@ def test_repunch_guard_forgets_old_entries():
 # -- refused -----------------------------------------------------------------------------
 
 
+def test_an_obviously_wrong_clock_refuses_a_named_live_person_and_does_not_hold_them_back():
+    clock_right = False
+
+    def clock_ok() -> bool:
+        return clock_right
+
+    m = DecisionMachine(DecisionConfig(), LivenessConfig(mode="off"), RepunchGuard(300), names=NAMES.get,
+                        clock_ok=clock_ok)
+    f = Feeder(m)
+    outs = [f.frame(accept()) for _ in range(3)]
+    assert [o.state for o in outs] == ["checking", "checking", "refused"]
+    assert outs[-1].reason == "clock_unset" and outs[-1].employee_id == "emp-1"
+    assert outs[-1].prompt == MESSAGES["clock_unset"] and f.punches() == []
+    clock_right = True                                   # the clock is set: punching at once, not "already"
+    f.until(5.0)
+    assert [f.frame(accept()).state for _ in range(3)][-1] == "accepted"
+
+
+
+
 def test_five_unknown_frames_are_refused_not_recognised():
     f = Feeder(machine())
     outs = [f.frame(unknown()) for _ in range(5)]
