@@ -92,6 +92,8 @@ class TimeSync(Protocol):
 
 @dataclass(frozen=True)
 class ClockStatus:
+    """The clock's state now; only ``unset`` stops punching (a stepped clock is honest, just noted)."""
+
     state: ClockState
     detail: str = ""                 # why unset or suspect, for the log and the alarm
 
@@ -117,11 +119,15 @@ def judge(*, wall_epoch: float, synchronized: bool | None, require_sync: bool, h
     return ClockStatus("synced")
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Step:
     size_s: float
     at_mono: float
     at: datetime
+
+    @property
+    def detail(self) -> str:
+        return f"wall clock stepped {self.size_s:+.0f} s while running"
 
 
 class ClockMonitor:
@@ -155,19 +161,21 @@ class ClockMonitor:
             return self._hub_offset(self.clocks.wall(), self.clocks.monotonic())
 
     def check(self) -> ClockStatus:
+        synchronized = self._poll_sync()          # outside the lock: it may run a command
         wall, mono = self.clocks.wall(), self.clocks.monotonic()
         with self._lock:
             self._notice_step(wall, mono)
+            step = self._recent_step(mono)
             status = judge(
-                wall_epoch=wall, synchronized=self._synchronized(mono), require_sync=self.config.require_sync,
+                wall_epoch=wall, synchronized=synchronized, require_sync=self.config.require_sync,
                 hub_offset_s=self._hub_offset(wall, mono), max_hub_offset_s=self.config.max_hub_offset_s,
-                stepped=self._step_detail(mono),
+                stepped=None if step is None else step.detail,
             )
             if status != self._status:
-                (log.warning if status.state != "synced" else log.info)("clock %s%s", status.state,
-                                                                        f": {status.detail}" if status.detail else "")
+                level = logging.INFO if status.state == "synced" else logging.WARNING
+                log.log(level, "clock %s%s", status.state, f": {status.detail}" if status.detail else "")
             if status.state == "unset" and self._unset_since is None:
-                self._unset_since = datetime.fromtimestamp(wall, timezone.utc)
+                self._unset_since = datetime.fromtimestamp(wall, timezone.utc)   # device time, however wrong
             elif status.state != "unset":
                 self._unset_since = None
             self._status = status
@@ -184,10 +192,21 @@ class ClockMonitor:
             if self._unset_since is not None:
                 found.append(DeviceAlarm(kind=ALARM_CLOCK_UNSET, detail=f"punching refused: {self._status.detail}",
                                          since=self._unset_since))
-            detail = self._step_detail(self.clocks.monotonic())
-            if detail is not None and self._step is not None:
-                found.append(DeviceAlarm(kind=ALARM_CLOCK_STEP, detail=detail, since=self._step.at))
+            step = self._recent_step(self.clocks.monotonic())
+            if step is not None:
+                found.append(DeviceAlarm(kind=ALARM_CLOCK_STEP, detail=step.detail, since=step.at))
             return found
+
+    def _poll_sync(self) -> bool | None:
+        """The time-sync source's answer, asked at most every SYNC_POLL_S."""
+        mono = self.clocks.monotonic()
+        with self._lock:
+            if self._synced_at is not None and mono - self._synced_at < SYNC_POLL_S:
+                return self._synced
+        synced = self._sync.synchronized()
+        with self._lock:
+            self._synced, self._synced_at = synced, mono
+        return synced
 
     # -- under the lock ------------------------------------------------------------
 
@@ -199,20 +218,13 @@ class ClockMonitor:
                 log.warning("wall clock stepped %+.0f s while running (monotonic clock as reference)", jump)
         self._last = (wall, mono)
 
-    def _step_detail(self, mono: float) -> str | None:
+    def _recent_step(self, mono: float) -> _Step | None:
+        """The last step, while it is still reported (STEP_ALARM_HOLD_S)."""
         step = self._step
-        if step is None or mono - step.at_mono >= STEP_ALARM_HOLD_S:
-            return None
-        return f"wall clock stepped {step.size_s:+.0f} s while running"
+        return step if step is not None and mono - step.at_mono < STEP_ALARM_HOLD_S else None
 
     def _hub_offset(self, wall: float, mono: float) -> float | None:
         if self._hub is None:
             return None
         hub_epoch, at_mono = self._hub
         return hub_epoch + (mono - at_mono) - wall
-
-    def _synchronized(self, mono: float) -> bool | None:
-        if self._synced_at is None or mono - self._synced_at >= SYNC_POLL_S:
-            self._synced = self._sync.synchronized()
-            self._synced_at = mono
-        return self._synced

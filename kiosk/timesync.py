@@ -19,6 +19,8 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kiosk.clock import TimeSync
+
 log = logging.getLogger(__name__)
 
 TIME_ERROR = 5           # adjtimex(2): clock not synchronised
@@ -65,7 +67,7 @@ class KernelSync:
 class FirstAnswer:
     """Asks each source in turn; the first that can tell answers."""
 
-    def __init__(self, *sources) -> None:
+    def __init__(self, *sources: TimeSync) -> None:
         self.sources = sources
 
     def synchronized(self) -> bool | None:
