@@ -9,7 +9,8 @@ the **wall** clock, which a punch carries as its honest device time, and the
 The clock is judged in three states:
 - ``unset``: obviously wrong, punching is refused with a reason: before this
   software's release, not yet synchronised by the network (when
-  ``require_sync``), or far from the hub's time seen in the last ack;
+  ``require_sync``), or far from the hub's time seen in the last ack (for
+  ``HUB_TIME_KEEP_S`` after it, carried forward on the monotonic clock);
 - ``suspect``: plausible, but it stepped while the kiosk ran (the wall clock
   and the monotonic clock disagree on how much time passed); punches are
   still made, with their honest device time, and the hub is told by an alarm;
@@ -40,6 +41,9 @@ log = logging.getLogger(__name__)
 RELEASED = datetime(2026, 12, 1, tzinfo=timezone.utc)
 STEP_ALARM_HOLD_S = 3600.0   # a step stays reported (and the clock suspect) this long after it happened
 SYNC_POLL_S = 10.0           # ask the time-sync source at most this often (it may run a command)
+# The hub's time from an ack is trusted this long. Acks come only for punches, and a kiosk
+# refusing punches gets none: a wrong word from the hub must not lock it out for good.
+HUB_TIME_KEEP_S = 3600.0
 BOOT_ID_FILE = Path("/proc/sys/kernel/random/boot_id")
 
 ClockState = Literal["unset", "synced", "suspect"]
@@ -59,7 +63,7 @@ class ClockConfig(BaseModel):
                     "for network time, then runs in the 'clock not set' state until the clock syncs")
     max_hub_offset_s: float = Field(
         300.0, gt=0, description="refuse punches while the clock is further than this from the hub's time "
-                                 "(learnt from the last ack)")
+                                 "(learnt from the last ack within the hour)")
     step_threshold_s: float = Field(
         30.0, gt=0, description="a wall-clock jump larger than this while running raises the clock_step alarm")
 
@@ -224,7 +228,7 @@ class ClockMonitor:
         return step if step is not None and mono - step.at_mono < STEP_ALARM_HOLD_S else None
 
     def _hub_offset(self, wall: float, mono: float) -> float | None:
-        if self._hub is None:
+        if self._hub is None or mono - self._hub[1] >= HUB_TIME_KEEP_S:
             return None
         hub_epoch, at_mono = self._hub
         return hub_epoch + (mono - at_mono) - wall

@@ -132,7 +132,10 @@ umask 022  # the venv must be readable by the kiosk user; secrets get explicit m
 BUNDLE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 VENV=/opt/kiosk/venv
 MARKER=/var/lib/kiosk-firstboot/done
-SYNC_WAIT_QUERY='import sys; from kiosk.config import KioskConfig; from protocol.settings import load_config; print(load_config(sys.argv[1], KioskConfig).clock.sync_wait_s)'
+SYNC_WAIT_QUERY='import sys
+from kiosk.config import KioskConfig
+from protocol.settings import load_config
+print(load_config(sys.argv[1], KioskConfig).clock.sync_wait_s)'
 say() { echo "kiosk-install: $*"; }
 
 if ! id kiosk >/dev/null 2>&1; then
@@ -196,8 +199,7 @@ DROPIN=/etc/systemd/system/systemd-time-wait-sync.service.d
 if [ "$sync_wait_s" -gt 0 ]; then
   say "kiosk.service waits up to ${sync_wait_s} s at boot for network time"
   install -d -m 0755 "$DROPIN"
-  printf '[Service]\n# kiosk.yaml clock.sync_wait_s: never hold the kiosk for ever without network\nTimeoutStartSec=%ss\n' \
-    "$sync_wait_s" > "$DROPIN/kiosk.conf"
+  printf '[Service]\n# kiosk.yaml clock.sync_wait_s\nTimeoutStartSec=%ss\n' "$sync_wait_s" > "$DROPIN/kiosk.conf"
   systemctl enable systemd-time-wait-sync.service
 else
   say "clock.sync_wait_s is 0: kiosk.service does not wait for network time"

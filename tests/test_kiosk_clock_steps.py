@@ -31,7 +31,8 @@ from hardware.replay import ReplayCamera
 from hub.db import make_session_factory
 from hub.enrol import enrol_folder
 from kiosk.app import KioskApp
-from kiosk.clock import RELEASED, STEP_ALARM_HOLD_S, SYNC_POLL_S, ClockConfig, ClockMonitor, Clocks, judge
+from kiosk.clock import (HUB_TIME_KEEP_S, RELEASED, STEP_ALARM_HOLD_S, SYNC_POLL_S, ClockConfig, ClockMonitor, Clocks,
+                         judge)
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
 from kiosk.outbox import Outbox, RememberedPunch
 from kiosk.timesync import FakeTimeSync, FirstAnswer, KernelSync, TimedatectlSync
@@ -142,6 +143,17 @@ def test_far_from_the_hub_is_unset_until_the_clock_agrees_again():
     clock.step(HOUR)                                  # NTP corrects it
     assert monitor.may_punch() and monitor.hub_offset_s() == pytest.approx(0.0)
     assert [a.kind for a in monitor.alarms()] == [ALARM_CLOCK_STEP]
+
+
+def test_the_hubs_word_is_kept_for_a_while_not_for_ever():
+    """A refusing kiosk gets no acks: an old wrong hub time must not lock it out until a restart."""
+    clock = StepClock(morning())
+    monitor = ClockMonitor(ClockConfig(), clock.clocks(), FakeTimeSync(True))
+    monitor.note_hub_time(datetime.fromtimestamp(clock.wall() - HOUR, timezone.utc))
+    clock.advance(HUB_TIME_KEEP_S - 1)
+    assert not monitor.may_punch()
+    clock.advance(1)
+    assert monitor.hub_offset_s() is None and monitor.may_punch()
 
 
 def test_time_sync_readers_answer_or_say_they_cannot_tell(tmp_path):
@@ -429,7 +441,7 @@ def test_kiosk_service_starts_after_time_sync_and_first_boot_bounds_the_wait(tmp
     subprocess.run(["bash", "-n"], input=script.encode(), check=True)
     assert "systemctl enable systemd-time-wait-sync.service" in script
     assert "systemd-time-wait-sync.service.d" in script and "TimeoutStartSec=%ss" in script
-    query = re.search(r"^SYNC_WAIT_QUERY='(.*)'$", script, re.M).group(1)
+    query = re.search(r"^SYNC_WAIT_QUERY='(.*?)'$", script, re.M | re.S).group(1)
     config = yaml.safe_load((REPO / "kiosk" / "kiosk.example.yaml").read_text())
     config["clock"]["sync_wait_s"] = 45
     (tmp_path / "kiosk.yaml").write_text(yaml.safe_dump(config))
