@@ -166,8 +166,8 @@ class ClockMonitor:
 
     def check(self) -> ClockStatus:
         synchronized = self._poll_sync()          # outside the lock: it may run a command
-        wall, mono = self.clocks.wall(), self.clocks.monotonic()
-        with self._lock:
+        with self._lock:                          # read under it: two threads' readings stay in order
+            wall, mono = self.clocks.wall(), self.clocks.monotonic()
             self._notice_step(wall, mono)
             step = self._recent_step(mono)
             status = judge(
