@@ -18,6 +18,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -305,9 +306,10 @@ class ClockKiosk:
         self.frames = 0
         self.app = self.start_app(link=False)
 
-    def start_app(self, link: bool = True) -> KioskApp:
-        """A new kiosk process on the same state directory (a restart)."""
-        app = KioskApp(self.config, ReplayCamera(Path("unused")), encoder=self.encoder,
+    def start_app(self, link: bool = True, camera: ReplayCamera | None = None) -> KioskApp:
+        """A new kiosk process on the same state directory (a restart); frames come from ``visit()``
+        unless a camera is given for ``run()``."""
+        app = KioskApp(self.config, camera or ReplayCamera(Path("unused")), encoder=self.encoder,
                        clocks=self.clock.clocks(), time_sync=self.sync)
         if link:
             app.link.start()
@@ -346,6 +348,18 @@ def stored_punches(hub: HubIngest, device_id: str) -> list[dict]:
         rows = db.execute("SELECT seq, employee_id, payload, flags, received_at FROM punches "
                           "WHERE device_id = ? ORDER BY seq", (device_id,)).fetchall()
     return [{**dict(r), "device_ts": messages.parse(messages.Punch, r["payload"].encode()).ts} for r in rows]
+
+
+class HubSide(KioskLink):
+    """What the hub hears from one device (its health) and can send it (acks)."""
+
+    def _on_connect(self, client, _u, _f, reason_code, _p) -> None:
+        if not reason_code.is_failure:
+            client.subscribe([(topics.device_topic(self.device_id, kind), 1) for kind in (topics.ACK, topics.HEALTH)])
+
+    def alarms(self) -> list[set[str]]:
+        """The alarm kinds of each health message received."""
+        return [{a.kind for a in messages.parse(messages.Health, p).alarms} for p in self.payloads(topics.HEALTH)]
 
 
 def real_now() -> datetime:
@@ -415,7 +429,7 @@ def test_an_obviously_wrong_clock_refuses_with_the_reason_and_the_alarm(tmp_path
         clock.advance(SYNC_POLL_S)
         assert k.visit().state == "accepted"
 
-        with KioskLink(broker.port, k.config.device_id) as hub_side:  # an ack: the hub's time, an hour ahead
+        with HubSide(broker.port, k.config.device_id) as hub_side:  # an ack: the hub's time, an hour ahead
             ack = messages.Ack(hub_ts=datetime.fromtimestamp(clock.wall() + HOUR, timezone.utc))
             hub_side.publish(topics.ACK, ack.to_json())
         wait_until(lambda: k.app.clock.hub_offset_s() is not None, 10, "the ack's hub time")
@@ -448,3 +462,33 @@ def test_kiosk_service_starts_after_time_sync_and_first_boot_bounds_the_wait(tmp
     proc = subprocess.run([sys.executable, "-c", query, str(tmp_path / "kiosk.yaml")], capture_output=True,
                           text=True, check=True, cwd=REPO)
     assert proc.stdout.strip() == "45"                       # the drop-in's limit comes from kiosk.yaml
+
+
+@pytest.mark.broker
+@pytest.mark.faces
+def test_a_kiosk_whose_clock_never_synced_runs_refusing_draining_and_reporting(tmp_path, broker, hub, faces_dir,
+                                                                                encoder):
+    """After clock.sync_wait_s the kiosk starts anyway: ``run()`` refuses every punch, drains what
+    it had, and its health carries the clock_unset alarm, until NTP answers."""
+    clock = StepClock(real_now())
+    sync = FakeTimeSync(True)
+    k = ClockKiosk(tmp_path, broker.port, hub, faces_dir, encoder, clock, sync)
+    assert k.visit().state == "accepted"                             # waiting in the outbox
+    k.stop()
+    sync.synced = False
+    clock.advance(WINDOW_S + SYNC_POLL_S)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    (frames / "probe.jpg").symlink_to(sorted((faces_dir / "dev" / PEOPLE[1]).glob("*.jpg"))[-1])
+    app = k.app = k.start_app(link=False, camera=ReplayCamera(frames, fps=5, loop=True, pace=True))
+    runner = threading.Thread(target=app.run, name="kiosk-run")
+    with HubSide(broker.port, k.config.device_id) as hub_side:
+        runner.start()
+        try:
+            assert hub_side.wait_for(lambda h: any(ALARM_CLOCK_UNSET in kinds for kinds in h.alarms()), 30)
+            wait_until(lambda: app.counts["refused:clock_unset"] >= 1, 60, "a refusal for the clock")
+            assert len(k.drained(hub, 1)) == 1                       # the backlog reached the hub meanwhile
+            assert app.counts["punches_created"] == 0
+        finally:
+            app.stop()
+            runner.join(30)
