@@ -111,7 +111,7 @@ class RepunchGuard:
         re-dated to this boot's monotonic clock, for the caller to store back (so a punch re-dated
         once is not re-dated again by the next restart)."""
         kept = []
-        for punch in sorted(remembered, key=lambda p: p.wall_epoch):
+        for punch in remembered:
             at = carried_over(punch, wall_epoch=wall_epoch, mono_s=mono_s, boot_id=boot_id)
             if mono_s - at < self.suppress_s:
                 self._last[punch.employee_id] = (at, datetime.fromtimestamp(punch.wall_epoch, zone))
@@ -128,7 +128,7 @@ def carried_over(punch: RememberedPunch, *, wall_epoch: float, mono_s: float, bo
     corrected) counts as just now, so it is remembered for one window, never
     until the wall clock catches up.
     """
-    if boot_id and punch.boot_id == boot_id and punch.mono_s is not None:
+    if boot_id and punch.boot_id == boot_id:
         return punch.mono_s
     return mono_s - max(0.0, wall_epoch - punch.wall_epoch)
 
