@@ -10,8 +10,8 @@ tests step an injected wall clock while the monotonic clock runs on:
   time in the last ack) refuses with the reason and the alarm, keeps draining
   the outbox, and recovers when the clock is right.
 The kiosk tests run the real ``KioskApp`` (real photos and face model) against
-a real Mosquitto and a real ``hub ingest``; ``stored_punches`` returns what the
-hub stored, device time included, for hub-side assertions.
+a real Mosquitto and a real ``hub ingest`` (tests/clockkit.py); ``stored_punches``
+returns what the hub stored, device time included, for hub-side assertions.
 """
 
 import re
@@ -21,70 +21,30 @@ import sys
 import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 
-from biometrics.encoder import FaceEncoder, load_image_rgb
-from hardware.camera import Frame
+from biometrics.encoder import FaceEncoder
 from hardware.replay import ReplayCamera
 from hub.db import make_session_factory
 from hub.enrol import enrol_folder
-from kiosk.app import KioskApp
-from kiosk.clock import (HUB_TIME_KEEP_S, RELEASED, STEP_ALARM_HOLD_S, SYNC_POLL_S, ClockConfig, ClockMonitor, Clocks,
-                         judge)
+from kiosk.clock import HUB_TIME_KEEP_S, RELEASED, STEP_ALARM_HOLD_S, SYNC_POLL_S, ClockConfig, ClockMonitor, judge
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
 from kiosk.outbox import Outbox, RememberedPunch
 from kiosk.timesync import FakeTimeSync, FirstAnswer, KernelSync, TimedatectlSync
-from protocol import messages, signing, topics
+from protocol import messages, topics
 from protocol.messages import ALARM_CLOCK_STEP, ALARM_CLOCK_UNSET
 from provisioning import firstboot
+from tests.clockkit import IST, ClockKiosk, HubSide, StepClock, real_now
 from tests.faultkit import SITE, HubIngest, wait_until
-from tests.punchkit import KioskLink
-from tests.test_kiosk_app import PEOPLE, kiosk_config, seed_gallery
+from tests.test_kiosk_app import PEOPLE
 from tests.test_kiosk_decision import accept, machine, obs
 from tests.test_systemd_units import REPO, directives
 
-IST = ZoneInfo("Asia/Kolkata")
 HOUR, DAY = 3600.0, 86400.0
 WINDOW_S = 300.0                                    # recognition.repunch_suppress_s
 STEPS = pytest.mark.parametrize("step_s", [-HOUR, DAY], ids=["back-1h", "ahead-1d"])
-
-
-class StepClock:
-    """A wall clock the test steps, as NTP or a person would, while the monotonic clock runs on."""
-
-    def __init__(self, wall: datetime, mono_s: float = 1000.0, boot_id: str = "boot-1") -> None:
-        self.mono_s = mono_s
-        self.boot_id = boot_id
-        self._offset = wall.timestamp() - mono_s
-
-    def wall(self) -> float:
-        return self.mono_s + self._offset
-
-    def monotonic(self) -> float:
-        return self.mono_s
-
-    def advance(self, seconds: float) -> None:
-        self.mono_s += seconds
-
-    def step(self, seconds: float) -> None:
-        self._offset += seconds
-
-    def set_wall(self, when: datetime) -> None:
-        self._offset = when.timestamp() - self.mono_s
-
-    def reboot(self, boot_id: str) -> None:
-        """A new boot: the monotonic clock starts again near zero, the wall clock goes on."""
-        self._offset += self.mono_s - 5.0
-        self.mono_s, self.boot_id = 5.0, boot_id
-
-    def clocks(self) -> Clocks:
-        return Clocks(wall=self.wall, monotonic=self.monotonic, boot_id=self.boot_id)
-
-    def hhmm(self) -> str:
-        return datetime.fromtimestamp(self.wall(), IST).strftime("%H:%M")
 
 
 def morning() -> datetime:
@@ -265,6 +225,17 @@ def test_a_remembered_punch_after_a_step_and_a_restart(tmp_path, step_s, reboot)
     assert remembered(path) == []                                        # pruned, whatever the wall clock says
 
 
+def test_an_outbox_of_the_previous_release_opens_and_forgets_its_wall_clock_only_memory(tmp_path):
+    path = tmp_path / "outbox.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE last_punch (employee_id TEXT PRIMARY KEY, wall_epoch REAL NOT NULL)")
+        db.execute("INSERT INTO last_punch VALUES ('emp-1', ?)", (morning().timestamp() + DAY,))
+    assert remembered(path) == []                  # one window forgotten at the upgrade, never a day
+    with sqlite3.connect(path) as db:
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "last_punch" not in tables and "recent_punch" in tables
+
+
 # -- the real kiosk against a real broker and hub -----------------------------------------------
 
 
@@ -286,84 +257,6 @@ def hub(tmp_path, broker, faces_dir, encoder):
     hub.start()
     yield hub
     hub.stop()
-
-
-class ClockKiosk:
-    """The real ``KioskApp`` on an injected clock, shown one enrolled person's photo per visit."""
-
-    def __init__(self, tmp_path: Path, broker_port: int, hub: HubIngest, faces_dir: Path, encoder: FaceEncoder,
-                 clock: StepClock, sync: FakeTimeSync) -> None:
-        self.clock, self.sync, self.encoder = clock, sync, encoder
-        config = kiosk_config(tmp_path, tmp_path / "frames", broker_port)
-        self.config = config.model_copy(update={"site_id": SITE, "device_id": "kiosk-clock",
-                                                "clock": ClockConfig(require_sync=True)})
-        self.config.state_dir.mkdir(parents=True)
-        seed_gallery(self.config, faces_dir)
-        key = signing.load_private_key(self.config.signing_key_file)
-        hub.register(self.config.device_id, signing.public_key_b64(key))
-        self.rgb = load_image_rgb(sorted((faces_dir / "dev" / PEOPLE[1]).glob("*.jpg"))[-1])
-        self.employee_id = PEOPLE[1]
-        self.frames = 0
-        self.app = self.start_app(link=False)
-
-    def start_app(self, link: bool = True, camera: ReplayCamera | None = None) -> KioskApp:
-        """A new kiosk process on the same state directory (a restart); frames come from ``visit()``
-        unless a camera is given for ``run()``."""
-        app = KioskApp(self.config, camera or ReplayCamera(Path("unused")), encoder=self.encoder,
-                       clocks=self.clock.clocks(), time_sync=self.sync)
-        if link:
-            app.link.start()
-        return app
-
-    def restart(self) -> None:
-        self.stop()
-        self.app = self.start_app()
-
-    def stop(self) -> None:
-        self.app.link.stop()
-        self.app.outbox.close()
-
-    def visit(self, at_mono: float | None = None) -> Outcome:
-        """Frames until the kiosk decides; the deciding frame near ``at_mono`` (default: two seconds on)."""
-        target = self.clock.mono_s + 2.0 if at_mono is None else at_mono
-        self.clock.advance(max(0.0, target - 0.2 - self.clock.mono_s))
-        for _ in range(8):
-            out = self.app.process(Frame(self.frames, self.clock.mono_s, self.rgb, "probe"))
-            self.frames += 1
-            if out.state not in ("checking", "idle"):
-                return out
-            self.clock.advance(0.1)
-        raise AssertionError(f"no decision in 8 frames: {out}")
-
-    def drained(self, hub: HubIngest, count: int) -> list[dict]:
-        wait_until(lambda: self.app.outbox.depth() == 0 and len(stored_punches(hub, self.config.device_id)) >= count,
-                   60, f"{count} punches stored at the hub")
-        return stored_punches(hub, self.config.device_id)
-
-
-def stored_punches(hub: HubIngest, device_id: str) -> list[dict]:
-    """The hub's stored punches of a device in seq order: device time as the kiosk sent it, flags, receive time."""
-    with sqlite3.connect(hub.db_path, timeout=30) as db:
-        db.row_factory = sqlite3.Row
-        rows = db.execute("SELECT seq, employee_id, payload, flags, received_at FROM punches "
-                          "WHERE device_id = ? ORDER BY seq", (device_id,)).fetchall()
-    return [{**dict(r), "device_ts": messages.parse(messages.Punch, r["payload"].encode()).ts} for r in rows]
-
-
-class HubSide(KioskLink):
-    """What the hub hears from one device (its health) and can send it (acks)."""
-
-    def _on_connect(self, client, _u, _f, reason_code, _p) -> None:
-        if not reason_code.is_failure:
-            client.subscribe([(topics.device_topic(self.device_id, kind), 1) for kind in (topics.ACK, topics.HEALTH)])
-
-    def alarms(self) -> list[set[str]]:
-        """The alarm kinds of each health message received."""
-        return [{a.kind for a in messages.parse(messages.Health, p).alarms} for p in self.payloads(topics.HEALTH)]
-
-
-def real_now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 @pytest.mark.broker
@@ -445,25 +338,6 @@ def test_an_obviously_wrong_clock_refuses_with_the_reason_and_the_alarm(tmp_path
         k.stop()
 
 
-# -- systemd and first boot: wait for network time, but not for ever -------------------------------
-
-
-def test_kiosk_service_starts_after_time_sync_and_first_boot_bounds_the_wait(tmp_path):
-    unit = directives("kiosk.service")
-    assert "time-sync.target" in " ".join(unit["Unit.After"])
-    script = firstboot.install_script()
-    subprocess.run(["bash", "-n"], input=script.encode(), check=True)
-    assert "systemctl enable systemd-time-wait-sync.service" in script
-    assert "systemd-time-wait-sync.service.d" in script and "TimeoutStartSec=%ss" in script
-    query = re.search(r"^SYNC_WAIT_QUERY='(.*?)'$", script, re.M | re.S).group(1)
-    config = yaml.safe_load((REPO / "kiosk" / "kiosk.example.yaml").read_text())
-    config["clock"]["sync_wait_s"] = 45
-    (tmp_path / "kiosk.yaml").write_text(yaml.safe_dump(config))
-    proc = subprocess.run([sys.executable, "-c", query, str(tmp_path / "kiosk.yaml")], capture_output=True,
-                          text=True, check=True, cwd=REPO)
-    assert proc.stdout.strip() == "45"                       # the drop-in's limit comes from kiosk.yaml
-
-
 @pytest.mark.broker
 @pytest.mark.faces
 def test_a_kiosk_whose_clock_never_synced_runs_refusing_draining_and_reporting(tmp_path, broker, hub, faces_dir,
@@ -492,3 +366,22 @@ def test_a_kiosk_whose_clock_never_synced_runs_refusing_draining_and_reporting(t
         finally:
             app.stop()
             runner.join(30)
+
+
+# -- systemd and first boot: wait for network time, but not for ever -------------------------------
+
+
+def test_kiosk_service_starts_after_time_sync_and_first_boot_bounds_the_wait(tmp_path):
+    unit = directives("kiosk.service")
+    assert "time-sync.target" in " ".join(unit["Unit.After"])
+    script = firstboot.install_script()
+    subprocess.run(["bash", "-n"], input=script.encode(), check=True)
+    assert "systemctl enable systemd-time-wait-sync.service" in script
+    assert "systemd-time-wait-sync.service.d" in script and "TimeoutStartSec=%ss" in script
+    query = re.search(r"^SYNC_WAIT_QUERY='(.*?)'$", script, re.M | re.S).group(1)
+    config = yaml.safe_load((REPO / "kiosk" / "kiosk.example.yaml").read_text())
+    config["clock"]["sync_wait_s"] = 45
+    (tmp_path / "kiosk.yaml").write_text(yaml.safe_dump(config))
+    proc = subprocess.run([sys.executable, "-c", query, str(tmp_path / "kiosk.yaml")], capture_output=True,
+                          text=True, check=True, cwd=REPO)
+    assert proc.stdout.strip() == "45"                       # the drop-in's limit comes from kiosk.yaml
