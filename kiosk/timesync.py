@@ -50,11 +50,15 @@ class TimedatectlSync:
 class KernelSync:
     """The kernel's ``STA_UNSYNC`` via ``adjtimex``; None where the call is refused (seccomp) or missing."""
 
+    def __init__(self) -> None:
+        self._libc: ctypes.CDLL | None = None    # loaded on first use: find_library runs ldconfig
+
     def synchronized(self) -> bool | None:
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            if self._libc is None:
+                self._libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
             buf = ctypes.create_string_buffer(TIMEX_BYTES)   # zeroed: modes=0 only reads
-            state = libc.adjtimex(buf)
+            state = self._libc.adjtimex(buf)
         except (OSError, AttributeError) as exc:
             log.debug("adjtimex unavailable: %s", exc)
             return None
