@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware.indicators import IndicatorsConfig
+from kiosk.clock import ClockConfig
 from kiosk.decision import DecisionConfig
 from kiosk.liveness import LivenessConfig
 from kiosk.pipeline import PipelineConfig
@@ -84,6 +85,7 @@ class KioskConfig(Section):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    clock: ClockConfig = Field(default_factory=ClockConfig)
     indicators: IndicatorsConfig | None = Field(
         None, description="GPIO LEDs/buzzer/door relay (BCM pins); null: no indicators (a bench or a test)"
     )
