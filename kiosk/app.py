@@ -26,18 +26,21 @@ from hardware.indicators import Feedback, NullIndicators
 from hardware.latest_frame import LatestFrameGrabber
 from kiosk import __version__
 from kiosk.alarms import Alarms, take_last_exit
+from kiosk.clock import ClockMonitor, Clocks, TimeSync
 from kiosk.config import KioskConfig
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_key import CardGalleryKey, HubGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
 from kiosk.link import THREAD_ALARM_HOLD_S, MqttLink
+from kiosk.outbox import RememberedPunch
 from kiosk.outbox_keeper import OUTBOX_FILE, OutboxKeeper  # noqa: F401 (OUTBOX_FILE: tools import it from here)
 from kiosk.pipeline import STAGES, FrameAnalyzer
 from kiosk.punches import make_signed_punch
 from kiosk.sdnotify import SdNotifier, WatchdogPetter
 from kiosk.storage import StorageError
 from kiosk.telemetry import collect_health
+from kiosk.timesync import system_time_sync
 from protocol import messages, signing
 from protocol.backoff import backoff_delay
 
@@ -67,8 +70,11 @@ class KioskApp:
     """One kiosk: ``run()`` until the camera ends (replay) or ``stop()``."""
 
     def __init__(self, config: KioskConfig, camera: FrameSource, feedback: Feedback | None = None,
-                 encoder: FaceEncoder | None = None, display: Any = None) -> None:
+                 encoder: FaceEncoder | None = None, display: Any = None, clocks: Clocks | None = None,
+                 time_sync: TimeSync | None = None) -> None:
         self.config = config
+        self.clocks = clocks or Clocks()
+        self.clock = ClockMonitor(config.clock, self.clocks, time_sync or system_time_sync())
         self.camera = camera
         self.feedback = feedback or NullIndicators()
         self.display = display
@@ -98,11 +104,13 @@ class KioskApp:
         )
         self.machine = DecisionMachine(
             config.decision, config.liveness, self._repunch_guard(), names=self.gallery.name_of,
+            clock_ok=self.clock.may_punch,
         )
         self._last_already: tuple[str | None, float] = (None, 0.0)
         self.link = MqttLink(
             config, self.outbox, sw_version=__version__, gallery_version=lambda: self.gallery.version,
             on_gallery=self.gallery.apply, on_command=self.handle_command, alarms=self.alarms,
+            on_hub_time=self.clock.note_hub_time,
             gallery_key=self.gallery_key, on_gallery_unlocked=self.gallery.load,
         )
         self.notifier = SdNotifier()
@@ -111,15 +119,14 @@ class KioskApp:
 
     def _repunch_guard(self) -> RepunchGuard:
         """Who punched within the suppression window, remembered across restarts."""
-        window = self.config.recognition.repunch_suppress_s
-        guard = RepunchGuard(window)
+        guard = RepunchGuard(self.config.recognition.repunch_suppress_s)
         try:
-            recent = self.outbox.recent_punches(time.time() - window)
-        except StorageError as exc:  # it prunes old rows, a write: start anyway, without that memory
-            log.error("who punched recently is unknown (%s); a repeat punch within %.0f s is possible", exc, window)
-            recent = []
-        for employee_id, epoch in sorted(recent, key=lambda r: r[1]):
-            guard.record(employee_id, datetime.fromtimestamp(epoch, self.zone))
+            self.outbox.replace_recent_punches(guard.load(
+                self.outbox.recent_punches(), wall_epoch=self.clocks.wall(), mono_s=self.clocks.monotonic(),
+                boot_id=self.clocks.boot_id, zone=self.zone))
+        except StorageError as exc:  # it also writes: start anyway, with what could be read
+            log.error("recent punches could not be read or kept (%s); a repeat punch within %.0f s is possible",
+                      exc, guard.suppress_s)
         return guard
 
     # -- lifecycle -------------------------------------------------------------
@@ -179,6 +186,7 @@ class KioskApp:
             "liveness_failed": self.counts["refused:liveness_failed"],
             "timed_out": self.counts["refused:timeout"],
             "cannot_save": self.counts["refused:cannot_save"],
+            "clock_refused": self.counts["refused:clock_unset"],
             "punches_created": self.counts["punches_created"],
             "punches_acked": self.link.stats["punches_acked"],
             "punches_rejected": self.link.stats["punches_rejected"],
@@ -228,13 +236,13 @@ class KioskApp:
             self.counts["faces"] += 1
         if obs.match is not None and obs.match.decision == "uncertain":
             self.counts["uncertain"] += 1
-        wall = datetime.now(self.zone)
-        outcome = self._act(self.machine.feed(obs, wall), wall, frame)
+        wall, mono_s = self.clocks.wall_at(self.zone), self.clocks.monotonic()
+        outcome = self._act(self.machine.feed(obs, wall, mono_s), wall, mono_s, frame)
         if self.display is not None:
             self.display.show(frame, obs, outcome)
         return outcome
 
-    def punch(self, outcome: Outcome, wall: datetime, source: object = None) -> Outcome:
+    def punch(self, outcome: Outcome, wall: datetime, mono_s: float, source: object = None) -> Outcome:
         """Commit an accepted punch, then green; when it cannot be stored, the "cannot save" refusal instead."""
         decision = outcome.punch
         assert decision is not None, "only an accepted outcome carries a punch"
@@ -251,7 +259,8 @@ class KioskApp:
             return Outcome("refused", prompt=MESSAGES["cannot_save"], employee_id=decision.employee_id,
                            reason="cannot_save")
         try:
-            self.outbox.remember_punch(decision.employee_id, wall.timestamp())
+            self.outbox.remember_punch(RememberedPunch(decision.employee_id, wall.timestamp(), mono_s,
+                                                       self.clocks.boot_id))
         except StorageError as exc:  # the punch itself is stored: still green
             log.error("punch %s stored, but not remembered against repeats after a restart: %s", row.id, exc)
         self.counts["accepted"] += 1
@@ -261,10 +270,10 @@ class KioskApp:
         log.info("punch %s (seq %s) for %s from frame %s", row.id, row.seq, decision.employee_id, source)
         return outcome
 
-    def _act(self, outcome: Outcome, wall: datetime, frame: Frame) -> Outcome:
+    def _act(self, outcome: Outcome, wall: datetime, mono_s: float, frame: Frame) -> Outcome:
         """Light and sound for a decision; the outcome to show (an accept may turn into "cannot save")."""
         if outcome.state == "accepted" and outcome.punch is not None:
-            return self.punch(outcome, wall, frame.source or frame.index)
+            return self.punch(outcome, wall, mono_s, frame.source or frame.index)
         if outcome.state == "already":
             self.counts["already"] += 1
             # Someone who stays in front of the kiosk hears it once, not every few seconds.
@@ -332,6 +341,7 @@ class KioskApp:
 
     def _housekeeping_round(self, schedule: dict[str, float]) -> None:
         now = time.monotonic()
+        self.clock.check()        # notices a step of the wall clock within a second
         if self.link.stats["connects"] != schedule["connects"] and self.link.connected.is_set():
             schedule["connects"], schedule["health"] = self.link.stats["connects"], now  # fresh connection: report now
         if now >= schedule["health"]:
@@ -347,7 +357,7 @@ class KioskApp:
         storage = self.keeper.storage_alarm()
         alarms = ([storage] if storage else []) + self.alarms.active()
         return collect_health(
-            now=datetime.now(self.zone),
+            now=self.clocks.wall_at(self.zone),
             state_dir=self.config.state_dir,
             outbox_depth=self.keeper.depth(),
             oldest_unacked_s=self.keeper.oldest_age_s(),
@@ -355,7 +365,7 @@ class KioskApp:
             sw_version=__version__,
             camera_fps=self._camera_fps(),
             process_uptime_s=time.monotonic() - self._started,
-            alarms=alarms[:MAX_ALARMS],
+            alarms=(alarms + self.clock.alarms())[:MAX_ALARMS],
         )
 
     def _camera_fps(self) -> float | None:

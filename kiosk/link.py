@@ -78,6 +78,7 @@ class MqttLink:
         on_gallery: GalleryHandler | None = None,
         on_command: CommandHandler | None = None,
         alarms: Alarms | None = None,
+        on_hub_time: Callable[[datetime], None] | None = None,
         gallery_key: HubGalleryKey | None = None,
         on_gallery_unlocked: Callable[[], object] | None = None,
     ) -> None:
@@ -88,6 +89,7 @@ class MqttLink:
         self._gallery_version = gallery_version
         self._on_gallery = on_gallery
         self._on_command = on_command
+        self._on_hub_time = on_hub_time    # the hub's clock, from each ack (kiosk/clock.py)
         self._gallery_key = gallery_key
         self._on_gallery_unlocked = on_gallery_unlocked
         self.device_id = config.device_id
@@ -341,6 +343,8 @@ class MqttLink:
                 self.outbox.note_hub_seq(ack.seq)
             except StorageError as exc:
                 log.error("the hub's seq %s could not be kept: %s", ack.seq, exc)
+        if ack.hub_ts is not None and self._on_hub_time is not None:
+            self._on_hub_time(ack.hub_ts)
         removed = self.outbox.remove(ack.ids)
         self.stats["punches_acked"] += removed
         for rejection in ack.rejected:
