@@ -54,6 +54,17 @@ class RecognitionConfig(Section):
     repunch_suppress_s: float = Field(300.0, ge=0, description="ignore the same person again within this time")
 
 
+class StorageConfig(Section):
+    min_free_mb: float = Field(
+        16.0, ge=0,
+        description="refuse new punches (on screen, light and sound) below this much free space in state_dir, "
+                    "so acks, the seq mark and health can still be written")
+    reserve_mb: float = Field(
+        4.0, ge=0,
+        description="a file of this size kept in state_dir and deleted when the disk is full, so the kiosk "
+                    "can still open its outbox and report; made again once space returns")
+
+
 class GalleryConfig(Section):
     """Where the key of the encrypted gallery cache comes from (kiosk/gallery_key.py, SECURITY.md)."""
 
@@ -85,6 +96,7 @@ class KioskConfig(Section):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)
     indicators: IndicatorsConfig | None = Field(
         None, description="GPIO LEDs/buzzer/door relay (BCM pins); null: no indicators (a bench or a test)"

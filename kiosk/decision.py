@@ -42,6 +42,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_recognised": CONSENSUS_PROMPTS["not_recognised"],
     "liveness_failed": ("Not accepted: please try again, facing the camera", "स्वीकार नहीं: कृपया फिर कोशिश करें"),
     "timeout": ("Not recognised: please try again", "पहचान नहीं हुई: कृपया फिर कोशिश करें"),
+    "cannot_save": ("Cannot save: please use the register / tell the office",
+                    "सहेजा नहीं जा सका: कृपया रजिस्टर में दर्ज करें / कार्यालय को बताएं"),
     "clock_unset": ("Clock not set: attendance cannot be recorded now, please tell the office",
                     "घड़ी सही नहीं है: अभी उपस्थिति दर्ज नहीं हो सकती, कृपया कार्यालय को बताएँ"),
 }
@@ -99,6 +101,10 @@ class RepunchGuard:
         if seen is None or mono_s - seen[0] >= self.suppress_s:
             return None
         return seen[1]
+
+    def forget(self, employee_id: str) -> None:
+        """Undo ``record``: the punch could not be saved, so the next attempt must not say "already"."""
+        self._last.pop(employee_id, None)
 
     def record(self, employee_id: str, mono_s: float, wall: datetime) -> None:
         self._last[employee_id] = (mono_s, wall)
