@@ -32,7 +32,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TypeVar
 
@@ -48,7 +48,7 @@ from hub.gallery import allowed_sites, build_delta, gallery_updates, record_appl
 from hub.inbox import Inbox
 from hub.intake import (Accepted, Outcome, PunchMessage, Rejected, Screened, build_acks, finish_punch,
                          parse_punch_message, punch_id_of, screen_punch)
-from hub.punches import ReceivedMessage, store_decisions
+from hub.punches import ReceivedMessage, highest_seqs, store_decisions
 from hub.registry import lookup_device, lookup_devices
 from protocol import messages, topics
 from protocol.backoff import backoff_delay
@@ -285,7 +285,7 @@ class IngestWorker:
         for deliveries, (outcomes, results) in self._store_isolating(batch):
             for result in results:
                 self.stats[{"stored": "stored", "duplicate": "duplicates", "rejected": "rejected"}[result]] += 1
-            for device_id, ack in build_acks(outcomes).items():
+            for device_id, ack in build_acks(outcomes, self._clock()).items():
                 self._publish(topics.device_topic(device_id, topics.ACK), ack.to_json())
             self._ack(deliveries)
 
@@ -313,15 +313,18 @@ class IngestWorker:
     def _store(self, batch: list[Delivery]) -> Stored:
         """Decide and store a batch in one transaction, with a fixed number of statements:
         one SELECT for the batch's kiosks, one for its employees with their allowed sites,
-        one insert for its punches (``store_decisions``), then the clock-skew flags."""
+        one insert for its punches (``store_decisions``), then the clock-skew flags and the
+        kiosks' highest stored seqs, for their acks."""
         with self._session_factory() as session:
             decisions = self._decide_batch(session, [d.message for d in batch])
             results = store_decisions(session, decisions, max_payload_bytes=self.config.max_payload_bytes)
             health.flag_clock_skew(session, [(d.punch.id, d.punch.device_id) for (_, d), r in zip(decisions, results)
                                              if r == "stored" and isinstance(d, Accepted)],
                                    self.config.health.max_clock_skew_s)
+            outcomes = [self._outcome(message, decision) for message, decision in decisions]
+            seqs = highest_seqs(session, (o.device_id for o in outcomes if o.device_id is not None))
             session.commit()
-        return [self._outcome(message, decision) for message, decision in decisions], results
+        return [replace(o, seq=seqs.get(o.device_id or "")) for o in outcomes], results
 
     def _decide_batch(
         self, session: Session, batch: list[ReceivedMessage]

@@ -13,6 +13,7 @@ Reasons are short stable texts; they go into the ack and the audit table.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from protocol.errors import MessageInvalid, SignatureInvalid
@@ -61,12 +62,17 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one punch message: ``reason`` None means stored (or already stored)."""
+    """What happened to one punch message: ``reason`` None means stored (or already stored).
+
+    ``seq`` is the highest seq the hub holds from ``device_id`` once the batch is
+    committed (None: none), which the kiosk's ack carries.
+    """
 
     device_id: str | None
     punch_id: str | None
     reason: str | None = None
     notify: bool = True
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -224,15 +230,23 @@ def punch_id_of(raw: dict[str, Any]) -> str | None:
     return None
 
 
-def build_acks(outcomes: Iterable[Outcome]) -> dict[str, Ack]:
-    """One Ack per device: stored (and duplicate) ids, and rejections with an id."""
+def build_acks(outcomes: Iterable[Outcome], hub_ts: datetime) -> dict[str, Ack]:
+    """One Ack per device: stored (and duplicate) ids, rejections with an id, the
+    highest seq the hub holds from the device and the hub's time ``hub_ts``.
+
+    The seq lets a kiosk that lost its outbox go on counting without reusing one;
+    ``hub_ts`` lets it check its own clock.
+    """
     ids: dict[str, dict[str, None]] = {}
     rejected: dict[str, dict[str, str]] = {}
+    seqs: dict[str, int] = {}
     for out in outcomes:
         if out.device_id is None or out.punch_id is None or not out.notify:
             continue
         ids.setdefault(out.device_id, {})
         rejected.setdefault(out.device_id, {})
+        if out.seq is not None:
+            seqs[out.device_id] = max(out.seq, seqs.get(out.device_id, out.seq))
         if out.reason is None:
             ids[out.device_id][out.punch_id] = None
         else:
@@ -241,6 +255,8 @@ def build_acks(outcomes: Iterable[Outcome]) -> dict[str, Ack]:
         device: Ack(
             ids=list(ids[device]),
             rejected=[Rejection(id=i, reason=r) for i, r in rejected[device].items() if i not in ids[device]],
+            seq=seqs.get(device),
+            hub_ts=hub_ts,
         )
         for device in ids
     }

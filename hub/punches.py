@@ -5,6 +5,7 @@ A punch id is unique: storing it again is a no-op reported as a duplicate
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -155,6 +156,16 @@ def punch_query(
     if since is not None:
         query = query.where(PunchRecord.device_ts >= since)
     return query
+
+
+def highest_seqs(session: Session, device_ids: Iterable[str]) -> dict[str, int]:
+    """The highest seq stored from each of these kiosks (``ix_punches_device_seq``); absent: none stored."""
+    wanted = sorted(set(device_ids))
+    if not wanted:
+        return {}
+    query = (select(PunchRecord.device_id, func.max(PunchRecord.seq)).where(PunchRecord.device_id.in_(wanted))
+             .group_by(PunchRecord.device_id))
+    return {device_id: seq for device_id, seq in session.execute(query)}
 
 
 def list_punches(session: Session, *, limit: int = 100, **filters: Any) -> list[PunchRecord]:
