@@ -49,6 +49,9 @@ KINDS = (topics.STATUS, topics.HEALTH)
 CLOCK_SKEW_FLAG = "clock_skew"  # one of hub.rules.FLAG_KINDS
 MAX_VERSION_CHARS = 64
 NOT_A_DEVICE_TOPIC = "not a device topic"
+# The alarm kinds kiosks raise today (protocol.messages), so /metrics shows each even at 0; a newer kind still counts.
+ALARM_KINDS = (messages.ALARM_STORAGE_ERROR, messages.ALARM_OUTBOX_RECOVERED, messages.ALARM_CLOCK_UNSET,
+               messages.ALARM_CLOCK_STEP, messages.ALARM_THREAD_ERROR, messages.ALARM_LAST_EXIT)
 
 
 def subscriptions(shared_group: str | None) -> list[tuple[str, int]]:
@@ -128,7 +131,8 @@ def unstorable(parsed: messages.Status | messages.Health) -> str | None:
 
 # A sample as the API shows it (the columns, with ts for device_ts).
 SAMPLE_FIELDS = ("received_at", "ts", "clock_skew_s", "uptime_s", "cpu_temp_c", "load1", "mem_free_mb",
-                 "disk_free_mb", "camera_fps", "outbox_depth", "oldest_unacked_s", "gallery_version", "sw_version")
+                 "disk_free_mb", "camera_fps", "outbox_depth", "oldest_unacked_s", "gallery_version", "sw_version",
+                 "alarms")
 
 
 def sample_of(report: HealthReport) -> dict[str, Any]:
@@ -139,13 +143,28 @@ def sample_of(report: HealthReport) -> dict[str, Any]:
         "uptime_s": h.uptime_s, "cpu_temp_c": h.cpu_temp_c, "load1": h.load1, "mem_free_mb": h.mem_free_mb,
         "disk_free_mb": h.disk_free_mb, "camera_fps": h.camera_fps, "outbox_depth": h.outbox_depth, "oldest_unacked_s": h.oldest_unacked_s,
         "gallery_version": h.gallery_version, "sw_version": h.sw_version,
+        "alarms": [alarm.model_dump(mode="json") for alarm in h.alarms],
     }
 
 
 def sample_dict(row: DeviceHealthSample) -> dict[str, Any]:
     """A stored sample in the shape of ``sample_of``."""
-    fields = {k: getattr(row, k) for k in SAMPLE_FIELDS if k != "ts"}
-    return {**fields, "ts": row.device_ts}
+    fields = {k: getattr(row, k) for k in SAMPLE_FIELDS if k not in ("ts", "alarms")}
+    return {**fields, "ts": row.device_ts, "alarms": json.loads(row.alarms) if row.alarms else []}
+
+
+def alarms_of(telemetry: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The alarms a kiosk raised in the health sample ``telemetry`` (as ``sample_of``): its current ones.
+
+    Samples stored before kiosks sent alarms have none.
+    """
+    return list(telemetry.get("alarms", [])) if telemetry else []
+
+
+def new_alarms(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alarms of ``after`` that ``before`` did not have: the same kind raised again (a new ``since``) is new."""
+    seen = {(a["kind"], a["since"]) for a in before}
+    return [a for a in after if (a["kind"], a["since"]) not in seen]
 
 
 def apply_status(row: DeviceHealth, report: StatusReport) -> None:
@@ -160,8 +179,12 @@ def apply_status(row: DeviceHealth, report: StatusReport) -> None:
 def apply_health(row: DeviceHealth, report: HealthReport) -> None:
     row.last_seen_at = _later(row.last_seen_at, report.received_at)
     if row.health_at is None or report.received_at >= row.health_at:  # workers may finish out of order
+        sample = sample_of(report)
+        for alarm in new_alarms(alarms_of(json.loads(row.telemetry) if row.telemetry else None), sample["alarms"]):
+            log.warning("device %s raised alarm %s (since %s): %s", report.device_id, alarm["kind"], alarm["since"],
+                        alarm["detail"] or "no detail")
         row.health_at = report.received_at
-        row.telemetry = json.dumps(sample_of(report), default=_iso)
+        row.telemetry = json.dumps(sample, default=_iso)
         row.sw_version = report.health.sw_version
 
 
@@ -218,6 +241,7 @@ def record_reports(
 def _sample_columns(report: HealthReport) -> dict[str, Any]:
     columns = sample_of(report)
     columns["device_ts"] = columns.pop("ts")
+    columns["alarms"] = json.dumps(columns["alarms"]) if columns["alarms"] else None
     return columns
 
 
@@ -294,6 +318,11 @@ class DeviceView:
     @property
     def telemetry(self) -> dict[str, Any] | None:
         return json.loads(self.health.telemetry) if self.health is not None and self.health.telemetry else None
+
+    @property
+    def alarms(self) -> list[dict[str, Any]]:
+        """The kiosk's current alarms: those of its latest health message."""
+        return alarms_of(self.telemetry)
 
 
 def view_of(device: Device, health: DeviceHealth | None, now: datetime, config: HealthConfig) -> DeviceView:

@@ -14,6 +14,8 @@ Metrics:
   hub_device_outbox_depth{...}                   punches waiting on the kiosk (from its latest health)
   hub_device_oldest_unacked_seconds{...}         age of its oldest waiting punch (from its latest health)
   hub_device_gallery_behind{...}                 1 when it has not confirmed its site's gallery version
+  hub_device_alarm{device_id,site_id,kind}       1 for each alarm a kiosk raises in its latest health
+  hub_device_alarms{kind}                        active kiosks raising each kind (every known kind, 0 too)
   hub_punches_ingested_total{method}             stored punches
   hub_punches_rejected_total                     refused punch messages (kept in rejected_messages)
   hub_device_reports_rejected_total{kind}        refused status / health messages
@@ -59,6 +61,7 @@ class HubCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._devices()
+        yield from self._alarms()
         yield from self._totals()
         yield from self._lag()
 
@@ -97,6 +100,22 @@ class HubCollector(Collector):
         for state, count in counts.items():
             by_state.add_metric([state.replace(" ", "_")], float(count))
         yield from (by_state, up, seen, skew, depth, oldest, behind)
+
+    def _alarms(self) -> Iterator[Metric]:
+        """Kiosk alarms (protocol.messages.DeviceAlarm) from each active kiosk's latest health."""
+        views = health.device_views(self.session, now=self.now, config=self.config.health, active_only=True)
+        each = GaugeMetricFamily("hub_device_alarm", "1 for each alarm the kiosk raises in its latest health",
+                                 labels=["device_id", "site_id", "kind"])
+        counts = dict.fromkeys(health.ALARM_KINDS, 0)
+        for view in views:
+            kinds = dict.fromkeys(a["kind"] for a in view.alarms)
+            for kind in kinds:
+                each.add_metric([view.device.device_id, view.device.site_id, kind], 1.0)
+                counts[kind] = counts.get(kind, 0) + 1
+        by_kind = GaugeMetricFamily("hub_device_alarms", "Active kiosks raising each kind of alarm", labels=["kind"])
+        for kind, count in counts.items():
+            by_kind.add_metric([kind], float(count))
+        yield from (each, by_kind)
 
     def _totals(self) -> Iterator[Metric]:
         ingested = CounterMetricFamily("hub_punches_ingested", "Punches stored", labels=["method"])
