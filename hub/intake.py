@@ -4,7 +4,8 @@ The checks run in a fixed order, cheapest and least trusting first, so the
 reason a kiosk gets back names the first thing that is wrong:
 
 size -> JSON -> topic -> unknown/retired device -> topic vs payload device
--> signature -> schema -> site of the device -> employee allowed at the site.
+-> signature -> schema -> site of the device -> employee allowed at the site
+-> plausibility (match, time, seq: ``hub.plausibility``, which may also flag).
 
 The signature is checked over the dict *as received*, before the schema,
 so nothing of an unsigned message is interpreted beyond what routing needs.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from hub.plausibility import Flag
 from protocol.errors import MessageInvalid, SignatureInvalid
 from protocol.messages import Ack, Punch, Rejection, decode_json, validate
 from protocol.signing import public_key_bytes, verify_many
@@ -45,8 +47,20 @@ class DeviceRecord:
 
 @dataclass(frozen=True)
 class Accepted:
+    """A punch to store; ``flags`` say what an admin should review."""
+
     punch: Punch
     raw: dict[str, Any]
+    flags: tuple[Flag, ...] = ()
+
+
+# The plausibility step: a refusal reason, or the flags of a punch to store.
+Assess = Callable[[Punch], str | tuple[Flag, ...]]
+
+
+def trust_all(_punch: Punch) -> tuple[Flag, ...]:
+    """An ``Assess`` that finds nothing to doubt (callers that judge plausibility elsewhere, or not at all)."""
+    return ()
 
 
 @dataclass(frozen=True)
@@ -101,12 +115,13 @@ def check_punch(
     max_bytes: int,
     device_lookup: Callable[[str], DeviceRecord | None],
     is_allowed: Callable[[str, str], bool],
+    assess: Assess = trust_all,
 ) -> Accepted | Rejected:
     """Decide one punch; ``is_allowed(employee_id, site_id)``."""
     message = parse_punch_message(topic, payload, max_bytes=max_bytes)
     if isinstance(message, Rejected):
         return message
-    return judge_punch(message, device_lookup=device_lookup, is_allowed=is_allowed)
+    return judge_punch(message, device_lookup=device_lookup, is_allowed=is_allowed, assess=assess)
 
 
 def parse_punch_message(topic: str, payload: bytes, *, max_bytes: int) -> PunchMessage | Rejected:
@@ -139,6 +154,7 @@ def judge_punch(
     *,
     device_lookup: Callable[[str], DeviceRecord | None],
     is_allowed: Callable[[str, str], bool],
+    assess: Assess = trust_all,
 ) -> Accepted | Rejected:
     """The remaining checks of ``check_punch``, in its order, on a parsed message.
 
@@ -149,7 +165,7 @@ def judge_punch(
     if isinstance(screened, Rejected):
         return screened
     [result] = verify_many([(message.raw, screened.public_key)])
-    return finish_punch(screened, result, is_allowed=is_allowed)
+    return finish_punch(screened, result, is_allowed=is_allowed, assess=assess)
 
 
 def screen_punch(
@@ -183,8 +199,9 @@ def finish_punch(
     signature: Exception | None,
     *,
     is_allowed: Callable[[str, str], bool],
+    assess: Assess = trust_all,
 ) -> Accepted | Rejected:
-    """The checks after the signature: schema, site, employee.
+    """The checks after the signature: schema, site, employee, then ``assess`` (plausibility).
 
     ``signature`` is what ``verify_many`` said of this punch: None (good),
     SignatureInvalid (refused), or the exception that checking it raised,
@@ -206,7 +223,10 @@ def finish_punch(
         return Rejected(punch_id, SITE_MISMATCH)
     if not is_allowed(punch.employee_id, punch.site_id):
         return Rejected(punch_id, NOT_ALLOWED)
-    return Accepted(punch, raw)
+    verdict = assess(punch)
+    if isinstance(verdict, str):
+        return Rejected(punch_id, verdict)
+    return Accepted(punch, raw, verdict)
 
 
 def out_of_range(punch: Punch) -> str | None:

@@ -1,7 +1,9 @@
 """Storing decided punch messages, and reading punches and rejections back.
 
 A punch id is unique: storing it again is a no-op reported as a duplicate
-(the kiosk's resend after a lost ack), never a second row.
+(the kiosk's resend after a lost ack), never a second row. A punch is stored
+with the flags intake gave it (``hub.plausibility``): their kinds in
+``flags``, why in ``flag_detail``.
 """
 
 import json
@@ -10,12 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Text, bindparam, cast, func, literal_column, select
+from sqlalchemy import Text, bindparam, cast, func, literal_column, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.db import PunchRecord, RejectedMessage
 from hub.intake import Accepted, Rejected
+from hub.plausibility import Flag, SeqBook
 from protocol.topics import parse_device_topic
 
 Stored = Literal["stored", "duplicate", "rejected"]
@@ -48,15 +51,53 @@ def store_decisions(
             rows.setdefault(decision.punch.id, punch_row(message, decision))
     inserted = insert_new_punches(session, list(rows.values()))
     results: list[Stored] = []
+    others: dict[str, list[Flag]] = {}  # stored punches a new one's flags also concern (a reused seq)
     for message, decision in decisions:
         if isinstance(decision, Accepted):
-            results.append("stored" if decision.punch.id in inserted else "duplicate")
+            stored = decision.punch.id in inserted
+            results.append("stored" if stored else "duplicate")
             inserted.discard(decision.punch.id)  # a repeat later in the batch is a duplicate
+            for flag in decision.flags if stored else ():
+                if flag.also is not None:
+                    others.setdefault(flag.also, []).append(Flag(flag.kind, f"seq reused by punch {decision.punch.id}"))
         else:
             session.add(rejected_row(message, decision, max_payload_bytes))
             results.append("rejected")
     session.flush()
+    if others:
+        add_flags(session, others)
     return results
+
+
+def flags_columns(flags: Iterable[Flag]) -> dict[str, str | None]:
+    """``flags`` (kinds, comma-separated, each once) and ``flag_detail`` ("kind: why", one a line)."""
+    flags = list(flags)
+    return {"flags": ",".join(dict.fromkeys(f.kind for f in flags)) or None,
+            "flag_detail": "\n".join(f"{f.kind}: {f.detail}" for f in flags) or None}
+
+
+def add_flags(session: Session, flags: dict[str, list[Flag]]) -> None:
+    """Add flags to stored punches (punch id -> flags), keeping those they have; no commit."""
+    for record in session.scalars(select(PunchRecord).where(PunchRecord.id.in_(sorted(flags)))):
+        kinds = [k for k in (record.flags or "").split(",") if k]
+        added = flags_columns(flags[record.id])
+        record.flags = ",".join(dict.fromkeys([*kinds, *(added["flags"] or "").split(",")]))
+        record.flag_detail = "\n".join(d for d in (record.flag_detail, added["flag_detail"]) if d)
+    session.flush()
+
+
+def seq_book(session: Session, pairs: Iterable[tuple[str, object]]) -> SeqBook:
+    """What the database holds of these (device, seq) pairs (seq as received: unchecked), and the kiosks'
+    highest stored seqs, for ``hub.plausibility`` (two index lookups on ``ix_punches_device_seq``)."""
+    wanted = sorted({(d, s) for d, s in pairs if isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63})
+    if not wanted:
+        return SeqBook({}, {})
+    query = (select(PunchRecord.device_id, PunchRecord.seq, PunchRecord.id)
+             .where(tuple_(PunchRecord.device_id, PunchRecord.seq).in_(wanted)).order_by(PunchRecord.id))
+    used: dict[tuple[str, int], str] = {}
+    for device_id, seq, punch_id in session.execute(query):
+        used.setdefault((device_id, seq), punch_id)
+    return SeqBook(highest_seqs(session, (d for d, _ in wanted)), used)
 
 
 def insert_new_punches(session: Session, rows: list[dict[str, Any]]) -> set[str]:
@@ -120,6 +161,7 @@ def punch_row(message: ReceivedMessage, accepted: Accepted) -> dict[str, Any]:
         "liveness_score": punch.liveness.score if punch.liveness else None,
         "seq": punch.seq,
         "payload": message.payload.decode(json.detect_encoding(message.payload)),
+        **flags_columns(accepted.flags),
     }
 
 
