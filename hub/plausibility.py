@@ -13,8 +13,9 @@ which kiosk's key signed. What the hub knows of that kiosk judges the rest:
   ``max_backlog_days`` (a clock stepped since the last health must not
   refuse honest punches); in between it is stored and flagged when it
   disagrees: ``clock_skew`` (the kiosk's clock, or this punch's time, is off
-  by more than the bound, either way) or ``backdated`` (dated before
-  anything the kiosk's outbox held at its last health, yet delivered after).
+  by more than the bound, either way) or ``backdated`` (dated, by both
+  clocks, before anything the kiosk's outbox held at its last health, yet
+  delivered after it).
 - **Seq.** A kiosk counts its punches; a seq stored under another id is
   ``seq_reused`` (both punches are kept and flagged), a jump over unseen
   seqs is ``seq_gap``.
@@ -107,8 +108,8 @@ def judge_time(punch: Punch, received_at: datetime, clock: DeviceClock | None,
         flags.append(Flag(CLOCK_SKEW, f"dated {early_s:.0f} s after the hub received it "
                                       f"(kiosk clock skew {skew_s:+.0f} s)"))
     if clock is not None and clock.waiting_s is not None and received_at >= clock.health_at:
-        # Made before the outbox's oldest punch at that health, yet not delivered before it.
-        before_s = (clock.health_at - received_at).total_seconds() - early_s - clock.waiting_s
+        # Made before the outbox's oldest punch at that health (by both clocks), yet not delivered before it.
+        before_s = (clock.health_at - received_at).total_seconds() - max(early_raw_s, early_s) - clock.waiting_s
         if before_s > policy.max_clock_skew_s:
             flags.append(Flag(BACKDATED, f"dated {before_s:.0f} s before the oldest punch the kiosk held at its "
                                          f"last health, yet delivered after it"))

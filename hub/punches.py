@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Text, bindparam, cast, func, literal_column, select, tuple_
+from sqlalchemy import ColumnElement, Text, bindparam, cast, func, literal_column, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.db import PunchRecord, RejectedMessage
 from hub.intake import Accepted, Rejected
 from hub.plausibility import Flag, SeqBook
+from hub.rules import FlagPolicy, punch_flags
 from protocol.topics import parse_device_topic
 
 Stored = Literal["stored", "duplicate", "rejected"]
@@ -218,6 +219,45 @@ def list_punches(session: Session, *, limit: int = 100, **filters: Any) -> list[
 
 def count_punches(session: Session, **filters: Any) -> int:
     return session.scalar(select(func.count()).select_from(punch_query(**filters).subquery())) or 0
+
+
+def may_be_flagged(policy: FlagPolicy) -> ColumnElement[bool]:
+    """Punches ``rules.punch_flags`` may flag: a superset, in cheap tests only (the rules decide).
+
+    A device time later than the receive time stands in for "more than
+    ``clock_ahead_s`` later".
+    """
+    return or_(
+        PunchRecord.flags.is_not(None),
+        PunchRecord.margin < policy.low_margin_below,
+        PunchRecord.liveness_passed.is_not(True),
+        PunchRecord.device_ts > PunchRecord.received_at,
+    )
+
+
+def list_flagged(session: Session, policy: FlagPolicy, *, limit: int, device_id: str | None = None,
+                 since: datetime | None = None) -> list[tuple[PunchRecord, tuple[str, ...]]]:
+    """Flagged punches, newest received first, each with its flags as the reports see them
+    (``rules.punch_flags``: those stored at intake and those its numbers imply)."""
+    query = select(PunchRecord).where(may_be_flagged(policy))
+    if device_id is not None:
+        query = query.where(PunchRecord.device_id == device_id)
+    if since is not None:
+        query = query.where(PunchRecord.received_at >= since)
+    query = query.order_by(PunchRecord.received_at.desc(), PunchRecord.id.desc())
+    out: list[tuple[PunchRecord, tuple[str, ...]]] = []
+    offset = 0
+    while len(out) < limit:  # the superset holds some the rules do not flag: read on until enough
+        rows = list(session.scalars(query.offset(offset).limit(limit)))
+        for row in rows:
+            flags = punch_flags(stored=row.flags, margin=row.margin, liveness_passed=row.liveness_passed,
+                                ahead_s=(row.device_ts - row.received_at).total_seconds(), policy=policy)
+            if flags and len(out) < limit:
+                out.append((row, flags))
+        if len(rows) < limit:
+            break
+        offset += limit
+    return out
 
 
 def list_rejected(session: Session, *, limit: int = 100) -> list[RejectedMessage]:

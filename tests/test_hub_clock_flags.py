@@ -15,13 +15,16 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hub import health, registry
 from hub.config import HealthConfig
+from hub.plausibility import CLOCK_SKEW
 from hub.punches import ReceivedMessage
 from protocol import messages, signing, topics
 from tests.hub_api_kit import HubApi
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
+from tests.polling import wait_until
+from tests.punchkit import IST, KioskLink, signed_punch, to_payload
+from tests.test_hub_plausibility import DEVICE, KEY, SITE, Hub
 
 T0 = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)
-SITE = "site-a"
 KEYS = {d: signing.generate_private_key() for d in ("kiosk-01", "kiosk-02")}
 CONFIG = HealthConfig(max_clock_skew_s=300)
 
@@ -96,3 +99,58 @@ def test_alarms_in_health_are_the_kiosks_current_alarms_in_the_api_and_metrics(a
     record(api.sessions, health_message("kiosk-01", T0 + timedelta(minutes=1)))  # the kiosk cleared them
     assert devices(api)["kiosk-01"]["alarms"] == []
     assert alarm_gauges(api)[("hub_device_alarms", (("kind", "outbox_recovered"),))] == 0
+
+
+# --- clock skew, both directions, at once --------------------------------------------
+
+
+def test_a_kiosk_an_hour_behind_or_a_day_ahead_is_suspect_from_one_health_message(api):
+    for i, (ahead_s, suspect) in enumerate([(-3600, True), (0, False), (86400, True), (2, False)]):
+        at = T0 + timedelta(minutes=i)
+        api.app.state.clock = lambda at=at: at
+        record(api.sessions, health_message("kiosk-01", at, ahead_s))
+        one = devices(api)["kiosk-01"]
+        assert (one["clock_skew_s"], one["clock_suspect"]) == (ahead_s, suspect)
+
+
+@pytest.mark.broker
+def test_punches_of_a_kiosk_behind_or_ahead_are_flagged_until_it_is_back_in_step(tmp_path, broker):
+    hub = Hub(tmp_path, broker.port)
+    other = signing.generate_private_key()
+    with hub.sessions() as session:
+        registry.register_device(session, "kiosk-02", SITE, signing.public_key_b64(other))
+        session.commit()
+    keys = {DEVICE: KEY, "kiosk-02": other}
+
+    def health_now(device_id: str, ahead_s: float) -> None:
+        count = hub.worker.stats["health"]
+        kiosk.publish(topics.HEALTH, health_payload(ahead_s), device_id=device_id)
+        assert wait_until(lambda: hub.worker.stats["health"] == count + 1)
+
+    def punch_now(device_id: str, ahead_s: float, seq: int) -> str:
+        """A punch made just now on a kiosk whose clock is ``ahead_s`` off; its stored flags."""
+        fields = signed_punch(keys[device_id], device_id, SITE, "E1", seq=seq,
+                              ts=messages.device_time(datetime.now(IST) + timedelta(seconds=ahead_s)))
+        kiosk.publish(topics.PUNCH, to_payload(fields), device_id=device_id)
+        assert wait_until(lambda: fields["id"] in hub.punches()), kiosk.received
+        return hub.punches()[fields["id"]].flags
+
+    try:
+        with KioskLink(broker.port, DEVICE) as kiosk:
+            health_now(DEVICE, -3600)
+            health_now("kiosk-02", 86400)
+            assert punch_now(DEVICE, -3600, 1) == CLOCK_SKEW, "an hour behind"
+            assert punch_now("kiosk-02", 86400, 1) == CLOCK_SKEW, "a day ahead: kept, flagged"
+            health_now(DEVICE, 0)
+            assert punch_now(DEVICE, 0, 2) is None, "back in step: no longer flagged"
+            assert punch_now(DEVICE, 0, 3) is None
+            health_now("kiosk-02", 86400)
+            assert punch_now("kiosk-02", 0, 2) == CLOCK_SKEW, "its clock was set right since its last health"
+    finally:
+        hub.close()
+
+
+def health_payload(ahead_s: float) -> bytes:
+    fields = {"ts": (datetime.now(timezone.utc) + timedelta(seconds=ahead_s)).isoformat(), "uptime_s": 60.0,
+              "outbox_depth": 0, "gallery_version": 1, "sw_version": "0.2.0"}
+    return json.dumps(fields).encode()

@@ -19,6 +19,9 @@ from hub.db import Employee, PunchRecord, RejectedMessage, init_db, make_engine,
 from hub.ingest import IngestWorker
 from hub.plausibility import BACKDATED, CLOCK_SKEW, SEQ_GAP, SEQ_REUSED, DeviceClock, Flag, Policy, SeqBook
 from protocol import messages, signing, topics
+from hub.punches import ReceivedMessage, store_decisions
+from tests.hub_api_kit import HubApi
+from tests.hub_db import any_engine  # noqa: F401  (fixture)
 from tests.polling import wait_until
 from tests.punchkit import IST, KioskLink, signed_punch, to_payload
 
@@ -60,6 +63,7 @@ def kinds(verdict) -> tuple[str, ...] | str:
     (400, clock(400), (CLOCK_SKEW,)),
     (200, clock(0), ()),                                      # within the bound
     (0, clock(-3604), (CLOCK_SKEW,)),                         # clock fixed since its health: kept, flagged
+    (0, clock(DAY), (CLOCK_SKEW,)),                           # ... the other way: not back-dated by both clocks
     (601, None, plausibility.FUTURE_TS),
     (10 * 365 * DAY, clock(0), plausibility.FUTURE_TS),       # ten years ahead
     (-31 * DAY, None, plausibility.TOO_OLD),
@@ -133,6 +137,58 @@ def test_intake_turns_a_refusal_into_a_rejection_and_keeps_the_flags():
     assert isinstance(refused, intake.Rejected) and refused.reason == plausibility.LIVENESS_FAILED
     flagged = check(lambda p: (Flag(SEQ_GAP, "x"),))
     assert isinstance(flagged, intake.Accepted) and flagged.flags == (Flag(SEQ_GAP, "x"),)
+
+
+# --- the admin's review (SQLite and PostgreSQL) ----------------------------------------
+
+
+@pytest.fixture
+def api(tmp_path, any_engine):
+    hub = HubApi(tmp_path, any_engine)
+    with hub.sessions() as session:
+        registry.add_site(session, SITE, "Office A")
+        for device_id in (DEVICE, "kiosk-02"):
+            registry.register_device(session, device_id, SITE, signing.public_key_b64(KEY))
+        session.add(Employee(employee_id="E1", name="E One", home_site_id=SITE))
+        session.commit()
+    yield hub
+    hub.close()
+
+
+def store(api, *punches: dict) -> None:
+    """Decide and store punches as ingest does (one batch), received now."""
+    devices = {d: intake.DeviceRecord(d, SITE, signing.public_key_b64(KEY)) for d in (DEVICE, "kiosk-02")}
+    received = datetime.now(timezone.utc)
+    with api.sessions() as session:
+        book = SeqBook({}, {})
+        decisions = []
+        for fields in punches:
+            topic = topics.device_topic(fields["device_id"], topics.PUNCH)
+            decisions.append((ReceivedMessage(topic, to_payload(fields), received), intake.check_punch(
+                topic, to_payload(fields), max_bytes=4096, device_lookup=devices.get, is_allowed=lambda e, s: True,
+                assess=lambda p: plausibility.assess(p, received, None, book, POLICY))))
+        store_decisions(session, decisions, max_payload_bytes=4096)
+        session.commit()
+
+
+def test_flagged_punches_are_listed_for_review_with_why_and_by_device(api):
+    live = {"passed": True, "score": 0.9}
+    first, again = (signed_punch(KEY, DEVICE, SITE, "E1", seq=1, liveness=live) for _ in range(2))
+    clean = signed_punch(KEY, DEVICE, SITE, "E1", seq=2, liveness=live)
+    narrow = signed_punch(KEY, "kiosk-02", SITE, "E1", seq=1, liveness=live,
+                          match={"distance": 0.4, "margin": 0.01, "gallery_version": 1})
+    store(api, first, again, clean, narrow)
+    items = api.machine.get("/api/v1/flagged").json()["items"]
+    assert {i["id"]: [f["kind"] for f in i["flags"]] for i in items} == {
+        first["id"]: [SEQ_REUSED], again["id"]: [SEQ_REUSED], narrow["id"]: ["low_margin"]}, "as the reports flag"
+    by_id = {i["id"]: i for i in items}
+    assert by_id[again["id"]]["detail"] == [f"seq_reused: seq 1 is also on punch {first['id']}"]
+    assert by_id[first["id"]]["detail"] == [f"seq_reused: seq reused by punch {again['id']}"]
+    assert by_id[again["id"]]["flags"][0]["meaning"].startswith("the kiosk's seq was already stored")
+    assert [i["id"] for i in api.machine.get("/api/v1/flagged", params={"device_id": "kiosk-02"}).json()["items"]] \
+        == [narrow["id"]]
+    assert len(api.machine.get("/api/v1/flagged", params={"limit": 1}).json()["items"]) == 1
+    assert api.client().get("/api/v1/flagged").status_code == 401, "admins only"
 
 
 # --- through the broker: the real ingest worker ----------------------------------
