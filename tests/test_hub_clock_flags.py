@@ -22,7 +22,8 @@ from tests.hub_api_kit import HubApi
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
 from tests.polling import wait_until
 from tests.punchkit import IST, KioskLink, signed_punch, to_payload
-from tests.test_hub_plausibility import DEVICE, KEY, SITE, Hub
+from tests.test_hub_ingest import DEVICE, KEY, SITE, Hub
+from tests.test_hub_plausibility import stored
 
 T0 = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)
 KEYS = {d: signing.generate_private_key() for d in ("kiosk-01", "kiosk-02")}
@@ -116,6 +117,7 @@ def test_a_kiosk_an_hour_behind_or_a_day_ahead_is_suspect_from_one_health_messag
 @pytest.mark.broker
 def test_punches_of_a_kiosk_behind_or_ahead_are_flagged_until_it_is_back_in_step(tmp_path, broker):
     hub = Hub(tmp_path, broker.port)
+    worker = hub.start_worker()
     other = signing.generate_private_key()
     with hub.sessions() as session:
         registry.register_device(session, "kiosk-02", SITE, signing.public_key_b64(other))
@@ -123,17 +125,17 @@ def test_punches_of_a_kiosk_behind_or_ahead_are_flagged_until_it_is_back_in_step
     keys = {DEVICE: KEY, "kiosk-02": other}
 
     def health_now(device_id: str, ahead_s: float) -> None:
-        count = hub.worker.stats["health"]
+        count = worker.stats["health"]
         kiosk.publish(topics.HEALTH, health_payload(ahead_s), device_id=device_id)
-        assert wait_until(lambda: hub.worker.stats["health"] == count + 1)
+        assert wait_until(lambda: worker.stats["health"] == count + 1)
 
     def punch_now(device_id: str, ahead_s: float, seq: int) -> str:
         """A punch made just now on a kiosk whose clock is ``ahead_s`` off; its stored flags."""
         fields = signed_punch(keys[device_id], device_id, SITE, "E1", seq=seq,
                               ts=messages.device_time(datetime.now(IST) + timedelta(seconds=ahead_s)))
         kiosk.publish(topics.PUNCH, to_payload(fields), device_id=device_id)
-        assert wait_until(lambda: fields["id"] in hub.punches()), kiosk.received
-        return hub.punches()[fields["id"]].flags
+        assert wait_until(lambda: fields["id"] in stored(hub)), kiosk.received
+        return stored(hub)[fields["id"]].flags
 
     try:
         with KioskLink(broker.port, DEVICE) as kiosk:

@@ -6,27 +6,22 @@ kiosk (or someone holding its card) would.
 """
 
 import json
-import secrets
 from datetime import datetime, time, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from hub import intake, plausibility, registry
-from hub.config import HubConfig
-from hub.db import Employee, PunchRecord, RejectedMessage, init_db, make_engine, make_session_factory
-from hub.ingest import IngestWorker
+from hub.db import Employee, PunchRecord
 from hub.plausibility import BACKDATED, CLOCK_SKEW, SEQ_GAP, SEQ_REUSED, DeviceClock, Flag, Policy, SeqBook
-from protocol import messages, signing, topics
 from hub.punches import ReceivedMessage, store_decisions
+from protocol import messages, signing, topics
 from tests.hub_api_kit import HubApi
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
 from tests.polling import wait_until
 from tests.punchkit import IST, KioskLink, signed_punch, to_payload
+from tests.test_hub_ingest import DEVICE, KEY, SITE, Hub
 
-SITE, DEVICE = "site-a", "kiosk-01"
-KEY = signing.generate_private_key()
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)
 DAY = 86400.0
 POLICY = Policy(max_clock_skew_s=300, max_future_s=600, max_backlog_s=30 * DAY, max_distance=0.52,
@@ -194,47 +189,17 @@ def test_flagged_punches_are_listed_for_review_with_why_and_by_device(api):
 # --- through the broker: the real ingest worker ----------------------------------
 
 
-class Hub:
-    """A SQLite hub with one site, kiosk and employee, and its ingest worker."""
-
-    def __init__(self, tmp_path: Path, port: int, **config) -> None:
-        token = tmp_path / "admin.token"
-        token.write_text(secrets.token_urlsafe(32))
-        self.engine = make_engine(f"sqlite:///{tmp_path / 'hub.sqlite'}", busy_timeout_ms=50)
-        init_db(self.engine)
-        self.sessions = make_session_factory(self.engine)
-        self.config = HubConfig.model_validate({
-            "database_url": str(self.engine.url), "admin_token_file": str(token),
-            "mqtt": {"host": "127.0.0.1", "port": port, "client_id": f"hub-test-{secrets.token_hex(4)}"},
-            "ingest": {"retry_initial_s": 0.05, "retry_max_s": 0.2}, **config,
-        })
-        with self.sessions() as session:
-            registry.add_site(session, SITE, "Office A")
-            registry.register_device(session, DEVICE, SITE, signing.public_key_b64(KEY))
-            session.add(Employee(employee_id="E1", name="E One", home_site_id=SITE))
-            session.commit()
-        self.worker = IngestWorker(self.config, self.sessions)
-        self.worker.start()
-        assert self.worker.ready.wait(20), "ingest worker did not subscribe"
-
-    def punches(self) -> dict[str, PunchRecord]:
-        with self.sessions() as session:
-            return {p.id: p for p in session.scalars(select(PunchRecord))}
-
-    def rejected(self) -> list[RejectedMessage]:
-        with self.sessions() as session:
-            return list(session.scalars(select(RejectedMessage).order_by(RejectedMessage.id)))
-
-    def close(self) -> None:
-        self.worker.stop()
-        self.engine.dispose()
-
-
 @pytest.fixture
 def hub(tmp_path, broker):
     h = Hub(tmp_path, broker.port)
+    h.start_worker()
     yield h
     h.close()
+
+
+def stored(hub: Hub) -> dict[str, PunchRecord]:
+    with hub.sessions() as session:
+        return {p.id: p for p in session.scalars(select(PunchRecord))}
 
 
 @pytest.fixture
@@ -281,7 +246,7 @@ def dated(delta: timedelta) -> str:
 @pytest.mark.broker
 def test_a_stolen_key_cannot_date_punches_as_it_likes(hub, kiosk):
     kiosk.publish(topics.HEALTH, health_now())
-    assert wait_until(lambda: hub.worker.stats["health"] == 1)
+    assert wait_until(lambda: hub.workers[0].stats["health"] == 1)
     yesterday_0900 = datetime.combine(datetime.now(IST).date() - timedelta(days=1), time(9, 0), IST)
     honest = signed(seq=1)
     backdated = signed(seq=2, ts=messages.device_time(yesterday_0900))
@@ -291,9 +256,9 @@ def test_a_stolen_key_cannot_date_punches_as_it_likes(hub, kiosk):
     refused = dict(kiosk.rejections())
     assert refused[future["id"]].startswith("ts in the future: ") and refused[in_1971["id"]].startswith("ts too old: ")
     assert set(kiosk.acked_ids()) == {backdated["id"], honest["id"]}
-    stored = hub.punches()
-    assert stored[backdated["id"]].flags == BACKDATED and stored[honest["id"]].flags is None
-    assert "before the oldest punch the kiosk held" in stored[backdated["id"]].flag_detail
+    rows = stored(hub)
+    assert rows[backdated["id"]].flags == BACKDATED and rows[honest["id"]].flags is None
+    assert "before the oldest punch the kiosk held" in rows[backdated["id"]].flag_detail
     assert {r.punch_id for r in hub.rejected()} == {future["id"], in_1971["id"]}, "refused punches kept for audit"
 
 
@@ -304,14 +269,14 @@ def test_a_reused_seq_and_a_gap_are_stored_and_flagged(hub, kiosk):
     restarted = [signed(seq=s) for s in (1, 2)]  # a damaged outbox made the counter start again
     jumped = signed(seq=9)
     send(kiosk, *restarted, jumped)
-    stored = hub.punches()
-    assert len(stored) == 6, "nothing is refused for its seq"
-    assert [stored[p["id"]].flags for p in first] == [SEQ_REUSED, SEQ_REUSED, None], "both punches of a seq"
-    assert [stored[p["id"]].flags for p in restarted] == [SEQ_REUSED, SEQ_REUSED]
-    assert stored[restarted[0]["id"]].flag_detail == f"seq_reused: seq 1 is also on punch {first[0]['id']}"
-    assert stored[first[0]["id"]].flag_detail == f"seq_reused: seq reused by punch {restarted[0]['id']}"
-    assert stored[jumped["id"]].flags == SEQ_GAP
-    assert stored[jumped["id"]].flag_detail == "seq_gap: no punch with seq 4-8 stored before seq 9"
+    rows = stored(hub)
+    assert len(rows) == 6, "nothing is refused for its seq"
+    assert [rows[p["id"]].flags for p in first] == [SEQ_REUSED, SEQ_REUSED, None], "both punches of a seq"
+    assert [rows[p["id"]].flags for p in restarted] == [SEQ_REUSED, SEQ_REUSED]
+    assert rows[restarted[0]["id"]].flag_detail == f"seq_reused: seq 1 is also on punch {first[0]['id']}"
+    assert rows[first[0]["id"]].flag_detail == f"seq_reused: seq reused by punch {restarted[0]['id']}"
+    assert rows[jumped["id"]].flags == SEQ_GAP
+    assert rows[jumped["id"]].flag_detail == "seq_gap: no punch with seq 4-8 stored before seq 9"
     assert kiosk.acks()[-1].seq == 9
 
 
@@ -323,5 +288,5 @@ def test_a_match_no_kiosk_accepts_is_refused_with_a_reason_in_the_ack(hub, kiosk
     send(kiosk, far, spoof, good)
     assert dict(kiosk.rejections()) == {far["id"]: "match distance above threshold: 0.990 > 0.520",
                                         spoof["id"]: "liveness failed"}
-    assert kiosk.acked_ids() == [good["id"]] and list(hub.punches()) == [good["id"]]
+    assert kiosk.acked_ids() == [good["id"]] and list(stored(hub)) == [good["id"]]
     assert [r.reason for r in hub.rejected()] == ["match distance above threshold: 0.990 > 0.520", "liveness failed"]

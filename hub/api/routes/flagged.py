@@ -6,7 +6,7 @@ seq reused or skipped) and those its numbers imply (low margin, liveness).
 Each comes with what the flag means and, for flags set at intake, why.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from hub import punches, rules
 from hub.api.deps import AdminDep, SessionDep
+from hub.api.routes.punches import PunchOut
 from hub.db import PunchRecord
 from hub.errors import InvalidInput
 
@@ -25,30 +26,15 @@ class FlagOut(BaseModel):
     meaning: str  # hub.rules.FLAG_KINDS; "" for a kind this hub does not know
 
 
-class FlaggedPunchOut(BaseModel):
-    id: str
-    device_id: str
-    site_id: str
-    employee_id: str
-    ts: datetime  # device time with the device's UTC offset
-    received_at: datetime
-    seq: int
-    distance: float
-    margin: float | None
-    liveness_passed: bool | None
+class FlaggedPunchOut(PunchOut):
     flags: list[FlagOut]
     detail: list[str]  # why intake flagged it ("kind: why"), one per flag it set
 
     @classmethod
-    def of(cls, row: PunchRecord, flags: tuple[str, ...]) -> "FlaggedPunchOut":
-        local = row.device_ts.astimezone(timezone(timedelta(minutes=row.device_utc_offset_min)))
-        return cls(
-            id=row.id, device_id=row.device_id, site_id=row.site_id, employee_id=row.employee_id, ts=local,
-            received_at=row.received_at, seq=row.seq, distance=row.distance, margin=row.margin,
-            liveness_passed=row.liveness_passed,
-            flags=[FlagOut(kind=k, meaning=rules.FLAG_KINDS.get(k, "")) for k in flags],
-            detail=row.flag_detail.splitlines() if row.flag_detail else [],
-        )
+    def flagged(cls, row: PunchRecord, flags: tuple[str, ...]) -> "FlaggedPunchOut":
+        return cls(**PunchOut.of(row).model_dump(),
+                   flags=[FlagOut(kind=k, meaning=rules.FLAG_KINDS.get(k, "")) for k in flags],
+                   detail=row.flag_detail.splitlines() if row.flag_detail else [])
 
 
 class FlaggedList(BaseModel):
@@ -66,4 +52,4 @@ def list_flagged(
         raise InvalidInput("since needs a UTC offset, e.g. 2026-11-22T09:00:00+05:30")
     policy = request.app.state.config.attendance.flag_policy()
     found = punches.list_flagged(session, policy, limit=limit, device_id=device_id, since=since)
-    return FlaggedList(items=[FlaggedPunchOut.of(row, flags) for row, flags in found])
+    return FlaggedList(items=[FlaggedPunchOut.flagged(row, flags) for row, flags in found])
