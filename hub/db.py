@@ -266,7 +266,7 @@ class DeviceHealth(Base):
         UTCDateTime, default=None, doc="hub time of the last message the kiosk itself sent (birth or health)")
     health_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     telemetry: Mapped[str | None] = mapped_column(Text, default=None, doc="the latest health sample, JSON")
-    clock_skew_s: Mapped[float | None] = mapped_column(Float, default=None, doc="median of recent samples")
+    clock_skew_s: Mapped[float | None] = mapped_column(Float, default=None, doc="of the latest health message")
     sw_version: Mapped[str | None] = mapped_column(String(64), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None, doc="why its last refused status/health was refused")
     error_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

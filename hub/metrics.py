@@ -10,7 +10,7 @@ Metrics:
   hub_devices{state}                             active kiosks by state (online, offline, stale, never_seen)
   hub_device_up{device_id,site_id}               1 online, 0 otherwise (active kiosks)
   hub_device_last_seen_timestamp_seconds{...}    hub time of its last birth or health
-  hub_device_clock_skew_seconds{...}             median skew from health; + = kiosk clock ahead
+  hub_device_clock_skew_seconds{...}             skew of its latest health; + = kiosk clock ahead
   hub_device_outbox_depth{...}                   punches waiting on the kiosk (from its latest health)
   hub_device_oldest_unacked_seconds{...}         age of its oldest waiting punch (from its latest health)
   hub_device_gallery_behind{...}                 1 when it has not confirmed its site's gallery version
@@ -74,7 +74,7 @@ class HubCollector(Collector):
         seen = GaugeMetricFamily("hub_device_last_seen_timestamp_seconds",
                                  "Hub time of the kiosk's last birth or health message", labels=labels)
         skew = GaugeMetricFamily("hub_device_clock_skew_seconds",
-                                 "Kiosk clock minus hub clock, median of recent health", labels=labels)
+                                 "Kiosk clock minus hub clock, from its latest health", labels=labels)
         depth = GaugeMetricFamily("hub_device_outbox_depth", "Punches waiting on the kiosk for the hub's ack",
                                   labels=labels)
         oldest = GaugeMetricFamily("hub_device_oldest_unacked_seconds",

@@ -71,7 +71,7 @@ class DeviceOut(BaseModel):
     status: Literal["online", "offline"] | None  # the retained status as last received
     status_at: datetime | None
     last_seen: datetime | None  # hub time of the last birth or health the kiosk sent
-    clock_skew_s: float | None  # median of recent health samples; positive: the kiosk clock is ahead
+    clock_skew_s: float | None  # from its latest health message; positive: the kiosk clock is ahead
     clock_suspect: bool  # |clock_skew_s| > health.max_clock_skew_s: its punches are flagged clock_skew
     sw_version: str | None
     telemetry: HealthSampleOut | None  # the latest health message
