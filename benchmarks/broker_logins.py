@@ -8,7 +8,7 @@ back: every kiosk connects within seconds. Each login makes the
 single-threaded broker hash the password (PBKDF2-SHA512 with the hash's own
 iteration count), so the count chosen by ``provision broker`` decides how
 long the broker is busy. For each setting a fresh broker gets the fleet's
-password file and ACL (``benchmarks.ingest.fleet_logins``, provisioning's
+logins and roles (``benchmarks.ingest.fleet_logins``, provisioning's
 own functions) and the simulated kiosks of benchmarks/loadgen.py connect
 all at once from one process. Reported: time until every kiosk has its
 CONNACK, the broker's CPU for it, and the kernel's listen-queue overflows

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 
 from benchmarks.match_speed import machine_lines
 from biometrics.matcher import Gallery
+from kiosk.gallery_key import CardGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
 
 
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         key = Path(tmp) / "device.key"
         key.write_bytes(Ed25519PrivateKey.generate().private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-        store = EncryptedGalleryStore(Path(tmp) / "gallery.bin", key)
+        store = EncryptedGalleryStore(Path(tmp) / "gallery.bin", CardGalleryKey(key))
         save_s, _ = timed(lambda: store.save(7, "site-1", people), args.repeat)
         size = store.path.stat().st_size
         load_s, loaded = timed(store.load, args.repeat)

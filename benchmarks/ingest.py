@@ -236,7 +236,7 @@ class FleetLogins:
 
 
 def fleet_logins(workdir: Path, specs: list[KioskSpec], iterations: int | None = None) -> FleetLogins:
-    """Write the password file and ACL for ``specs`` with provisioning's own functions
+    """Write the dynamic-security logins and roles for ``specs`` with provisioning's own functions
     (``iterations``: PBKDF2 iterations of the hashes, provisioning's by default)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -250,11 +250,10 @@ def fleet_logins(workdir: Path, specs: list[KioskSpec], iterations: int | None =
                           logins.values())
         entries = dict(zip(logins, hashes))
     workdir.mkdir(parents=True, exist_ok=True)
-    passwd, acl, hub_file = workdir / provision.PASSWORD_FILE, workdir / provision.ACL_FILE, workdir / "hub.password"
-    passwd.write_text(provision.password_file_text(entries))
-    acl.write_text(provision.acl_text(HUB_USER))
+    dynsec, hub_file = workdir / provision.DYNSEC_FILE, workdir / "hub.password"
+    dynsec.write_text(json.dumps(provision.dynsec_document(entries, HUB_USER)))
     hub_file.write_text(hub_password)
-    return FleetLogins(provision.conf_text(passwd, acl), HUB_USER, hub_password, hub_file)
+    return FleetLogins("\n".join(provision.auth_conf_lines(dynsec)) + "\n", HUB_USER, hub_password, hub_file)
 
 
 def check_logins_enforced(port: int, spec: KioskSpec) -> None:

@@ -7,7 +7,7 @@ What runs, all real and on this machine: one Mosquitto; the hub as
 ``hub ingest --workers N`` on a fresh PostgreSQL database (or SQLite) seeded
 with ``--sites`` units/sites and ``--employees`` employees by bulk insert and
 ``--kiosks`` kiosks registered through the hub's registry, each with its own
-Ed25519 key and its own MQTT login (the broker's password file and ACL are
+Ed25519 key and its own MQTT login (the broker's logins and roles are
 made by provisioning's functions, so each kiosk may touch only its own
 topics; ``--anonymous`` for an open broker); the simulated kiosks of benchmarks/loadgen.py in a few shard
 processes, one MQTT client per kiosk. Every employee punches once, at a time

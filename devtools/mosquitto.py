@@ -1,7 +1,10 @@
 """A throwaway Mosquitto on a free loopback port, for tests and the demo.
 
 Tests own the process so they can stop, kill and restart it on the same port
-to prove the no-loss guarantees against a real broker.
+to prove the no-loss guarantees against a real broker. By default it listens
+in plaintext on loopback; with ``plain_listener=False`` the listeners are
+only those of ``extra_config`` (e.g. the TLS listener ``provision broker``
+writes) and ``port`` is the one of them to wait for.
 """
 
 import logging
@@ -49,10 +52,13 @@ def wait_for_port(port: int, timeout_s: float, host: str = "127.0.0.1") -> bool:
 class MosquittoProcess:
     """One mosquitto process with its own config, persistence and log in ``workdir``."""
 
-    def __init__(self, workdir: Path, port: int | None = None, extra_config: str = "") -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, extra_config: str = "", plain_listener: bool = True
+    ) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.extra_config = extra_config
+        self.plain_listener = plain_listener
         self.host = "127.0.0.1"
         self._proc: subprocess.Popen | None = None
 
@@ -66,8 +72,8 @@ class MosquittoProcess:
 
     def write_config(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        lines = [
-            f"listener {self.port} 127.0.0.1",
+        lines = [f"listener {self.port} 127.0.0.1"] if self.plain_listener else []
+        lines += [
             "persistence true",
             f"persistence_location {self.workdir}/",
             f"log_dest file {self.log_path}",

@@ -33,18 +33,36 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             read_secret(path, what)
         except ConfigError as exc:
             problems += [f"{key}: {p}" for p in exc.problems]
+    problems += _gallery_key_secret_problems(config)
     if problems:
         raise ConfigError(args.config_file, problems)
     print(f"{args.config_file}: ok")
     return 0
 
 
+def _gallery_key_secret_problems(config) -> list[str]:
+    """What is wrong with the gallery-key secret; a missing file is fine (made at first use)."""
+    from hub.gallery_keys import GalleryKeySecretError, read_secret_file, secret_path
+
+    try:
+        read_secret_file(secret_path(config))
+    except FileNotFoundError:
+        return []
+    except GalleryKeySecretError as exc:
+        return [f"gallery_key_secret_file: {exc}"]
+    return []
+
+
 def cmd_init_db(args: argparse.Namespace) -> int:
     from hub.app import open_engine
     from hub.db import init_db
+    from hub.gallery_keys import load_or_create_secret, secret_path
 
-    init_db(open_engine(load_config(args), create_dirs=True))
-    print("database ready")
+    config = load_config(args)
+    init_db(open_engine(config, create_dirs=True))
+    path = secret_path(config)
+    load_or_create_secret(path)
+    print(f"database ready; kiosks' gallery keys derive from {path}")
     return 0
 
 
@@ -145,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("check-config", cmd_check_config, "validate a config file; print each problem with its key")
     p.add_argument("config_file", type=Path, metavar="CONFIG")
-    with_config(command("init-db", cmd_init_db, "create or migrate the database schema (idempotent)"))
+    with_config(command("init-db", cmd_init_db,
+                        "create or migrate the database schema and make the gallery-key secret (idempotent)"))
 
     cli_people.register(command, with_config)
     cli_enrol.register(command, with_config)

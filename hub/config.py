@@ -18,7 +18,11 @@ class MqttConfig(Section):
     port: int = Field(1883, ge=1, le=65535, description="broker port")
     username: str | None = Field(None, description="the hub's MQTT user")
     password_file: Path | None = Field(None, description="file holding the hub's MQTT password")
-    ca_file: Path | None = Field(None, description="broker CA certificate; enables TLS when set")
+    ca_file: Path | None = Field(
+        None, description="broker CA certificate; enables TLS, and the broker's certificate must name `host`"
+    )
+    cert_file: Path | None = Field(None, description="TLS client certificate, for a broker that requires one")
+    key_file: Path | None = Field(None, description="private key of cert_file")
     client_id: str = Field("hub-ingest", description="MQTT client id; unique per ingest worker")
     shared_group: str | None = Field(
         None, description="MQTT v5 shared-subscription group, so several ingest workers split punches"
@@ -155,6 +159,12 @@ class HubConfig(Section):
         5000, ge=0, description="SQLite only: how long a writer waits for a lock before giving up"
     )
     admin_token_file: Path = Field(description="file holding the bearer token for admin API calls")
+    gallery_key_secret_file: Path | None = Field(
+        None,
+        description="the secret each kiosk's gallery key is derived from (hub/gallery_keys.py); made (0600) by "
+        "`hub init-db` or at first use when missing; the same file on every hub machine, never in the database; "
+        "null: 'gallery-key.secret' beside the SQLite database (required with PostgreSQL)",
+    )
     max_payload_bytes: int = Field(64 * 1024, ge=1024, description="punches larger than this are rejected")
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)

@@ -42,18 +42,18 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import health, plausibility
+from hub import gallery_keys, health, plausibility
 from hub.config import HubConfig
 from hub.gallery import allowed_sites, build_delta, gallery_updates, record_applied
 from hub.inbox import Inbox
-from hub.intake import (Accepted, Outcome, PunchMessage, Rejected, Screened, build_acks, finish_punch,
-                         parse_punch_message, punch_id_of, screen_punch)
+from hub.intake import (Accepted, DeviceRecord, Outcome, PunchMessage, Rejected, Screened, build_acks,
+                         finish_punch, parse_punch_message, punch_id_of, screen_punch)
 from hub.plausibility import Flag
 from hub.punches import ReceivedMessage, highest_seqs, seq_book, store_decisions
 from hub.registry import lookup_device, lookup_devices
 from protocol import messages, topics
 from protocol.backoff import backoff_delay
-from protocol.errors import MessageInvalid
+from protocol.errors import MessageInvalid, ProtocolError
 from protocol.settings import read_secret
 from protocol.signing import public_key_bytes, verify_many
 
@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 VERIFY_THREADS = min(2, os.cpu_count() or 1)  # signature checks release the GIL: one thread per core they can use
 Stored = tuple[list[Outcome], list[str]]  # per message: what to tell the kiosk, and stored/duplicate/rejected
-SUBSCRIBED_KINDS = (topics.PUNCH, topics.GALLERY_REQUEST, topics.GALLERY_APPLIED)
+SUBSCRIBED_KINDS = (topics.PUNCH, topics.GALLERY_REQUEST, topics.GALLERY_APPLIED, topics.GALLERY_KEY_REQUEST)
 PUBLISHER_SUFFIX = "-out"  # the client id of a worker's publishing connection: its own id plus this
 
 
@@ -119,6 +119,7 @@ class IngestWorker:
             "delivered": 0, "received": 0, "stored": 0, "duplicates": 0, "rejected": 0,
             "commit_failures": 0, "gallery_requests": 0, "gallery_applied": 0,
             "status": 0, "health": 0, "device_reports_rejected": 0, "gallery_pushes": 0,
+            "gallery_keys_sent": 0, "gallery_keys_refused": 0,
         }
         self.ready = threading.Event()  # set while connected with our subscriptions granted
         self._stop = threading.Event()
@@ -128,6 +129,7 @@ class IngestWorker:
         self._publisher: mqtt.Client | None = None  # sends the kiosks their acks and gallery deltas
         self._thread: threading.Thread | None = None
         self._verifier: ThreadPoolExecutor | None = None  # None: signatures checked on the worker thread
+        self._gallery_key_secret: bytes | None = None  # read (or made) at the first key request
 
     # --- lifecycle -------------------------------------------------------
 
@@ -168,8 +170,8 @@ class IngestWorker:
         if cfg.username:
             password = read_secret(cfg.password_file, "MQTT password") if cfg.password_file else None
             client.username_pw_set(cfg.username, password)
-        if cfg.ca_file:
-            client.tls_set(ca_certs=str(cfg.ca_file))
+        if cfg.ca_file:  # paho then also checks that the broker's certificate names cfg.host
+            client.tls_set(ca_certs=str(cfg.ca_file), certfile=cfg.cert_file, keyfile=cfg.key_file)
         client.reconnect_delay_set(cfg.reconnect_min_s, cfg.reconnect_max_s)
         return client
 
@@ -257,7 +259,8 @@ class IngestWorker:
         if punches:
             self._handle_punches(punches)
         handlers = {topics.GALLERY_REQUEST: self._handle_gallery_request,
-                    topics.GALLERY_APPLIED: self._handle_gallery_applied}
+                    topics.GALLERY_APPLIED: self._handle_gallery_applied,
+                    topics.GALLERY_KEY_REQUEST: self._handle_gallery_key_request}
         for delivery in batch:
             kind = kinds[id(delivery)]
             if kind == topics.PUNCH or kind in health.KINDS:
@@ -526,6 +529,36 @@ class IngestWorker:
         else:
             log.warning("gallery confirmation from unknown, retired or misplaced device %s ignored", device_id)
         self._ack([delivery])
+
+    def _handle_gallery_key_request(self, delivery: Delivery) -> None:
+        """Answer a kiosk's signed key request with its gallery key, sealed to the request's box key.
+
+        Refused (no answer; logged and counted): a malformed request, one
+        for another device's topic, an unknown or retired device, a bad
+        signature, or a hub without its secret file.
+        """
+        device_id = topics.parse_device_topic(delivery.message.topic).device_id
+        device = self._retry(lambda: self._lookup(device_id), f"device lookup for {device_id}")
+        try:
+            request = gallery_keys.check_request(device_id, delivery.message.payload, device,
+                                                 max_bytes=self.config.max_payload_bytes)
+            if self._gallery_key_secret is None:
+                self._gallery_key_secret = gallery_keys.load_or_create_secret(gallery_keys.secret_path(self.config))
+        except (ProtocolError, gallery_keys.GalleryKeySecretError) as exc:
+            self.stats["gallery_keys_refused"] += 1
+            log.warning("gallery key request from %s refused: %s", device_id, exc)
+            self._ack([delivery])
+            return
+        assert device is not None  # check_request refuses an unknown device
+        answer = gallery_keys.answer(self._gallery_key_secret, device, request)
+        self._publish(topics.device_topic(device_id, topics.GALLERY_KEY), answer.to_json())
+        self.stats["gallery_keys_sent"] += 1
+        log.info("gallery key sent to %s", device_id)
+        self._ack([delivery])
+
+    def _lookup(self, device_id: str) -> DeviceRecord | None:
+        with self._session_factory() as session:
+            return lookup_device(session, device_id)
 
     # --- helpers ----------------------------------------------------------
 

@@ -24,6 +24,7 @@ from kiosk import __version__
 from kiosk.config import KioskConfig
 from kiosk.decision import DecisionMachine, Outcome, RepunchGuard
 from kiosk.gallery import GalleryCache
+from kiosk.gallery_key import CardGalleryKey, HubGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
 from kiosk.link import MqttLink
 from kiosk.outbox import Outbox
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 OUTBOX_FILE = "outbox.sqlite"
 GALLERY_FILE = "gallery.bin"
 QUIET_REPEAT_S = 30.0  # "already punched" for the same person again within this: message only, no beep
+LOCKED_STATUS_S = 5.0  # while the hub has not sent the gallery key: status and watchdog this often
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,9 @@ class KioskApp:
         self._key = signing.load_private_key(config.signing_key_file)
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.outbox = Outbox(config.state_dir / OUTBOX_FILE)
-        self.gallery = GalleryCache(
-            config.site_id, EncryptedGalleryStore(config.state_dir / GALLERY_FILE, config.signing_key_file)
-        )
+        self.gallery_key = HubGalleryKey(config.device_id, self._key) if config.gallery.key_source == "hub" else None
+        self.gallery = GalleryCache(config.site_id, EncryptedGalleryStore(
+            config.state_dir / GALLERY_FILE, self.gallery_key or CardGalleryKey(config.signing_key_file)))
         self.gallery.load()
         self.analyzer = FrameAnalyzer(
             encoder or FaceEncoder(upsample=config.recognition.detect_upsample),
@@ -83,6 +85,7 @@ class KioskApp:
         self.link = MqttLink(
             config, self.outbox, sw_version=__version__, gallery_version=lambda: self.gallery.version,
             on_gallery=self.gallery.apply, on_command=self.handle_command,
+            gallery_key=self.gallery_key, on_gallery_unlocked=self.gallery.load,
         )
         self.notifier = SdNotifier()
         self.watchdog = WatchdogPetter.from_env(self.notifier)
@@ -111,8 +114,9 @@ class KioskApp:
         housekeeping = threading.Thread(target=self._housekeeping, name="kiosk-housekeeping", daemon=True)
         housekeeping.start()
         try:
+            self.camera.open()               # first: a missing camera fails at once, not after the hub answers
+            self._wait_for_gallery_key()
             self._wait_for_gallery(options.wait_gallery_s)
-            self.camera.open()
             self.notifier.ready()
             self.notifier.status(f"gallery v{self.gallery.version}, outbox {self.outbox.depth()}")
             self._frames(options)
@@ -224,6 +228,22 @@ class KioskApp:
             self.feedback.refused()
 
     # -- background ---------------------------------------------------------------------
+
+    def _wait_for_gallery_key(self) -> None:
+        """Decide nothing until the hub has sent the gallery key (``gallery.key_source: hub``).
+
+        The link keeps asking and the outbox keeps draining meanwhile. systemd
+        gets READY=1 now (its start timeout would otherwise restart a kiosk
+        that only waits for the hub), the reason in STATUS=, and watchdog pings.
+        """
+        if self.gallery_key is None or self.gallery_key.ready.is_set():
+            return
+        log.warning("waiting for the hub to unlock the gallery (the key is never kept on the card)")
+        self.notifier.ready()
+        while not self._stop.is_set() and not self.gallery_key.ready.wait(LOCKED_STATUS_S):
+            self.notifier.status(f"waiting for the hub to unlock the gallery; outbox {self.outbox.depth()}")
+            self.notifier.watchdog_ping()
+        log.info("gallery unlocked: version %s, %d people", self.gallery.version, len(self.gallery.gallery))
 
     def _wait_for_gallery(self, wait_s: float) -> None:
         if wait_s <= 0:

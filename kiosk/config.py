@@ -22,7 +22,11 @@ class MqttConfig(Section):
     port: int = Field(1883, ge=1, le=65535, description="broker port")
     username: str | None = Field(None, description="MQTT user; defaults to the device_id")
     password_file: Path | None = Field(None, description="file holding the MQTT password")
-    ca_file: Path | None = Field(None, description="broker CA certificate; enables TLS when set")
+    ca_file: Path | None = Field(
+        None, description="broker CA certificate; enables TLS, and the broker's certificate must name `host`"
+    )
+    cert_file: Path | None = Field(None, description="TLS client certificate, for a broker that requires one")
+    key_file: Path | None = Field(None, description="private key of cert_file")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
     reconnect_max_s: float = Field(60.0, gt=0, description="cap of the reconnect backoff")
     ack_timeout_s: float = Field(30.0, gt=0, description="resend a punch not acked by the hub after this long")
@@ -49,6 +53,18 @@ class RecognitionConfig(Section):
     repunch_suppress_s: float = Field(300.0, ge=0, description="ignore the same person again within this time")
 
 
+class GalleryConfig(Section):
+    """Where the key of the encrypted gallery cache comes from (kiosk/gallery_key.py, SECURITY.md)."""
+
+    key_source: Literal["hub", "card"] = Field(
+        "hub",
+        description="hub: the hub sends the key at every start and it is held in memory only, so a stolen card "
+        "does not open the gallery, but a kiosk that boots while the hub is unreachable recognises nobody until it "
+        "answers; card: derived from the device key on the card, so the kiosk boots offline, and whoever holds "
+        "the card can read every template in the cache",
+    )
+
+
 class KioskConfig(Section):
     device_id: DeviceId = Field(description="this kiosk's id; also its MQTT username")
     site_id: EntityId = Field(description="the duty site this kiosk stands at")
@@ -59,6 +75,7 @@ class KioskConfig(Section):
     gallery_poll_s: float = Field(
         300.0, gt=0, description="seconds between asking the hub whether the site's gallery changed"
     )
+    gallery: GalleryConfig = Field(default_factory=GalleryConfig, description="the gallery cache's key")
     display: bool = Field(False, description="show the camera with name, time and instructions in a window")
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     camera: CameraConfig = Field(default_factory=CameraConfig)

@@ -4,7 +4,8 @@ Deltas from the hub are applied to a copy and swapped in whole, so the
 pipeline thread always matches against one consistent version, never a
 half-applied one. Each applied version is saved (atomically, encrypted)
 before the hub is told we hold it: after a reboot the kiosk recognises its
-staff straight away, even with the hub unreachable.
+staff as soon as it holds the cache's key (at once with the card-derived
+key; once the hub has sent it with the default hub key, kiosk/gallery_key.py).
 """
 
 import logging
@@ -13,6 +14,7 @@ import threading
 import numpy as np
 
 from biometrics.matcher import Gallery
+from kiosk.gallery_key import GalleryKeyError, GalleryLocked
 from kiosk.gallery_store import EncryptedGalleryStore, GalleryStoreError, People
 from protocol.errors import MessageInvalid
 from protocol.messages import GalleryDelta, decode_template
@@ -43,10 +45,17 @@ class GalleryCache:
         return entry[0] if entry and entry[0] else employee_id
 
     def load(self) -> int:
-        """Load the cached gallery; version 0 (ask the hub for everything) when there is none or it is bad."""
+        """Load the cached gallery; version 0 (ask the hub for everything) when there is none or it is bad.
+
+        Still locked (the hub has not sent the key): version 0 and the file
+        left alone; the link calls this again once the key is in.
+        """
         try:
             loaded = self.store.load()
-        except GalleryStoreError as exc:
+        except GalleryLocked:
+            log.info("gallery cache stays closed until the hub sends its key")
+            return 0
+        except (GalleryStoreError, GalleryKeyError) as exc:
             log.error("gallery cache unusable, starting empty and asking the hub for all of it: %s", exc)
             return 0
         if loaded is None:
@@ -55,7 +64,8 @@ class GalleryCache:
         if site_id != self.site_id:
             log.warning("gallery cache is for site %s, this kiosk stands at %s: ignored", site_id, self.site_id)
             return 0
-        self._swap(version, people)
+        with self._lock:
+            self._swap(version, people)
         log.info("gallery cache loaded: version %s, %d people", version, len(people))
         return version
 

@@ -5,26 +5,28 @@ still recognise its staff. What it holds: employee ids, display names and
 128-d float32 templates, never photos (DESIGN.md, "Biometric data stays in
 place").
 
-Encryption: AES-256-GCM (``cryptography``'s AESGCM). The key is derived with
-HKDF-SHA256 (info ``face-attendance/kiosk-gallery/v1``) from the bytes of the
-device's own secret file, by default the Ed25519 signing key made at
-provisioning (``signing_key_file``): every kiosk already has it, it is
-readable only by the kiosk user, and it never leaves the device, so a copied
-SD-card image or a stolen cache file alone reveals nothing. HKDF with its own
-label keeps this key unrelated to the signing use. Re-provisioning (a new
-key file) makes an old cache unreadable, which is what we want.
+Encryption: AES-256-GCM (``cryptography``'s AESGCM) under a 32-byte key
+from a ``GalleryKeySource`` (kiosk/gallery_key.py): by default the key the
+hub sends at every start and the kiosk holds in memory only, so the files
+of a stolen card alone do not open the cache; or, opted in with
+``gallery.key_source: card``, a key derived from the device key file
+(boots offline, but the card holds everything needed to read it).
+The scheme a file was written under is in its header: a file of the other
+scheme, or of format 1 (the old card-derived scheme), is refused with a
+GalleryStoreError and the kiosk asks the hub for the full gallery.
 
 File layout (little-endian)::
 
-    magic "FAGALLRY" | u16 format | u64 version | u16 len + site_id utf-8 | 12-byte nonce | ciphertext+tag
+    magic "FAGALLRY" | u16 format | u8 key scheme | u64 version | u16 len + site_id utf-8
+    | 12-byte nonce | ciphertext+tag
 
-Everything before the nonce is the GCM associated data, so the version and
-site cannot be altered or swapped between files. The plaintext is a compact
+Everything before the nonce is the GCM associated data, so the scheme,
+version and site cannot be altered or swapped between files. The plaintext is a compact
 binary payload (counts, ids, names, a float32 matrix) that numpy reads in one
 step: 10,000 people x 3 templates load in milliseconds (BENCHMARKS-hardware.md).
 
 What the kiosk does with a GalleryStoreError (tampered or damaged file,
-different device key, unknown format): treat it as "no gallery", log it,
+another key or key scheme, unknown format): treat it as "no gallery", log it,
 and ask the hub for the full gallery (``GalleryRequest`` with
 ``have_version=0``); the next save replaces the bad file. A save is atomic:
 a crash or a full disk mid-save leaves the previous file intact.
@@ -39,43 +41,30 @@ from typing import Mapping, Sequence
 
 import numpy as np
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from kiosk.gallery_key import SCHEME_NAMES, GalleryKeySource
 
 log = logging.getLogger(__name__)
 
 MAGIC = b"FAGALLRY"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: no key scheme in the header, always the card-derived key
 DIMS = 128
 NONCE_BYTES = 12
-HKDF_INFO = b"face-attendance/kiosk-gallery/v1"
-MIN_KEY_FILE_BYTES = 32
 
 People = dict[str, tuple[str, list[np.ndarray]]]  # employee_id -> (name, templates)
 
-_FIXED = struct.Struct("<8sHQH")   # magic, format, version, len(site_id)
+_FIXED = struct.Struct("<8sHBQH")  # magic, format, key scheme, version, len(site_id)
 _COUNTS = struct.Struct("<III")   # people, templates, dims
 
 
 class GalleryStoreError(ValueError):
-    """The cache file is damaged, was altered, was written with another key, or has an unknown format."""
+    """The cache file is damaged, was altered, was written with another key or scheme, or has an unknown format."""
 
 
-def derive_key(key_file: Path) -> bytes:
-    """32-byte AES key from the device secret file (HKDF-SHA256)."""
-    try:
-        secret = key_file.read_bytes()
-    except OSError as exc:
-        raise GalleryStoreError(f"cannot read the gallery key file {key_file}: {exc.strerror or exc}") from exc
-    if len(secret.strip()) < MIN_KEY_FILE_BYTES:
-        raise GalleryStoreError(f"gallery key file {key_file} holds under {MIN_KEY_FILE_BYTES} bytes: not a device secret")
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(secret)
-
-
-def _header(version: int, site_id: str) -> bytes:
+def _header(scheme: int, version: int, site_id: str) -> bytes:
     site = site_id.encode("utf-8")
-    return _FIXED.pack(MAGIC, FORMAT_VERSION, version, len(site)) + site
+    return _FIXED.pack(MAGIC, FORMAT_VERSION, scheme, version, len(site)) + site
 
 
 def _pack_strings(values: Sequence[str]) -> bytes:
@@ -160,11 +149,15 @@ def decode_payload(data: bytes) -> People:
 
 
 class EncryptedGalleryStore:
-    """One gallery cache file at ``path``, keyed from ``key_file``."""
+    """One gallery cache file at ``path``, encrypted under the key of ``key_source``.
 
-    def __init__(self, path: Path, key_file: Path) -> None:
+    Saving or loading before a hub key has come raises ``GalleryLocked``
+    (kiosk/gallery_key.py), and leaves the file as it is.
+    """
+
+    def __init__(self, path: Path, key_source: GalleryKeySource) -> None:
         self.path = Path(path)
-        self.key_file = Path(key_file)
+        self.key_source = key_source
         self._lock = threading.Lock()
 
     @property
@@ -175,9 +168,9 @@ class EncryptedGalleryStore:
         """Encrypt and atomically replace the cache. The old file stays whole if this fails."""
         if not 0 <= version < 2**64:
             raise ValueError(f"gallery version must be 0..2^64-1, got {version}")
-        header = _header(version, site_id)
+        header = _header(self.key_source.scheme, version, site_id)
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(derive_key(self.key_file)).encrypt(nonce, encode_payload(people), header)
+        sealed = AESGCM(self.key_source.key()).encrypt(nonce, encode_payload(people), header)
         with self._lock:
             self._replace(header + nonce + sealed)
         log.info("gallery cache saved: version %s, site %s, %d people", version, site_id, len(people))
@@ -211,20 +204,28 @@ class EncryptedGalleryStore:
         if len(nonce) != NONCE_BYTES:
             raise GalleryStoreError(f"gallery cache {self.path} is truncated")
         try:
-            payload = AESGCM(derive_key(self.key_file)).decrypt(nonce, blob[header_len + NONCE_BYTES:], blob[:header_len])
+            payload = AESGCM(self.key_source.key()).decrypt(nonce, blob[header_len + NONCE_BYTES:], blob[:header_len])
         except InvalidTag as exc:
             raise GalleryStoreError(
                 f"gallery cache {self.path} failed authentication: it was altered or damaged, "
-                "or written with another device key"
+                "or written with another key (another device, or a re-provisioned one)"
             ) from exc
         return version, site_id, decode_payload(payload)
 
     def _parse_header(self, blob: bytes) -> tuple[int, str, int]:
         if len(blob) < _FIXED.size or blob[:len(MAGIC)] != MAGIC:
             raise GalleryStoreError(f"{self.path} is not a gallery cache file")
-        _, fmt, version, site_len = _FIXED.unpack_from(blob)
+        fmt = struct.unpack_from("<H", blob, len(MAGIC))[0]
+        if fmt == 1:
+            raise GalleryStoreError(f"gallery cache {self.path} was written under the old card-derived key "
+                                    "scheme (format 1); it is not read any more")
         if fmt != FORMAT_VERSION:
             raise GalleryStoreError(f"gallery cache {self.path} has format {fmt}; this kiosk reads format {FORMAT_VERSION}")
+        _, _, scheme, version, site_len = _FIXED.unpack_from(blob)
+        if scheme != self.key_source.scheme:
+            raise GalleryStoreError(
+                f"gallery cache {self.path} was written under the {SCHEME_NAMES.get(scheme, scheme)!r} key "
+                f"scheme; this kiosk's gallery.key_source is {SCHEME_NAMES[self.key_source.scheme]!r}")
         end = _FIXED.size + site_len
         try:
             site_id = blob[_FIXED.size:end].decode("utf-8")

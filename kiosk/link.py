@@ -11,7 +11,10 @@ Delivery rules (DESIGN.md, Guarantees):
   exponential, capped, jittered backoff; while offline no thread polls.
 
 Other traffic: the retained status topic (birth on connect, last will
-``offline``), health (QoS 0), gallery sync and remote commands.
+``offline``), health (QoS 0), gallery sync and remote commands. With a
+``HubGalleryKey`` (``gallery.key_source: hub``) the link first asks the hub
+for the gallery key, on every connect and then with a capped backoff until
+it has it; gallery requests and deltas wait until then (kiosk/gallery_key.py).
 """
 
 import logging
@@ -25,6 +28,7 @@ from datetime import datetime, timezone
 import paho.mqtt.client as mqtt
 
 from kiosk.config import KioskConfig
+from kiosk.gallery_key import HubGalleryKey
 from kiosk.outbox import Outbox
 from protocol import messages, topics
 from protocol.backoff import backoff_delay
@@ -38,6 +42,8 @@ log = logging.getLogger(__name__)
 MAX_GALLERY_BYTES = 256 * 1024 * 1024
 SEND_BATCH = 500
 SENDER_RETRY_S = 1.0
+KEY_RETRY_INITIAL_S = 2.0  # first wait for the hub's gallery key before asking again; doubles ...
+KEY_RETRY_MAX_S = 60.0     # ... up to this (each reconnect also asks at once)
 
 GalleryHandler = Callable[[messages.GalleryDelta], int | None]
 CommandHandler = Callable[[messages.Command], messages.CommandResult]
@@ -60,6 +66,8 @@ class MqttLink:
         gallery_version: Callable[[], int],
         on_gallery: GalleryHandler | None = None,
         on_command: CommandHandler | None = None,
+        gallery_key: HubGalleryKey | None = None,
+        on_gallery_unlocked: Callable[[], object] | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
@@ -67,6 +75,8 @@ class MqttLink:
         self._gallery_version = gallery_version
         self._on_gallery = on_gallery
         self._on_command = on_command
+        self._gallery_key = gallery_key
+        self._on_gallery_unlocked = on_gallery_unlocked
         self.device_id = config.device_id
         self.stats: Counter[str] = Counter()
         self.connected = threading.Event()
@@ -79,7 +89,10 @@ class MqttLink:
     # -- lifecycle ---------------------------------------------------------
 
     def start(self) -> None:
-        for name, target in (("mqtt-network", self._network_loop), ("mqtt-sender", self._sender_loop)):
+        loops = [("mqtt-network", self._network_loop), ("mqtt-sender", self._sender_loop)]
+        if self._gallery_key is not None:
+            loops.append(("gallery-key", self._gallery_key_loop))
+        for name, target in loops:
             thread = threading.Thread(target=target, name=f"{name}-{self.device_id}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -116,12 +129,24 @@ class MqttLink:
 
     def request_gallery(self, have_version: int | None = None) -> bool:
         """Tell the hub the version we hold (0: send everything); it answers with a delta."""
-        if not self.connected.is_set():
+        if not self.connected.is_set() or self.is_gallery_locked():
             return False
         version = self._gallery_version() if have_version is None else have_version
         request = messages.GalleryRequest(site_id=self.config.site_id, have_version=version)
         self.stats["gallery_requests"] += 1
         return self._client.publish(self._topic(topics.GALLERY_REQUEST), request.to_json(), qos=1).rc == 0
+
+    def is_gallery_locked(self) -> bool:
+        """True while the gallery key is still to come from the hub."""
+        return self._gallery_key is not None and not self._gallery_key.ready.is_set()
+
+    def request_gallery_key(self) -> bool:
+        """Ask the hub for the gallery key (signed, with a box key held in memory); False when not sent."""
+        if self._gallery_key is None or not self.is_gallery_locked() or not self.connected.is_set():
+            return False
+        self.stats["gallery_key_requests"] += 1
+        info = self._client.publish(self._topic(topics.GALLERY_KEY_REQUEST), self._gallery_key.request(), qos=1)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     # -- threads ---------------------------------------------------------------
 
@@ -159,6 +184,16 @@ class MqttLink:
             attempt += 1
             log.warning("connection to the broker lost; reconnecting in %.1f s", delay)
             self._stop.wait(delay)
+
+    def _gallery_key_loop(self) -> None:
+        """Ask again, with a capped, jittered backoff, until the key is in (each connect also asks)."""
+        assert self._gallery_key is not None
+        attempt = 0
+        while not self._stop.is_set() and not self._gallery_key.ready.is_set():
+            self._stop.wait(backoff_delay(attempt, KEY_RETRY_INITIAL_S, KEY_RETRY_MAX_S))
+            if self.request_gallery_key():
+                attempt += 1
+                log.warning("waiting for the hub to unlock the gallery; asked again (%d)", attempt)
 
     def _sender_loop(self) -> None:
         timeout_s = self.config.mqtt.ack_timeout_s
@@ -201,7 +236,8 @@ class MqttLink:
         log.info("connected to %s:%s (session present: %s)", self.config.mqtt.host, self.config.mqtt.port,
                  flags.session_present)
         self.stats["connects"] += 1
-        client.subscribe([(self._topic(kind), 1) for kind in (topics.ACK, topics.GALLERY_DELTA, topics.CMD)])
+        kinds = [topics.ACK, topics.GALLERY_DELTA, topics.CMD] + ([topics.GALLERY_KEY] if self._gallery_key else [])
+        client.subscribe([(self._topic(kind), 1) for kind in kinds])
         client.publish(self._topic(topics.STATUS), self._status("online"), qos=1, retain=True)
         if self.stats["connects"] == 1 or not flags.session_present:
             # A new process, or a broker that lost our session (restart without persistence):
@@ -209,6 +245,7 @@ class MqttLink:
             # messages and the ack timeout covers the rest, without doubling the traffic.
             self.outbox.mark_all_unsent()
         self.connected.set()
+        self.request_gallery_key()
         self.request_gallery()
         self._wake.set()
 
@@ -226,6 +263,8 @@ class MqttLink:
                 self._handle_delta(messages.parse(messages.GalleryDelta, msg.payload, MAX_GALLERY_BYTES))
             elif kind == topics.CMD:
                 self._handle_command(messages.parse(messages.Command, msg.payload))
+            elif kind == topics.GALLERY_KEY and self._gallery_key is not None:
+                self._handle_gallery_key(messages.parse(messages.GalleryKey, msg.payload))
             else:
                 log.warning("message on unexpected topic %s ignored", msg.topic)
         except (MessageInvalid, ValueError) as exc:
@@ -247,8 +286,21 @@ class MqttLink:
                           rejection.id, rejection.reason)
         self._wake.set()
 
+    def _handle_gallery_key(self, answer: messages.GalleryKey) -> None:
+        """The hub's key: open it, open the cache with it, then ask for what changed since."""
+        assert self._gallery_key is not None
+        if not self._gallery_key.accept(answer):
+            return
+        if self._on_gallery_unlocked is not None:
+            self._on_gallery_unlocked()
+        self.request_gallery()
+
     def _handle_delta(self, delta: messages.GalleryDelta) -> None:
         if self._on_gallery is None:
+            return
+        if self.is_gallery_locked():
+            log.info("gallery delta %s->%s ignored: the gallery is locked until the hub sends its key",
+                     delta.from_version, delta.to_version)
             return
         if delta.site_id != self.config.site_id:
             log.warning("gallery delta for site %s ignored: this kiosk stands at %s", delta.site_id,
@@ -295,8 +347,8 @@ class MqttLink:
             mqtt_cfg.username or self.device_id,
             read_secret(mqtt_cfg.password_file, "the MQTT password") if mqtt_cfg.password_file else None,
         )
-        if mqtt_cfg.ca_file:
-            client.tls_set(ca_certs=str(mqtt_cfg.ca_file))
+        if mqtt_cfg.ca_file:  # paho then also checks that the broker's certificate names mqtt_cfg.host
+            client.tls_set(ca_certs=str(mqtt_cfg.ca_file), certfile=mqtt_cfg.cert_file, keyfile=mqtt_cfg.key_file)
         client.will_set(self._topic(topics.STATUS), self._status("offline", with_time=False), qos=1, retain=True)
         client.max_inflight_messages_set(mqtt_cfg.inflight_max)
         client.max_queued_messages_set(0)

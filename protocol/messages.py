@@ -162,6 +162,31 @@ class GalleryApplied(Message):
     version: int = Field(ge=0)
 
 
+BoxKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]  # base64 of 32 bytes
+
+
+class GalleryKeyRequest(Message):
+    """Kiosk -> hub: "send me my gallery key"; ``sig`` (device key) covers every other field.
+
+    ``box_key`` is an X25519 public key the kiosk made for this request and
+    holds only in memory: the hub seals the answer to it, so a replayed
+    request yields nothing anyone can open (kiosk/gallery_key.py).
+    """
+
+    v: Literal[1] = 1
+    device_id: DeviceId
+    box_key: BoxKey
+    sig: str = Field(min_length=1)
+
+
+class GalleryKey(Message):
+    """Hub -> kiosk: the 32-byte gallery key, sealed (libsodium SealedBox) to the request's ``box_key``."""
+
+    v: Literal[1] = 1
+    box_key: BoxKey = Field(description="the box key of the request this answers")
+    sealed: str = Field(min_length=1, max_length=128, description="base64 SealedBox of the key")
+
+
 class Command(Message):
     v: Literal[1] = 1
     id: str = Field(min_length=1, max_length=64)

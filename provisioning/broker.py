@@ -1,27 +1,52 @@
-"""Mosquitto password file, ACL and config snippet for the fleet.
+"""Mosquitto configuration for the fleet: logins, client ids, topics and TLS.
 
-Each device logs in as its ``device_id``; the ACL is made of ``pattern``
-rules on ``%u``, so one file serves any number of devices and a device can
-only ever touch ``att/v1/dev/<its own id>/...``. The hub user may read and
-write every device topic. A retired device is simply absent from the
-password file: it cannot connect at all.
+``provision broker`` writes, for Mosquitto 2.0's dynamic security plugin,
+one user per device (user name = client id = ``device_id``) and one for the
+hub, each device with a role naming its own topics only; and a TLS listener
+with a small CA (``provisioning.tls``). Why the plugin and not
+``password_file``/``acl_file``, established against Mosquitto 2.0.11
+(tests/test_hostile_broker.py keeps it so):
 
-Passwords are stored in Mosquitto 2's own PBKDF2-SHA512 format
-(``$7$iterations$salt$hash``), written here so the IT laptop needs no
-mosquitto_passwd; tests check the result against a real Mosquitto.
+- With ``acl_file``, a device holding its own credentials could log in
+  with another device's client id, or ``hub-ingest``, and Mosquitto closed
+  the victim's connection ("already connected, closing old connection"),
+  firing its last will. ``use_username_as_clientid`` stops that, but it
+  also renames every hub connection to ``hub`` (seen in the broker's log;
+  the ingest worker
+  opens ``<client_id>`` and ``<client_id>-out``, ``--workers N`` more), so
+  the hub's connections would knock each other off. The plugin instead
+  binds each device *user* to one client id (``clientid``) and refuses any
+  other at CONNECT ("not authorised"), while the hub user keeps any id.
+- ``acl_file`` in 2.0.11 grants every SUBSCRIBE (``#``, ``$share/hub/...``)
+  and filters only on delivery: a device in the hub's shared group got
+  nothing itself, but each punch the broker handed to its subscription was
+  dropped, so the hub received 20 of 40 and kiosks waited on resends (the
+  same with ``use_username_as_clientid``). The plugin checks subscriptions
+  (``subscribeLiteral``), so they are refused and the hub gets all 40.
+- The plugin does not expand ``%u`` in its ACLs (tested: a ``%u`` role
+  matched nothing), hence one literal role per device.
+
+The plugin reads its file only at start (tested: SIGHUP does not reload it),
+so after regenerating the broker is restarted; the fleet then logs in again
+at once, which is why passwords keep Mosquitto's own 101 PBKDF2 iterations.
+Its hashes are the same PBKDF2-SHA512 as ``$7$`` password-file hashes, made
+here so the IT laptop needs no mosquitto tools.
 """
 
 import base64
 import hashlib
 import hmac
+import json
 import os
 import secrets
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from protocol.topics import HUB_PUBLISHES, KIOSK_PUBLISHES, PREFIX, is_device_id
+from protocol.topics import HUB_PUBLISHES, KIOSK_PUBLISHES, PREFIX, device_topic, is_device_id
 from provisioning import bundle as bundles
+from provisioning import tls
 from provisioning.errors import BrokerConfigError, BundleError
 
 # Mosquitto's own default (mosquitto_passwd). The passwords hashed here are random 192-bit tokens,
@@ -31,10 +56,19 @@ from provisioning.errors import BrokerConfigError, BundleError
 PBKDF2_ITERATIONS = 101
 SALT_BYTES = 12
 
-PASSWORD_FILE = "passwd"
-ACL_FILE = "acl"
+DYNSEC_FILE = "dynamic-security.json"
+LEGACY_PASSWORD_FILE = "passwd"  # written before the plugin; read once so no device is lost
 CONF_FILE = "att.conf"
+OPTIONS_FILE = "options.json"  # listeners and install folder, so a rerun (or retire) keeps them
 HUB_PASSWORD_FILE = "hub-mqtt.password"
+HUB_CLIENT_CERT = "hub-mqtt.crt"
+HUB_CLIENT_KEY = "hub-mqtt.key"
+# Found by the loader's library path on Debian and Raspberry Pi OS whatever the architecture.
+DYNSEC_PLUGIN = "mosquitto_dynamic_security.so"
+HUB_ROLE = "hub"
+DEVICE_ROLE_PREFIX = "device-"
+DEFAULT_ACL_ACCESS = {"publishClientSend": False, "publishClientReceive": False, "subscribe": False,
+                      "unsubscribe": True}
 
 
 def hash_password(password: str, salt: bytes, iterations: int = PBKDF2_ITERATIONS) -> str:
@@ -71,40 +105,126 @@ def parse_password_file(text: str) -> dict[str, str]:
     return entries
 
 
-def password_file_text(entries: dict[str, str]) -> str:
-    return "".join(f"{user}:{entries[user]}\n" for user in sorted(entries))
+def device_role(device_id: str) -> dict[str, Any]:
+    """The dynamic-security role of one device: publish its own kiosk topics, subscribe to and
+    receive its own hub topics, by literal name (2.0.11 does not expand ``%u`` in these ACLs)."""
+    acls = [_acl("publishClientSend", device_topic(device_id, kind)) for kind in KIOSK_PUBLISHES]
+    for kind in HUB_PUBLISHES:
+        topic = device_topic(device_id, kind)
+        acls += [_acl("subscribeLiteral", topic), _acl("publishClientReceive", topic)]
+    return {"rolename": f"{DEVICE_ROLE_PREFIX}{device_id}", "acls": acls}
 
 
-def acl_text(hub_user: str) -> str:
-    """The ACL: the hub user on every device topic, each device on its own topics only."""
-    dev = f"{PREFIX}/dev"
-    lines = [
-        "# Generated by `provision broker`; edit the generator, not this file.",
-        "# The hub reads and writes every device topic.",
-        f"user {hub_user}",
-        f"topic readwrite {dev}/#",
-        "",
-        "# Every device (%u = its MQTT username = its device_id) on its own topics only.",
+def hub_role() -> dict[str, Any]:
+    """The hub's role: every device topic, directly or through a shared subscription of any group."""
+    dev = f"{PREFIX}/dev/#"
+    return {"rolename": HUB_ROLE, "acls": [
+        _acl("publishClientSend", dev),
+        _acl("publishClientReceive", dev),
+        _acl("subscribePattern", dev),
+        _acl("subscribePattern", f"$share/+/{dev}"),
+    ]}
+
+
+def _acl(kind: str, topic: str) -> dict[str, Any]:
+    return {"acltype": kind, "topic": topic, "priority": 0, "allow": True}
+
+
+def dynsec_document(entries: dict[str, str], hub_user: str) -> dict[str, Any]:
+    """The dynamic-security plugin's whole configuration for ``entries`` (user -> ``$7$`` hash).
+
+    Everything is denied unless a role allows it, so a device may not subscribe to ``#`` or to
+    ``$share/...``; each device is bound to the client id equal to its user name, so its
+    credentials cannot take over another device's or the hub's session.
+    """
+    clients, roles = [], [hub_role()]
+    for user in sorted(entries):
+        client: dict[str, Any] = {"username": user, **_dynsec_password(user, entries[user])}
+        if user == hub_user:
+            client["roles"] = [{"rolename": HUB_ROLE}]
+        else:
+            role = device_role(user)
+            roles.append(role)
+            client |= {"clientid": user, "roles": [{"rolename": role["rolename"]}]}
+        clients.append(client)
+    return {"defaultACLAccess": DEFAULT_ACL_ACCESS, "clients": clients, "groups": [], "roles": roles}
+
+
+def _dynsec_password(user: str, hashed: str) -> dict[str, Any]:
+    """A ``$7$`` hash as the plugin stores it: the same PBKDF2-SHA512, fields apart."""
+    parts = hashed.split("$")
+    if hash_iterations(hashed) is None:
+        raise BrokerConfigError(f"the password hash of {user!r} is not PBKDF2-SHA512 ($7$); give its bundle")
+    return {"password": parts[4], "salt": parts[3], "iterations": int(parts[2])}
+
+
+def parse_dynsec_document(text: str) -> dict[str, str]:
+    """The users of a dynamic-security file with their passwords as ``$7$`` hashes."""
+    try:
+        clients = json.loads(text)["clients"]
+        return {c["username"]: f"$7${c['iterations']}${c['salt']}${c['password']}" for c in clients if "password" in c}
+    except (ValueError, KeyError, TypeError) as exc:
+        raise BrokerConfigError(f"not a dynamic-security file written by provision broker: {exc!r}") from exc
+
+
+@dataclass(frozen=True)
+class BrokerOptions:
+    """Where the broker listens (TLS always, plaintext only when asked, loopback by default) and
+    where its files live on the broker host (the paths in ``att.conf``; the output folder if unset)."""
+
+    tls_port: int = 8883
+    require_client_certs: bool = False
+    plaintext_port: int | None = None
+    plaintext_bind: str = "127.0.0.1"
+    install_dir: str | None = None
+
+
+def options_for(out: Path, **changes: Any) -> BrokerOptions:
+    """The options of the last run in ``out`` (defaults on the first) with ``changes``; a change
+    of None keeps the saved value, a ``plaintext_port`` of 0 closes that listener again."""
+    path = out / OPTIONS_FILE
+    try:
+        saved = BrokerOptions(**json.loads(path.read_text(encoding="utf-8"))) if path.exists() else BrokerOptions()
+    except (ValueError, TypeError) as exc:
+        raise BrokerConfigError(f"{path} is damaged ({exc}); delete it and give the broker options again") from exc
+    merged = replace(saved, **{k: v for k, v in changes.items() if v is not None})
+    return replace(merged, plaintext_port=merged.plaintext_port or None)
+
+
+def auth_conf_lines(dynsec_file: Path) -> list[str]:
+    """mosquitto.conf lines that hand logins, client ids and topics to the plugin with ``dynsec_file``."""
+    return [
+        "# Face-attendance fleet (generated by `provision broker`): logins, client ids and topics are",
+        "# checked by the dynamic security plugin, which reads its file only at start: after",
+        "# regenerating, restart mosquitto (a SIGHUP does not reload it).",
+        "per_listener_settings false",
+        "allow_anonymous false",
+        f"plugin {DYNSEC_PLUGIN}",
+        f"plugin_opt_config_file {dynsec_file}",
     ]
-    lines += [f"pattern write {dev}/%u/{kind}" for kind in KIOSK_PUBLISHES]
-    lines += [f"pattern read {dev}/%u/{kind}" for kind in HUB_PUBLISHES]
+
+
+def conf_text(where: Path, options: BrokerOptions) -> str:
+    """A snippet for /etc/mosquitto/conf.d/; ``where`` is the folder of the other files on the broker host."""
+    lines = auth_conf_lines(where / DYNSEC_FILE) + [
+        "",
+        "# TLS for kiosks and the hub: clients check this server's name against server.crt.",
+        f"listener {options.tls_port}",
+        f"cafile {where / tls.CA_CERT}",
+        f"certfile {where / tls.SERVER_CERT}",
+        f"keyfile {where / tls.SERVER_KEY}",
+    ]
+    if options.require_client_certs:
+        lines.append("require_certificate true")
+    if options.plaintext_port is not None:
+        lines += ["", "# Plaintext (--plaintext-port), e.g. for a hub on this machine; same logins and ACL.",
+                  f"listener {options.plaintext_port} {options.plaintext_bind}"]
     return "\n".join(lines) + "\n"
-
-
-def conf_text(password_file: Path, acl_file: Path) -> str:
-    """A snippet for mosquitto.conf (or /etc/mosquitto/conf.d/)."""
-    return (
-        "# Face-attendance fleet: per-device credentials and ACL (generated by `provision broker`).\n"
-        "# Install the files readable by the mosquitto user; reload with SIGHUP after regenerating.\n"
-        "allow_anonymous false\n"
-        f"password_file {password_file}\n"
-        f"acl_file {acl_file}\n"
-    )
 
 
 @dataclass
 class BrokerPlan:
-    """What goes into the password file, and why anything known was left out."""
+    """Who gets a login (user -> ``$7$`` hash), and why anything known was left out."""
 
     entries: dict[str, str] = field(default_factory=dict)
     devices: list[str] = field(default_factory=list)
@@ -121,10 +241,10 @@ def plan_entries(
     hub_password: str,
     salt: Callable[[], bytes] = lambda: os.urandom(SALT_BYTES),
 ) -> BrokerPlan:
-    """Decide the password file's entries.
+    """Decide who gets a login.
 
     Devices come from bundles (plain passwords, hashed here) and from the
-    existing password file (kept, so devices provisioned elsewhere are not
+    existing broker files (kept, so devices provisioned elsewhere are not
     lost). Left out: ``retired`` ones, and with ``hub_active`` (the hub's
     list) every device the hub does not hold as active. A hash that already
     matches the bundle's password is kept, so reruns change nothing.
@@ -140,6 +260,8 @@ def plan_entries(
             plan.left_out.append((device_id, "not an active device at the hub"))
         elif not is_device_id(device_id):
             plan.left_out.append((device_id, "not a valid device id"))
+        elif device_id.startswith(f"{hub_user}-"):
+            plan.left_out.append((device_id, f"reserved for the hub's client ids ({hub_user}-...)"))
         else:
             plan.entries[device_id] = _hash_reusing(bundle_passwords.get(device_id), existing.get(device_id), salt)
             plan.devices.append(device_id)
@@ -202,38 +324,71 @@ def write_broker_files(
     *,
     devices_from: Path | None,
     hub_active: set[str] | None,
+    broker_hosts: list[str],
+    options: BrokerOptions,
     retire: Iterable[str] = (),
     hub_user: str = "hub",
-    install_dir: Path | None = None,
 ) -> BrokerPlan:
-    """(Re)generate ``passwd``, ``acl``, ``att.conf`` and the hub's password in ``out``.
+    """(Re)generate the plugin's file, ``att.conf``, the CA and server certificate, the hub's password.
 
-    The hub's password is made once and reused, so regenerating never logs
-    out a running hub. ``install_dir`` is where the files will live on the
-    broker host (the paths in ``att.conf``); ``out`` itself by default.
+    The hub's password, the CA and the server key are made once and reused,
+    so regenerating never logs out a running hub nor breaks the fleet's
+    trust. ``broker_hosts`` are the names and addresses clients use for the
+    broker (its certificate names them; may be empty on a rerun, which keeps
+    the certificate's). ``options`` are saved in ``out`` for the next run.
     """
     out.mkdir(parents=True, exist_ok=True)
     os.chmod(out, 0o700)
+    ca = tls.ensure_ca(out)
+    if broker_hosts or not (out / tls.SERVER_CERT).exists():
+        tls.ensure_server_cert(out, ca, broker_hosts)
     passwords, retired, problems = bundle_credentials(devices_from) if devices_from else ({}, set(), [])
-    passwd_path = out / PASSWORD_FILE
-    existing = parse_password_file(passwd_path.read_text(encoding="utf-8")) if passwd_path.exists() else {}
-    hub_password_path = out / HUB_PASSWORD_FILE
-    if hub_password_path.exists():
-        hub_password = hub_password_path.read_text(encoding="utf-8").strip()
-    else:
-        hub_password = new_hub_password()
-        bundles.write_private_text(hub_password_path, hub_password + "\n")
     plan = plan_entries(
         bundle_passwords=passwords,
         retired=retired | set(retire),
-        existing=existing,
+        existing=_existing_entries(out),
         hub_active=hub_active,
         hub_user=hub_user,
-        hub_password=hub_password,
+        hub_password=_hub_password(out),
     )
     plan.left_out += problems
-    where = (install_dir or out).absolute()
-    bundles.write_private_text(passwd_path, password_file_text(plan.entries))
-    bundles.write_private_text(out / ACL_FILE, acl_text(hub_user), mode=0o644)
-    bundles.write_private_text(out / CONF_FILE, conf_text(where / PASSWORD_FILE, where / ACL_FILE), mode=0o644)
+    if options.require_client_certs:
+        _issue_client_certs(out, ca, devices_from, plan, hub_user)
+    where = Path(options.install_dir or out).absolute()
+    bundles.write_private_text(out / DYNSEC_FILE, json.dumps(dynsec_document(plan.entries, hub_user), indent=1))
+    bundles.write_private_text(out / CONF_FILE, conf_text(where, options), mode=0o644)
+    bundles.write_private_text(out / OPTIONS_FILE, json.dumps(asdict(options)) + "\n", mode=0o644)
     return plan
+
+
+def _existing_entries(out: Path) -> dict[str, str]:
+    """Users already given broker access: from the plugin's file, or the password file it replaced."""
+    dynsec, legacy = out / DYNSEC_FILE, out / LEGACY_PASSWORD_FILE
+    if dynsec.exists():
+        return parse_dynsec_document(dynsec.read_text(encoding="utf-8"))
+    if legacy.exists():
+        return parse_password_file(legacy.read_text(encoding="utf-8"))
+    return {}
+
+
+def _hub_password(out: Path) -> str:
+    path = out / HUB_PASSWORD_FILE
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    password = new_hub_password()
+    bundles.write_private_text(path, password + "\n")
+    return password
+
+
+def _issue_client_certs(
+    out: Path, ca: tls.Authority, devices_from: Path | None, plan: BrokerPlan, hub_user: str
+) -> None:
+    """A client certificate for the hub (in ``out``) and for each planned device with a bundle, once."""
+    if not (out / HUB_CLIENT_CERT).exists():
+        key_pem, cert_pem = tls.issue_client(ca, hub_user)
+        bundles.write_private_text(out / HUB_CLIENT_KEY, key_pem)
+        bundles.write_private_text(out / HUB_CLIENT_CERT, cert_pem, mode=0o644)
+    for device_id in plan.devices:
+        folder = devices_from / device_id if devices_from else None
+        if folder is not None and (folder / bundles.META_JSON).exists() and not bundles.has_client_cert(folder):
+            bundles.write_client_cert(folder, *tls.issue_client(ca, device_id))

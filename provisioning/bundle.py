@@ -6,6 +6,9 @@ Layout (directories 0700, secrets 0600)::
     provision.json           device_id, site_id, hub, public key, hostname (no secrets)
     credentials/device.key   Ed25519 private key (PEM)
     credentials/mqtt.password
+    credentials/mqtt-client.key, mqtt-client.crt
+                             TLS client certificate, when the broker requires one
+                             (added by ``provision broker --client-certs``)
     ca.crt                   broker CA certificate, when TLS is on
 
 First boot (``firstboot.install_script``) copies it to ``/etc/kiosk``; the
@@ -42,6 +45,8 @@ CREDENTIALS = "credentials"
 DEVICE_KEY = "device.key"
 MQTT_PASSWORD = "mqtt.password"
 CA_CERT = "ca.crt"
+CLIENT_KEY = "mqtt-client.key"
+CLIENT_CERT = "mqtt-client.crt"
 
 
 @dataclass(frozen=True)
@@ -162,6 +167,24 @@ def write_bundle(
     write_private_text(bundle / CREDENTIALS / MQTT_PASSWORD, identity.mqtt_password + "\n")
     signing.write_private_key(identity.key, bundle / CREDENTIALS / DEVICE_KEY)
     os.chmod(bundle / CREDENTIALS / DEVICE_KEY, 0o600)  # also when it existed with looser modes
+
+
+def has_client_cert(bundle: Path) -> bool:
+    return (bundle / CREDENTIALS / CLIENT_CERT).exists()
+
+
+def write_client_cert(bundle: Path, key_pem: str, cert_pem: str) -> None:
+    """Add a TLS client certificate to the bundle and point its kiosk.yaml at it (installed paths)."""
+    config_path = bundle / KIOSK_YAML
+    try:
+        config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise BundleError(f"cannot read {config_path}: {exc}") from exc
+    write_private_text(bundle / CREDENTIALS / CLIENT_KEY, key_pem)
+    write_private_text(bundle / CREDENTIALS / CLIENT_CERT, cert_pem)
+    config["mqtt"] |= {"cert_file": str(PI_CREDENTIALS_DIR / CLIENT_CERT),
+                       "key_file": str(PI_CREDENTIALS_DIR / CLIENT_KEY)}
+    write_private_text(config_path, yaml.safe_dump(config, sort_keys=False))
 
 
 def mark_retired(bundle: Path) -> None:

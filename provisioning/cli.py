@@ -38,7 +38,20 @@ def _bundle_args(p: argparse.ArgumentParser) -> None:
 
 def _broker_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hub-user", default="hub", help="the hub's MQTT username (default: hub)")
-    p.add_argument("--install-dir", type=Path, metavar="DIR", help="where the broker files go on the broker host")
+    p.add_argument("--broker-host", action="append", default=[], metavar="NAME",
+                   help="a host name or IP clients use for the broker; named in its TLS certificate "
+                        "(repeat for several; needed on the first run, kept on reruns without it)")
+    # These options are kept in the output folder: a rerun or `retire` without them changes nothing.
+    p.add_argument("--install-dir", type=Path, metavar="DIR",
+                   help="where the broker files go on the broker host (the paths in att.conf)")
+    p.add_argument("--tls-port", type=int, metavar="P", help="TLS listener port (default 8883)")
+    p.add_argument("--client-certs", action=argparse.BooleanOptionalAction,
+                   help="require a TLS client certificate too; issues one for the hub and each bundle")
+    p.add_argument("--plaintext-port", type=int, metavar="P",
+                   help="also open a plaintext listener (off by default; 0 closes it again), "
+                        "e.g. for a hub on the broker host")
+    p.add_argument("--plaintext-bind", metavar="ADDR",
+                   help="address of the plaintext listener (default 127.0.0.1: this machine only)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,8 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--firstrun", action="store_true", help="also write firstrun.sh for images without cloud-init")
     p.add_argument("--units-dir", type=Path, default=image.DEFAULT_UNITS_DIR, help="folder with the unit files")
 
-    p = sub.add_parser("broker", help="write the Mosquitto password file, ACL and config snippet")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="folder for passwd, acl, att.conf")
+    p = sub.add_parser("broker", help="write the Mosquitto logins, ACL, TLS certificates and config snippet")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="folder for dynamic-security.json, att.conf, the CA and the server certificate")
     p.add_argument("--devices-from", type=Path, metavar="DIR", help="folder of device bundles (batch --out)")
     _hub_args(p, required=False)
     _broker_args(p)
@@ -174,15 +188,21 @@ def _write_broker(
     hub_active = None
     if args.hub:
         hub_active = {d.device_id for d in _hub(args, http).list_devices() if not d.retired}
+    install_dir = str(args.install_dir) if args.install_dir else None
+    options = broker.options_for(out or args.out, tls_port=args.tls_port, require_client_certs=args.client_certs,
+                                 plaintext_port=args.plaintext_port, plaintext_bind=args.plaintext_bind,
+                                 install_dir=install_dir)
     plan = broker.write_broker_files(
         out or args.out,
         devices_from=args.devices_from,
         hub_active=hub_active,
+        broker_hosts=args.broker_host,
+        options=options,
         retire=retire,
         hub_user=args.hub_user,
-        install_dir=args.install_dir,
     )
-    print(f"broker files in {out or args.out}: {len(plan.devices)} devices + hub user {args.hub_user!r}")
+    print(f"broker files in {out or args.out}: {len(plan.devices)} devices + hub user {args.hub_user!r}; "
+          f"TLS on port {options.tls_port}; restart mosquitto to apply")
     for device_id, why in plan.left_out:
         print(f"  left out {device_id}: {why}")
     return 0

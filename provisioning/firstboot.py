@@ -154,6 +154,11 @@ for secret in device.key mqtt.password; do
   fi
 done
 if [ -f "$BUNDLE/ca.crt" ]; then install -m 0644 -o root -g root "$BUNDLE/ca.crt" /etc/kiosk/ca.crt; fi
+for optional in mqtt-client.key mqtt-client.crt; do  # only when the broker requires client certificates
+  if [ -f "$BUNDLE/credentials/$optional" ]; then
+    install -m 0640 -o root -g kiosk "$BUNDLE/credentials/$optional" "/etc/kiosk/credentials/$optional"
+  fi
+done
 
 if [ -d "$BUNDLE/wheelhouse" ]; then
   say "installing the kiosk software from the bundle's wheelhouse (offline)"
@@ -187,7 +192,7 @@ systemctl enable kiosk.service
 "$VENV/bin/kiosk" check-config /etc/kiosk/kiosk.yaml
 
 say "removing the credentials from the boot partition"
-rm -f "$BUNDLE/credentials/device.key" "$BUNDLE/credentials/mqtt.password"
+rm -f "$BUNDLE/credentials/device.key" "$BUNDLE/credentials/mqtt.password" "$BUNDLE/credentials/mqtt-client.key"
 install -d -m 0755 "$(dirname "$MARKER")"
 touch "$MARKER"
 systemctl start --no-block kiosk.service

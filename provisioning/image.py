@@ -110,6 +110,9 @@ def _stage_bundle(request: ImageRequest, kiosk_dir: Path, wheels: list[Path]) ->
             shutil.copyfile(src / name, kiosk_dir / name)
     for name in (bundles.DEVICE_KEY, bundles.MQTT_PASSWORD):
         shutil.copyfile(src / bundles.CREDENTIALS / name, kiosk_dir / bundles.CREDENTIALS / name)
+    for name in (bundles.CLIENT_KEY, bundles.CLIENT_CERT):  # only when the broker requires client certificates
+        if (src / bundles.CREDENTIALS / name).is_file():
+            shutil.copyfile(src / bundles.CREDENTIALS / name, kiosk_dir / bundles.CREDENTIALS / name)
     (kiosk_dir / "install.sh").write_text(firstboot.install_script())
     (kiosk_dir / "systemd").mkdir()
     for unit in UNITS_ON_IMAGE:

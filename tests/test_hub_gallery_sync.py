@@ -14,6 +14,7 @@ from biometrics.encoder import FaceEncoder, load_image_rgb
 from hub.ingest import IngestWorker
 from kiosk.config import KioskConfig
 from kiosk.gallery import GalleryCache
+from kiosk.gallery_key import CardGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
 from kiosk.link import MqttLink
 from kiosk.outbox import Outbox
@@ -33,7 +34,7 @@ class Kiosk:
         signing.write_private_key(key, tmp_path / "device.key")
         self.config = KioskConfig(device_id=DEVICE, site_id=SITE, state_dir=tmp_path / "kiosk",
                                   signing_key_file=tmp_path / "device.key", mqtt={"port": port})
-        self.cache = GalleryCache(SITE, EncryptedGalleryStore(tmp_path / "gallery.bin", tmp_path / "device.key"))
+        self.cache = GalleryCache(SITE, EncryptedGalleryStore(tmp_path / "gallery.bin", CardGalleryKey(tmp_path / "device.key")))
         self.outbox = Outbox(tmp_path / "outbox.sqlite")
         self.link = MqttLink(self.config, self.outbox, sw_version="test", gallery_version=lambda: self.cache.version,
                              on_gallery=self.cache.apply)
@@ -130,7 +131,7 @@ def test_enrolment_reaches_the_kiosk_and_the_hub_sees_who_is_behind(hub, faces_d
         assert (device_row(api)["gallery_behind"], device_row(api)["gallery_version"]) == (False, 2)
 
         # what the kiosk holds survives its restart, encrypted on disk
-        again = GalleryCache(SITE, EncryptedGalleryStore(tmp_path / "gallery.bin", tmp_path / "device.key"))
+        again = GalleryCache(SITE, EncryptedGalleryStore(tmp_path / "gallery.bin", CardGalleryKey(tmp_path / "device.key")))
         assert again.load() == 2
     finally:
         kiosk.close()

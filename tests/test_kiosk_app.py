@@ -13,6 +13,7 @@ from kiosk.app import GALLERY_FILE, KioskApp, RunOptions
 from kiosk.config import KioskConfig
 from kiosk.decision import Outcome
 from kiosk.gallery import GalleryCache
+from kiosk.gallery_key import CardGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
 from kiosk.overlay import render
 from protocol import messages, signing
@@ -30,6 +31,7 @@ def kiosk_config(tmp_path: Path, frames: Path, port: int) -> KioskConfig:
         mqtt={"host": "127.0.0.1", "port": port, "reconnect_max_s": 1},
         camera={"kind": "replay", "path": frames, "fps": 10, "repeat": 4},
         liveness={"mode": "off"},
+        gallery={"key_source": "card"},  # these kiosks run offline from their cache: the opt-in card key
     )
 
 
@@ -44,7 +46,7 @@ def seed_gallery(config: KioskConfig, faces_dir: Path) -> None:
             employee_id=person, name=person.replace("_", " "),
             encodings=[messages.encode_template(e[1]) for e in encodings if e is not None]))
     cache = GalleryCache(config.site_id, EncryptedGalleryStore(config.state_dir / GALLERY_FILE,
-                                                               config.signing_key_file))
+                                                               CardGalleryKey(config.signing_key_file)))
     assert cache.apply(messages.GalleryDelta(site_id=config.site_id, from_version=0, to_version=3, full=True,
                                              upserts=upserts)) == 3
 
@@ -159,7 +161,7 @@ def test_gallery_cache_ignores_a_delta_it_already_holds(tmp_path):
     """The hub may push a delta while the kiosk's own request is answered too: the second is a no-op."""
     key_file = tmp_path / "device.key"
     signing.write_private_key(signing.generate_private_key(), key_file)
-    cache = GalleryCache("S1", EncryptedGalleryStore(tmp_path / "gallery.bin", key_file))
+    cache = GalleryCache("S1", EncryptedGalleryStore(tmp_path / "gallery.bin", CardGalleryKey(key_file)))
     person = messages.GalleryPerson(employee_id="E1", encodings=[messages.encode_template(np.ones(128) / 12)])
     assert cache.apply(messages.GalleryDelta(site_id="S1", from_version=0, to_version=3, full=True,
                                              upserts=[person])) == 3

@@ -30,6 +30,7 @@ from kiosk import link as link_module
 from kiosk.config import KioskConfig
 from kiosk.decision import PunchDecision
 from kiosk.gallery import GalleryCache
+from kiosk.gallery_key import CardGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
 from kiosk.link import MqttLink
 from kiosk.liveness import LivenessState
@@ -156,7 +157,8 @@ def hub(broker):
 def kiosk_config(tmp_path: Path, broker, key_file: Path, **mqtt_over) -> KioskConfig:
     mqtt_cfg = {"host": "127.0.0.1", "port": broker.port, "reconnect_max_s": 1.0, "keepalive_s": 10, **mqtt_over}
     return KioskConfig(device_id=DEVICE, site_id=SITE, state_dir=tmp_path / "state", signing_key_file=key_file,
-                       mqtt=mqtt_cfg, liveness={"mode": "off"})
+                       mqtt=mqtt_cfg, liveness={"mode": "off"},
+                       gallery={"key_source": "card"})  # the fake hub sends no gallery key
 
 
 class Kiosk:
@@ -167,7 +169,7 @@ class Kiosk:
         self.key = signing.load_private_key(config.signing_key_file)
         self.outbox = Outbox(config.state_dir / "outbox.sqlite")
         self.gallery = GalleryCache(SITE, EncryptedGalleryStore(config.state_dir / "gallery.bin",
-                                                                config.signing_key_file))
+                                                                CardGalleryKey(config.signing_key_file)))
         self.gallery.load()
         self.link = MqttLink(config, self.outbox, sw_version="test", gallery_version=lambda: self.gallery.version,
                              on_gallery=self.gallery.apply, on_command=on_command)
@@ -445,7 +447,7 @@ def test_a_full_gallery_is_applied_announced_and_cached_encrypted(hub, make_kios
     assert kiosk.gallery.name_of("emp-0-1") == "Person 1"
 
     # after a reboot: a new cache over the same state dir recognises the same people
-    cache = GalleryCache(SITE, EncryptedGalleryStore(tmp_path / "state" / "gallery.bin", key_file))
+    cache = GalleryCache(SITE, EncryptedGalleryStore(tmp_path / "state" / "gallery.bin", CardGalleryKey(key_file)))
     assert cache.load() == 3
     assert sorted(cache.gallery.person_ids) == sorted(content)
     assert cache.name_of("emp-0-2") == "Person 2"
@@ -459,7 +461,7 @@ def test_a_full_gallery_is_applied_announced_and_cached_encrypted(hub, make_kios
     hub.send(topics.GALLERY_DELTA, delta(4, extra, from_version=3, removed=["emp-0-0"]))
     hub.wait(lambda: 4 in applied_versions(hub), "GalleryApplied 4")
     assert sorted(kiosk.gallery.gallery.person_ids) == sorted(["emp-0-1", "emp-0-2", *extra])
-    reloaded = GalleryCache(SITE, EncryptedGalleryStore(tmp_path / "state" / "gallery.bin", key_file))
+    reloaded = GalleryCache(SITE, EncryptedGalleryStore(tmp_path / "state" / "gallery.bin", CardGalleryKey(key_file)))
     assert reloaded.load() == 4
 
 
