@@ -318,8 +318,9 @@ class IngestWorker:
     def _store(self, batch: list[Delivery]) -> Stored:
         """Decide and store a batch in one transaction, with a fixed number of statements:
         one SELECT for the batch's kiosks, one for its employees with their allowed sites,
-        one for their kiosks' clocks and two for their seqs (``hub.plausibility``), one insert for
-        its punches (``store_decisions``), then the kiosks' highest stored seqs, for their acks."""
+        one for their kiosks' clocks and one for their seqs (a second for resends and reused
+        seqs: ``punches.seq_book``), one insert for its punches (``store_decisions``), then the
+        kiosks' highest stored seqs, for their acks."""
         with self._session_factory() as session:
             decisions = self._decide_batch(session, [d.message for d in batch])
             results = store_decisions(session, decisions, max_payload_bytes=self.config.max_payload_bytes)

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Text, bindparam, cast, func, literal_column, or_, select, tuple_
+from sqlalchemy import ColumnElement, Text, bindparam, cast, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.db import PunchRecord, RejectedMessage
-from hub.intake import Accepted, Rejected
+from hub.intake import INT64_MAX, Accepted, Rejected
 from hub.plausibility import Flag, SeqBook
 from hub.rules import FlagPolicy, punch_flags
 from protocol.topics import parse_device_topic
@@ -88,17 +88,28 @@ def add_flags(session: Session, flags: dict[str, list[Flag]]) -> None:
 
 
 def seq_book(session: Session, pairs: Iterable[tuple[str, object]]) -> SeqBook:
-    """What the database holds of these (device, seq) pairs (seq as received: unchecked), and the kiosks'
-    highest stored seqs, for ``hub.plausibility`` (two index lookups on ``ix_punches_device_seq``)."""
-    wanted = sorted({(d, s) for d, s in pairs if isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**63})
-    if not wanted:
-        return SeqBook({}, {})
-    query = (select(PunchRecord.device_id, PunchRecord.seq, PunchRecord.id)
-             .where(tuple_(PunchRecord.device_id, PunchRecord.seq).in_(wanted)).order_by(PunchRecord.id))
+    """The kiosks' highest stored seqs, and which of these (device, seq) pairs (seq as received:
+    unchecked) are stored under which id, for ``hub.plausibility``.
+
+    Only a seq at or below its kiosk's highest can be stored already, and a
+    kiosk's new punches come above it: the second lookup runs only for
+    resends and reused seqs. It asks ``device_id IN ... AND seq IN ...``,
+    which SQLite answers from ``ix_punches_device_seq`` (a row-value IN it
+    answers by scanning the table), and keeps the pairs asked for.
+    """
+    wanted = {(d, s) for d, s in pairs if isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= INT64_MAX}
+    highest = highest_seqs(session, (d for d, _ in wanted))
+    maybe_stored = {(d, s) for d, s in wanted if d in highest and s <= highest[d]}
     used: dict[tuple[str, int], str] = {}
-    for device_id, seq, punch_id in session.execute(query):
-        used.setdefault((device_id, seq), punch_id)
-    return SeqBook(highest_seqs(session, (d for d, _ in wanted)), used)
+    if maybe_stored:
+        query = select(PunchRecord.device_id, PunchRecord.seq, PunchRecord.id).where(
+            PunchRecord.device_id.in_(sorted({d for d, _ in maybe_stored})),
+            PunchRecord.seq.in_(sorted({s for _, s in maybe_stored})))
+        for device_id, seq, punch_id in session.execute(query):
+            key = (device_id, seq)
+            if key in maybe_stored and (key not in used or punch_id < used[key]):  # the first stored (UUIDv7)
+                used[key] = punch_id
+    return SeqBook(highest, used)
 
 
 def insert_new_punches(session: Session, rows: list[dict[str, Any]]) -> set[str]:
