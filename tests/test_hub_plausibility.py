@@ -290,3 +290,12 @@ def test_a_match_no_kiosk_accepts_is_refused_with_a_reason_in_the_ack(hub, kiosk
                                         spoof["id"]: "liveness failed"}
     assert kiosk.acked_ids() == [good["id"]] and list(stored(hub)) == [good["id"]]
     assert [r.reason for r in hub.rejected()] == ["match distance above threshold: 0.990 > 0.520", "liveness failed"]
+
+
+@pytest.mark.broker
+def test_a_backlog_from_days_offline_is_stored_unflagged(hub, kiosk):
+    kiosk.publish(topics.HEALTH, health_now(outbox_depth=2, oldest_unacked_s=3 * DAY))  # back after 3 days
+    assert wait_until(lambda: hub.workers[0].stats["health"] == 1)
+    backlog = [signed(seq=s, ts=dated(-timedelta(days=d))) for s, d in ((1, 3), (2, 2))]
+    send(kiosk, *backlog)
+    assert kiosk.rejections() == [] and [stored(hub)[p["id"]].flags for p in backlog] == [None, None]
