@@ -19,6 +19,7 @@ from hub.cli_common import actor, in_session, load_config
 from hub.errors import HubError
 from protocol.logs import setup_logging
 from protocol.settings import ConfigError, read_secret
+from protocol.transport import mode_line
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from hub.app import load
@@ -36,6 +37,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     problems += _gallery_key_secret_problems(config)
     if problems:
         raise ConfigError(args.config_file, problems)
+    print(f"{args.config_file}: {mode_line(config.mqtt)}")
     print(f"{args.config_file}: ok")
     return 0
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from hub.phone.config import PhoneConfig
 from hub.plausibility import Policy
 from hub.reports.config import AttendanceConfig
+from protocol.transport import AllowPlaintext, CaFile
 
 
 class Section(BaseModel):
@@ -18,9 +19,8 @@ class MqttConfig(Section):
     port: int = Field(1883, ge=1, le=65535, description="broker port")
     username: str | None = Field(None, description="the hub's MQTT user")
     password_file: Path | None = Field(None, description="file holding the hub's MQTT password")
-    ca_file: Path | None = Field(
-        None, description="broker CA certificate; enables TLS, and the broker's certificate must name `host`"
-    )
+    allow_plaintext: AllowPlaintext = False  # before ca_file, whose check reads it
+    ca_file: CaFile = None
     cert_file: Path | None = Field(None, description="TLS client certificate, for a broker that requires one")
     key_file: Path | None = Field(None, description="private key of cert_file")
     client_id: str = Field("hub-ingest", description="MQTT client id; unique per ingest worker")

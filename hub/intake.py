@@ -19,7 +19,7 @@ from typing import Any
 
 from hub.plausibility import Flag
 from protocol.errors import MessageInvalid, SignatureInvalid
-from protocol.messages import Ack, Punch, Rejection, decode_json, validate
+from protocol.messages import Ack, Punch, Rejection, check_encodable, decode_object, validate
 from protocol.signing import public_key_bytes, verify_many
 from protocol.topics import PUNCH, parse_device_topic
 
@@ -125,12 +125,21 @@ def check_punch(
 
 
 def parse_punch_message(topic: str, payload: bytes, *, max_bytes: int) -> PunchMessage | Rejected:
-    """The first checks (size, JSON, topic), which need nothing looked up."""
+    """The first checks (size, JSON, topic), which need nothing looked up.
+
+    They never raise: whatever the payload, the result is a message or a
+    rejection with a reason, which names the payload's id when it has one
+    fit to echo (``punch_id_of``), even if the rest cannot be read back.
+    """
     try:
-        raw = decode_json(payload, max_bytes)
+        raw = decode_object(payload, max_bytes)
     except MessageInvalid as exc:
         return Rejected(None, exc.reason)
     punch_id = punch_id_of(raw)
+    try:
+        check_encodable(payload, raw)
+    except MessageInvalid as exc:
+        return Rejected(punch_id, exc.reason)
     try:
         where = parse_device_topic(topic)
     except ValueError:
@@ -242,7 +251,12 @@ def punch_id_of(raw: dict[str, Any]) -> str | None:
     """The payload's ``id`` when it is fit to echo in an ack, even if the schema fails.
 
     A kiosk keeps a punch until the hub answers for its id, so a malformed
-    punch must still be answered, or it would be resent forever.
+    punch must still be answered, or it would be resent forever. An id that
+    cannot be echoed is None: control characters, and lone surrogates
+    (``"\\ud800"``), which are not printable and which UTF-8, so an ack,
+    cannot carry. No kiosk makes such an id (they are UUIDv7), so none waits
+    for an answer; the message is kept for audit, PUBACKed to the broker and
+    counted (``hub_punches_unanswered_total``).
     """
     value = raw.get("id")
     if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS and value.isprintable():

@@ -18,6 +18,9 @@ Metrics:
   hub_device_alarms{kind}                        active kiosks raising each kind (every known kind, 0 too)
   hub_punches_ingested_total{method}             stored punches
   hub_punches_rejected_total                     refused punch messages (kept in rejected_messages)
+  hub_punches_unanswered_total{reason}           of those, the ones no kiosk was told about: no id fit to
+                                                 echo, no device in the topic, or a hub fault; reason is
+                                                 the kind of refusal (UNANSWERED_REASONS, else "other")
   hub_device_reports_rejected_total{kind}        refused status / health messages
   hub_recent_punches                             punches received in the last metrics.lag_window_s
   hub_punch_ingest_lag_seconds{quantile}         hub receive time minus device time of those punches
@@ -30,12 +33,13 @@ from datetime import datetime, timedelta
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub import health, registry
 from hub.config import HubConfig
 from hub.db import PunchRecord, RejectedMessage
+from hub.intake import BAD_TOPIC, RETIRED_DEVICE, TOPIC_DEVICE_MISMATCH, UNKNOWN_DEVICE
 from protocol import topics
 
 # The classic text format every Prometheus version reads (our names need no escaping).
@@ -43,6 +47,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATES = ("online", "offline", "stale", "never seen")
 QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
 MAX_LAG_ROWS = 100_000  # a scrape reads at most this many recent punches for the lag quantiles
+HUB_FAULT_PREFIX = "internal error"  # hub.ingest: kept for audit, not answered, so the kiosk sends it again
+# Labels of hub_punches_unanswered_total: how refusal reasons begin (the rest is detail, e.g. the bad field).
+UNANSWERED_REASONS = ("payload too large", "not JSON", "not a JSON object", BAD_TOPIC, UNKNOWN_DEVICE,
+                      RETIRED_DEVICE, TOPIC_DEVICE_MISMATCH, "bad signature", "schema", HUB_FAULT_PREFIX)
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -134,6 +142,23 @@ class HubCollector(Collector):
         for k in health.KINDS:
             reports.add_metric([k], float(rejected.get(k, 0)))
         yield reports
+        yield self._unanswered()
+
+    def _unanswered(self) -> Metric:
+        """Refused punch messages no ack answered, by kind of reason: a kiosk sending what
+        cannot be answered, and the hub faults, which are answered by nothing but a resend."""
+        reason = case(*[(RejectedMessage.reason.like(f"{r}%"), r) for r in UNANSWERED_REASONS], else_="other")
+        unanswered = or_(RejectedMessage.punch_id.is_(None), RejectedMessage.device_id.is_(None),
+                         RejectedMessage.reason.like(f"{HUB_FAULT_PREFIX}%"))
+        counts = dict(self.session.execute(
+            select(reason, func.count()).where(RejectedMessage.topic.like(f"%/{topics.PUNCH}"), unanswered)
+            .group_by(reason)).all())
+        family = CounterMetricFamily("hub_punches_unanswered",
+                                     "Refused punch messages no kiosk was told about, by kind of reason",
+                                     labels=["reason"])
+        for r in (*UNANSWERED_REASONS, "other"):
+            family.add_metric([r], float(counts.get(r, 0)))
+        return family
 
     def _lag(self) -> Iterator[Metric]:
         since = self.now - timedelta(seconds=self.config.metrics.lag_window_s)

@@ -21,17 +21,19 @@ from hardware.camera import CameraError, Frame, FrameSource
 from hardware.indicators import Feedback, NullIndicators
 from hardware.latest_frame import LatestFrameGrabber
 from kiosk import __version__
+from kiosk.clock import ClockMonitor, Clocks, TimeSync
 from kiosk.config import KioskConfig
 from kiosk.decision import DecisionMachine, Outcome, RepunchGuard
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_key import CardGalleryKey, HubGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
 from kiosk.link import MqttLink
-from kiosk.outbox import Outbox
+from kiosk.outbox import Outbox, RememberedPunch
 from kiosk.pipeline import STAGES, FrameAnalyzer, Observation
 from kiosk.punches import make_signed_punch
 from kiosk.sdnotify import SdNotifier, WatchdogPetter
 from kiosk.telemetry import collect_health
+from kiosk.timesync import system_time_sync
 from protocol import messages, signing
 
 log = logging.getLogger(__name__)
@@ -58,8 +60,11 @@ class KioskApp:
     """One kiosk: ``run()`` until the camera ends (replay) or ``stop()``."""
 
     def __init__(self, config: KioskConfig, camera: FrameSource, feedback: Feedback | None = None,
-                 encoder: FaceEncoder | None = None, display: Any = None) -> None:
+                 encoder: FaceEncoder | None = None, display: Any = None, clocks: Clocks | None = None,
+                 time_sync: TimeSync | None = None) -> None:
         self.config = config
+        self.clocks = clocks or Clocks()
+        self.clock = ClockMonitor(config.clock, self.clocks, time_sync or system_time_sync())
         self.camera = camera
         self.feedback = feedback or NullIndicators()
         self.display = display
@@ -80,11 +85,12 @@ class KioskApp:
         )
         self.machine = DecisionMachine(
             config.decision, config.liveness, self._repunch_guard(), names=self.gallery.name_of,
+            clock_ok=self.clock.may_punch,
         )
         self._last_already: tuple[str | None, float] = (None, 0.0)
         self.link = MqttLink(
             config, self.outbox, sw_version=__version__, gallery_version=lambda: self.gallery.version,
-            on_gallery=self.gallery.apply, on_command=self.handle_command,
+            on_gallery=self.gallery.apply, on_command=self.handle_command, on_hub_time=self.clock.note_hub_time,
             gallery_key=self.gallery_key, on_gallery_unlocked=self.gallery.load,
         )
         self.notifier = SdNotifier()
@@ -93,10 +99,10 @@ class KioskApp:
 
     def _repunch_guard(self) -> RepunchGuard:
         """Who punched within the suppression window, remembered across restarts."""
-        window = self.config.recognition.repunch_suppress_s
-        guard = RepunchGuard(window)
-        for employee_id, epoch in sorted(self.outbox.recent_punches(time.time() - window), key=lambda r: r[1]):
-            guard.record(employee_id, datetime.fromtimestamp(epoch, self.zone))
+        guard = RepunchGuard(self.config.recognition.repunch_suppress_s)
+        self.outbox.replace_recent_punches(guard.load(
+            self.outbox.recent_punches(), wall_epoch=self.clocks.wall(), mono_s=self.clocks.monotonic(),
+            boot_id=self.clocks.boot_id, zone=self.zone))
         return guard
 
     # -- lifecycle -------------------------------------------------------------
@@ -146,6 +152,7 @@ class KioskApp:
             "suppressed": self.counts["already"],
             "liveness_failed": self.counts["refused:liveness_failed"],
             "timed_out": self.counts["refused:timeout"],
+            "clock_refused": self.counts["refused:clock_unset"],
             "punches_created": self.counts["punches_created"],
             "punches_acked": self.link.stats["punches_acked"],
             "punches_rejected": self.link.stats["punches_rejected"],
@@ -195,21 +202,22 @@ class KioskApp:
             self.counts["faces"] += 1
         if obs.match is not None and obs.match.decision == "uncertain":
             self.counts["uncertain"] += 1
-        wall = datetime.now(self.zone)
-        outcome = self.machine.feed(obs, wall)
-        self._act(outcome, wall, frame, obs)
+        wall, mono_s = self.clocks.wall_at(self.zone), self.clocks.monotonic()
+        outcome = self.machine.feed(obs, wall, mono_s)
+        self._act(outcome, wall, mono_s, frame, obs)
         if self.display is not None:
             self.display.show(frame, obs, outcome)
         return outcome
 
-    def _act(self, outcome: Outcome, wall: datetime, frame: Frame, obs: Observation) -> None:
+    def _act(self, outcome: Outcome, wall: datetime, mono_s: float, frame: Frame, obs: Observation) -> None:
         if outcome.state == "accepted" and outcome.punch is not None:
             decision = outcome.punch
             row = self.outbox.add(lambda seq: make_signed_punch(
                 self._key, device_id=self.config.device_id, site_id=self.config.site_id, decision=decision,
                 ts=wall, gallery_version=self.gallery.version, seq=seq,
             ))
-            self.outbox.remember_punch(decision.employee_id, wall.timestamp())
+            self.outbox.remember_punch(RememberedPunch(decision.employee_id, wall.timestamp(), mono_s,
+                                                       self.clocks.boot_id))
             self.counts["accepted"] += 1
             self.counts["punches_created"] += 1
             self.link.wake()
@@ -266,6 +274,7 @@ class KioskApp:
         connects = 0
         while not self._stop.wait(1.0):
             now = time.monotonic()
+            self.clock.check()        # notices a step of the wall clock within a second
             if self.link.stats["connects"] != connects and self.link.connected.is_set():
                 connects, next_health = self.link.stats["connects"], now  # a fresh connection: report at once
             if now >= next_health:
@@ -277,7 +286,7 @@ class KioskApp:
 
     def health(self) -> messages.Health:
         return collect_health(
-            now=datetime.now(self.zone),
+            now=self.clocks.wall_at(self.zone),
             state_dir=self.config.state_dir,
             outbox_depth=self.outbox.depth(),
             oldest_unacked_s=self.outbox.oldest_age_s(),
@@ -285,7 +294,7 @@ class KioskApp:
             sw_version=__version__,
             camera_fps=self._camera_fps(),
             process_uptime_s=time.monotonic() - self._started,
-        )
+        ).model_copy(update={"alarms": self.clock.alarms()})
 
     def _camera_fps(self) -> float | None:
         fps = getattr(self.camera, "camera_fps", None)

@@ -22,6 +22,7 @@ from kiosk.config import CameraConfig, KioskConfig  # noqa: E402
 from protocol import signing  # noqa: E402
 from protocol.logs import setup_logging  # noqa: E402
 from protocol.settings import ConfigError, load_config, read_secret  # noqa: E402
+from protocol.transport import mode_line  # noqa: E402
 
 log = logging.getLogger("kiosk")
 
@@ -76,6 +77,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         problems.append(f"camera.path: {config.camera.path} does not exist (a replay camera needs it)")
     if problems:
         raise ConfigError(args.config, problems)
+    print(f"{args.config}: {mode_line(config.mqtt)}")
     print(f"{args.config}: ok")
     return 0
 

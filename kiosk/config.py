@@ -6,11 +6,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware.indicators import IndicatorsConfig
+from kiosk.clock import ClockConfig
 from kiosk.decision import DecisionConfig
 from kiosk.liveness import LivenessConfig
 from kiosk.pipeline import PipelineConfig
 from kiosk.quality import QualityConfig
 from protocol.messages import DeviceId, EntityId
+from protocol.transport import AllowPlaintext, CaFile
 
 
 class Section(BaseModel):
@@ -22,9 +24,8 @@ class MqttConfig(Section):
     port: int = Field(1883, ge=1, le=65535, description="broker port")
     username: str | None = Field(None, description="MQTT user; defaults to the device_id")
     password_file: Path | None = Field(None, description="file holding the MQTT password")
-    ca_file: Path | None = Field(
-        None, description="broker CA certificate; enables TLS, and the broker's certificate must name `host`"
-    )
+    allow_plaintext: AllowPlaintext = False  # before ca_file, whose check reads it
+    ca_file: CaFile = None
     cert_file: Path | None = Field(None, description="TLS client certificate, for a broker that requires one")
     key_file: Path | None = Field(None, description="private key of cert_file")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
@@ -84,6 +85,7 @@ class KioskConfig(Section):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    clock: ClockConfig = Field(default_factory=ClockConfig)
     indicators: IndicatorsConfig | None = Field(
         None, description="GPIO LEDs/buzzer/door relay (BCM pins); null: no indicators (a bench or a test)"
     )

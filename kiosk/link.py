@@ -66,6 +66,7 @@ class MqttLink:
         gallery_version: Callable[[], int],
         on_gallery: GalleryHandler | None = None,
         on_command: CommandHandler | None = None,
+        on_hub_time: Callable[[datetime], None] | None = None,
         gallery_key: HubGalleryKey | None = None,
         on_gallery_unlocked: Callable[[], object] | None = None,
     ) -> None:
@@ -75,6 +76,7 @@ class MqttLink:
         self._gallery_version = gallery_version
         self._on_gallery = on_gallery
         self._on_command = on_command
+        self._on_hub_time = on_hub_time    # the hub's clock, from each ack (kiosk/clock.py)
         self._gallery_key = gallery_key
         self._on_gallery_unlocked = on_gallery_unlocked
         self.device_id = config.device_id
@@ -277,6 +279,8 @@ class MqttLink:
             log.exception("handling the message on %s failed; ignored", msg.topic)
 
     def _handle_ack(self, ack: messages.Ack) -> None:
+        if ack.hub_ts is not None and self._on_hub_time is not None:
+            self._on_hub_time(ack.hub_ts)
         removed = self.outbox.remove(ack.ids)
         self.stats["punches_acked"] += removed
         for rejection in ack.rejected:

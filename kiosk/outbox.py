@@ -31,7 +31,15 @@ CREATE TABLE IF NOT EXISTS outbox (
     attempts INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS last_punch (employee_id TEXT PRIMARY KEY, wall_epoch REAL NOT NULL);
+-- Who punched when, for "already punched" after a restart. Replaces last_punch (wall time only),
+-- whose rows a stepped clock could keep for ever; one forgotten window at the upgrade.
+DROP TABLE IF EXISTS last_punch;
+CREATE TABLE IF NOT EXISTS recent_punch (
+    employee_id TEXT PRIMARY KEY,
+    wall_epoch REAL NOT NULL,
+    mono_s REAL NOT NULL,
+    boot_id TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS rejected (
     id TEXT PRIMARY KEY,
     seq INTEGER NOT NULL,
@@ -52,6 +60,16 @@ class OutboxRow:
     seq: int
     id: str
     payload: bytes
+
+
+@dataclass(frozen=True)
+class RememberedPunch:
+    """Someone's last punch here: wall time to show, monotonic time and boot to measure the window."""
+
+    employee_id: str
+    wall_epoch: float
+    mono_s: float
+    boot_id: str
 
 
 class Outbox:
@@ -169,20 +187,31 @@ class Outbox:
             self._db.execute("DELETE FROM outbox WHERE id = ?", (punch_id,))
         return True
 
-    def remember_punch(self, employee_id: str, wall_epoch: float) -> None:
-        """Note when someone last punched here, so a restarted kiosk still says "already punched"."""
+    def remember_punch(self, punch: RememberedPunch) -> None:
+        """Note when someone last punched here, so a restarted kiosk still says "already punched".
+
+        One row per person (the latest punch), so the table stays as small as the gallery.
+        """
         with self._lock, self._transaction():
             self._db.execute(
-                "INSERT INTO last_punch (employee_id, wall_epoch) VALUES (?, ?) "
-                "ON CONFLICT(employee_id) DO UPDATE SET wall_epoch = excluded.wall_epoch",
-                (employee_id, wall_epoch),
+                "INSERT OR REPLACE INTO recent_punch (employee_id, wall_epoch, mono_s, boot_id) VALUES (?, ?, ?, ?)",
+                (punch.employee_id, punch.wall_epoch, punch.mono_s, punch.boot_id),
             )
 
-    def recent_punches(self, since_epoch: float) -> list[tuple[str, float]]:
-        """(employee id, wall epoch) of punches at or after ``since_epoch``; forgets older ones."""
+    def recent_punches(self) -> list[RememberedPunch]:
+        """Every remembered punch; which are still recent is the caller's call (``RepunchGuard.load``)."""
+        with self._lock:
+            rows = self._db.execute("SELECT employee_id, wall_epoch, mono_s, boot_id FROM recent_punch").fetchall()
+        return [RememberedPunch(*r) for r in rows]
+
+    def replace_recent_punches(self, punches: Iterable[RememberedPunch]) -> None:
+        """Keep exactly these remembered punches (after a restart: the recent ones, re-dated)."""
         with self._lock, self._transaction():
-            self._db.execute("DELETE FROM last_punch WHERE wall_epoch < ?", (since_epoch,))
-            return self._db.execute("SELECT employee_id, wall_epoch FROM last_punch").fetchall()
+            self._db.execute("DELETE FROM recent_punch")
+            self._db.executemany(
+                "INSERT INTO recent_punch (employee_id, wall_epoch, mono_s, boot_id) VALUES (?, ?, ?, ?)",
+                [(p.employee_id, p.wall_epoch, p.mono_s, p.boot_id) for p in punches],
+            )
 
     def depth(self) -> int:
         with self._lock:

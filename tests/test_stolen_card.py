@@ -51,7 +51,7 @@ from kiosk.outbox import Outbox
 from kiosk.punches import make_signed_punch
 from protocol import messages, signing, topics
 from protocol.settings import load_config
-from provisioning.broker import CONF_FILE, HUB_PASSWORD_FILE
+from provisioning.broker import CONF_FILE, DYNSEC_FILE, HUB_PASSWORD_FILE
 from provisioning.cli import main as provision
 from tests.hub_api_kit import HubApi, seed_org
 from tests.hub_db import sqlite_engine
@@ -160,9 +160,11 @@ def provision_card(api: HubApi, tmp_path: Path, port: int) -> Path:
     """``provision device``, then what first boot installs on the SD card: the bundle as /etc/kiosk and an
     empty /var/lib/kiosk, here under ``card/``. Returns the installed kiosk.yaml."""
     bundle, card = tmp_path / "bundles" / DEVICE, tmp_path / "card"
+    # plaintext on loopback: these tests are about logins and keys, tests/test_provision_tls.py about TLS
     assert provision(["device", "--device-id", DEVICE, "--site", SITE, "--hub", HUB_URL, "--token-file",
                       str(tmp_path / "admin.token"), "--out", str(bundle), "--mqtt-host", "127.0.0.1",
-                      "--mqtt-port", str(port), "--camera", "replay"], transport=hub_transport(api)) == 0
+                      "--mqtt-port", str(port), "--camera", "replay", "--plaintext-mqtt"],
+                     transport=hub_transport(api)) == 0
     shutil.copytree(bundle, card / "etc" / "kiosk")
     path = card / "etc" / "kiosk" / "kiosk.yaml"
     config = yaml.safe_load(path.read_text())
@@ -293,9 +295,12 @@ def test_the_card_alone_does_not_open_the_gallery_and_a_retired_key_gets_nothing
         assert len(wire.payloads(topics.GALLERY_KEY)) == 3
 
         # 6. reported stolen: `provision retire`; then the card's own key gets no gallery key ...
-        assert provision(["retire", DEVICE, "--hub", HUB_URL, "--token-file", str(tmp_path / "admin.token"),
-                          "--devices-from", str(tmp_path / "bundles"), "--broker-dir", str(tmp_path / "broker")],
-                         transport=hub_transport(api)) == 0
+        auth = ["--hub", HUB_URL, "--token-file", str(tmp_path / "admin.token")]
+        assert provision(["broker", "--devices-from", str(tmp_path / "bundles"), "--out", str(tmp_path / "broker"),
+                          "--broker-host", "localhost", *auth], transport=hub_transport(api)) == 0
+        assert DEVICE in (tmp_path / "broker" / DYNSEC_FILE).read_text()
+        assert provision(["retire", DEVICE, *auth, "--devices-from", str(tmp_path / "bundles"),
+                          "--broker-dir", str(tmp_path / "broker")], transport=hub_transport(api)) == 0
         thief = HubGalleryKey(DEVICE, card_device_key(card))
         wire.publish(topics.GALLERY_KEY_REQUEST, thief.request())
         wire.publish(topics.GALLERY_KEY_REQUEST, request)
@@ -306,7 +311,7 @@ def test_the_card_alone_does_not_open_the_gallery_and_a_retired_key_gets_nothing
         wire.publish(topics.PUNCH, to_payload(punch))
         ack = messages.parse(messages.Ack, wire.wait_for(topics.ACK, 1)[0])
         assert [(r.id, r.reason) for r in ack.rejected] == [(punch["id"], "retired device")]
-        assert DEVICE not in (tmp_path / "broker" / "acl").read_text()      # and the broker files leave it out
+        assert DEVICE not in (tmp_path / "broker" / DYNSEC_FILE).read_text()  # and the broker files leave it out
     finally:
         wire.close()
 
@@ -363,10 +368,12 @@ def test_on_the_fleet_broker_a_retired_kiosk_is_refused_its_login(tmp_path):
     api = hub_api(tmp_path, engine, port, username="hub", password_file=str(broker_dir / HUB_PASSWORD_FILE))
     config_path = provision_card(api, tmp_path, port)
     auth = ["--hub", HUB_URL, "--token-file", str(tmp_path / "admin.token")]
-    assert provision(["broker", "--devices-from", str(tmp_path / "bundles"), "--out", str(broker_dir), *auth],
+    # the kiosk's card speaks plaintext on loopback: this test is about logins, tests/test_hostile_broker.py about TLS
+    assert provision(["broker", "--devices-from", str(tmp_path / "bundles"), "--out", str(broker_dir), *auth,
+                      "--broker-host", "localhost", "--tls-port", str(free_port()), "--plaintext-port", str(port)],
                      transport=hub_transport(api)) == 0
     config = (broker_dir / CONF_FILE).read_text() + ("user root\n" if os.geteuid() == 0 else "")
-    mosquitto = MosquittoProcess(tmp_path / "mosquitto", port=port, extra_config=config)
+    mosquitto = MosquittoProcess(tmp_path / "mosquitto", port=port, extra_config=config, plain_listener=False)
     mosquitto.start()
     worker = start_worker(api)
     try:
