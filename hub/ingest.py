@@ -36,7 +36,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TypeVar
 
@@ -46,13 +46,14 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import gallery_keys, health
+from hub import gallery_keys, health, plausibility
 from hub.config import HubConfig
 from hub.gallery import allowed_sites, build_delta, gallery_updates, record_applied
 from hub.inbox import Inbox
 from hub.intake import (Accepted, DeviceRecord, Outcome, PunchMessage, Rejected, Screened, build_acks,
                          finish_punch, parse_punch_message, punch_id_of, screen_punch)
-from hub.punches import ReceivedMessage, store_decisions
+from hub.plausibility import Flag
+from hub.punches import ReceivedMessage, highest_seqs, seq_book, store_decisions
 from hub.registry import lookup_device, lookup_devices
 from protocol import messages, topics
 from protocol.backoff import backoff_delay
@@ -117,6 +118,7 @@ class IngestWorker:
         self.config = config
         self._session_factory = session_factory
         self._clock = clock
+        self._policy = config.plausibility()
         self.stats = {
             "delivered": 0, "received": 0, "stored": 0, "duplicates": 0, "rejected": 0,
             "commit_failures": 0, "gallery_requests": 0, "gallery_applied": 0,
@@ -327,7 +329,7 @@ class IngestWorker:
         for deliveries, (outcomes, results) in self._store_isolating(batch):
             for result in results:
                 self.stats[{"stored": "stored", "duplicate": "duplicates", "rejected": "rejected"}[result]] += 1
-            for device_id, ack in build_acks(outcomes).items():
+            for device_id, ack in build_acks(outcomes, self._clock()).items():
                 self._publish(topics.device_topic(device_id, topics.ACK), ack.to_json())
             self._ack(deliveries)
 
@@ -354,15 +356,16 @@ class IngestWorker:
     def _store(self, batch: list[Delivery]) -> Stored:
         """Decide and store a batch in one transaction, with a fixed number of statements:
         one SELECT for the batch's kiosks, one for its employees with their allowed sites,
-        one insert for its punches (``store_decisions``), then the clock-skew flags."""
+        one for their kiosks' clocks and one for their seqs (a second for resends and reused
+        seqs: ``punches.seq_book``), one insert for its punches (``store_decisions``), then the
+        kiosks' highest stored seqs, for their acks."""
         with self._session_factory() as session:
             decisions = self._decide_batch(session, [d.message for d in batch])
             results = store_decisions(session, decisions, max_payload_bytes=self.config.max_payload_bytes)
-            health.flag_clock_skew(session, [(d.punch.id, d.punch.device_id) for (_, d), r in zip(decisions, results)
-                                             if r == "stored" and isinstance(d, Accepted)],
-                                   self.config.health.max_clock_skew_s)
+            outcomes = [self._outcome(message, decision) for message, decision in decisions]
+            seqs = highest_seqs(session, (o.device_id for o in outcomes if o.device_id is not None))
             session.commit()
-        return [self._outcome(message, decision) for message, decision in decisions], results
+        return [replace(o, seq=seqs.get(o.device_id or "")) for o in outcomes], results
 
     def _decide_batch(
         self, session: Session, batch: list[ReceivedMessage]
@@ -373,9 +376,10 @@ class IngestWorker:
         The batch's kiosks are loaded first (one SELECT, plain rows); the
         signatures are then checked on the verifier threads (libsodium,
         without the GIL) while this thread loads the employees' sites, and
-        each punch's last checks run as soon as its signature's chunk is done.
+        each punch's last checks run as soon as its signature's chunk is done (its plausibility
+        judged by its kiosk's clock and seqs, loaded meanwhile too).
         """
-        max_bytes = self.config.max_payload_bytes
+        max_bytes, policy = self.config.max_payload_bytes, self._policy
         parsed = [self._decide(m, lambda m=m: parse_punch_message(m.topic, m.payload, max_bytes=max_bytes))
                   for m in batch]
         punches = [p for p in parsed if isinstance(p, PunchMessage)]
@@ -394,6 +398,9 @@ class IngestWorker:
         # signed or not, as before, so the statements do not depend on what the signatures say)
         allowed = allowed_sites(session, (p.employee_id for p in punches if p.employee_id is not None))
 
+        clocks = health.device_clocks(session, devices)
+        seqs = seq_book(session, ((p.device_id, p.raw.get("seq")) for p in punches))
+
         def is_allowed(employee_id: str, site_id: str) -> bool:
             return site_id in allowed.get(employee_id, ())
 
@@ -401,7 +408,12 @@ class IngestWorker:
             if isinstance(screened, Rejected):
                 return screened
             signature = next(signatures)
-            return self._decide(message, lambda: finish_punch(screened, signature, is_allowed=is_allowed))
+
+            def assess(punch: messages.Punch) -> str | tuple[Flag, ...]:
+                return plausibility.assess(punch, message.received_at, clocks.get(punch.device_id), seqs, policy)
+
+            return self._decide(message, lambda: finish_punch(screened, signature, is_allowed=is_allowed,
+                                                              assess=assess))
 
         return [(m, finish(m, s)) for m, s in zip(batch, screened)]
 

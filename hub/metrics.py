@@ -10,10 +10,12 @@ Metrics:
   hub_devices{state}                             active kiosks by state (online, offline, stale, never_seen)
   hub_device_up{device_id,site_id}               1 online, 0 otherwise (active kiosks)
   hub_device_last_seen_timestamp_seconds{...}    hub time of its last birth or health
-  hub_device_clock_skew_seconds{...}             median skew from health; + = kiosk clock ahead
+  hub_device_clock_skew_seconds{...}             skew of its latest health; + = kiosk clock ahead
   hub_device_outbox_depth{...}                   punches waiting on the kiosk (from its latest health)
   hub_device_oldest_unacked_seconds{...}         age of its oldest waiting punch (from its latest health)
   hub_device_gallery_behind{...}                 1 when it has not confirmed its site's gallery version
+  hub_device_alarm{device_id,site_id,kind}       1 for each alarm a kiosk raises in its latest health
+  hub_device_alarms{kind}                        active kiosks raising each kind (every known kind, 0 too)
   hub_punches_ingested_total{method}             stored punches
   hub_punches_rejected_total                     refused punch messages (kept in rejected_messages)
   hub_punches_unanswered_total{reason}           of those, the ones no kiosk was told about: no id fit to
@@ -67,6 +69,7 @@ class HubCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._devices()
+        yield from self._alarms()
         yield from self._totals()
         yield from self._lag()
 
@@ -79,7 +82,7 @@ class HubCollector(Collector):
         seen = GaugeMetricFamily("hub_device_last_seen_timestamp_seconds",
                                  "Hub time of the kiosk's last birth or health message", labels=labels)
         skew = GaugeMetricFamily("hub_device_clock_skew_seconds",
-                                 "Kiosk clock minus hub clock, median of recent health", labels=labels)
+                                 "Kiosk clock minus hub clock, from its latest health", labels=labels)
         depth = GaugeMetricFamily("hub_device_outbox_depth", "Punches waiting on the kiosk for the hub's ack",
                                   labels=labels)
         oldest = GaugeMetricFamily("hub_device_oldest_unacked_seconds",
@@ -105,6 +108,22 @@ class HubCollector(Collector):
         for state, count in counts.items():
             by_state.add_metric([state.replace(" ", "_")], float(count))
         yield from (by_state, up, seen, skew, depth, oldest, behind)
+
+    def _alarms(self) -> Iterator[Metric]:
+        """Kiosk alarms (protocol.messages.DeviceAlarm) from each active kiosk's latest health."""
+        views = health.device_views(self.session, now=self.now, config=self.config.health, active_only=True)
+        each = GaugeMetricFamily("hub_device_alarm", "1 for each alarm the kiosk raises in its latest health",
+                                 labels=["device_id", "site_id", "kind"])
+        counts = dict.fromkeys(health.ALARM_KINDS, 0)
+        for view in views:
+            kinds = dict.fromkeys(a["kind"] for a in view.alarms)
+            for kind in kinds:
+                each.add_metric([view.device.device_id, view.device.site_id, kind], 1.0)
+                counts[kind] = counts.get(kind, 0) + 1
+        by_kind = GaugeMetricFamily("hub_device_alarms", "Active kiosks raising each kind of alarm", labels=["kind"])
+        for kind, count in counts.items():
+            by_kind.add_metric([kind], float(count))
+        yield from (each, by_kind)
 
     def _totals(self) -> Iterator[Metric]:
         ingested = CounterMetricFamily("hub_punches_ingested", "Punches stored", labels=["method"])
