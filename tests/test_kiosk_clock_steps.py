@@ -5,13 +5,16 @@ NTP corrects it later, in one step; a person may set it wrong by hand. The
 tests step an injected wall clock while the monotonic clock runs on:
 - steps of -1 hour and +1 day and their correction, during a run and across a
   restart, neither lock anyone out beyond the repeat window (monotonic time)
-  nor let anyone punch twice within it;
+  nor let anyone punch twice within it; a wrong clock the kiosk can tell
+  (from the hub's time in its last ack) refuses, and the hub flags the
+  punches of one it cannot (``clock_skew``, either way) from one health;
 - an obviously wrong clock (1970, not synchronised, an hour from the hub's
   time in the last ack) refuses with the reason and the alarm, keeps draining
   the outbox, and recovers when the clock is right.
 The kiosk tests run the real ``KioskApp`` (real photos and face model) against
-a real Mosquitto and a real ``hub ingest`` (tests/clockkit.py); ``stored_punches``
-returns what the hub stored, device time included, for hub-side assertions.
+a real Mosquitto and the hub's real ingest worker, in this process on the
+test's true time (tests/clockkit.py); ``stored_punches`` returns what the hub
+stored (device time, flags, receive time) for hub-side assertions.
 """
 
 import re
@@ -19,7 +22,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -27,17 +30,15 @@ import yaml
 
 from biometrics.encoder import FaceEncoder
 from hardware.replay import ReplayCamera
-from hub.db import make_session_factory
-from hub.enrol import enrol_folder
+from hub.plausibility import CLOCK_SKEW
 from kiosk.clock import HUB_TIME_KEEP_S, RELEASED, STEP_ALARM_HOLD_S, SYNC_POLL_S, ClockConfig, ClockMonitor, judge
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
 from kiosk.outbox import Outbox, RememberedPunch
 from kiosk.timesync import FakeTimeSync, FirstAnswer, KernelSync, TimedatectlSync
-from protocol import messages, topics
 from protocol.messages import ALARM_CLOCK_STEP, ALARM_CLOCK_UNSET
 from provisioning import firstboot
-from tests.clockkit import IST, ClockKiosk, HubSide, StepClock, real_now
-from tests.faultkit import SITE, HubIngest, wait_until
+from tests.clockkit import IST, ClockKiosk, HubSide, StepClock, TrueTimeHub, real_now
+from tests.faultkit import wait_until
 from tests.test_kiosk_app import PEOPLE
 from tests.test_kiosk_decision import accept, machine, obs
 from tests.test_systemd_units import REPO, directives
@@ -236,7 +237,7 @@ def test_an_outbox_of_the_previous_release_opens_and_forgets_its_wall_clock_only
     assert "last_punch" not in tables and "recent_punch" in tables
 
 
-# -- the real kiosk against a real broker and hub -----------------------------------------------
+# -- the real kiosk against a real broker and the hub, both on the test's clocks ------------------------
 
 
 @pytest.fixture(scope="module")
@@ -245,60 +246,109 @@ def encoder() -> FaceEncoder:
 
 
 @pytest.fixture
-def hub(tmp_path, broker, faces_dir, encoder):
-    """`hub ingest` with PEOPLE enrolled at the site (all photos but their last), as the kiosk's cache has them."""
-    hub = HubIngest(tmp_path / "hub", broker.port)
-    for person in PEOPLE:
-        (tmp_path / "people" / person).mkdir(parents=True)
-        for photo in sorted((faces_dir / "dev" / person).glob("*.jpg"))[:-1]:
-            (tmp_path / "people" / person / photo.name).symlink_to(photo)
-    with make_session_factory(hub.engine).begin() as session:
-        enrol_folder(session, encoder, tmp_path / "people", SITE)
+def clock() -> StepClock:
+    """The kiosk's clocks, right to begin with, and the true time the hub keeps."""
+    return StepClock(real_now())
+
+
+@pytest.fixture
+def hub(tmp_path, broker, clock, faces_dir, encoder):
+    """The ingest worker on the true time, with PEOPLE enrolled at the site as the kiosk's cache has them."""
+    hub = TrueTimeHub(tmp_path / "hub", broker.port, clock)
+    hub.enrol(tmp_path / "people", faces_dir, encoder)
     hub.start()
     yield hub
     hub.stop()
 
 
+def unset_detail(k: ClockKiosk) -> str:
+    """Why the kiosk refuses, as its clock_unset alarm tells the hub."""
+    return {a.kind: a for a in k.app.health().alarms}[ALARM_CLOCK_UNSET].detail
+
+
 @pytest.mark.broker
 @pytest.mark.faces
 @STEPS
-def test_steps_at_a_running_kiosk_and_a_restart_reach_the_hub_honestly(tmp_path, broker, hub, faces_dir,
+def test_steps_at_a_running_kiosk_and_a_restart_reach_the_hub_honestly(tmp_path, broker, clock, hub, faces_dir,
                                                                           encoder, step_s):
-    clock = StepClock(real_now())
+    """A right clock, a punch and its ack (the kiosk learns the hub's time); then the clock steps.
+
+    While wrong, the kiosk refuses with the reason (it is judged before the
+    repeat window, so nobody punches twice) and its health tells the hub at
+    once. Corrected, the next visit after the window punches: nobody locked
+    out. Restarted on a wrong clock it has forgotten the hub's time: its next
+    punch goes out with its honest device time and the hub flags it
+    ``clock_skew`` the way the clock is off, at ingest, from the health sent on
+    connecting; the punch's ack tells the kiosk, which refuses until corrected.
+    """
+    way = "behind" if step_s < 0 else "ahead"
     k = ClockKiosk(tmp_path, broker.port, hub, faces_dir, encoder, clock, FakeTimeSync(True))
+    punches: list[tuple[float, float, float]] = []             # (monotonic, device wall, true time)
+
+    def punched(outcome) -> None:
+        assert outcome.state == "accepted", outcome
+        punches.append((clock.mono_s, clock.wall(), clock.true_wall()))
+
     k.app.link.start()
     try:
         assert k.app.link.gallery_applied.wait(20)
-        assert k.visit().state == "accepted"
-        punches = [(clock.mono_s, clock.wall())]
-        clock.step(step_s)                                           # during the run
-        already = k.visit()
-        assert already.state == "already" and already.employee_id == k.employee_id
-        assert k.visit(punches[0][0] + WINDOW_S + 0.01).state == "accepted"   # not locked out beyond the window
-        punches.append((clock.mono_s, clock.wall()))
+        punched(k.visit())
+        k.drained(hub, 1)
+        assert k.app.clock.hub_offset_s() == pytest.approx(0.0, abs=0.5)   # the ack carried the hub's time
+
+        clock.step(step_s)                                           # during the run: wrong now
+        within = k.visit()
+        assert (within.state, within.reason) == ("refused", "clock_unset")   # the clock is judged first
+        k.report_health(hub)                                         # one health: the hub knows at once
+        skew_s, alarms = hub.device_clock(k.config.device_id)
+        assert skew_s == pytest.approx(step_s, abs=1) and {ALARM_CLOCK_UNSET, ALARM_CLOCK_STEP} <= alarms
+        after = k.visit(punches[0][0] + WINDOW_S + 0.01)
+        assert (after.state, after.reason) == ("refused", "clock_unset")     # still wrong after the window
+        assert f"clock {abs(step_s):.0f} s {way}" in unset_detail(k)
+
+        clock.step(-step_s)                                          # NTP corrects it ...
+        k.report_health(hub)                                         # ... and the next health says so
+        assert hub.device_clock(k.config.device_id)[0] == pytest.approx(0.0, abs=1)
+        punched(k.visit())                                           # not locked out: the window had ended
         shown = datetime.fromtimestamp(clock.wall(), IST).strftime("%H:%M")
-        clock.step(-step_s)                                          # the correction ...
-        k.restart()                                                  # ... and a restart with the punch remembered
+        k.drained(hub, 2)
+
+        clock.step(step_s)                                           # wrong again, and a restart:
+        k.restart()                                                  # the hub's time is forgotten
+        k.report_health(hub)                                         # housekeeping reports on connecting
+        assert hub.device_clock(k.config.device_id)[0] == pytest.approx(step_s, abs=1)
+        assert k.app.clock.hub_offset_s() is None
         again = k.visit()
         assert again.state == "already" and f"already punched at {shown}" in again.prompt[0]
-        assert k.visit(punches[1][0] + WINDOW_S + 0.01).state == "accepted"
-        punches.append((clock.mono_s, clock.wall()))
+        punched(k.visit(punches[1][0] + WINDOW_S + 0.01))            # honestly dated, step included
+        flagged = k.drained(hub, 3)[2]
+        assert flagged["flags"] == CLOCK_SKEW, flagged                # at ingest, the way the clock is off
+        assert f"kiosk clock {abs(step_s):.0f} s {way} at its last health" in flagged["flag_detail"]
+        refused = k.visit(punches[2][0] + WINDOW_S + 0.01)           # its ack told the kiosk
+        assert (refused.state, refused.reason) == ("refused", "clock_unset")
+        assert f"clock {abs(step_s):.0f} s {way}" in unset_detail(k)
 
-        stored = k.drained(hub, 3)
-        assert [p["seq"] for p in stored] == [1, 2, 3]               # one punch per window, none twice
-        assert [p["employee_id"] for p in stored] == [k.employee_id] * 3
-        for row, (_, wall) in zip(stored, punches):                 # honest device time, step included
-            assert row["device_ts"].timestamp() == pytest.approx(wall, abs=0.01)
-        assert stored[1]["device_ts"] - stored[0]["device_ts"] == pytest.approx(
-            timedelta(seconds=WINDOW_S + step_s), abs=timedelta(seconds=1))
+        clock.correct()
+        k.report_health(hub)
+        punched(k.visit())
+        stored = k.drained(hub, 4)
+        assert [p["seq"] for p in stored] == [1, 2, 3, 4]            # one punch per visit allowed, none twice
+        assert [p["employee_id"] for p in stored] == [k.employee_id] * 4
+        assert [p["flags"] for p in stored] == [None, None, CLOCK_SKEW, None]   # a right clock's: not flagged
+        for row, (_, wall, true) in zip(stored, punches):
+            assert row["device_ts"].timestamp() == pytest.approx(wall, abs=0.01)     # honest device time
+            assert row["received_at"].timestamp() == pytest.approx(true, abs=1)      # the hub's true time
+        assert k.app.counts["refused:clock_unset"] == 1              # this process's; two before the restart
     finally:
         k.stop()
 
 
 @pytest.mark.broker
 @pytest.mark.faces
-def test_an_obviously_wrong_clock_refuses_with_the_reason_and_the_alarm(tmp_path, broker, hub, faces_dir, encoder):
-    clock = StepClock(real_now())
+def test_an_obviously_wrong_clock_refuses_with_the_reason_and_the_alarm(tmp_path, broker, clock, hub, faces_dir,
+                                                                        encoder):
+    """1970, not synchronised, an hour from the hub's time in the last ack: each refused with the reason
+    and the alarm, the outbox draining meanwhile; each corrected, punching again, unflagged."""
     sync = FakeTimeSync(True)
     k = ClockKiosk(tmp_path, broker.port, hub, faces_dir, encoder, clock, sync)
     try:
@@ -310,30 +360,34 @@ def test_an_obviously_wrong_clock_refuses_with_the_reason_and_the_alarm(tmp_path
         alarms = {a.kind: a for a in k.app.health().alarms}
         assert "1970-01-01" in alarms[ALARM_CLOCK_UNSET].detail and ALARM_CLOCK_STEP in alarms
         assert len(k.drained(hub, 1)) == 1                           # still drains while refusing
+        k.report_health(hub)
+        skew_s, kinds = hub.device_clock(k.config.device_id)
+        assert skew_s == pytest.approx(clock.error_s(), abs=1) and ALARM_CLOCK_UNSET in kinds
+        assert "1970-01-01" in unset_detail(k)                       # the hub's word in the ack: still refused
 
-        clock.set_wall(real_now())                                   # NTP sets it: punching again
+        clock.correct()                                              # NTP sets it: punching again
+        k.report_health(hub)
         assert k.visit().state == "accepted"
         assert ALARM_CLOCK_UNSET not in {a.kind for a in k.app.health().alarms}
 
         sync.synced = False                                          # NTP lost (require_sync): refused
         clock.advance(SYNC_POLL_S)
-        assert k.visit(clock.mono_s + WINDOW_S).reason == "clock_unset"
+        unsynced = k.visit(clock.mono_s + WINDOW_S)
+        assert unsynced.reason == "clock_unset" and "not synchronised" in unset_detail(k)
         sync.synced = True
         clock.advance(SYNC_POLL_S)
         assert k.visit().state == "accepted"
+        k.drained(hub, 3)                                            # its ack: the hub's time, which agrees
 
-        with HubSide(broker.port, k.config.device_id) as hub_side:  # an ack: the hub's time, an hour ahead
-            ack = messages.Ack(hub_ts=datetime.fromtimestamp(clock.wall() + HOUR, timezone.utc))
-            hub_side.publish(topics.ACK, ack.to_json())
-        wait_until(lambda: k.app.clock.hub_offset_s() is not None, 10, "the ack's hub time")
+        clock.step(-HOUR)                                            # set an hour behind by hand
         far = k.visit(clock.mono_s + WINDOW_S)
-        assert far.reason == "clock_unset"
-        assert "behind the hub" in {a.kind: a for a in k.app.health().alarms}[ALARM_CLOCK_UNSET].detail
-        clock.step(HOUR)                                             # corrected: plausible again
+        assert far.reason == "clock_unset" and "3600 s behind the hub" in unset_detail(k)
+        clock.correct()                                              # corrected: plausible again
         assert k.visit().state == "accepted"
         stored = k.drained(hub, 4)
         assert k.app.counts["refused:clock_unset"] == 3 and len(stored) == 4
         assert stored[-1]["device_ts"].timestamp() == pytest.approx(clock.wall(), abs=0.01)
+        assert [p["flags"] for p in stored] == [None] * 4            # each made on a right clock
     finally:
         k.stop()
 
@@ -341,10 +395,9 @@ def test_an_obviously_wrong_clock_refuses_with_the_reason_and_the_alarm(tmp_path
 @pytest.mark.broker
 @pytest.mark.faces
 def test_a_kiosk_whose_clock_never_synced_runs_refusing_draining_and_reporting(tmp_path, broker, hub, faces_dir,
-                                                                                encoder):
+                                                                                encoder, clock):
     """After clock.sync_wait_s the kiosk starts anyway: ``run()`` refuses every punch, drains what
     it had, and its health carries the clock_unset alarm, until NTP answers."""
-    clock = StepClock(real_now())
     sync = FakeTimeSync(True)
     k = ClockKiosk(tmp_path, broker.port, hub, faces_dir, encoder, clock, sync)
     assert k.visit().state == "accepted"                             # waiting in the outbox
