@@ -88,7 +88,9 @@ def run_api(config: HubConfig, engine: Engine, *, with_ingest: bool) -> None:
     stop = threading.Event()
     stop_on_signals(stop)
     worker = build_worker(config, engine) if with_ingest else None
-    server = _Server(uvicorn.Config(app, host=config.api.host, port=config.api.port, log_config=None))
+    # proxy headers are judged by hub.api.proxies against security.trusted_proxies, not by uvicorn
+    server = _Server(uvicorn.Config(app, host=config.api.host, port=config.api.port, log_config=None,
+                                    proxy_headers=False))
     if worker is not None:
         worker.start()
     try:
