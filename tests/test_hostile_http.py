@@ -119,3 +119,80 @@ def test_every_page_carries_a_content_security_policy(hub, path):
     policy = response.headers.get("content-security-policy", "")
     assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy, (path, response.status_code)
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+# --- part 2: dashboard logins ---------------------------------------------------------------------
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self):
+        return self.now
+
+
+def login_as(client, username: str, password: str, **headers) -> int:
+    return client.post(LOGIN, json={"username": username, "password": password}, headers=headers).status_code
+
+
+def test_30_parallel_wrong_passwords_check_at_most_the_allowed_number(hub):
+    hub.user_client("carol", "admin")
+    attacker = hub.client(address="203.0.113.7")
+    codes: list[int] = []
+    barrier = threading.Barrier(30)
+
+    def guess(i: int) -> None:
+        barrier.wait()
+        codes.append(login_as(attacker, "carol", f"guess-{i}"))
+
+    threads = [threading.Thread(target=guess, args=(i,)) for i in range(30)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes) == [401] * 5 + [429] * 25, codes
+    from hub.accounts.models import LoginFailure
+    with hub.sessions() as session:
+        assert session.query(LoginFailure).filter_by(username="carol").count() == 5
+
+
+def test_forwarded_for_is_honoured_only_from_a_trusted_proxy(hub):
+    hub.user_client("dave", "admin")
+    untrusted = hub.client(address="203.0.113.9")
+    codes = [login_as(untrusted, "dave", "nope", **{"X-Forwarded-For": f"192.0.2.{i}"}) for i in range(8)]
+    assert codes == [401] * 5 + [429] * 3  # a new header per try buys nothing
+    proxy = hub.client(address="10.0.0.2")
+    clock = Clock()
+    hub.app.state.clock = clock
+    behind = []
+    for i in range(7):
+        clock.now += timedelta(seconds=2)  # past the account's slow-down (it has had 8 failures)
+        behind.append(login_as(proxy, "dave", "nope", **{"X-Forwarded-For": f"1.2.3.4, 198.51.100.{0 if i < 6 else 1}"}))
+    assert behind == [401] * 5 + [429] + [401]  # each real client behind the proxy has its own count
+    from hub.accounts.models import LoginFailure
+    with hub.sessions() as session:
+        sources = {f.source for f in session.query(LoginFailure).filter_by(username="dave")}
+    assert sources == {"203.0.113.9", "198.51.100.0", "198.51.100.1"}  # never the spoofed left-most 1.2.3.4
+    clock.now += timedelta(seconds=2)
+    assert login_as(proxy, "dave", PASSWORD, **{"X-Forwarded-For": "198.51.100.77"}) == 200
+
+
+def test_the_real_user_is_not_locked_out_by_other_addresses(hub):
+    clock = Clock()
+    hub.app.state.clock = clock
+    hub.user_client("erin", "admin")
+    attacker = hub.client(address="203.0.113.50")
+    assert [login_as(attacker, "erin", f"g{i}") for i in range(7)] == [401] * 5 + [429] * 2
+    assert login_as(attacker, "erin", PASSWORD) == 429  # this address is done guessing at erin
+    assert hub.login("erin", address="192.0.2.10").get("/api/v1/auth/me").status_code == 200
+    # many addresses at once: the account is slowed down, one attempt per 2 s, never locked
+    for n in range(10):
+        assert login_as(hub.client(address=f"203.0.113.{100 + n}"), "erin", "wrong-again") in (401, 429)
+        clock.now += timedelta(seconds=2)
+    owner = hub.client(address="192.0.2.10")
+    attacker_again = hub.client(address="203.0.113.120")
+    assert login_as(attacker_again, "erin", "another") == 401
+    slowed = owner.post(LOGIN, json={"username": "erin", "password": PASSWORD})
+    assert slowed.status_code == 429 and 1 <= int(slowed.headers["retry-after"]) <= 2
+    clock.now += timedelta(seconds=2)
+    assert login_as(owner, "erin", PASSWORD) == 200
