@@ -196,3 +196,98 @@ def test_the_real_user_is_not_locked_out_by_other_addresses(hub):
     assert slowed.status_code == 429 and 1 <= int(slowed.headers["retry-after"]) <= 2
     clock.now += timedelta(seconds=2)
     assert login_as(owner, "erin", PASSWORD) == 200
+
+
+# --- part 2: weak passwords, for every account type -----------------------------------------------
+
+WEAK = ["1234567890", "password123", "Password123!", "qwertyuiop12", "abcabcabcabc", "0987654321", "P@ssw0rd2024"]
+
+
+@pytest.mark.parametrize("weak", WEAK + ["ramesh.kumar", "Ramesh-1985-x"])
+def test_weak_dashboard_passwords_are_refused(hub, weak):
+    one_time = hub.add_user("ramesh.kumar", "admin")
+    client = hub.login("ramesh.kumar", one_time)
+    response = client.post("/api/v1/auth/password", json={"current_password": one_time, "new_password": weak})
+    assert response.status_code == 422, (weak, response.text)
+    with pytest.raises(InvalidInput):
+        dashboard_passwords.check_new_password(weak, username="ramesh.kumar")
+
+
+@pytest.fixture
+def phone(tmp_path):
+    """``phone(address)`` -> a client of a hub with the phone kit's employees, its clock and SMS outbox."""
+    from biometrics.encoder import FaceEncoder
+    from fastapi.testclient import TestClient
+
+    from tests import phonekit as kit
+    from tests.hub_db import sqlite_engine
+
+    engine = sqlite_engine(tmp_path)
+    kit.build_world(engine, [])
+    clock = kit.Clock()
+    app = kit.make_app(tmp_path, engine, FaceEncoder(), clock=clock)
+    clients = []
+
+    def client(address: str = "198.51.100.7") -> TestClient:
+        clients.append(TestClient(app, base_url="https://hub.example", client=(address, 40000)))
+        return clients[-1]
+
+    yield client, clock, tmp_path / "sms-outbox.jsonl"
+    for c in clients:
+        c.close()
+    engine.dispose()
+
+
+@pytest.mark.parametrize("weak", WEAK + ["Asha-Verma-77", "verma@Lucknow1"])
+def test_weak_phone_passwords_are_refused(phone, weak):
+    from hub.phone.sms import read_outbox
+    from tests import phonekit as kit
+
+    make, _, outbox = phone
+    client = make()
+    activation_id = client.post("/phone/api/activation", json={"staff_number": kit.STAFF}).json()["activation_id"]
+    code = [m for m in read_outbox(outbox) if m["to"] == kit.MOBILE][-1]["text"].split(": ")[1][:6]
+    setup = client.post("/phone/api/activation/verify", json={"activation_id": activation_id, "code": code})
+    response = client.post("/phone/api/activation/complete", json={
+        "activation_id": activation_id, "setup_token": setup.json()["setup_token"], "password": weak})
+    assert response.status_code == 422 and response.json()["reason"].startswith("password_"), (weak, response.text)
+
+
+# --- part 2: phone activation -----------------------------------------------------------------------
+
+def test_activation_does_not_tell_whether_a_staff_number_exists(phone):
+    import time
+
+    from hub.phone.sms import read_outbox
+    from tests import phonekit as kit
+
+    make, _, outbox = phone
+    answers, seconds = {}, {}
+    for staff in (kit.STAFF, "UP9999", "UP1003", "UP1004"):  # real; unknown; a leaver; no mobile
+        client = make(address=f"192.0.2.{len(answers) + 1}")
+        started = time.perf_counter()
+        response = client.post("/phone/api/activation", json={"staff_number": staff})
+        seconds[staff] = time.perf_counter() - started
+        answers[staff] = (response.status_code, tuple(sorted(response.json())), len(response.json()["activation_id"]))
+    assert len(set(answers.values())) == 1, answers
+    assert not any(d in str(answers) for d in (kit.MOBILE[-2:], kit.MOBILE[-4:]))
+    assert len(read_outbox(outbox)) == 1  # only the real one got an SMS
+    # one Argon2 hash each: the same timing class (not a cheap 404 against a hashed code)
+    assert min(seconds.values()) > 0.25 * max(seconds.values()), seconds
+
+
+def test_strangers_activation_requests_do_not_block_the_real_employee(phone):
+    from hub.phone.sms import read_outbox
+    from tests import phonekit as kit
+
+    make, _, outbox = phone
+    stranger = make(address="203.0.113.66")
+    codes = [stranger.post("/phone/api/activation", json={"staff_number": kit.STAFF}).status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    for n in range(3):  # more strangers, each from their own address
+        other = make(address=f"203.0.113.{70 + n}")
+        assert other.post("/phone/api/activation", json={"staff_number": kit.STAFF}).status_code == 200
+    owner = make(address="198.51.100.7")
+    response = owner.post("/phone/api/activation", json={"staff_number": kit.STAFF})
+    assert response.status_code == 200, response.text
+    assert len([m for m in read_outbox(outbox) if m["to"] == kit.MOBILE]) == 7
