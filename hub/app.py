@@ -33,7 +33,7 @@ def open_engine(config: HubConfig, *, create_dirs: bool = False) -> Engine:
     """The database engine; ``create_dirs`` makes a SQLite file's folder (for ``init-db``)."""
     url = make_url(config.database_url)
     if create_dirs and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     return make_engine(config.database_url, busy_timeout_ms=config.sqlite_busy_timeout_ms)
 
 

@@ -291,3 +291,47 @@ def test_strangers_activation_requests_do_not_block_the_real_employee(phone):
     response = owner.post("/phone/api/activation", json={"staff_number": kit.STAFF})
     assert response.status_code == 200, response.text
     assert len([m for m in read_outbox(outbox) if m["to"] == kit.MOBILE]) == 7
+
+
+# --- part 3: file permissions ------------------------------------------------------------------------
+
+@pytest.fixture
+def usual_umask():
+    old = os.umask(0o022)  # what most services run with: new files readable by everyone
+    yield
+    os.umask(old)
+
+
+def test_database_wal_files_and_secrets_are_owner_only(tmp_path, usual_umask):
+    token = tmp_path / "admin.token"
+    token.write_text("a-real-admin-token-0123456789\n")
+    token.chmod(0o600)
+    config = tmp_path / "hub.yaml"
+    config.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / 'db' / 'hub.sqlite'}",
+                                      "admin_token_file": str(token)}))
+    assert main(["init-db", "--config", str(config)]) == 0
+    from hub.app import load, open_engine
+    engine = open_engine(load(config))
+    with engine.connect() as conn:  # WAL mode: the -wal and -shm files exist while a connection is open
+        conn.exec_driver_sql("SELECT count(*) FROM employees")
+        made = sorted(p.name for p in (tmp_path / "db").iterdir())
+        modes = {name: stat.S_IMODE((tmp_path / "db" / name).stat().st_mode) for name in made}
+    engine.dispose()
+    assert {"hub.sqlite", "hub.sqlite-wal", "hub.sqlite-shm", "gallery-key.secret"} <= set(made), made
+    assert all(mode == 0o600 for name, mode in modes.items() if name != "photos"), modes
+    assert main(["check-config", str(config)]) == 0
+
+
+def test_check_config_refuses_a_world_readable_token_file(tmp_path, capsys, usual_umask):
+    token = tmp_path / "admin.token"
+    token.write_text("a-real-admin-token-0123456789\n")
+    token.chmod(0o644)
+    config = tmp_path / "hub.yaml"
+    config.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / 'hub.sqlite'}",
+                                      "admin_token_file": str(token)}))
+    assert main(["check-config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert f"admin_token_file: {token} is open to group/others (mode 0644)" in err
+    assert f"chmod 600 {token}" in err
+    token.chmod(0o600)
+    assert main(["check-config", str(config)]) == 0
