@@ -25,6 +25,7 @@ from hub.errors import InvalidInput
 from hub.masterdata import employees
 from hub.masterdata.fields import EmployeePatch
 from tests.hub_api_kit import PASSWORD, HubApi, punch_record, seed_org
+from tests.browser import browser_factory  # noqa: F401  (fixture)
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
 
 LOGIN = "/api/v1/auth/login"
@@ -302,13 +303,19 @@ def usual_umask():
     os.umask(old)
 
 
-def test_database_wal_files_and_secrets_are_owner_only(tmp_path, usual_umask):
+def hub_config(tmp_path, token_mode: int, database: str):
+    """A config file whose admin token file has ``token_mode``; returns (config, token) paths."""
     token = tmp_path / "admin.token"
     token.write_text("a-real-admin-token-0123456789\n")
-    token.chmod(0o600)
+    token.chmod(token_mode)
     config = tmp_path / "hub.yaml"
-    config.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / 'db' / 'hub.sqlite'}",
+    config.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / database}",
                                       "admin_token_file": str(token)}))
+    return config, token
+
+
+def test_database_wal_files_and_secrets_are_owner_only(tmp_path, usual_umask):
+    config, _ = hub_config(tmp_path, 0o600, "db/hub.sqlite")
     assert main(["init-db", "--config", str(config)]) == 0
     from hub.app import load, open_engine
     engine = open_engine(load(config))
@@ -323,15 +330,31 @@ def test_database_wal_files_and_secrets_are_owner_only(tmp_path, usual_umask):
 
 
 def test_check_config_refuses_a_world_readable_token_file(tmp_path, capsys, usual_umask):
-    token = tmp_path / "admin.token"
-    token.write_text("a-real-admin-token-0123456789\n")
-    token.chmod(0o644)
-    config = tmp_path / "hub.yaml"
-    config.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / 'hub.sqlite'}",
-                                      "admin_token_file": str(token)}))
+    config, token = hub_config(tmp_path, 0o644, "hub.sqlite")
     assert main(["check-config", str(config)]) == 1
     err = capsys.readouterr().err
     assert f"admin_token_file: {token} is open to group/others (mode 0644)" in err
     assert f"chmod 600 {token}" in err
     token.chmod(0o600)
     assert main(["check-config", str(config)]) == 0
+
+
+@pytest.mark.browser
+def test_docs_render_in_chromium_under_their_csp(tmp_path, browser_factory):
+    """Swagger UI runs from the vendored files: its hashed inline script is allowed, nothing is blocked."""
+    from selenium.webdriver.common.by import By
+
+    from tests.browser import ServedApp, wait_for
+    from tests.hub_db import sqlite_engine
+
+    api = HubApi(tmp_path, sqlite_engine(tmp_path))
+    driver = browser_factory()
+    with ServedApp(api.app) as served:
+        driver.get(served.url + "/docs")
+        title = wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, ".swagger-ui .info .title"),
+                         message="Swagger UI did not render")
+        assert "Attendance hub" in title[0].text
+        assert driver.find_elements(By.CSS_SELECTOR, ".opblock")  # the operations from /openapi.json
+        blocked = [e for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+        assert not blocked, blocked
+    api.close()

@@ -20,18 +20,17 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, case, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.config import AuthConfig, SecurityConfig
 from hub.db import UTCDateTime
 from hub.errors import TooManyAttempts
+from hub.phone.guard import ensure_row
 from hub.phone.models import PhoneThrottle
 
 log = logging.getLogger(__name__)
 
 PAIR, ADDRESS, ACCOUNT = "dash:pair", "dash:address", "dash:account"
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _T = PhoneThrottle.__table__
 
 
@@ -41,14 +40,6 @@ def pair_key(username: str, source: str) -> str:
 
 def _at(value: datetime):
     return literal(value, UTCDateTime())
-
-
-def _ensure(session: Session, scope: str, key: str) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect not in _INSERT:
-        raise NotImplementedError(f"login counters are not written for {dialect}")
-    session.execute(_INSERT[dialect](_T).values(scope=scope, key=key, failures=0)
-                    .on_conflict_do_nothing(index_elements=["scope", "key"]))
 
 
 def _where(scope: str, key: str):
@@ -83,7 +74,7 @@ def claim_attempt(session: Session, username: str, source: str, now: datetime, a
     requests see the count before any password is checked."""
     pair = pair_key(username, source)
     for scope, key in ((ADDRESS, source), (PAIR, pair), (ACCOUNT, username)):
-        _ensure(session, scope, key)
+        ensure_row(session, scope, key)
     for scope, key, limit, what in ((ADDRESS, source, auth.max_failures_per_address, "from this address"),
                                     (PAIR, pair, auth.max_failures_per_user, "for this user name from here")):
         if not _count(session, scope, key, limit, now, auth.failure_window_s):
