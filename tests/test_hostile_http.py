@@ -358,3 +358,21 @@ def test_docs_render_in_chromium_under_their_csp(tmp_path, browser_factory):
         blocked = [e for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
         assert not blocked, blocked
     api.close()
+
+
+def test_a_strangers_wrong_codes_do_not_lock_the_owner_out(phone):
+    from tests import phonekit as kit
+
+    make, _, outbox = phone
+    stranger = make(address="203.0.113.66")
+    for _ in range(3):  # every code a stranger may ask for, each guessed at until it is void
+        activation_id = stranger.post("/phone/api/activation", json={"staff_number": kit.STAFF}).json()["activation_id"]
+        for n in range(5):
+            stranger.post("/phone/api/activation/verify", json={"activation_id": activation_id, "code": f"00000{n}"})
+    assert stranger.post("/phone/api/activation/verify", json={"activation_id": activation_id,
+                                                               "code": "000009"}).status_code in (410, 429)
+    owner = make(address="198.51.100.7")
+    activation_id = owner.post("/phone/api/activation", json={"staff_number": kit.STAFF}).json()["activation_id"]
+    verified = owner.post("/phone/api/activation/verify",
+                          json={"activation_id": activation_id, "code": kit.last_code(outbox)})
+    assert verified.status_code == 200, verified.text

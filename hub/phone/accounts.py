@@ -105,9 +105,12 @@ class PhoneAccounts:
     def verify_code(self, activation_id: str, code: str, address: str) -> str:
         """Check the code; returns the one-time token that allows setting the password.
 
-        The entry is counted (against the code and the staff number) before the
-        code is compared, in one short transaction, so parallel guesses cannot
-        outrun the attempt limit.
+        The entry is counted (against the code and the staff number from this
+        address) before the code is compared, in one short transaction, so
+        parallel guesses cannot outrun the attempt limit. Counted per address:
+        a stranger's wrong codes must not lock the owner out; all guessing at
+        one number stays bounded by codes sent (sms_per_employee) times
+        otp_max_attempts.
         """
         cfg, now = self.config, self._clock()
         with self._factory() as session:
@@ -116,7 +119,8 @@ class PhoneAccounts:
             if activation is None:
                 raise Refused("activation_invalid")
             employee_id = activation.employee_id
-            charge(session, [("code:employee", employee_id, cfg.code_per_employee)], now)
+            requester = f"{employee_id} {address}"[:128]
+            charge(session, [("code:requester", requester, cfg.code_per_employee)], now)
             attempts = session.execute(update(PhoneActivation).where(
                 PhoneActivation.id == activation.id, PhoneActivation.attempts < cfg.otp_max_attempts,
                 PhoneActivation.closed_at.is_(None), PhoneActivation.verified_at.is_(None),
@@ -144,7 +148,7 @@ class PhoneAccounts:
                      setup_expires_at=now + timedelta(seconds=cfg.setup_ttl_s))).rowcount
             if won != 1:
                 raise Refused("activation_invalid")  # verified by a parallel request a moment ago
-            succeed(session, "code:employee", employee_id)
+            succeed(session, "code:requester", requester)
             session.commit()
         return setup_token
 

@@ -56,7 +56,7 @@ class PhoneConfig(BaseModel):
     login_per_address: ThrottleRule = Field(
         default_factory=lambda: _rule(30, 900, 900), description="failed logins per client address")
     code_per_employee: ThrottleRule = Field(
-        default_factory=lambda: _rule(10, 3600, 3600), description="wrong SMS codes per staff number (all codes)")
+        default_factory=lambda: _rule(10, 3600, 3600), description="wrong SMS codes per staff number from one address (all its codes)")
     code_per_address: ThrottleRule = Field(
         default_factory=lambda: _rule(30, 3600, 3600), description="wrong SMS codes per client address")
     sms_per_employee: ThrottleRule = Field(
