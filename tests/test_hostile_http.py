@@ -376,3 +376,19 @@ def test_a_strangers_wrong_codes_do_not_lock_the_owner_out(phone):
     verified = owner.post("/phone/api/activation/verify",
                           json={"activation_id": activation_id, "code": kit.last_code(outbox)})
     assert verified.status_code == 200, verified.text
+
+
+@pytest.mark.parametrize("peer, chain, expected", [
+    ("203.0.113.9", ["192.0.2.1"], "203.0.113.9"),                  # not a proxy: the header is ignored
+    ("10.0.0.2", ["192.0.2.1"], "192.0.2.1"),                       # the proxy names its client
+    ("10.0.0.2", ["6.6.6.6, 192.0.2.1"], "192.0.2.1"),              # the client's own left-most entry is not believed
+    ("10.0.0.2", ["192.0.2.1, 10.0.0.3"], "192.0.2.1"),             # through two trusted proxies
+    ("10.0.0.2", ["not-an-address"], "10.0.0.2"),                   # garbled: the proxy itself
+    ("10.0.0.2", [], "10.0.0.2"),
+])
+def test_the_client_address_is_the_right_most_untrusted_hop(peer, chain, expected):
+    from ipaddress import ip_network
+
+    from hub.api.proxies import client_address
+
+    assert client_address(peer, chain, [ip_network("10.0.0.0/29")]) == expected

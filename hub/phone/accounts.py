@@ -116,7 +116,9 @@ class PhoneAccounts:
         with self._factory() as session:
             activation = self._activation(session, activation_id)
             check(session, [("code:address", address)], now)
-            if activation is None:
+            if activation is None:  # also the id given for a number that got no code: it costs a guess
+                fail(session, [("code:address", address, cfg.code_per_address)], now)
+                session.commit()
                 raise Refused("activation_invalid")
             employee_id = activation.employee_id
             requester = f"{employee_id} {address}"[:128]
