@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             # (three agreeing frames decide, then a one-second rest before the next person).
             "camera": {"kind": "replay", "path": str(frames_dir), "fps": FPS, "repeat": REPEAT},
             "liveness": {"mode": "off"},  # still photos cannot blink: liveness is shown by its own tests
+            "clock": {"require_sync": False},  # a bench, not a kiosk: its clock need not be NTP-synchronised
         })
         print(f"[demo] kiosk {DEVICE_ID} replaying {len(plan.probes)} people "
               f"({sum(p[2] for p in plan.probes)} enrolled, {sum(not p[2] for p in plan.probes)} not enrolled), {REPEAT} frames each, liveness off (still photos) ...")

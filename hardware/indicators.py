@@ -50,6 +50,9 @@ class IndicatorsConfig(BaseModel):
     beep_gap_s: float = Field(0.12, gt=0, le=2, description="silence between the two beeps of a refusal")
     attention_blink_s: float = Field(0.25, gt=0, le=2, description="'look again': both LEDs blink on/off this long")
     attention_blinks: int = Field(3, ge=1, le=20, description="'look again': number of blinks")
+    fault_pulse_s: float = Field(
+        0.5, gt=0, le=2, description="'cannot save': red LED and buzzer pulse together on/off this long")
+    fault_pulses: int = Field(3, ge=1, le=20, description="'cannot save': number of red-and-buzzer pulses")
 
     @model_validator(mode="after")
     def _distinct_pins(self) -> "IndicatorsConfig":
@@ -77,10 +80,20 @@ def refused_steps(c: IndicatorsConfig) -> list[Step]:
 
 def attention_steps(c: IndicatorsConfig) -> list[Step]:
     """Both LEDs blink together (amber behind a shared diffuser): 'look at the camera again', no sound."""
+    return _pulses(("green", "red"), c.attention_blinks, c.attention_blink_s)
+
+
+def cannot_save_steps(c: IndicatorsConfig) -> list[Step]:
+    """Red and long beeps pulsing together: 'not saved, use the register', unlike any refusal of a face."""
+    return _pulses(("red", "buzzer"), c.fault_pulses, c.fault_pulse_s)
+
+
+def _pulses(outputs: tuple[str, ...], count: int, length_s: float) -> list[Step]:
+    """``outputs`` on together for ``length_s``, then off as long, ``count`` times."""
     steps: list[Step] = []
-    for i in range(c.attention_blinks):
-        on_at, off_at = 2 * i * c.attention_blink_s, (2 * i + 1) * c.attention_blink_s
-        steps += [(on_at, "green", True), (on_at, "red", True), (off_at, "green", False), (off_at, "red", False)]
+    for i in range(count):
+        on_at, off_at = 2 * i * length_s, (2 * i + 1) * length_s
+        steps += [(on_at, name, True) for name in outputs] + [(off_at, name, False) for name in outputs]
     return steps
 
 
@@ -96,6 +109,7 @@ class Feedback(Protocol):
     def accepted(self) -> None: ...
     def refused(self) -> None: ...
     def attention(self) -> None: ...
+    def cannot_save(self) -> None: ...
     def wait_idle(self, timeout_s: float | None = None) -> bool: ...
 
 
@@ -221,6 +235,10 @@ class Indicators:
         """Both LEDs blink: 'look at the camera again'."""
         self._play(attention_steps(self.config))
 
+    def cannot_save(self) -> None:
+        """Red and buzzer pulse: the punch could not be stored (never green, no door)."""
+        self._play(cannot_save_steps(self.config))
+
     def wait_idle(self, timeout_s: float | None = None) -> bool:
         """Wait until every running pattern has finished (tests, an orderly shutdown)."""
         return all(s.wait_idle(timeout_s) for s in (self._feedback, self._door) if s is not None)
@@ -260,6 +278,9 @@ class NullIndicators:
         pass
 
     def attention(self) -> None:
+        pass
+
+    def cannot_save(self) -> None:
         pass
 
     def wait_idle(self, timeout_s: float | None = None) -> bool:

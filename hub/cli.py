@@ -19,6 +19,7 @@ from hub.cli_common import actor, exposure_problem, in_session, load_config
 from hub.errors import HubError
 from protocol.logs import setup_logging
 from protocol.settings import ConfigError, read_secret
+from protocol.transport import mode_line
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from hub.app import load
@@ -39,6 +40,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     problems += [p for key, path in _private_files(config) if (p := exposure_problem(key, path))]
     if problems:
         raise ConfigError(args.config_file, problems)
+    print(f"{args.config_file}: {mode_line(config.mqtt)}")
     print(f"{args.config_file}: ok")
     return 0
 

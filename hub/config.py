@@ -5,7 +5,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
 from hub.phone.config import PhoneConfig
+from hub.plausibility import Policy
 from hub.reports.config import AttendanceConfig
+from protocol.transport import AllowPlaintext, CaFile
 
 
 class Section(BaseModel):
@@ -17,9 +19,8 @@ class MqttConfig(Section):
     port: int = Field(1883, ge=1, le=65535, description="broker port")
     username: str | None = Field(None, description="the hub's MQTT user")
     password_file: Path | None = Field(None, description="file holding the hub's MQTT password")
-    ca_file: Path | None = Field(
-        None, description="broker CA certificate; enables TLS, and the broker's certificate must name `host`"
-    )
+    allow_plaintext: AllowPlaintext = False  # before ca_file, whose check reads it
+    ca_file: CaFile = None
     cert_file: Path | None = Field(None, description="TLS client certificate, for a broker that requires one")
     key_file: Path | None = Field(None, description="private key of cert_file")
     client_id: str = Field("hub-ingest", description="MQTT client id; unique per ingest worker")
@@ -106,13 +107,37 @@ class HealthConfig(Section):
         "(about 3 x the kiosks' health interval)"
     )
     max_clock_skew_s: float = Field(
-        300.0, gt=0, description="punches from a kiosk whose clock (median skew of its recent health) is off by "
-        "more than this either way are stored with the flag clock_skew"
+        300.0, gt=0, description="a kiosk whose clock (device time minus hub time of its latest health) is off by "
+        "more than this either way is flagged, and so are its punches (clock_skew); so is a punch dated more than "
+        "this after the hub received it, after allowing for its kiosk's skew"
     )
-    skew_window: int = Field(9, ge=1, le=101, description="recent health samples whose median is the clock skew")
     history_days: float = Field(7.0, gt=0, description="health samples older than this are deleted")
     history_max_samples: int = Field(
         10_080, ge=10, description="at most this many health samples are kept per kiosk (7 days at one a minute)"
+    )
+
+
+class PunchesConfig(Section):
+    """What the hub believes of a correctly signed kiosk punch (hub/plausibility.py): a stolen kiosk key
+    signs anything. Refused punches are kept for audit and the kiosk is told why."""
+
+    max_future_s: float = Field(
+        600.0, gt=0, description="a punch dated more than this after the hub received it, by the hub's clock and "
+        "by its kiosk's measured clock alike, is refused"
+    )
+    max_backlog_days: float = Field(
+        30.0, gt=0, description="a punch made longer than this before the hub received it (the longest a kiosk "
+        "may plausibly hold punches offline), by the hub's clock and by its kiosk's measured clock alike, is refused"
+    )
+    max_match_distance: float = Field(
+        0.52, gt=0, description="a punch whose match distance is above this is refused (kiosks ship accepting up "
+        "to 0.49: this adds a tolerance); a failed liveness check is always refused"
+    )
+    site_max_match_distance: dict[str, float] = Field(
+        {}, description="site id -> the match distance limit of that site's kiosks, instead of max_match_distance"
+    )
+    device_max_match_distance: dict[str, float] = Field(
+        {}, description="device id -> that kiosk's own match distance limit, instead of its site's"
     )
 
 
@@ -153,9 +178,18 @@ class HubConfig(Section):
     )
     phone: PhoneConfig = Field(default_factory=PhoneConfig, description="phone fallback punching")
     health: HealthConfig = Field(default_factory=HealthConfig, description="kiosk status, health and clock skew")
+    punches: PunchesConfig = Field(
+        default_factory=PunchesConfig, description="which signed kiosk punches are refused at intake"
+    )
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="the Prometheus endpoint /metrics")
     security: "SecurityConfig" = Field(
         default_factory=lambda: SecurityConfig(), description="trusted proxies and the login slow-down")
+
+    def plausibility(self) -> Policy:
+        """The bounds intake judges kiosk punches by (``hub.plausibility``)."""
+        p = self.punches
+        return Policy(self.health.max_clock_skew_s, p.max_future_s, p.max_backlog_days * 86400, p.max_match_distance,
+                      p.site_max_match_distance, p.device_max_match_distance)
 
 
 class SecurityConfig(Section):

@@ -198,6 +198,7 @@ class PunchRecord(Base):
     __table_args__ = (
         Index("ix_punches_employee_ts", "employee_id", "device_ts"),
         Index("ix_punches_site_ts", "site_id", "device_ts"),
+        Index("ix_punches_device_seq", "device_id", "seq"),  # seq reuse and gaps at intake, the seq in acks
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -217,6 +218,8 @@ class PunchRecord(Base):
     payload: Mapped[str] = mapped_column(Text)
     reason: Mapped[str | None] = mapped_column(Text, default=None, doc="why at a non-home site (phone page asks)")
     flags: Mapped[str | None] = mapped_column(Text, default=None, doc="comma-separated: clock_skew, low_margin, ...")
+    flag_detail: Mapped[str | None] = mapped_column(
+        Text, default=None, doc="why intake flagged it, for the admin's review (hub/plausibility.py)")
     lat: Mapped[float | None] = mapped_column(Float, default=None, doc="phone punches: reported position")
     lon: Mapped[float | None] = mapped_column(Float, default=None)
     accuracy_m: Mapped[float | None] = mapped_column(Float, default=None)
@@ -270,7 +273,7 @@ class DeviceHealth(Base):
         UTCDateTime, default=None, doc="hub time of the last message the kiosk itself sent (birth or health)")
     health_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     telemetry: Mapped[str | None] = mapped_column(Text, default=None, doc="the latest health sample, JSON")
-    clock_skew_s: Mapped[float | None] = mapped_column(Float, default=None, doc="median of recent samples")
+    clock_skew_s: Mapped[float | None] = mapped_column(Float, default=None, doc="of the latest health message")
     sw_version: Mapped[str | None] = mapped_column(String(64), default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None, doc="why its last refused status/health was refused")
     error_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
@@ -297,6 +300,7 @@ class DeviceHealthSample(Base):
     oldest_unacked_s: Mapped[float | None] = mapped_column(Float, default=None)
     gallery_version: Mapped[int] = mapped_column(BigInteger)
     sw_version: Mapped[str] = mapped_column(String(64))
+    alarms: Mapped[str | None] = mapped_column(Text, default=None, doc="the kiosk's alarms (JSON list); None: none")
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:

@@ -11,10 +11,16 @@ replica and every ingest worker sees the same registry.
 - *last seen* is the hub time of the last message the kiosk itself sent
   (a birth or a health). A last will is the broker speaking, and a retained
   status replayed when a worker subscribes is old news: neither counts.
-- *clock skew* is the median of the last ``health.skew_window`` samples of
-  device time minus hub receive time (``hub.devicestate``). Punches stored
-  while a kiosk's skew is beyond ``health.max_clock_skew_s`` get the flag
-  ``clock_skew`` (``flag_clock_skew``), which the reports already read.
+- *clock skew* is device time minus hub receive time of the kiosk's latest
+  health message (``hub.devicestate``): a clock off by an hour, ahead or
+  behind, is judged from the first message that shows it, and a clock back
+  in step is cleared by the next. Intake reads it (``device_clocks``) to
+  judge each punch's time (``hub.plausibility``); punches of a kiosk whose
+  skew is beyond ``health.max_clock_skew_s`` are stored with the flag
+  ``clock_skew``, which the reports already read.
+- *alarms* (``DeviceAlarm``) are repeated in every health message while they
+  last: the kiosk's current alarms are those of its latest one; each new one
+  is logged at WARNING.
 - Samples older than ``health.history_days``, or beyond
   ``health.history_max_samples`` per kiosk, are deleted as new ones come in.
 
@@ -36,9 +42,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.config import HealthConfig
-from hub.db import Device, DeviceHealth, DeviceHealthSample, PunchRecord
-from hub.devicestate import DeviceState, SkewEstimate, clock_skew_s, device_state, is_clock_suspect
+from hub.db import Device, DeviceHealth, DeviceHealthSample
+from hub.devicestate import DeviceState, clock_skew_s, device_state, is_clock_suspect
 from hub.intake import INT64_MAX, UNKNOWN_DEVICE, Rejected
+from hub.plausibility import DeviceClock
 from hub.punches import ReceivedMessage, rejected_row
 from protocol import messages, topics
 from protocol.errors import MessageInvalid
@@ -46,9 +53,11 @@ from protocol.errors import MessageInvalid
 log = logging.getLogger(__name__)
 
 KINDS = (topics.STATUS, topics.HEALTH)
-CLOCK_SKEW_FLAG = "clock_skew"  # one of hub.rules.FLAG_KINDS
 MAX_VERSION_CHARS = 64
 NOT_A_DEVICE_TOPIC = "not a device topic"
+# The alarm kinds kiosks raise today (protocol.messages), so /metrics shows each even at 0; a newer kind still counts.
+ALARM_KINDS = (messages.ALARM_STORAGE_ERROR, messages.ALARM_OUTBOX_RECOVERED, messages.ALARM_CLOCK_UNSET,
+               messages.ALARM_CLOCK_STEP, messages.ALARM_THREAD_ERROR, messages.ALARM_LAST_EXIT)
 
 
 def subscriptions(shared_group: str | None) -> list[tuple[str, int]]:
@@ -128,7 +137,8 @@ def unstorable(parsed: messages.Status | messages.Health) -> str | None:
 
 # A sample as the API shows it (the columns, with ts for device_ts).
 SAMPLE_FIELDS = ("received_at", "ts", "clock_skew_s", "uptime_s", "cpu_temp_c", "load1", "mem_free_mb",
-                 "disk_free_mb", "camera_fps", "outbox_depth", "oldest_unacked_s", "gallery_version", "sw_version")
+                 "disk_free_mb", "camera_fps", "outbox_depth", "oldest_unacked_s", "gallery_version", "sw_version",
+                 "alarms")
 
 
 def sample_of(report: HealthReport) -> dict[str, Any]:
@@ -139,13 +149,28 @@ def sample_of(report: HealthReport) -> dict[str, Any]:
         "uptime_s": h.uptime_s, "cpu_temp_c": h.cpu_temp_c, "load1": h.load1, "mem_free_mb": h.mem_free_mb,
         "disk_free_mb": h.disk_free_mb, "camera_fps": h.camera_fps, "outbox_depth": h.outbox_depth, "oldest_unacked_s": h.oldest_unacked_s,
         "gallery_version": h.gallery_version, "sw_version": h.sw_version,
+        "alarms": [alarm.model_dump(mode="json") for alarm in h.alarms],
     }
 
 
 def sample_dict(row: DeviceHealthSample) -> dict[str, Any]:
     """A stored sample in the shape of ``sample_of``."""
-    fields = {k: getattr(row, k) for k in SAMPLE_FIELDS if k != "ts"}
-    return {**fields, "ts": row.device_ts}
+    fields = {k: getattr(row, k) for k in SAMPLE_FIELDS if k not in ("ts", "alarms")}
+    return {**fields, "ts": row.device_ts, "alarms": json.loads(row.alarms) if row.alarms else []}
+
+
+def alarms_of(telemetry: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The alarms a kiosk raised in the health sample ``telemetry`` (as ``sample_of``): its current ones.
+
+    Samples stored before kiosks sent alarms have none.
+    """
+    return list(telemetry.get("alarms", [])) if telemetry else []
+
+
+def new_alarms(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The alarms of ``after`` that ``before`` did not have: the same kind raised again (a new ``since``) is new."""
+    seen = {(a["kind"], a["since"]) for a in before}
+    return [a for a in after if (a["kind"], a["since"]) not in seen]
 
 
 def apply_status(row: DeviceHealth, report: StatusReport) -> None:
@@ -160,8 +185,13 @@ def apply_status(row: DeviceHealth, report: StatusReport) -> None:
 def apply_health(row: DeviceHealth, report: HealthReport) -> None:
     row.last_seen_at = _later(row.last_seen_at, report.received_at)
     if row.health_at is None or report.received_at >= row.health_at:  # workers may finish out of order
+        sample = sample_of(report)
+        for alarm in new_alarms(alarms_of(json.loads(row.telemetry) if row.telemetry else None), sample["alarms"]):
+            log.warning("device %s raised alarm %s (since %s): %s", report.device_id, alarm["kind"], alarm["since"],
+                        alarm["detail"] or "no detail")
         row.health_at = report.received_at
-        row.telemetry = json.dumps(sample_of(report), default=_iso)
+        row.clock_skew_s = report.skew_s
+        row.telemetry = json.dumps(sample, default=_iso)
         row.sw_version = report.health.sw_version
 
 
@@ -210,7 +240,6 @@ def record_reports(
             results.append("health")
     session.flush()
     for device_id, newest in sampled.items():
-        rows[device_id].clock_skew_s = median_skew(session, device_id, config.skew_window)
         prune_samples(session, device_id, newest, config)
     return results
 
@@ -218,6 +247,7 @@ def record_reports(
 def _sample_columns(report: HealthReport) -> dict[str, Any]:
     columns = sample_of(report)
     columns["device_ts"] = columns.pop("ts")
+    columns["alarms"] = json.dumps(columns["alarms"]) if columns["alarms"] else None
     return columns
 
 
@@ -238,16 +268,6 @@ def _health_rows(session: Session, device_ids: set[str]) -> dict[str, DeviceHeal
     return rows
 
 
-def median_skew(session: Session, device_id: str, window: int) -> float:
-    """The median skew of the kiosk's last ``window`` samples (robust to one slow delivery)."""
-    query = (select(DeviceHealthSample.clock_skew_s).where(DeviceHealthSample.device_id == device_id)
-             .order_by(DeviceHealthSample.id.desc()).limit(window))
-    estimate = SkewEstimate(window)
-    for skew in reversed(session.scalars(query).all()):
-        estimate.add(skew)
-    return estimate.value
-
-
 def prune_samples(session: Session, device_id: str, now: datetime, config: HealthConfig) -> None:
     """Keep a kiosk's samples of the last ``history_days``, and at most ``history_max_samples``."""
     s = DeviceHealthSample
@@ -258,25 +278,22 @@ def prune_samples(session: Session, device_id: str, now: datetime, config: Healt
     session.execute(delete(s).where(s.device_id == device_id, s.id <= oldest_dropped))
 
 
-def flag_clock_skew(session: Session, punches: Iterable[tuple[str, str]], bound_s: float) -> list[str]:
-    """Add the flag ``clock_skew`` to just-stored punches ``(punch_id, device_id)`` of kiosks
-    whose measured skew is beyond ``bound_s``; returns the flagged ids. No commit."""
-    by_device: dict[str, list[str]] = {}
-    for punch_id, device_id in punches:
-        by_device.setdefault(device_id, []).append(punch_id)
-    if not by_device:
-        return []
-    skews = session.execute(select(DeviceHealth.device_id, DeviceHealth.clock_skew_s)
-                            .where(DeviceHealth.device_id.in_(by_device)))
-    ids = [pid for device_id, skew in skews if is_clock_suspect(skew, bound_s) for pid in by_device[device_id]]
-    if not ids:
-        return []
-    for record in session.scalars(select(PunchRecord).where(PunchRecord.id.in_(ids))):
-        kinds = [k for k in (record.flags or "").split(",") if k]
-        if CLOCK_SKEW_FLAG not in kinds:
-            record.flags = ",".join([*kinds, CLOCK_SKEW_FLAG])
-    session.flush()
-    return ids
+def device_clocks(session: Session, device_ids: Iterable[str]) -> dict[str, DeviceClock]:
+    """What each kiosk's latest health said of its clock and outbox (absent: no health yet), for intake."""
+    wanted = sorted(set(device_ids))
+    if not wanted:
+        return {}
+    query = (select(DeviceHealth.device_id, DeviceHealth.clock_skew_s, DeviceHealth.health_at, DeviceHealth.telemetry)
+             .where(DeviceHealth.device_id.in_(wanted), DeviceHealth.health_at.is_not(None)))
+    return {device_id: DeviceClock(skew, at, waiting_s(json.loads(telemetry)))
+            for device_id, skew, at, telemetry in session.execute(query) if skew is not None and telemetry}
+
+
+def waiting_s(telemetry: dict[str, Any]) -> float | None:
+    """Age of the oldest punch in the kiosk's outbox at that health (0: empty; None: not said)."""
+    if telemetry.get("oldest_unacked_s") is not None:
+        return float(telemetry["oldest_unacked_s"])
+    return 0.0 if telemetry.get("outbox_depth") == 0 else None
 
 
 # --- reading (API and metrics) ----------------------------------------------
@@ -294,6 +311,11 @@ class DeviceView:
     @property
     def telemetry(self) -> dict[str, Any] | None:
         return json.loads(self.health.telemetry) if self.health is not None and self.health.telemetry else None
+
+    @property
+    def alarms(self) -> list[dict[str, Any]]:
+        """The kiosk's current alarms: those of its latest health message."""
+        return alarms_of(self.telemetry)
 
 
 def view_of(device: Device, health: DeviceHealth | None, now: datetime, config: HealthConfig) -> DeviceView:

@@ -14,7 +14,11 @@ the broker its PUBACKs (``manual_ack``). If the database is locked or unreachabl
 batch is retried after a capped, jittered backoff and nothing is acked, so
 the broker and the kiosk both still hold the punch; any other failure is
 narrowed down to the one message that causes it, which is kept as an audit
-row, so a poison message cannot stall ingest. The session is persistent (fixed client id,
+row, so a poison message cannot stall ingest. No other message is left
+unacked either: one that fails twice, or whose audit row cannot be written,
+is PUBACKed and counted (``stats["dropped"]``), since each unacked message
+holds one of the ``ingest.receive_max`` slots the broker grants, until a
+reconnect where it would fail again. The session is persistent (fixed client id,
 ``clean_start=False``, a session expiry), so punches sent while the hub is
 down wait in the broker.
 
@@ -32,7 +36,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import TypeVar
 
@@ -42,13 +46,14 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import gallery_keys, health
+from hub import gallery_keys, health, plausibility
 from hub.config import HubConfig
 from hub.gallery import allowed_sites, build_delta, gallery_updates, record_applied
 from hub.inbox import Inbox
 from hub.intake import (Accepted, DeviceRecord, Outcome, PunchMessage, Rejected, Screened, build_acks,
                          finish_punch, parse_punch_message, punch_id_of, screen_punch)
-from hub.punches import ReceivedMessage, store_decisions
+from hub.plausibility import Flag
+from hub.punches import ReceivedMessage, highest_seqs, seq_book, store_decisions
 from hub.registry import lookup_device, lookup_devices
 from protocol import messages, topics
 from protocol.backoff import backoff_delay
@@ -113,16 +118,18 @@ class IngestWorker:
         self.config = config
         self._session_factory = session_factory
         self._clock = clock
+        self._policy = config.plausibility()
         self.stats = {
             "delivered": 0, "received": 0, "stored": 0, "duplicates": 0, "rejected": 0,
             "commit_failures": 0, "gallery_requests": 0, "gallery_applied": 0,
             "status": 0, "health": 0, "device_reports_rejected": 0, "gallery_pushes": 0,
-            "gallery_keys_sent": 0, "gallery_keys_refused": 0,
+            "gallery_keys_sent": 0, "gallery_keys_refused": 0, "dropped": 0,
         }
         self.ready = threading.Event()  # set while connected with our subscriptions granted
         self._stop = threading.Event()
         self._inbox: Inbox[Delivery] = Inbox(config.ingest.batch_max, config.ingest.receive_max)
         self._generation = 0
+        self._acked: set[int] = set()  # id() of the current batch's deliveries already PUBACKed
         self._client: mqtt.Client | None = None  # receives, and sends the broker its PUBACKs
         self._publisher: mqtt.Client | None = None  # sends the kiosks their acks and gallery deltas
         self._thread: threading.Thread | None = None
@@ -239,11 +246,46 @@ class IngestWorker:
         while not self._stop.is_set():
             batch = self._take_batch()
             try:
-                self._handle(batch)
+                self._handle_bounded(batch)
             except _Stopped:
                 log.info("stopping with %d messages uncommitted; the broker keeps them", len(batch))
-            except Exception:  # a bug must not kill ingest; the batch stays unacked
-                log.exception("batch of %d messages failed; left unacked for redelivery", len(batch))
+
+    def _handle_bounded(self, batch: list[Delivery]) -> None:
+        """``_handle``, trying each message at most twice: if a bug fails the batch, each message
+        it left unacked is tried once more on its own, and one that fails again is dropped.
+
+        Left unacked, a message would hold one of the ``ingest.receive_max``
+        slots the broker grants until the next reconnect, where it would fail
+        again: as many such messages as slots, and no punch from any kiosk is
+        delivered, even after a restart.
+        """
+        self._acked.clear()
+        try:
+            self._handle(batch)
+            return
+        except _Stopped:
+            raise
+        except Exception:  # a bug must not kill ingest
+            log.exception("a batch of %d messages failed; trying its unacked ones alone", len(batch))
+        for delivery in [d for d in batch if id(d) not in self._acked]:
+            try:
+                self._handle([delivery])
+            except _Stopped:
+                raise
+            except Exception as exc:
+                self._drop(delivery, exc)
+
+    def _drop(self, delivery: Delivery, exc: Exception) -> None:
+        """PUBACK a message that could not be handled, not even kept for audit, and count it
+        (``stats["dropped"]``).
+
+        Nothing is lost by it: a punch is not answered, so its kiosk keeps it
+        and sends it again; the other messages a kiosk sends again anyway.
+        """
+        log.error("a message on %s (%d bytes) could not be handled (%s: %s); dropped", delivery.message.topic,
+                  len(delivery.message.payload), type(exc).__name__, exc, exc_info=exc)
+        self.stats["dropped"] += 1
+        self._ack([delivery])
 
     def _take_batch(self) -> list[Delivery]:
         return self._inbox.take(self.config.ingest.batch_wait_s, self._stop)
@@ -271,9 +313,8 @@ class IngestWorker:
                 handlers[kind](delivery)
             except _Stopped:
                 raise
-            except Exception:  # the kiosk asks again; an unacked message would block the broker's window
-                log.exception("message on %s could not be handled; dropped", delivery.message.topic)
-                self._ack([delivery])
+            except Exception as exc:  # the kiosk asks again; an unacked message would block the broker's window
+                self._drop(delivery, exc)
 
     @staticmethod
     def _kind(topic: str) -> str | None:
@@ -288,7 +329,7 @@ class IngestWorker:
         for deliveries, (outcomes, results) in self._store_isolating(batch):
             for result in results:
                 self.stats[{"stored": "stored", "duplicate": "duplicates", "rejected": "rejected"}[result]] += 1
-            for device_id, ack in build_acks(outcomes).items():
+            for device_id, ack in build_acks(outcomes, self._clock()).items():
                 self._publish(topics.device_topic(device_id, topics.ACK), ack.to_json())
             self._ack(deliveries)
 
@@ -310,21 +351,21 @@ class IngestWorker:
                 log.warning("a batch of %d failed (%s); storing its messages one by one", len(batch),
                             type(exc).__name__)
                 return [part for delivery in batch for part in self._store_isolating([delivery])]
-            log.exception("a punch on %s cannot be stored; keeping it as an audit row", batch[0].message.topic)
-            return [(batch, self._retry(lambda: self._store_unstorable(batch[0], exc), "storing an audit row"))]
+            return self._store_unstorable(batch[0], exc)
 
     def _store(self, batch: list[Delivery]) -> Stored:
         """Decide and store a batch in one transaction, with a fixed number of statements:
         one SELECT for the batch's kiosks, one for its employees with their allowed sites,
-        one insert for its punches (``store_decisions``), then the clock-skew flags."""
+        one for their kiosks' clocks and one for their seqs (a second for resends and reused
+        seqs: ``punches.seq_book``), one insert for its punches (``store_decisions``), then the
+        kiosks' highest stored seqs, for their acks."""
         with self._session_factory() as session:
             decisions = self._decide_batch(session, [d.message for d in batch])
             results = store_decisions(session, decisions, max_payload_bytes=self.config.max_payload_bytes)
-            health.flag_clock_skew(session, [(d.punch.id, d.punch.device_id) for (_, d), r in zip(decisions, results)
-                                             if r == "stored" and isinstance(d, Accepted)],
-                                   self.config.health.max_clock_skew_s)
+            outcomes = [self._outcome(message, decision) for message, decision in decisions]
+            seqs = highest_seqs(session, (o.device_id for o in outcomes if o.device_id is not None))
             session.commit()
-        return [self._outcome(message, decision) for message, decision in decisions], results
+        return [replace(o, seq=seqs.get(o.device_id or "")) for o in outcomes], results
 
     def _decide_batch(
         self, session: Session, batch: list[ReceivedMessage]
@@ -335,9 +376,10 @@ class IngestWorker:
         The batch's kiosks are loaded first (one SELECT, plain rows); the
         signatures are then checked on the verifier threads (libsodium,
         without the GIL) while this thread loads the employees' sites, and
-        each punch's last checks run as soon as its signature's chunk is done.
+        each punch's last checks run as soon as its signature's chunk is done (its plausibility
+        judged by its kiosk's clock and seqs, loaded meanwhile too).
         """
-        max_bytes = self.config.max_payload_bytes
+        max_bytes, policy = self.config.max_payload_bytes, self._policy
         parsed = [self._decide(m, lambda m=m: parse_punch_message(m.topic, m.payload, max_bytes=max_bytes))
                   for m in batch]
         punches = [p for p in parsed if isinstance(p, PunchMessage)]
@@ -356,6 +398,9 @@ class IngestWorker:
         # signed or not, as before, so the statements do not depend on what the signatures say)
         allowed = allowed_sites(session, (p.employee_id for p in punches if p.employee_id is not None))
 
+        clocks = health.device_clocks(session, devices)
+        seqs = seq_book(session, ((p.device_id, p.raw.get("seq")) for p in punches))
+
         def is_allowed(employee_id: str, site_id: str) -> bool:
             return site_id in allowed.get(employee_id, ())
 
@@ -363,12 +408,30 @@ class IngestWorker:
             if isinstance(screened, Rejected):
                 return screened
             signature = next(signatures)
-            return self._decide(message, lambda: finish_punch(screened, signature, is_allowed=is_allowed))
+
+            def assess(punch: messages.Punch) -> str | tuple[Flag, ...]:
+                return plausibility.assess(punch, message.received_at, clocks.get(punch.device_id), seqs, policy)
+
+            return self._decide(message, lambda: finish_punch(screened, signature, is_allowed=is_allowed,
+                                                              assess=assess))
 
         return [(m, finish(m, s)) for m, s in zip(batch, screened)]
 
-    def _store_unstorable(self, delivery: Delivery, exc: Exception) -> Stored:
+    def _store_unstorable(self, delivery: Delivery, exc: Exception) -> list[tuple[list[Delivery], Stored]]:
+        """Keep a punch message that cannot be stored as an audit row; if even that fails, drop it
+        (``_drop``), so the rest of its batch is still acked and nothing stays unacked."""
+        log.error("a punch on %s cannot be stored (%s); keeping it as an audit row", delivery.message.topic,
+                  type(exc).__name__, exc_info=exc)
         rejected = self._hub_fault(delivery.message, f"internal error: could not store ({type(exc).__name__})")
+        try:
+            return [([delivery], self._retry(lambda: self._store_rejected(delivery, rejected), "storing an audit row"))]
+        except _Stopped:
+            raise
+        except Exception as audit_exc:
+            self._drop(delivery, audit_exc)
+            return []
+
+    def _store_rejected(self, delivery: Delivery, rejected: Rejected) -> Stored:
         with self._session_factory() as session:
             results = store_decisions(session, [(delivery.message, rejected)],
                                       max_payload_bytes=self.config.max_payload_bytes)
@@ -391,11 +454,20 @@ class IngestWorker:
     def _hub_fault(self, message: ReceivedMessage, reason: str) -> Rejected:
         """A hub bug, not the kiosk's fault: keep the message for audit and do not
         answer, so the kiosk keeps the punch and resends it (a fixed hub stores it)."""
+        return Rejected(self._audit_id(message), reason, notify=False)
+
+    def _audit_id(self, message: ReceivedMessage) -> str | None:
+        """The punch id to keep a faulty message under, if it has one.
+
+        This runs because something already failed on this message, so
+        whatever reading it raises is caught here: raising on the fault path
+        would leave the message unacked.
+        """
         try:
-            punch_id = punch_id_of(messages.decode_json(message.payload, self.config.max_payload_bytes))
-        except MessageInvalid:
-            punch_id = None
-        return Rejected(punch_id, reason, notify=False)
+            return punch_id_of(messages.decode_object(message.payload, self.config.max_payload_bytes))
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.warning("no punch id could be read from a message on %s", message.topic, exc_info=True)
+            return None
 
     @staticmethod
     def _outcome(message: ReceivedMessage, decision: Accepted | Rejected) -> Outcome:
@@ -409,8 +481,7 @@ class IngestWorker:
 
     def _handle_reports(self, batch: list[Delivery]) -> None:
         """Status and health messages: one transaction per batch, acked after the commit."""
-        reports = [(d.message, health.parse_report(d.message, retained=d.retained,
-                                                   max_bytes=self.config.max_payload_bytes)) for d in batch]
+        reports = [(d.message, self._parse_report(d)) for d in batch]
         try:
             results = self._store_reports_isolating(reports)
         except _Stopped:
@@ -425,6 +496,16 @@ class IngestWorker:
         held = {r.device_id: r.health.gallery_version for _m, r in reports if isinstance(r, health.HealthReport)}
         if held and results:
             self._push_gallery_updates(held)
+
+    def _parse_report(self, delivery: Delivery) -> health.Report:
+        """``health.parse_report``, where a bug is a bad report kept for audit: raising here
+        would fail the batch, and with it the punches of other kiosks that came with it."""
+        try:
+            return health.parse_report(delivery.message, retained=delivery.retained,
+                                       max_bytes=self.config.max_payload_bytes)
+        except Exception as exc:
+            log.exception("parsing a message on %s failed", delivery.message.topic)
+            return health.BadReport(None, f"internal error: {type(exc).__name__}")
 
     def _push_gallery_updates(self, held: dict[str, int]) -> None:
         """A kiosk whose health reports an older gallery (``held``: device -> version) than its
@@ -582,6 +663,7 @@ class IngestWorker:
         assert self._client is not None
         current = self._generation
         for d in deliveries:
+            self._acked.add(id(d))
             if d.generation == current:
                 self._client.ack(d.mid, d.qos)
             else:

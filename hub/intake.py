@@ -4,7 +4,8 @@ The checks run in a fixed order, cheapest and least trusting first, so the
 reason a kiosk gets back names the first thing that is wrong:
 
 size -> JSON -> topic -> unknown/retired device -> topic vs payload device
--> signature -> schema -> site of the device -> employee allowed at the site.
+-> signature -> schema -> site of the device -> employee allowed at the site
+-> plausibility (match, time, seq: ``hub.plausibility``, which may also flag).
 
 The signature is checked over the dict *as received*, before the schema,
 so nothing of an unsigned message is interpreted beyond what routing needs.
@@ -13,10 +14,12 @@ Reasons are short stable texts; they go into the ack and the audit table.
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from hub.plausibility import Flag
 from protocol.errors import MessageInvalid, SignatureInvalid
-from protocol.messages import Ack, Punch, Rejection, decode_json, validate
+from protocol.messages import Ack, Punch, Rejection, check_encodable, decode_object, validate
 from protocol.signing import public_key_bytes, verify_many
 from protocol.topics import PUNCH, parse_device_topic
 
@@ -44,8 +47,20 @@ class DeviceRecord:
 
 @dataclass(frozen=True)
 class Accepted:
+    """A punch to store; ``flags`` say what an admin should review."""
+
     punch: Punch
     raw: dict[str, Any]
+    flags: tuple[Flag, ...] = ()
+
+
+# The plausibility step: a refusal reason, or the flags of a punch to store.
+Assess = Callable[[Punch], str | tuple[Flag, ...]]
+
+
+def trust_all(_punch: Punch) -> tuple[Flag, ...]:
+    """An ``Assess`` that finds nothing to doubt (callers that judge plausibility elsewhere, or not at all)."""
+    return ()
 
 
 @dataclass(frozen=True)
@@ -61,12 +76,17 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What happened to one punch message: ``reason`` None means stored (or already stored)."""
+    """What happened to one punch message: ``reason`` None means stored (or already stored).
+
+    ``seq`` is the highest seq the hub holds from ``device_id`` once the batch is
+    committed (None: none), which the kiosk's ack carries.
+    """
 
     device_id: str | None
     punch_id: str | None
     reason: str | None = None
     notify: bool = True
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,21 +115,31 @@ def check_punch(
     max_bytes: int,
     device_lookup: Callable[[str], DeviceRecord | None],
     is_allowed: Callable[[str, str], bool],
+    assess: Assess = trust_all,
 ) -> Accepted | Rejected:
     """Decide one punch; ``is_allowed(employee_id, site_id)``."""
     message = parse_punch_message(topic, payload, max_bytes=max_bytes)
     if isinstance(message, Rejected):
         return message
-    return judge_punch(message, device_lookup=device_lookup, is_allowed=is_allowed)
+    return judge_punch(message, device_lookup=device_lookup, is_allowed=is_allowed, assess=assess)
 
 
 def parse_punch_message(topic: str, payload: bytes, *, max_bytes: int) -> PunchMessage | Rejected:
-    """The first checks (size, JSON, topic), which need nothing looked up."""
+    """The first checks (size, JSON, topic), which need nothing looked up.
+
+    They never raise: whatever the payload, the result is a message or a
+    rejection with a reason, which names the payload's id when it has one
+    fit to echo (``punch_id_of``), even if the rest cannot be read back.
+    """
     try:
-        raw = decode_json(payload, max_bytes)
+        raw = decode_object(payload, max_bytes)
     except MessageInvalid as exc:
         return Rejected(None, exc.reason)
     punch_id = punch_id_of(raw)
+    try:
+        check_encodable(payload, raw)
+    except MessageInvalid as exc:
+        return Rejected(punch_id, exc.reason)
     try:
         where = parse_device_topic(topic)
     except ValueError:
@@ -133,6 +163,7 @@ def judge_punch(
     *,
     device_lookup: Callable[[str], DeviceRecord | None],
     is_allowed: Callable[[str, str], bool],
+    assess: Assess = trust_all,
 ) -> Accepted | Rejected:
     """The remaining checks of ``check_punch``, in its order, on a parsed message.
 
@@ -143,7 +174,7 @@ def judge_punch(
     if isinstance(screened, Rejected):
         return screened
     [result] = verify_many([(message.raw, screened.public_key)])
-    return finish_punch(screened, result, is_allowed=is_allowed)
+    return finish_punch(screened, result, is_allowed=is_allowed, assess=assess)
 
 
 def screen_punch(
@@ -177,8 +208,9 @@ def finish_punch(
     signature: Exception | None,
     *,
     is_allowed: Callable[[str, str], bool],
+    assess: Assess = trust_all,
 ) -> Accepted | Rejected:
-    """The checks after the signature: schema, site, employee.
+    """The checks after the signature: schema, site, employee, then ``assess`` (plausibility).
 
     ``signature`` is what ``verify_many`` said of this punch: None (good),
     SignatureInvalid (refused), or the exception that checking it raised,
@@ -200,7 +232,10 @@ def finish_punch(
         return Rejected(punch_id, SITE_MISMATCH)
     if not is_allowed(punch.employee_id, punch.site_id):
         return Rejected(punch_id, NOT_ALLOWED)
-    return Accepted(punch, raw)
+    verdict = assess(punch)
+    if isinstance(verdict, str):
+        return Rejected(punch_id, verdict)
+    return Accepted(punch, raw, verdict)
 
 
 def out_of_range(punch: Punch) -> str | None:
@@ -216,7 +251,12 @@ def punch_id_of(raw: dict[str, Any]) -> str | None:
     """The payload's ``id`` when it is fit to echo in an ack, even if the schema fails.
 
     A kiosk keeps a punch until the hub answers for its id, so a malformed
-    punch must still be answered, or it would be resent forever.
+    punch must still be answered, or it would be resent forever. An id that
+    cannot be echoed is None: control characters, and lone surrogates
+    (``"\\ud800"``), which are not printable and which UTF-8, so an ack,
+    cannot carry. No kiosk makes such an id (they are UUIDv7), so none waits
+    for an answer; the message is kept for audit, PUBACKed to the broker and
+    counted (``hub_punches_unanswered_total``).
     """
     value = raw.get("id")
     if isinstance(value, str) and 0 < len(value) <= MAX_ID_CHARS and value.isprintable():
@@ -224,15 +264,23 @@ def punch_id_of(raw: dict[str, Any]) -> str | None:
     return None
 
 
-def build_acks(outcomes: Iterable[Outcome]) -> dict[str, Ack]:
-    """One Ack per device: stored (and duplicate) ids, and rejections with an id."""
+def build_acks(outcomes: Iterable[Outcome], hub_ts: datetime) -> dict[str, Ack]:
+    """One Ack per device: stored (and duplicate) ids, rejections with an id, the
+    highest seq the hub holds from the device and the hub's time ``hub_ts``.
+
+    The seq lets a kiosk that lost its outbox go on counting without reusing one;
+    ``hub_ts`` lets it check its own clock.
+    """
     ids: dict[str, dict[str, None]] = {}
     rejected: dict[str, dict[str, str]] = {}
+    seqs: dict[str, int] = {}
     for out in outcomes:
         if out.device_id is None or out.punch_id is None or not out.notify:
             continue
         ids.setdefault(out.device_id, {})
         rejected.setdefault(out.device_id, {})
+        if out.seq is not None:
+            seqs[out.device_id] = max(out.seq, seqs.get(out.device_id, out.seq))
         if out.reason is None:
             ids[out.device_id][out.punch_id] = None
         else:
@@ -241,6 +289,8 @@ def build_acks(outcomes: Iterable[Outcome]) -> dict[str, Ack]:
         device: Ack(
             ids=list(ids[device]),
             rejected=[Rejection(id=i, reason=r) for i, r in rejected[device].items() if i not in ids[device]],
+            seq=seqs.get(device),
+            hub_ts=hub_ts,
         )
         for device in ids
     }

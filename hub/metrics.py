@@ -10,12 +10,17 @@ Metrics:
   hub_devices{state}                             active kiosks by state (online, offline, stale, never_seen)
   hub_device_up{device_id,site_id}               1 online, 0 otherwise (active kiosks)
   hub_device_last_seen_timestamp_seconds{...}    hub time of its last birth or health
-  hub_device_clock_skew_seconds{...}             median skew from health; + = kiosk clock ahead
+  hub_device_clock_skew_seconds{...}             skew of its latest health; + = kiosk clock ahead
   hub_device_outbox_depth{...}                   punches waiting on the kiosk (from its latest health)
   hub_device_oldest_unacked_seconds{...}         age of its oldest waiting punch (from its latest health)
   hub_device_gallery_behind{...}                 1 when it has not confirmed its site's gallery version
+  hub_device_alarm{device_id,site_id,kind}       1 for each alarm a kiosk raises in its latest health
+  hub_device_alarms{kind}                        active kiosks raising each kind (every known kind, 0 too)
   hub_punches_ingested_total{method}             stored punches
   hub_punches_rejected_total                     refused punch messages (kept in rejected_messages)
+  hub_punches_unanswered_total{reason}           of those, the ones no kiosk was told about: no id fit to
+                                                 echo, no device in the topic, or a hub fault; reason is
+                                                 the kind of refusal (UNANSWERED_REASONS, else "other")
   hub_device_reports_rejected_total{kind}        refused status / health messages
   hub_recent_punches                             punches received in the last metrics.lag_window_s
   hub_punch_ingest_lag_seconds{quantile}         hub receive time minus device time of those punches
@@ -28,12 +33,13 @@ from datetime import datetime, timedelta
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub import health, registry
 from hub.config import HubConfig
 from hub.db import PunchRecord, RejectedMessage
+from hub.intake import BAD_TOPIC, RETIRED_DEVICE, TOPIC_DEVICE_MISMATCH, UNKNOWN_DEVICE
 from protocol import topics
 
 # The classic text format every Prometheus version reads (our names need no escaping).
@@ -41,6 +47,10 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATES = ("online", "offline", "stale", "never seen")
 QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
 MAX_LAG_ROWS = 100_000  # a scrape reads at most this many recent punches for the lag quantiles
+HUB_FAULT_PREFIX = "internal error"  # hub.ingest: kept for audit, not answered, so the kiosk sends it again
+# Labels of hub_punches_unanswered_total: how refusal reasons begin (the rest is detail, e.g. the bad field).
+UNANSWERED_REASONS = ("payload too large", "not JSON", "not a JSON object", BAD_TOPIC, UNKNOWN_DEVICE,
+                      RETIRED_DEVICE, TOPIC_DEVICE_MISMATCH, "bad signature", "schema", HUB_FAULT_PREFIX)
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -59,6 +69,7 @@ class HubCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._devices()
+        yield from self._alarms()
         yield from self._totals()
         yield from self._lag()
 
@@ -71,7 +82,7 @@ class HubCollector(Collector):
         seen = GaugeMetricFamily("hub_device_last_seen_timestamp_seconds",
                                  "Hub time of the kiosk's last birth or health message", labels=labels)
         skew = GaugeMetricFamily("hub_device_clock_skew_seconds",
-                                 "Kiosk clock minus hub clock, median of recent health", labels=labels)
+                                 "Kiosk clock minus hub clock, from its latest health", labels=labels)
         depth = GaugeMetricFamily("hub_device_outbox_depth", "Punches waiting on the kiosk for the hub's ack",
                                   labels=labels)
         oldest = GaugeMetricFamily("hub_device_oldest_unacked_seconds",
@@ -98,6 +109,22 @@ class HubCollector(Collector):
             by_state.add_metric([state.replace(" ", "_")], float(count))
         yield from (by_state, up, seen, skew, depth, oldest, behind)
 
+    def _alarms(self) -> Iterator[Metric]:
+        """Kiosk alarms (protocol.messages.DeviceAlarm) from each active kiosk's latest health."""
+        views = health.device_views(self.session, now=self.now, config=self.config.health, active_only=True)
+        each = GaugeMetricFamily("hub_device_alarm", "1 for each alarm the kiosk raises in its latest health",
+                                 labels=["device_id", "site_id", "kind"])
+        counts = dict.fromkeys(health.ALARM_KINDS, 0)
+        for view in views:
+            kinds = dict.fromkeys(a["kind"] for a in view.alarms)
+            for kind in kinds:
+                each.add_metric([view.device.device_id, view.device.site_id, kind], 1.0)
+                counts[kind] = counts.get(kind, 0) + 1
+        by_kind = GaugeMetricFamily("hub_device_alarms", "Active kiosks raising each kind of alarm", labels=["kind"])
+        for kind, count in counts.items():
+            by_kind.add_metric([kind], float(count))
+        yield from (each, by_kind)
+
     def _totals(self) -> Iterator[Metric]:
         ingested = CounterMetricFamily("hub_punches_ingested", "Punches stored", labels=["method"])
         for method, count in self.session.execute(
@@ -115,6 +142,23 @@ class HubCollector(Collector):
         for k in health.KINDS:
             reports.add_metric([k], float(rejected.get(k, 0)))
         yield reports
+        yield self._unanswered()
+
+    def _unanswered(self) -> Metric:
+        """Refused punch messages no ack answered, by kind of reason: a kiosk sending what
+        cannot be answered, and the hub faults, which are answered by nothing but a resend."""
+        reason = case(*[(RejectedMessage.reason.like(f"{r}%"), r) for r in UNANSWERED_REASONS], else_="other")
+        unanswered = or_(RejectedMessage.punch_id.is_(None), RejectedMessage.device_id.is_(None),
+                         RejectedMessage.reason.like(f"{HUB_FAULT_PREFIX}%"))
+        counts = dict(self.session.execute(
+            select(reason, func.count()).where(RejectedMessage.topic.like(f"%/{topics.PUNCH}"), unanswered)
+            .group_by(reason)).all())
+        family = CounterMetricFamily("hub_punches_unanswered",
+                                     "Refused punch messages no kiosk was told about, by kind of reason",
+                                     labels=["reason"])
+        for r in (*UNANSWERED_REASONS, "other"):
+            family.add_metric([r], float(counts.get(r, 0)))
+        return family
 
     def _lag(self) -> Iterator[Metric]:
         since = self.now - timedelta(seconds=self.config.metrics.lag_window_s)

@@ -1,20 +1,25 @@
 """Storing decided punch messages, and reading punches and rejections back.
 
 A punch id is unique: storing it again is a no-op reported as a duplicate
-(the kiosk's resend after a lost ack), never a second row.
+(the kiosk's resend after a lost ack), never a second row. A punch is stored
+with the flags intake gave it (``hub.plausibility``): their kinds in
+``flags``, why in ``flag_detail``.
 """
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Text, bindparam, cast, func, literal_column, select
+from sqlalchemy import ColumnElement, Text, bindparam, cast, func, literal_column, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.db import PunchRecord, RejectedMessage
-from hub.intake import Accepted, Rejected
+from hub.intake import INT64_MAX, Accepted, Rejected
+from hub.plausibility import Flag, SeqBook
+from hub.rules import FlagPolicy, punch_flags
 from protocol.topics import parse_device_topic
 
 Stored = Literal["stored", "duplicate", "rejected"]
@@ -47,15 +52,64 @@ def store_decisions(
             rows.setdefault(decision.punch.id, punch_row(message, decision))
     inserted = insert_new_punches(session, list(rows.values()))
     results: list[Stored] = []
+    others: dict[str, list[Flag]] = {}  # stored punches a new one's flags also concern (a reused seq)
     for message, decision in decisions:
         if isinstance(decision, Accepted):
-            results.append("stored" if decision.punch.id in inserted else "duplicate")
+            stored = decision.punch.id in inserted
+            results.append("stored" if stored else "duplicate")
             inserted.discard(decision.punch.id)  # a repeat later in the batch is a duplicate
+            for flag in decision.flags if stored else ():
+                if flag.also is not None:
+                    others.setdefault(flag.also, []).append(Flag(flag.kind, f"seq reused by punch {decision.punch.id}"))
         else:
             session.add(rejected_row(message, decision, max_payload_bytes))
             results.append("rejected")
     session.flush()
+    if others:
+        add_flags(session, others)
     return results
+
+
+def flags_columns(flags: Iterable[Flag]) -> dict[str, str | None]:
+    """``flags`` (kinds, comma-separated, each once) and ``flag_detail`` ("kind: why", one a line)."""
+    flags = list(flags)
+    return {"flags": ",".join(dict.fromkeys(f.kind for f in flags)) or None,
+            "flag_detail": "\n".join(f"{f.kind}: {f.detail}" for f in flags) or None}
+
+
+def add_flags(session: Session, flags: dict[str, list[Flag]]) -> None:
+    """Add flags to stored punches (punch id -> flags), keeping those they have; no commit."""
+    for record in session.scalars(select(PunchRecord).where(PunchRecord.id.in_(sorted(flags)))):
+        kinds = [k for k in (record.flags or "").split(",") if k]
+        added = flags_columns(flags[record.id])
+        record.flags = ",".join(dict.fromkeys([*kinds, *(added["flags"] or "").split(",")]))
+        record.flag_detail = "\n".join(d for d in (record.flag_detail, added["flag_detail"]) if d)
+    session.flush()
+
+
+def seq_book(session: Session, pairs: Iterable[tuple[str, object]]) -> SeqBook:
+    """The kiosks' highest stored seqs, and which of these (device, seq) pairs (seq as received:
+    unchecked) are stored under which id, for ``hub.plausibility``.
+
+    Only a seq at or below its kiosk's highest can be stored already, and a
+    kiosk's new punches come above it: the second lookup runs only for
+    resends and reused seqs. It asks ``device_id IN ... AND seq IN ...``,
+    which SQLite answers from ``ix_punches_device_seq`` (a row-value IN it
+    answers by scanning the table), and keeps the pairs asked for.
+    """
+    wanted = {(d, s) for d, s in pairs if isinstance(s, int) and not isinstance(s, bool) and 0 <= s <= INT64_MAX}
+    highest = highest_seqs(session, (d for d, _ in wanted))
+    maybe_stored = {(d, s) for d, s in wanted if d in highest and s <= highest[d]}
+    used: dict[tuple[str, int], str] = {}
+    if maybe_stored:
+        query = select(PunchRecord.device_id, PunchRecord.seq, PunchRecord.id).where(
+            PunchRecord.device_id.in_(sorted({d for d, _ in maybe_stored})),
+            PunchRecord.seq.in_(sorted({s for _, s in maybe_stored})))
+        for device_id, seq, punch_id in session.execute(query):
+            key = (device_id, seq)
+            if key in maybe_stored and (key not in used or punch_id < used[key]):  # the first stored (UUIDv7)
+                used[key] = punch_id
+    return SeqBook(highest, used)
 
 
 def insert_new_punches(session: Session, rows: list[dict[str, Any]]) -> set[str]:
@@ -119,6 +173,7 @@ def punch_row(message: ReceivedMessage, accepted: Accepted) -> dict[str, Any]:
         "liveness_score": punch.liveness.score if punch.liveness else None,
         "seq": punch.seq,
         "payload": message.payload.decode(json.detect_encoding(message.payload)),
+        **flags_columns(accepted.flags),
     }
 
 
@@ -157,6 +212,16 @@ def punch_query(
     return query
 
 
+def highest_seqs(session: Session, device_ids: Iterable[str]) -> dict[str, int]:
+    """The highest seq stored from each of these kiosks (``ix_punches_device_seq``); absent: none stored."""
+    wanted = sorted(set(device_ids))
+    if not wanted:
+        return {}
+    query = (select(PunchRecord.device_id, func.max(PunchRecord.seq)).where(PunchRecord.device_id.in_(wanted))
+             .group_by(PunchRecord.device_id))
+    return {device_id: seq for device_id, seq in session.execute(query)}
+
+
 def list_punches(session: Session, *, limit: int = 100, **filters: Any) -> list[PunchRecord]:
     """Newest first (device time); filters as in ``punch_query``."""
     query = punch_query(**filters).order_by(PunchRecord.device_ts.desc(), PunchRecord.id.desc()).limit(limit)
@@ -165,6 +230,45 @@ def list_punches(session: Session, *, limit: int = 100, **filters: Any) -> list[
 
 def count_punches(session: Session, **filters: Any) -> int:
     return session.scalar(select(func.count()).select_from(punch_query(**filters).subquery())) or 0
+
+
+def may_be_flagged(policy: FlagPolicy) -> ColumnElement[bool]:
+    """Punches ``rules.punch_flags`` may flag: a superset, in cheap tests only (the rules decide).
+
+    A device time later than the receive time stands in for "more than
+    ``clock_ahead_s`` later".
+    """
+    return or_(
+        PunchRecord.flags.is_not(None),
+        PunchRecord.margin < policy.low_margin_below,
+        PunchRecord.liveness_passed.is_not(True),
+        PunchRecord.device_ts > PunchRecord.received_at,
+    )
+
+
+def list_flagged(session: Session, policy: FlagPolicy, *, limit: int, device_id: str | None = None,
+                 since: datetime | None = None) -> list[tuple[PunchRecord, tuple[str, ...]]]:
+    """Flagged punches, newest received first, each with its flags as the reports see them
+    (``rules.punch_flags``: those stored at intake and those its numbers imply)."""
+    query = select(PunchRecord).where(may_be_flagged(policy))
+    if device_id is not None:
+        query = query.where(PunchRecord.device_id == device_id)
+    if since is not None:
+        query = query.where(PunchRecord.received_at >= since)
+    query = query.order_by(PunchRecord.received_at.desc(), PunchRecord.id.desc())
+    out: list[tuple[PunchRecord, tuple[str, ...]]] = []
+    offset = 0
+    while len(out) < limit:  # the superset holds some the rules do not flag: read on until enough
+        rows = list(session.scalars(query.offset(offset).limit(limit)))
+        for row in rows:
+            flags = punch_flags(stored=row.flags, margin=row.margin, liveness_passed=row.liveness_passed,
+                                ahead_s=(row.device_ts - row.received_at).total_seconds(), policy=policy)
+            if flags and len(out) < limit:
+                out.append((row, flags))
+        if len(rows) < limit:
+            break
+        offset += limit
+    return out
 
 
 def list_rejected(session: Session, *, limit: int = 100) -> list[RejectedMessage]:

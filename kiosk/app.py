@@ -2,7 +2,11 @@
 
 Order of a punch (DESIGN.md, "No punch is lost"): the decision accepts ->
 the signed punch is committed to the outbox -> only then green light and
-beep -> the link publishes it and deletes it on the hub's ack.
+beep -> the link publishes it and deletes it on the hub's ack. A punch that
+cannot be committed (full or failing disk) is refused on screen, light and
+sound ("cannot save: please use the register"), never shown green, and the
+kiosk keeps running; the failure travels in health as a ``storage_error``
+alarm until a write succeeds again.
 """
 
 import logging
@@ -21,24 +25,32 @@ from hardware.camera import CameraError, Frame, FrameSource
 from hardware.indicators import Feedback, NullIndicators
 from hardware.latest_frame import LatestFrameGrabber
 from kiosk import __version__
+from kiosk.alarms import Alarms, take_last_exit
+from kiosk.clock import ClockMonitor, Clocks, TimeSync
 from kiosk.config import KioskConfig
-from kiosk.decision import DecisionMachine, Outcome, RepunchGuard
+from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_key import CardGalleryKey, HubGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
-from kiosk.link import MqttLink
-from kiosk.outbox import Outbox
-from kiosk.pipeline import STAGES, FrameAnalyzer, Observation
+from kiosk.link import THREAD_ALARM_HOLD_S, MqttLink
+from kiosk.outbox import RememberedPunch
+from kiosk.outbox_keeper import OUTBOX_FILE, OutboxKeeper  # noqa: F401 (OUTBOX_FILE: tools import it from here)
+from kiosk.pipeline import STAGES, FrameAnalyzer
 from kiosk.punches import make_signed_punch
 from kiosk.sdnotify import SdNotifier, WatchdogPetter
+from kiosk.storage import StorageError
 from kiosk.telemetry import collect_health
+from kiosk.timesync import system_time_sync
 from protocol import messages, signing
+from protocol.backoff import backoff_delay
 
 log = logging.getLogger(__name__)
 
-OUTBOX_FILE = "outbox.sqlite"
 GALLERY_FILE = "gallery.bin"
 QUIET_REPEAT_S = 30.0  # "already punched" for the same person again within this: message only, no beep
+HOUSEKEEPING_TICK_S = 1.0
+HOUSEKEEPING_RETRY_MAX_S = 60.0
+MAX_ALARMS = messages.Health.model_fields["alarms"].metadata[0].max_length
 LOCKED_STATUS_S = 5.0  # while the hub has not sent the gallery key: status and watchdog this often
 
 
@@ -58,8 +70,11 @@ class KioskApp:
     """One kiosk: ``run()`` until the camera ends (replay) or ``stop()``."""
 
     def __init__(self, config: KioskConfig, camera: FrameSource, feedback: Feedback | None = None,
-                 encoder: FaceEncoder | None = None, display: Any = None) -> None:
+                 encoder: FaceEncoder | None = None, display: Any = None, clocks: Clocks | None = None,
+                 time_sync: TimeSync | None = None) -> None:
         self.config = config
+        self.clocks = clocks or Clocks()
+        self.clock = ClockMonitor(config.clock, self.clocks, time_sync or system_time_sync())
         self.camera = camera
         self.feedback = feedback or NullIndicators()
         self.display = display
@@ -68,8 +83,17 @@ class KioskApp:
         self._stop = threading.Event()
         self._started = time.monotonic()
         self._key = signing.load_private_key(config.signing_key_file)
-        config.state_dir.mkdir(parents=True, exist_ok=True)
-        self.outbox = Outbox(config.state_dir / OUTBOX_FILE)
+        try:
+            config.state_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"creating the state directory {config.state_dir}", exc, config.state_dir.parent) \
+                from exc
+        self.alarms = Alarms()
+        take_last_exit(config.state_dir, self.alarms)
+        self.keeper = OutboxKeeper(config.state_dir, config.storage)
+        self.outbox, recovery = self.keeper.open()
+        if recovery is not None:
+            self.alarms.raise_alarm(messages.ALARM_OUTBOX_RECOVERED, recovery.detail())
         self.gallery_key = HubGalleryKey(config.device_id, self._key) if config.gallery.key_source == "hub" else None
         self.gallery = GalleryCache(config.site_id, EncryptedGalleryStore(
             config.state_dir / GALLERY_FILE, self.gallery_key or CardGalleryKey(config.signing_key_file)))
@@ -80,11 +104,13 @@ class KioskApp:
         )
         self.machine = DecisionMachine(
             config.decision, config.liveness, self._repunch_guard(), names=self.gallery.name_of,
+            clock_ok=self.clock.may_punch,
         )
         self._last_already: tuple[str | None, float] = (None, 0.0)
         self.link = MqttLink(
             config, self.outbox, sw_version=__version__, gallery_version=lambda: self.gallery.version,
-            on_gallery=self.gallery.apply, on_command=self.handle_command,
+            on_gallery=self.gallery.apply, on_command=self.handle_command, alarms=self.alarms,
+            on_hub_time=self.clock.note_hub_time,
             gallery_key=self.gallery_key, on_gallery_unlocked=self.gallery.load,
         )
         self.notifier = SdNotifier()
@@ -93,10 +119,14 @@ class KioskApp:
 
     def _repunch_guard(self) -> RepunchGuard:
         """Who punched within the suppression window, remembered across restarts."""
-        window = self.config.recognition.repunch_suppress_s
-        guard = RepunchGuard(window)
-        for employee_id, epoch in sorted(self.outbox.recent_punches(time.time() - window), key=lambda r: r[1]):
-            guard.record(employee_id, datetime.fromtimestamp(epoch, self.zone))
+        guard = RepunchGuard(self.config.recognition.repunch_suppress_s)
+        try:
+            self.outbox.replace_recent_punches(guard.load(
+                self.outbox.recent_punches(), wall_epoch=self.clocks.wall(), mono_s=self.clocks.monotonic(),
+                boot_id=self.clocks.boot_id, zone=self.zone))
+        except StorageError as exc:  # it also writes: start anyway, with what could be read
+            log.error("recent punches could not be read or kept (%s); a repeat punch within %.0f s is possible",
+                      exc, guard.suppress_s)
         return guard
 
     # -- lifecycle -------------------------------------------------------------
@@ -106,31 +136,40 @@ class KioskApp:
 
     def run(self, options: RunOptions = RunOptions()) -> dict[str, Any]:
         """Process frames until done; returns the summary (see ``summary()``)."""
-        log.info("kiosk %s at site %s starting (%s, gallery version %s)", self.config.device_id,
-                 self.config.site_id, dlib_build(), self.gallery.version)
-        self.notifier.start()
-        self.feedback.open()
-        self.link.start()
-        housekeeping = threading.Thread(target=self._housekeeping, name="kiosk-housekeeping", daemon=True)
-        housekeeping.start()
+        self.start()
         try:
             self.camera.open()               # first: a missing camera fails at once, not after the hub answers
             self._wait_for_gallery_key()
             self._wait_for_gallery(options.wait_gallery_s)
             self.notifier.ready()
-            self.notifier.status(f"gallery v{self.gallery.version}, outbox {self.outbox.depth()}")
+            self.notifier.status(f"gallery v{self.gallery.version}, outbox {self.keeper.depth()}")
             self._frames(options)
             self._drain(options.drain_timeout_s)
         finally:
-            self.notifier.stopping()
-            self._stop.set()
-            self.camera.close()
-            self.link.stop()
-            self.feedback.close()
-            housekeeping.join(5)
-            summary = self.summary()
-            self.outbox.close()
-            self.notifier.close()
+            summary = self.close()
+        return summary
+
+    def start(self) -> None:
+        """Everything but the frames: feedback, the link and the housekeeping thread."""
+        log.info("kiosk %s at site %s starting (%s, gallery version %s)", self.config.device_id,
+                 self.config.site_id, dlib_build(), self.gallery.version)
+        self.notifier.start()
+        self.feedback.open()
+        self.link.start()
+        self._housekeeper = threading.Thread(target=self._housekeeping, name="kiosk-housekeeping", daemon=True)
+        self._housekeeper.start()
+
+    def close(self) -> dict[str, Any]:
+        """Stop what ``start()`` started; returns the summary."""
+        self.notifier.stopping()
+        self._stop.set()
+        self.camera.close()
+        self.link.stop()
+        self.feedback.close()
+        self._housekeeper.join(5)
+        summary = self.summary()
+        self.outbox.close()
+        self.notifier.close()
         return summary
 
     def summary(self) -> dict[str, Any]:
@@ -146,10 +185,12 @@ class KioskApp:
             "suppressed": self.counts["already"],
             "liveness_failed": self.counts["refused:liveness_failed"],
             "timed_out": self.counts["refused:timeout"],
+            "cannot_save": self.counts["refused:cannot_save"],
+            "clock_refused": self.counts["refused:clock_unset"],
             "punches_created": self.counts["punches_created"],
             "punches_acked": self.link.stats["punches_acked"],
             "punches_rejected": self.link.stats["punches_rejected"],
-            "outbox_depth": self.outbox.depth(),
+            "outbox_depth": self.keeper.depth(),
             "gallery_version": self.gallery.version,
             "gallery_people": len(self.gallery.gallery),
             "dlib": dlib_build(),
@@ -195,28 +236,45 @@ class KioskApp:
             self.counts["faces"] += 1
         if obs.match is not None and obs.match.decision == "uncertain":
             self.counts["uncertain"] += 1
-        wall = datetime.now(self.zone)
-        outcome = self.machine.feed(obs, wall)
-        self._act(outcome, wall, frame, obs)
+        wall, mono_s = self.clocks.wall_at(self.zone), self.clocks.monotonic()
+        outcome = self._act(self.machine.feed(obs, wall, mono_s), wall, mono_s, frame)
         if self.display is not None:
             self.display.show(frame, obs, outcome)
         return outcome
 
-    def _act(self, outcome: Outcome, wall: datetime, frame: Frame, obs: Observation) -> None:
-        if outcome.state == "accepted" and outcome.punch is not None:
-            decision = outcome.punch
+    def punch(self, outcome: Outcome, wall: datetime, mono_s: float, source: object = None) -> Outcome:
+        """Commit an accepted punch, then green; when it cannot be stored, the "cannot save" refusal instead."""
+        decision = outcome.punch
+        assert decision is not None, "only an accepted outcome carries a punch"
+        try:
             row = self.outbox.add(lambda seq: make_signed_punch(
                 self._key, device_id=self.config.device_id, site_id=self.config.site_id, decision=decision,
                 ts=wall, gallery_version=self.gallery.version, seq=seq,
             ))
-            self.outbox.remember_punch(decision.employee_id, wall.timestamp())
-            self.counts["accepted"] += 1
-            self.counts["punches_created"] += 1
-            self.link.wake()
-            self.feedback.accepted()  # only now: the punch is on disk
-            log.info("punch %s (seq %s) for %s from frame %s", row.id, row.seq, decision.employee_id,
-                     frame.source or frame.index)
-        elif outcome.state == "already":
+        except StorageError as exc:
+            log.error("punch for %s NOT stored, refused on the kiosk: %s", decision.employee_id, exc)
+            self.counts["refused:cannot_save"] += 1
+            self.machine.guard.forget(decision.employee_id)   # the next attempt must not say "already"
+            self.feedback.cannot_save()
+            return Outcome("refused", prompt=MESSAGES["cannot_save"], employee_id=decision.employee_id,
+                           reason="cannot_save")
+        try:
+            self.outbox.remember_punch(RememberedPunch(decision.employee_id, wall.timestamp(), mono_s,
+                                                       self.clocks.boot_id))
+        except StorageError as exc:  # the punch itself is stored: still green
+            log.error("punch %s stored, but not remembered against repeats after a restart: %s", row.id, exc)
+        self.counts["accepted"] += 1
+        self.counts["punches_created"] += 1
+        self.link.wake()
+        self.feedback.accepted()  # only now: the punch is on disk
+        log.info("punch %s (seq %s) for %s from frame %s", row.id, row.seq, decision.employee_id, source)
+        return outcome
+
+    def _act(self, outcome: Outcome, wall: datetime, mono_s: float, frame: Frame) -> Outcome:
+        """Light and sound for a decision; the outcome to show (an accept may turn into "cannot save")."""
+        if outcome.state == "accepted" and outcome.punch is not None:
+            return self.punch(outcome, wall, mono_s, frame.source or frame.index)
+        if outcome.state == "already":
             self.counts["already"] += 1
             # Someone who stays in front of the kiosk hears it once, not every few seconds.
             previous, at = self._last_already
@@ -226,6 +284,7 @@ class KioskApp:
         elif outcome.state == "refused":
             self.counts[f"refused:{outcome.reason}"] += 1
             self.feedback.refused()
+        return outcome
 
     # -- background ---------------------------------------------------------------------
 
@@ -241,7 +300,7 @@ class KioskApp:
         log.warning("waiting for the hub to unlock the gallery (the key is never kept on the card)")
         self.notifier.ready()
         while not self._stop.is_set() and not self.gallery_key.ready.wait(LOCKED_STATUS_S):
-            self.notifier.status(f"waiting for the hub to unlock the gallery; outbox {self.outbox.depth()}")
+            self.notifier.status(f"waiting for the hub to unlock the gallery; outbox {self.keeper.depth()}")
             self.notifier.watchdog_ping()
         log.info("gallery unlocked: version %s, %d people", self.gallery.version, len(self.gallery.gallery))
 
@@ -256,35 +315,57 @@ class KioskApp:
 
     def _drain(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
-        while self.outbox.depth() and time.monotonic() < deadline and not self._stop.is_set():
+        while self.keeper.depth() and time.monotonic() < deadline and not self._stop.is_set():
             time.sleep(0.1)
 
     def _housekeeping(self) -> None:
-        """Health every ``health_interval_s``, a gallery check every ``gallery_poll_s``."""
-        next_health = time.monotonic()
-        next_poll = time.monotonic() + self.config.gallery_poll_s
-        connects = 0
-        while not self._stop.wait(1.0):
-            now = time.monotonic()
-            if self.link.stats["connects"] != connects and self.link.connected.is_set():
-                connects, next_health = self.link.stats["connects"], now  # a fresh connection: report at once
-            if now >= next_health:
-                next_health = now + self.config.health_interval_s
-                self.link.publish_health(self.health())
-            if now >= next_poll:
-                next_poll = now + self.config.gallery_poll_s
-                self.link.request_gallery()
+        """Health every ``health_interval_s``, a gallery check every ``gallery_poll_s``; never dies.
+
+        An error is logged, raised as a ``thread_error`` alarm and retried
+        after a growing pause, so one bad round cannot end health reports.
+        """
+        schedule = {"health": time.monotonic(), "poll": time.monotonic() + self.config.gallery_poll_s,
+                    "connects": 0}
+        failures = 0
+        wait = HOUSEKEEPING_TICK_S
+        while not self._stop.wait(wait):
+            try:
+                self._housekeeping_round(schedule)
+                failures, wait = 0, HOUSEKEEPING_TICK_S
+            except Exception as exc:
+                wait = backoff_delay(failures, HOUSEKEEPING_TICK_S, HOUSEKEEPING_RETRY_MAX_S)
+                failures += 1
+                log.exception("housekeeping failed; retrying in %.1f s", wait)
+                self.alarms.raise_alarm(messages.ALARM_THREAD_ERROR, f"housekeeping: {type(exc).__name__}: {exc}",
+                                        source="housekeeping", hold_s=THREAD_ALARM_HOLD_S)
+
+    def _housekeeping_round(self, schedule: dict[str, float]) -> None:
+        now = time.monotonic()
+        self.clock.check()        # notices a step of the wall clock within a second
+        if self.link.stats["connects"] != schedule["connects"] and self.link.connected.is_set():
+            schedule["connects"], schedule["health"] = self.link.stats["connects"], now  # fresh connection: report now
+        if now >= schedule["health"]:
+            schedule["health"] = now + self.config.health_interval_s
+            self.keeper.recheck()
+            self.link.publish_health(self.health())
+        if now >= schedule["poll"]:
+            schedule["poll"] = now + self.config.gallery_poll_s
+            self.link.request_gallery()
 
     def health(self) -> messages.Health:
+        """One health message, with every alarm raised on this kiosk (storage first)."""
+        storage = self.keeper.storage_alarm()
+        alarms = ([storage] if storage else []) + self.alarms.active()
         return collect_health(
-            now=datetime.now(self.zone),
+            now=self.clocks.wall_at(self.zone),
             state_dir=self.config.state_dir,
-            outbox_depth=self.outbox.depth(),
-            oldest_unacked_s=self.outbox.oldest_age_s(),
+            outbox_depth=self.keeper.depth(),
+            oldest_unacked_s=self.keeper.oldest_age_s(),
             gallery_version=self.gallery.version,
             sw_version=__version__,
             camera_fps=self._camera_fps(),
             process_uptime_s=time.monotonic() - self._started,
+            alarms=(alarms + self.clock.alarms())[:MAX_ALARMS],
         )
 
     def _camera_fps(self) -> float | None:

@@ -110,7 +110,7 @@ def run_pipeline(frames: list[Frame], gallery: Gallery, *, thresholds: MatchThre
             continue
         analysed += 1
         obs = analyzer.analyze(frame.ts_s, frame.rgb, gallery)
-        outcome = machine.feed(obs, datetime.now())
+        outcome = machine.feed(obs, datetime.now(), time.monotonic())
         if outcome.state in ("accepted", "already", "refused"):
             decisions.append((frame.source, outcome.state, outcome.employee_id))
     seconds = time.perf_counter() - start

@@ -1,6 +1,8 @@
 """``kiosk``: check the config, make the device key, run the kiosk, benchmark it on the device.
 
 Errors are one line on stderr naming the file and key, and a non-zero exit.
+An error that ends ``kiosk run`` is also kept in the state directory and
+reported as a ``last_exit`` alarm by the next run.
 """
 
 import argparse
@@ -18,10 +20,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from hardware.camera import CameraError  # noqa: E402
 from kiosk import __version__  # noqa: E402
+from kiosk.alarms import record_last_exit  # noqa: E402
 from kiosk.config import CameraConfig, KioskConfig  # noqa: E402
+from kiosk.storage import StorageError  # noqa: E402
 from protocol import signing  # noqa: E402
 from protocol.logs import setup_logging  # noqa: E402
 from protocol.settings import ConfigError, load_config, read_secret  # noqa: E402
+from protocol.transport import mode_line  # noqa: E402
 
 log = logging.getLogger("kiosk")
 
@@ -76,6 +81,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         problems.append(f"camera.path: {config.camera.path} does not exist (a replay camera needs it)")
     if problems:
         raise ConfigError(args.config, problems)
+    print(f"{args.config}: {mode_line(config.mqtt)}")
     print(f"{args.config}: ok")
     return 0
 
@@ -102,10 +108,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         from kiosk.overlay import WindowDisplay
 
         display = WindowDisplay(config.device_id)
-    app = KioskApp(config, make_camera(config.camera), make_feedback(config), display=display)
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: app.stop())
-    summary = app.run(RunOptions(args.exit_when_done, args.wait_gallery_s, args.drain_timeout_s))
+    try:
+        app = KioskApp(config, make_camera(config.camera), make_feedback(config), display=display)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: app.stop())
+        summary = app.run(RunOptions(args.exit_when_done, args.wait_gallery_s, args.drain_timeout_s))
+    except Exception as exc:
+        record_last_exit(config.state_dir, exc)
+        raise
     if args.summary_json:
         print(json.dumps(summary, sort_keys=True))
     else:
@@ -168,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"{exc.path}: {problem}", file=sys.stderr)
         return 2
+    except StorageError as exc:
+        print(f"kiosk: the state directory cannot be used: {exc}", file=sys.stderr)
+        return 1
     except (OSError, ValueError, CameraError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 1

@@ -6,11 +6,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from hardware.indicators import IndicatorsConfig
+from kiosk.clock import ClockConfig
 from kiosk.decision import DecisionConfig
 from kiosk.liveness import LivenessConfig
 from kiosk.pipeline import PipelineConfig
 from kiosk.quality import QualityConfig
 from protocol.messages import DeviceId, EntityId
+from protocol.transport import AllowPlaintext, CaFile
 
 
 class Section(BaseModel):
@@ -22,9 +24,8 @@ class MqttConfig(Section):
     port: int = Field(1883, ge=1, le=65535, description="broker port")
     username: str | None = Field(None, description="MQTT user; defaults to the device_id")
     password_file: Path | None = Field(None, description="file holding the MQTT password")
-    ca_file: Path | None = Field(
-        None, description="broker CA certificate; enables TLS, and the broker's certificate must name `host`"
-    )
+    allow_plaintext: AllowPlaintext = False  # before ca_file, whose check reads it
+    ca_file: CaFile = None
     cert_file: Path | None = Field(None, description="TLS client certificate, for a broker that requires one")
     key_file: Path | None = Field(None, description="private key of cert_file")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive in seconds")
@@ -51,6 +52,17 @@ class RecognitionConfig(Section):
     min_margin: float = Field(0.05, ge=0, description="best must beat the second-best identity by this much")
     detect_upsample: int = Field(1, ge=0, le=3, description="HOG detector upsampling (finds smaller faces)")
     repunch_suppress_s: float = Field(300.0, ge=0, description="ignore the same person again within this time")
+
+
+class StorageConfig(Section):
+    min_free_mb: float = Field(
+        16.0, ge=0,
+        description="refuse new punches (on screen, light and sound) below this much free space in state_dir, "
+                    "so acks, the seq mark and health can still be written")
+    reserve_mb: float = Field(
+        4.0, ge=0,
+        description="a file of this size kept in state_dir and deleted when the disk is full, so the kiosk "
+                    "can still open its outbox and report; made again once space returns")
 
 
 class GalleryConfig(Section):
@@ -84,6 +96,8 @@ class KioskConfig(Section):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    clock: ClockConfig = Field(default_factory=ClockConfig)
     indicators: IndicatorsConfig | None = Field(
         None, description="GPIO LEDs/buzzer/door relay (BCM pins); null: no indicators (a bench or a test)"
     )

@@ -4,19 +4,22 @@ One attempt belongs to the face in front of the kiosk. It ends:
 - accepted: the same person named on ``required_frames`` agreeing frames
   (``Consensus``) and liveness passed, and not punched within
   ``repunch_suppress_s`` (then "already punched at 09:14", no new punch);
+- refused because of the clock: named and live, but the device clock is
+  obviously wrong (kiosk/clock.py), so no punch could carry an honest time;
 - refused: not recognised on several frames in a row, or no decision within
   ``attempt_timeout_s`` (liveness never passed, the face stayed uncertain or
   kept failing a quality gate).
 After a decision the kiosk rests for ``cooldown_s`` so one visit makes one
 punch and the light/sound stays readable; then a new attempt can start.
 
-Pure logic: observations in, ``Outcome`` out; time is the frame timestamp.
+Pure logic: observations in, ``Outcome`` out; attempts are timed by the
+frame timestamp, repeat punches by the monotonic clock (``RepunchGuard``).
 """
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime, tzinfo
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,6 +28,7 @@ from kiosk.consensus import PROMPTS as CONSENSUS_PROMPTS
 from kiosk.consensus import Consensus
 from kiosk.liveness import PROMPTS as LIVENESS_PROMPTS
 from kiosk.liveness import LivenessChecker, LivenessConfig, LivenessState
+from kiosk.outbox import RememberedPunch
 from kiosk.pipeline import Observation
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "not_recognised": CONSENSUS_PROMPTS["not_recognised"],
     "liveness_failed": ("Not accepted: please try again, facing the camera", "स्वीकार नहीं: कृपया फिर कोशिश करें"),
     "timeout": ("Not recognised: please try again", "पहचान नहीं हुई: कृपया फिर कोशिश करें"),
+    "cannot_save": ("Cannot save: please use the register / tell the office",
+                    "सहेजा नहीं जा सका: कृपया रजिस्टर में दर्ज करें / कार्यालय को बताएं"),
+    "clock_unset": ("Clock not set: attendance cannot be recorded now, please tell the office",
+                    "घड़ी सही नहीं है: अभी उपस्थिति दर्ज नहीं हो सकती, कृपया कार्यालय को बताएँ"),
 }
 
 
@@ -76,35 +84,70 @@ class Outcome:
 class RepunchGuard:
     """Remembers who punched when, so one person standing around makes one punch.
 
-    Keyed by wall time, not frame time, so the memory survives a restart of
-    the kiosk (``KioskApp`` seeds it from the outbox database).
+    Windows run on the monotonic clock: a wall clock stepped by NTP or by hand
+    must neither stretch a window (a punch "in the future" kept for a day) nor
+    end it early (a second punch after a step forward). The wall time is kept
+    only to say "already punched at 09:14". ``KioskApp`` seeds the guard from
+    the outbox database after a restart (``load``).
     """
 
     def __init__(self, suppress_s: float) -> None:
         self.suppress_s = suppress_s
-        self._last: dict[str, datetime] = {}
+        self._last: dict[str, tuple[float, datetime]] = {}    # employee -> (monotonic, wall) of the punch
 
-    def last_punch(self, employee_id: str, wall: datetime) -> datetime | None:
+    def last_punch(self, employee_id: str, mono_s: float) -> datetime | None:
         """Wall time of this person's punch within the window, or None."""
         seen = self._last.get(employee_id)
-        if seen is None or (wall - seen).total_seconds() >= self.suppress_s:
+        if seen is None or mono_s - seen[0] >= self.suppress_s:
             return None
-        return seen
+        return seen[1]
 
-    def record(self, employee_id: str, wall: datetime) -> None:
-        self._last[employee_id] = wall
-        for old in [e for e, w in self._last.items() if (wall - w).total_seconds() >= self.suppress_s]:
+    def forget(self, employee_id: str) -> None:
+        """Undo ``record``: the punch could not be saved, so the next attempt must not say "already"."""
+        self._last.pop(employee_id, None)
+
+    def record(self, employee_id: str, mono_s: float, wall: datetime) -> None:
+        self._last[employee_id] = (mono_s, wall)
+        for old in [e for e, (m, _) in self._last.items() if mono_s - m >= self.suppress_s]:
             del self._last[old]
+
+    def load(self, remembered: Iterable[RememberedPunch], *, wall_epoch: float, mono_s: float, boot_id: str,
+             zone: tzinfo) -> list[RememberedPunch]:
+        """Take over the punches a previous run remembered; returns those still within the window,
+        re-dated to this boot's monotonic clock, for the caller to store back (so a punch re-dated
+        once is not re-dated again by the next restart)."""
+        kept = []
+        for punch in remembered:
+            at = carried_over(punch, wall_epoch=wall_epoch, mono_s=mono_s, boot_id=boot_id)
+            if mono_s - at < self.suppress_s:
+                self._last[punch.employee_id] = (at, datetime.fromtimestamp(punch.wall_epoch, zone))
+                kept.append(replace(punch, mono_s=at, boot_id=boot_id))
+        return kept
+
+
+def carried_over(punch: RememberedPunch, *, wall_epoch: float, mono_s: float, boot_id: str) -> float:
+    """When a remembered punch happened, on this run's monotonic clock.
+
+    In the same boot the monotonic clock is the same one: exact, whatever the
+    wall clock did. After a reboot only the wall clock can tell its age; a
+    punch dated in the device's future (the clock was ahead and has been
+    corrected) counts as just now, so it is remembered for one window, never
+    until the wall clock catches up.
+    """
+    if boot_id and punch.boot_id == boot_id:
+        return punch.mono_s
+    return mono_s - max(0.0, wall_epoch - punch.wall_epoch)
 
 
 class DecisionMachine:
     """Feeds observations of the face in front of the kiosk to one attempt at a time."""
 
     def __init__(self, config: DecisionConfig, liveness: LivenessConfig, guard: RepunchGuard,
-                 names: Callable[[str], str] = str) -> None:
+                 names: Callable[[str], str] = str, clock_ok: Callable[[], bool] | None = None) -> None:
         self.config = config
         self.guard = guard
         self.names = names
+        self.clock_ok = clock_ok    # False: the wall clock is obviously wrong, refuse to punch
         self.liveness = LivenessChecker(liveness)
         self.consensus = Consensus(config.required_frames, config.unknown_frames, config.max_gap_s)
         self.state: State = "idle"
@@ -117,8 +160,9 @@ class DecisionMachine:
         """In the cooldown after a decision: the frame at ``ts`` need not be analysed at all."""
         return self.state in DECIDED and ts - self._decided_at < self.config.cooldown_s
 
-    def feed(self, obs: Observation, wall: datetime) -> Outcome:
-        """One frame; ``wall`` is the device's wall-clock time of the frame (for messages and punches)."""
+    def feed(self, obs: Observation, wall: datetime, mono_s: float) -> Outcome:
+        """One frame; ``wall`` is the device's wall-clock time of the frame (for messages and punches),
+        ``mono_s`` the monotonic time (for the repeat-punch window)."""
         if self.resting(obs.ts):
             self.state = "cooldown"
             return Outcome("cooldown")
@@ -131,7 +175,7 @@ class DecisionMachine:
         if self.state == "idle":
             self._begin(obs.ts)
         self._last_face = obs.ts
-        return self._check(obs, wall)
+        return self._check(obs, wall, mono_s)
 
     def _begin(self, ts: float) -> None:
         self.state = "checking"
@@ -140,7 +184,7 @@ class DecisionMachine:
         self.consensus.reset()
         self.liveness.reset()
 
-    def _check(self, obs: Observation, wall: datetime) -> Outcome:
+    def _check(self, obs: Observation, wall: datetime, mono_s: float) -> Outcome:
         if self.liveness.config.mode == "off":
             # Nothing to check, so nothing to wait for: a frame without
             # landmarks must not hold the attempt until it times out.
@@ -160,7 +204,8 @@ class DecisionMachine:
                 named = True
                 live = self._liveness
                 if live is not None and live.passed:
-                    return self._accept(verdict.employee_id, verdict.distance, verdict.margin, live, obs.ts, wall)
+                    return self._accept(verdict.employee_id, verdict.distance, verdict.margin, live, obs.ts,
+                                        wall, mono_s)
                 reason = live.reason if live is not None else None
                 prompt = LIVENESS_PROMPTS.get(reason or "", None) or self.liveness.prompt
             elif verdict.prompt and prompt is None:
@@ -171,13 +216,15 @@ class DecisionMachine:
         return Outcome("checking", prompt=prompt)
 
     def _accept(self, employee_id: str, distance: float, margin: float | None, live: LivenessState,
-                ts: float, wall: datetime) -> Outcome:
+                ts: float, wall: datetime, mono_s: float) -> Outcome:
         name = self.names(employee_id)
-        earlier = self.guard.last_punch(employee_id, wall)
+        if self.clock_ok is not None and not self.clock_ok():
+            return self._decide("refused", reason="clock_unset", ts=ts, wall=wall, employee_id=employee_id)
+        earlier = self.guard.last_punch(employee_id, mono_s)
         if earlier is not None:
             return self._decide("already", reason="already", ts=ts, wall=wall, employee_id=employee_id,
                                 prompt=_fill(MESSAGES["already"], name, earlier))
-        self.guard.record(employee_id, wall)
+        self.guard.record(employee_id, mono_s, wall)
         decision = PunchDecision(employee_id, distance, margin, live)
         return self._decide("accepted", ts=ts, wall=wall, employee_id=employee_id, punch=decision,
                             prompt=_fill(MESSAGES["accepted"], name, wall))

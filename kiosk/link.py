@@ -8,7 +8,13 @@ Delivery rules (DESIGN.md, Guarantees):
 - after every reconnect everything unacked is sent again: the broker may have
   lost what it queued (a restart without persistence, or a full queue);
 - the connection is persistent (clean_session false) and comes back with an
-  exponential, capped, jittered backoff; while offline no thread polls.
+  exponential, capped, jittered backoff; while offline no thread polls;
+- a failing disk slows nothing down into a loop: a punch published while the
+  outbox cannot record it waits its ack timeout in memory before it is sent
+  again, a reconnect that cannot reset the outbox keeps the connection, and
+  the sender thread backs off on any error and reports it as an alarm;
+- the hub's ``Ack.seq`` is kept in the outbox's seq mark, so a kiosk that
+  loses its outbox never reuses a seq the hub holds.
 
 Other traffic: the retained status topic (birth on connect, last will
 ``offline``), health (QoS 0), gallery sync and remote commands. With a
@@ -21,15 +27,18 @@ import logging
 import socket
 import ssl
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 import paho.mqtt.client as mqtt
 
+from kiosk.alarms import Alarms
 from kiosk.config import KioskConfig
 from kiosk.gallery_key import HubGalleryKey
 from kiosk.outbox import Outbox
+from kiosk.storage import StorageError
 from protocol import messages, topics
 from protocol.backoff import backoff_delay
 from protocol.errors import MessageInvalid
@@ -41,7 +50,9 @@ log = logging.getLogger(__name__)
 # kiosk trusts the hub (ACL: only the hub may publish to our delta topic).
 MAX_GALLERY_BYTES = 256 * 1024 * 1024
 SEND_BATCH = 500
-SENDER_RETRY_S = 1.0
+SENDER_RETRY_S = 1.0            # first wait after a failing round; doubles up to SENDER_RETRY_MAX_S
+SENDER_RETRY_MAX_S = 60.0
+THREAD_ALARM_HOLD_S = 900.0     # a thread_error alarm stays in health this long after the last error
 KEY_RETRY_INITIAL_S = 2.0  # first wait for the hub's gallery key before asking again; doubles ...
 KEY_RETRY_MAX_S = 60.0     # ... up to this (each reconnect also asks at once)
 
@@ -66,15 +77,19 @@ class MqttLink:
         gallery_version: Callable[[], int],
         on_gallery: GalleryHandler | None = None,
         on_command: CommandHandler | None = None,
+        alarms: Alarms | None = None,
+        on_hub_time: Callable[[datetime], None] | None = None,
         gallery_key: HubGalleryKey | None = None,
         on_gallery_unlocked: Callable[[], object] | None = None,
     ) -> None:
         self.config = config
         self.outbox = outbox
+        self.alarms = alarms or Alarms()
         self.sw_version = sw_version
         self._gallery_version = gallery_version
         self._on_gallery = on_gallery
         self._on_command = on_command
+        self._on_hub_time = on_hub_time    # the hub's clock, from each ack (kiosk/clock.py)
         self._gallery_key = gallery_key
         self._on_gallery_unlocked = on_gallery_unlocked
         self.device_id = config.device_id
@@ -84,6 +99,8 @@ class MqttLink:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
+        # Published punches the outbox could not mark sent: id -> monotonic publish time (sender thread).
+        self._held: dict[str, float] = {}
         self._client = self._make_client()
 
     # -- lifecycle ---------------------------------------------------------
@@ -196,36 +213,69 @@ class MqttLink:
                 log.warning("waiting for the hub to unlock the gallery; asked again (%d)", attempt)
 
     def _sender_loop(self) -> None:
-        timeout_s = self.config.mqtt.ack_timeout_s
-        window = self.config.mqtt.inflight_max
-        topic = self._topic(topics.PUNCH)
+        """Never ends before ``stop()``: a failing round is logged, reported and retried later and later."""
+        failures = 0
         while not self._stop.is_set():
-            self._wake.clear()
-            if not self.connected.is_set():
-                self._wake.wait()          # woken by connect, a new punch or stop
-                continue
             try:
-                if self._publish_due(topic, window, timeout_s):
-                    continue               # the window may have more room: go on at once
-                wait = self.outbox.next_resend_in_s(timeout_s)
-            except Exception:  # e.g. the outbox disk failing: log, back off, go on
-                log.exception("sending punches failed; retrying in %.0f s", SENDER_RETRY_S)
-                self._stop.wait(SENDER_RETRY_S)
-                continue
-            self._wake.wait(None if wait is None else max(wait, 0.05))
+                self._send_round()
+                failures = 0
+            except Exception as exc:
+                delay = backoff_delay(failures, SENDER_RETRY_S, SENDER_RETRY_MAX_S)
+                failures += 1
+                self.stats["sender_errors"] += 1
+                if isinstance(exc, StorageError):   # reported by the outbox's own storage alarm
+                    log.error("sending punches failed: %s; retrying in %.1f s", exc, delay)
+                else:
+                    log.exception("sending punches failed; retrying in %.1f s", delay)
+                    self.alarms.raise_alarm(messages.ALARM_THREAD_ERROR, f"punch sender: {type(exc).__name__}: "
+                                            f"{exc}", source="sender", hold_s=THREAD_ALARM_HOLD_S)
+                self._stop.wait(delay)
+
+    def _send_round(self) -> None:
+        """Publish what is due, then sleep until more is due, a punch arrives, or the connection changes."""
+        timeout_s = self.config.mqtt.ack_timeout_s
+        self._wake.clear()
+        if not self.connected.is_set():
+            self._wake.wait()          # woken by connect, a new punch or stop
+            return
+        if self._publish_due(self._topic(topics.PUNCH), self.config.mqtt.inflight_max, timeout_s):
+            return                     # the window may have more room: go on at once
+        wait = self.outbox.next_resend_in_s(timeout_s)
+        if self._held:
+            wait = min(wait if wait is not None else timeout_s, timeout_s)
+        self._wake.wait(None if wait is None else max(wait, 0.05))
 
     def _publish_due(self, topic: str, window: int, timeout_s: float) -> bool:
         """Publish the due rows that fit the window; True when all fitted (there may be more)."""
-        room = min(window - self.outbox.in_flight(timeout_s), SEND_BATCH)
+        held = self._still_held(timeout_s)
+        room = min(window - self.outbox.in_flight(timeout_s) - len(held), SEND_BATCH)
+        rows = [r for r in self.outbox.due(room + len(held), timeout_s) if r.id not in held][:max(room, 0)]
         sent = []
-        for row in self.outbox.due(room, timeout_s):
+        for row in rows:
             if self._client.publish(topic, row.payload, qos=1).rc != mqtt.MQTT_ERR_SUCCESS:
                 break
             sent.append(row.id)
         if sent:
-            self.outbox.mark_sent(sent)
             self.stats["punches_published"] += len(sent)
+            self._mark_sent(sent)
         return bool(sent) and len(sent) == room
+
+    def _still_held(self, timeout_s: float) -> dict[str, float]:
+        """Held punches still inside their ack timeout; the others are due again like any unacked row."""
+        now = time.monotonic()
+        self._held = {i: at for i, at in self._held.items() if now - at < timeout_s}
+        return self._held
+
+    def _mark_sent(self, ids: list[str]) -> None:
+        """Record a publish; when the outbox cannot, hold the ids here so they wait their ack timeout."""
+        try:
+            self.outbox.mark_sent(ids)
+        except StorageError as exc:
+            now = time.monotonic()
+            self._held.update((i, now) for i in ids)
+            self.stats["mark_sent_failures"] += 1
+            log.error("%d published punches not marked sent (%s); resending them after the ack timeout",
+                      len(ids), exc)
 
     # -- paho callbacks (network thread) --------------------------------------
 
@@ -243,7 +293,12 @@ class MqttLink:
             # A new process, or a broker that lost our session (restart without persistence):
             # whatever was in flight may be gone. Otherwise paho resends its own in-flight
             # messages and the ack timeout covers the rest, without doubling the traffic.
-            self.outbox.mark_all_unsent()
+            self._held = {}
+            try:
+                self.outbox.mark_all_unsent()
+            except StorageError as exc:    # keep the connection: the ack timeout resends them instead
+                log.error("after connecting, unacked punches could not be marked for sending: %s; "
+                          "they go again after their ack timeout", exc)
         self.connected.set()
         self.request_gallery_key()
         self.request_gallery()
@@ -270,6 +325,12 @@ class MqttLink:
         except (MessageInvalid, ValueError) as exc:
             self.stats["bad_messages"] += 1
             log.warning("bad message on %s ignored: %s", msg.topic, exc)
+        except OSError as exc:  # a full or failing disk under the outbox or the gallery cache
+            self.stats["storage_errors"] += 1
+            log.error("handling the message on %s failed: %s", msg.topic, exc)
+            if not isinstance(exc, StorageError):   # the outbox reports its own (Outbox.problem)
+                self.alarms.raise_alarm(messages.ALARM_STORAGE_ERROR, f"handling {msg.topic}: {exc}",
+                                        source=msg.topic, hold_s=THREAD_ALARM_HOLD_S)
         except Exception:
             # paho re-raises callback exceptions out of loop(): one failing
             # handler (a full disk saving the gallery) must not end the link.
@@ -277,6 +338,13 @@ class MqttLink:
             log.exception("handling the message on %s failed; ignored", msg.topic)
 
     def _handle_ack(self, ack: messages.Ack) -> None:
+        if ack.seq is not None:
+            try:
+                self.outbox.note_hub_seq(ack.seq)
+            except StorageError as exc:
+                log.error("the hub's seq %s could not be kept: %s", ack.seq, exc)
+        if ack.hub_ts is not None and self._on_hub_time is not None:
+            self._on_hub_time(ack.hub_ts)
         removed = self.outbox.remove(ack.ids)
         self.stats["punches_acked"] += removed
         for rejection in ack.rejected:
@@ -318,6 +386,7 @@ class MqttLink:
                         delta.from_version, delta.to_version, self._gallery_version())
             self.request_gallery(have_version=0)
             return
+        self.alarms.clear(messages.ALARM_STORAGE_ERROR, source=self._topic(topics.GALLERY_DELTA))  # saved again
         applied = messages.GalleryApplied(site_id=self.config.site_id, version=version)
         self._client.publish(self._topic(topics.GALLERY_APPLIED), applied.to_json(), qos=1)
         self.gallery_applied.set()

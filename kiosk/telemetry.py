@@ -10,7 +10,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from protocol.messages import Health
+from protocol.messages import DeviceAlarm, Health
 
 THERMAL_ROOT = Path("/sys/class/thermal")
 PROC = Path("/proc")
@@ -62,6 +62,7 @@ def collect_health(
     sw_version: str,
     camera_fps: float | None,
     process_uptime_s: float,
+    alarms: list[DeviceAlarm] | None = None,
     thermal_root: Path = THERMAL_ROOT,
     proc: Path = PROC,
 ) -> Health:
@@ -78,6 +79,7 @@ def collect_health(
         oldest_unacked_s=_round(oldest_unacked_s),
         gallery_version=gallery_version,
         sw_version=sw_version,
+        alarms=alarms or [],
     )
 
 

@@ -7,18 +7,24 @@ of little-endian float32 (512 bytes per 128-d template).
 
 import base64
 import json
+import math
+import re
+import sys
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     StringConstraints,
     ValidationError,
 )
 
+from protocol.canonical import canonical_json
 from protocol.errors import MessageInvalid
 from protocol.ids import UUID7_PATTERN
 from protocol.topics import DEVICE_ID_PATTERN
@@ -28,6 +34,27 @@ MAX_PAYLOAD_BYTES = 64 * 1024
 DeviceId = Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)]
 EntityId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 PunchId = Annotated[str, StringConstraints(pattern=UUID7_PATTERN.pattern)]
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_text(value: Any) -> Any:
+    """Let only ISO 8601 text (or a datetime, as a kiosk builds its messages) reach the datetime
+    parser, which would also read a number, or a string of digits, as a Unix time."""
+    if isinstance(value, datetime) or (isinstance(value, str) and _ISO_DATE.match(value)):
+        return value
+    raise ValueError("Input should be an ISO 8601 date-time string")
+
+
+def _not_bool(value: Any) -> Any:
+    """``Literal[1]`` takes ``true`` even in strict mode (``True == 1`` in Python)."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be an integer, not a boolean")
+    return value
+
+
+# A time in a kiosk's message: ISO 8601 text with its UTC offset, nothing else.
+Timestamp = Annotated[AwareDatetime, Strict(False), BeforeValidator(_iso_text)]
+Version1 = Annotated[Literal[1], BeforeValidator(_not_bool)]
 
 
 class Message(BaseModel):
@@ -38,27 +65,38 @@ class Message(BaseModel):
         return self.model_dump_json(exclude_none=True).encode("utf-8")
 
 
-class MatchInfo(Message):
+class KioskMessage(Message):
+    """A message a kiosk sends, so untrusted at the hub: strict types.
+
+    ``"distance": true`` is not 1.0, ``"seq": "5"`` is not 5 and ``"passed": "yes"``
+    is not True; a kiosk that sends them is broken or lying, and storing its
+    guess as a value would hide that. Times stay ISO 8601 text (``Timestamp``).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class MatchInfo(KioskMessage):
     distance: float = Field(ge=0, description="distance to the best enrolled template")
     margin: float | None = Field(default=None, ge=0, description="second-best identity distance minus best")
     gallery_version: int = Field(ge=0)
 
 
-class LivenessInfo(Message):
+class LivenessInfo(KioskMessage):
     passed: bool
     score: float | None = None
     method: str | None = Field(default=None, description="e.g. 'blink', 'head_turn'")
 
 
-class Punch(Message):
+class Punch(KioskMessage):
     """A signed attendance event made on a kiosk. ``sig`` covers every other field."""
 
-    v: Literal[1] = 1
+    v: Version1 = 1
     id: PunchId
     device_id: DeviceId
     site_id: EntityId
     employee_id: EntityId
-    ts: AwareDatetime = Field(description="device time, with its UTC offset")
+    ts: Timestamp = Field(description="device time, with its UTC offset")
     method: Literal["face"] = "face"
     match: MatchInfo
     liveness: LivenessInfo | None = Field(default=None, description="None: liveness not checked")
@@ -85,11 +123,11 @@ class Ack(Message):
     hub_ts: AwareDatetime | None = Field(default=None, description="hub time when the ack was sent")
 
 
-class Status(Message):
+class Status(KioskMessage):
     """Retained on the status topic: the birth message, or the last will."""
 
     state: Literal["online", "offline"]
-    ts: AwareDatetime | None = None
+    ts: Timestamp | None = None
     sw_version: str | None = None
     gallery_version: int | None = None
 
@@ -104,16 +142,16 @@ ALARM_THREAD_ERROR = "thread_error"          # a background thread (housekeeping
 ALARM_LAST_EXIT = "last_exit"                # the previous run ended with an error (from the state directory)
 
 
-class DeviceAlarm(Message):
+class DeviceAlarm(KioskMessage):
     """Something on a kiosk that needs a person, repeated in every health message while it lasts."""
 
     kind: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")
     detail: str = Field(default="", max_length=500, description="cause, failing operation, what was kept")
-    since: AwareDatetime
+    since: Timestamp
 
 
-class Health(Message):
-    ts: AwareDatetime
+class Health(KioskMessage):
+    ts: Timestamp
     uptime_s: float
     cpu_temp_c: float | None = None
     load1: float | None = None
@@ -127,10 +165,10 @@ class Health(Message):
     alarms: list[DeviceAlarm] = Field(default_factory=list, max_length=16)
 
 
-class GalleryRequest(Message):
+class GalleryRequest(KioskMessage):
     """Kiosk -> hub: the version this kiosk holds (0 when it holds nothing)."""
 
-    v: Literal[1] = 1
+    v: Version1 = 1
     site_id: EntityId
     have_version: int = Field(ge=0)
 
@@ -156,8 +194,8 @@ class GalleryDelta(Message):
     removed: list[str] = Field(default_factory=list)
 
 
-class GalleryApplied(Message):
-    v: Literal[1] = 1
+class GalleryApplied(KioskMessage):
+    v: Version1 = 1
     site_id: EntityId
     version: int = Field(ge=0)
 
@@ -165,7 +203,7 @@ class GalleryApplied(Message):
 BoxKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{43}=$")]  # base64 of 32 bytes
 
 
-class GalleryKeyRequest(Message):
+class GalleryKeyRequest(KioskMessage):
     """Kiosk -> hub: "send me my gallery key"; ``sig`` (device key) covers every other field.
 
     ``box_key`` is an X25519 public key the kiosk made for this request and
@@ -173,7 +211,7 @@ class GalleryKeyRequest(Message):
     request yields nothing anyone can open (kiosk/gallery_key.py).
     """
 
-    v: Literal[1] = 1
+    v: Version1 = 1
     device_id: DeviceId
     box_key: BoxKey
     sig: str = Field(min_length=1)
@@ -194,8 +232,8 @@ class Command(Message):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
-class CommandResult(Message):
-    v: Literal[1] = 1
+class CommandResult(KioskMessage):
+    v: Version1 = 1
     id: str
     ok: bool
     detail: str = ""
@@ -205,16 +243,73 @@ M = TypeVar("M", bound=Message)
 
 
 def decode_json(payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
-    """Parse a payload into a JSON object, or raise MessageInvalid saying why."""
+    """Parse a payload into a JSON object that canonical JSON can write back, or raise MessageInvalid saying why.
+
+    Nothing else is raised, whatever the payload: a hub worker that raised on
+    a message would leave it unacked, and enough such messages fill the
+    broker's window of unacked messages and stop all ingest.
+    """
+    data = decode_object(payload, max_bytes)
+    check_encodable(payload, data)
+    return data
+
+
+def decode_object(payload: bytes, max_bytes: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    """``decode_json`` without ``check_encodable``, for a caller that wants the id of an
+    object it is about to refuse."""
     if len(payload) > max_bytes:
         raise MessageInvalid(f"payload too large: {len(payload)} bytes > {max_bytes}")
     try:
-        data = json.loads(payload)
+        # strict UTF-8 (as RFC 8259 asks): json.loads would decode encoded lone surrogates ('surrogatepass')
+        data = _DECODER.decode(payload.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MessageInvalid(f"not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise MessageInvalid("not JSON: nested too deeply") from exc
+    except MessageInvalid:  # from _finite_float
+        raise
+    except ValueError as exc:  # the only other one: an integer beyond Python's limit of digits
+        raise MessageInvalid(f"not JSON: a number of more than {sys.get_int_max_str_digits()} digits") from exc
     if not isinstance(data, dict):
         raise MessageInvalid(f"not a JSON object: {type(data).__name__}")
     return data
+
+
+def check_encodable(payload: bytes, data: dict[str, Any]) -> None:
+    """Raise MessageInvalid unless ``data``, decoded from ``payload``, has canonical JSON bytes.
+
+    An escape such as ``"\\ud800"`` decodes to a lone surrogate, which UTF-8
+    cannot write, and ``json`` reads NaN and Infinity, which are not JSON:
+    nothing could have signed such a message, and neither an ack nor the
+    database could hold it. Without an escape or one of those words in the
+    payload there is neither (``decode_object`` takes strict UTF-8 and
+    refuses numbers too large for a float), so the common message costs no
+    second pass.
+    """
+    if not any(mark in payload for mark in _UNENCODABLE_MARKS):
+        return
+    try:
+        canonical_json(data)
+    except UnicodeEncodeError as exc:
+        raise MessageInvalid("not JSON: text with a lone surrogate") from exc
+    except RecursionError as exc:
+        raise MessageInvalid("not JSON: nested too deeply") from exc
+    except ValueError as exc:
+        raise MessageInvalid("not JSON: NaN or Infinity is not a number") from exc
+
+
+_UNENCODABLE_MARKS = (b"\\u", b"NaN", b"Infinity")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number as a float, refusing one too large for it (``1e400`` would be infinity)."""
+    value = float(text)
+    if math.isinf(value):
+        raise MessageInvalid("not JSON: a number out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_float=_finite_float)
 
 
 def validate(model: type[M], data: dict[str, Any]) -> M:

@@ -9,7 +9,8 @@ Layout (directories 0700, secrets 0600)::
     credentials/mqtt-client.key, mqtt-client.crt
                              TLS client certificate, when the broker requires one
                              (added by ``provision broker --client-certs``)
-    ca.crt                   broker CA certificate, when TLS is on
+    ca.crt                   broker CA certificate (``provision broker``'s); absent only
+                             for a plaintext bundle (``--plaintext-mqtt``)
 
 First boot (``firstboot.install_script``) copies it to ``/etc/kiosk``; the
 paths inside ``kiosk.yaml`` are those, absolute, so the kiosk needs no
@@ -68,7 +69,12 @@ def kiosk_config(
     camera: str = "picamera2",
     timezone: str = "Asia/Kolkata",
 ) -> dict[str, Any]:
-    """The kiosk.yaml content, with the paths first boot installs to."""
+    """The kiosk.yaml content, with the paths first boot installs to.
+
+    Without ``tls`` it says ``allow_plaintext: true``: the operator asked for
+    plaintext (``--plaintext-mqtt``), and the kiosk refuses plaintext to a
+    broker elsewhere without it.
+    """
     mqtt: dict[str, Any] = {
         "host": mqtt_host,
         "port": mqtt_port,
@@ -77,6 +83,8 @@ def kiosk_config(
     }
     if tls:
         mqtt["ca_file"] = str(PI_CONFIG_DIR / CA_CERT)
+    else:
+        mqtt["allow_plaintext"] = True
     return {
         "device_id": device_id,
         "site_id": site_id,
@@ -164,6 +172,8 @@ def write_bundle(
     write_private_text(bundle / KIOSK_YAML, yaml.safe_dump(config, sort_keys=False))
     if ca is not None:
         write_private_text(bundle / CA_CERT, ca.decode("ascii"))
+    else:  # a bundle rewritten for plaintext: no CA the image would install and nothing uses
+        (bundle / CA_CERT).unlink(missing_ok=True)
     write_private_text(bundle / CREDENTIALS / MQTT_PASSWORD, identity.mqtt_password + "\n")
     signing.write_private_key(identity.key, bundle / CREDENTIALS / DEVICE_KEY)
     os.chmod(bundle / CREDENTIALS / DEVICE_KEY, 0o600)  # also when it existed with looser modes
@@ -182,9 +192,13 @@ def write_client_cert(bundle: Path, key_pem: str, cert_pem: str) -> None:
         raise BundleError(f"cannot read {config_path}: {exc}") from exc
     write_private_text(bundle / CREDENTIALS / CLIENT_KEY, key_pem)
     write_private_text(bundle / CREDENTIALS / CLIENT_CERT, cert_pem)
-    config["mqtt"] |= {"cert_file": str(PI_CREDENTIALS_DIR / CLIENT_CERT),
-                       "key_file": str(PI_CREDENTIALS_DIR / CLIENT_KEY)}
+    config["mqtt"] |= client_cert_config()
     write_private_text(config_path, yaml.safe_dump(config, sort_keys=False))
+
+
+def client_cert_config() -> dict[str, str]:
+    """The ``mqtt`` keys of a bundle's client certificate, as installed on the Pi."""
+    return {"cert_file": str(PI_CREDENTIALS_DIR / CLIENT_CERT), "key_file": str(PI_CREDENTIALS_DIR / CLIENT_KEY)}
 
 
 def mark_retired(bundle: Path) -> None:

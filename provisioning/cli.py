@@ -15,12 +15,14 @@ from urllib.parse import urlparse
 import httpx
 
 from protocol.settings import ConfigError, read_secret
-from provisioning import broker, device, firstboot, image
+from provisioning import broker, device, firstboot, image, tls
 from provisioning import bundle as bundles
 from provisioning.errors import ProvisionError
 from provisioning.hubclient import HubClient
 
 log = logging.getLogger(__name__)
+
+DEFAULT_BROKER_DIR = "broker"  # beside the bundles folder, as in provisioning/README.md
 
 
 def _hub_args(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -30,8 +32,15 @@ def _hub_args(p: argparse.ArgumentParser, required: bool = True) -> None:
 
 def _bundle_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mqtt-host", metavar="H", help="broker host the kiosk connects to (default: the hub's host)")
-    p.add_argument("--mqtt-port", type=int, metavar="P", help="broker port (default 8883 with --ca-file, else 1883)")
-    p.add_argument("--ca-file", type=Path, metavar="F", help="broker CA certificate (PEM); turns TLS on")
+    p.add_argument("--mqtt-port", type=int, metavar="P", help="broker port (default 8883; 1883 with --plaintext-mqtt)")
+    trust = p.add_mutually_exclusive_group()
+    trust.add_argument("--broker-dir", type=Path, metavar="DIR",
+                       help="the `provision broker --out` folder, whose ca.crt goes into the bundle (default: "
+                            f"{DEFAULT_BROKER_DIR}/ beside the bundles folder: device --out bundles/K-1 or "
+                            f"batch --out bundles -> {DEFAULT_BROKER_DIR}/)")
+    trust.add_argument("--ca-file", type=Path, metavar="F", help="the broker's CA certificate (PEM), from elsewhere")
+    trust.add_argument("--plaintext-mqtt", action="store_true",
+                       help="no TLS: the kiosk sends its MQTT password and punches unencrypted (a lab broker)")
     p.add_argument("--camera", default="picamera2", choices=["picamera2", "opencv", "replay"], help="camera backend")
     p.add_argument("--timezone", default="Asia/Kolkata", help="IANA time zone of the site")
 
@@ -121,23 +130,46 @@ def _hub(args: argparse.Namespace, http: httpx.Client) -> HubClient:
     return HubClient(http, args.hub, token)
 
 
-def _options(args: argparse.Namespace) -> device.BundleOptions:
+def _options(args: argparse.Namespace, bundles_folder: Path) -> device.BundleOptions:
+    """The shared bundle options; ``bundles_folder`` holds the bundles, the broker folder is beside it."""
     host = args.mqtt_host or urlparse(args.hub).hostname
     if not host:
         raise ProvisionError(f"cannot tell the broker host from --hub {args.hub!r}; pass --mqtt-host")
-    return device.BundleOptions(args.hub, host, args.mqtt_port, args.ca_file, args.camera, args.timezone)
+    if args.plaintext_mqtt:
+        print(f"provision {args.command}: warning: --plaintext-mqtt: kiosks will send their MQTT password and "
+              f"punches unencrypted to {host}:{args.mqtt_port or 1883} (their kiosk.yaml says "
+              "mqtt.allow_plaintext: true); `provision broker` opens a plaintext listener only with "
+              "--plaintext-port, on 127.0.0.1 unless --plaintext-bind", file=sys.stderr)
+    ca_file = None if args.plaintext_mqtt else _broker_ca(args, bundles_folder)
+    return device.BundleOptions(args.hub, host, ca_file, args.mqtt_port, args.camera, args.timezone)
+
+
+def _broker_ca(args: argparse.Namespace, bundles_folder: Path) -> Path:
+    """The CA the kiosks will trust: --ca-file, else the broker folder's, checked before any bundle is written."""
+    if args.ca_file:
+        return args.ca_file
+    broker_dir = args.broker_dir or bundles_folder.parent / DEFAULT_BROKER_DIR
+    ca_file = broker_dir / tls.CA_CERT
+    if not ca_file.is_file():
+        raise ProvisionError(
+            f"no broker CA at {ca_file}: run `provision broker --out {broker_dir} --broker-host NAME` first "
+            "(it makes the CA kiosks trust), or point --broker-dir or --ca-file at it; "
+            "--plaintext-mqtt only for a broker without TLS"
+        )
+    return ca_file
 
 
 def cmd_device(args: argparse.Namespace, http: httpx.Client) -> int:
     request = device.DeviceRequest(args.device_id, args.site, args.hostname)
-    outcome = device.provision_device(_hub(args, http), request, args.out, _options(args))
+    options = _options(args, bundles_folder=args.out.parent)
+    outcome = device.provision_device(_hub(args, http), request, args.out, options)
     print(f"{args.device_id}: {outcome.value}; bundle in {args.out}")
     return 0
 
 
 def cmd_batch(args: argparse.Namespace, http: httpx.Client) -> int:
     rows = device.read_devices_csv(args.csv)
-    result = device.provision_batch(_hub(args, http), rows, args.out, _options(args))
+    result = device.provision_batch(_hub(args, http), rows, args.out, _options(args, bundles_folder=args.out))
     print(result.summary())
     return 1 if result.failed else 0
 

@@ -29,12 +29,17 @@ class DeviceRequest:
 
 @dataclass(frozen=True)
 class BundleOptions:
-    """What every bundle of a run shares: where the broker is, and the camera kind."""
+    """What every bundle of a run shares: where the broker is, the CA the kiosks trust, the camera kind.
+
+    ``ca_file`` has no default: the CLI takes it from the broker folder and
+    passes None only for ``--plaintext-mqtt``, so no caller gets a plaintext
+    bundle by leaving it out.
+    """
 
     hub_url: str
     mqtt_host: str
+    ca_file: Path | None  # None: plaintext MQTT, allowed in kiosk.yaml (mqtt.allow_plaintext)
     mqtt_port: int | None = None  # default: 8883 with TLS, else 1883
-    ca_file: Path | None = None
     camera: str = "picamera2"
     timezone: str = "Asia/Kolkata"
 
@@ -60,8 +65,7 @@ def provision_device(hub: HubClient, request: DeviceRequest, bundle_dir: Path, o
         "public_key": identity.public_key,
         "hostname": request.hostname or meta.get("hostname") or default_hostname(request.device_id),
     }
-    # A rerun without --ca-file keeps a TLS bundle on TLS.
-    tls = options.ca_file is not None or (bundle_dir / bundles.CA_CERT).exists()
+    tls = options.ca_file is not None
     config = bundles.kiosk_config(
         request.device_id,
         request.site_id,
@@ -71,6 +75,8 @@ def provision_device(hub: HubClient, request: DeviceRequest, bundle_dir: Path, o
         camera=options.camera,
         timezone=options.timezone,
     )
+    if bundles.has_client_cert(bundle_dir):  # issued by `provision broker --client-certs`; a rerun keeps it
+        config["mqtt"] |= bundles.client_cert_config()
     bundles.write_bundle(bundle_dir, identity, config, meta, options.ca_file)
     result = hub.register_device(request.device_id, request.site_id, identity.public_key)
     if "registered_at" not in meta:

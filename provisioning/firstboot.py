@@ -132,6 +132,10 @@ umask 022  # the venv must be readable by the kiosk user; secrets get explicit m
 BUNDLE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 VENV=/opt/kiosk/venv
 MARKER=/var/lib/kiosk-firstboot/done
+SYNC_WAIT_QUERY='import sys
+from kiosk.config import KioskConfig
+from protocol.settings import load_config
+print(load_config(sys.argv[1], KioskConfig).clock.sync_wait_s)'
 say() { echo "kiosk-install: $*"; }
 
 if ! id kiosk >/dev/null 2>&1; then
@@ -190,6 +194,24 @@ install -m 0644 "$BUNDLE/systemd/kiosk.service" /etc/systemd/system/kiosk.servic
 systemctl daemon-reload
 systemctl enable kiosk.service
 "$VENV/bin/kiosk" check-config /etc/kiosk/kiosk.yaml
+
+# Time: a Pi without a real-time clock boots at the last saved time. From the next boot on,
+# systemd-time-wait-sync holds time-sync.target (and kiosk.service, ordered after it) until
+# NTP has synchronised the clock, at most clock.sync_wait_s; then the kiosk starts anyway and
+# refuses punches ("clock not set") until the clock is synchronised (kiosk/clock.py).
+sync_wait_s=$("$VENV/bin/python" -c "$SYNC_WAIT_QUERY" /etc/kiosk/kiosk.yaml)
+DROPIN=/etc/systemd/system/systemd-time-wait-sync.service.d
+if [ "$sync_wait_s" -gt 0 ]; then
+  say "kiosk.service waits up to ${sync_wait_s} s at boot for network time"
+  install -d -m 0755 "$DROPIN"
+  printf '[Service]\n# kiosk.yaml clock.sync_wait_s\nTimeoutStartSec=%ss\n' "$sync_wait_s" > "$DROPIN/kiosk.conf"
+  systemctl enable systemd-time-wait-sync.service
+else
+  say "clock.sync_wait_s is 0: kiosk.service does not wait for network time"
+  rm -f "$DROPIN/kiosk.conf"
+  systemctl disable systemd-time-wait-sync.service || true
+fi
+systemctl daemon-reload
 
 say "removing the credentials from the boot partition"
 rm -f "$BUNDLE/credentials/device.key" "$BUNDLE/credentials/mqtt.password" "$BUNDLE/credentials/mqtt-client.key"

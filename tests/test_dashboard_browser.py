@@ -66,7 +66,9 @@ def device_reports(session, config) -> None:
 
     received = [
         message("kiosk-1", topics.STATUS, {"state": "online"}, NOW - timedelta(hours=2)),
-        sample("kiosk-1", NOW - timedelta(seconds=30), 2.0, cpu_temp_c=51.3, outbox_depth=3, camera_fps=9.8),
+        sample("kiosk-1", NOW - timedelta(seconds=30), 2.0, cpu_temp_c=51.3, outbox_depth=3, camera_fps=9.8,
+               alarms=[{"kind": "storage_error", "detail": "disk full writing the outbox",
+                        "since": (NOW - timedelta(minutes=2)).isoformat()}]),
         message("kiosk-2", topics.STATUS, {"state": "online"}, NOW - timedelta(hours=3)),
         sample("kiosk-2", NOW - timedelta(hours=1), 400.0, cpu_temp_c=62.0),
         message("kiosk-2", topics.STATUS, {"state": "offline"}, NOW - timedelta(minutes=50)),
@@ -276,6 +278,8 @@ def test_admin_first_login_then_every_page(hub, browser_factory, tmp_path):  # n
     assert "S-PHC1" in devices["kiosk-1"] and "behind" in devices["kiosk-1"]  # it never confirmed a gallery
     assert "30 s ago" in devices["kiosk-1"] and "+2.0 s" in devices["kiosk-1"] and "51.3" in devices["kiosk-1"]
     assert "+400.0 s" in devices["kiosk-2"]
+    assert "storage_error" in devices["kiosk-1"] and "disk full writing the outbox" in devices["kiosk-1"]
+    assert "1 with alarms" in driver.find_element(By.ID, "devices-summary").text
     assert driver.find_elements(By.CSS_SELECTOR, '#devices-table tr[data-device="kiosk-2"] .badge-bad')  # off clock
     headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#devices-table thead th")]
     assert {"Device", "State", "Last seen", "Clock skew", "Gallery", "CPU °C", "Backlog"} <= set(headers)

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hub.devicestate import SkewEstimate, clock_skew_s, device_state, is_clock_suspect
+from hub.devicestate import clock_skew_s, device_state, is_clock_suspect
 
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)
 
@@ -34,9 +34,3 @@ def test_skew_sign_and_bound():
     assert not is_clock_suspect(30, bound_s=60)
     assert not is_clock_suspect(None, bound_s=60)
 
-
-def test_skew_estimate_ignores_one_slow_delivery():
-    est = SkewEstimate(window=5)
-    for s in (-0.2, -0.1, -45.0, -0.3, -0.2):
-        est.add(s)
-    assert est.value == -0.2

@@ -60,7 +60,8 @@ def test_check_config_names_each_bad_key(tmp_path, capsys):
 def test_check_config_refuses_a_placeholder_token_and_passes_a_good_file(tmp_path, capsys):
     config = write_config(tmp_path)
     assert main(["check-config", str(config)]) == 0
-    assert capsys.readouterr().out.strip() == f"{config}: ok"
+    assert capsys.readouterr().out.splitlines() == [
+        f"{config}: mqtt: plaintext to 127.0.0.1:1883 (loopback: never leaves this machine)", f"{config}: ok"]
     (tmp_path / "admin.token").write_text("changeme\n")
     assert main(["check-config", str(config)]) == 1
     assert "admin_token_file: admin token is empty, too short (<12) or a placeholder" in capsys.readouterr().err

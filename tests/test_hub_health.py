@@ -87,7 +87,7 @@ def states(sessions, now: datetime, config: HealthConfig = CONFIG) -> dict[str, 
     ({k: v for k, v in health_fields(T0).items() if k != "ts"}, "schema: ts: Field required"),
     (health_fields(T0.replace(tzinfo=None)), "schema: ts"),
     (b'{"ts": "2026-11-23T04:00:00+00:00", "uptime_s": NaN, "outbox_depth": 0, "gallery_version": 1, '
-     b'"sw_version": "x"}', "schema: uptime_s: not a finite number"),
+     b'"sw_version": "x"}', "not JSON: NaN or Infinity is not a number"),
     (health_fields(T0, outbox_depth=2**63), "schema: outbox_depth: too large"),
     (health_fields(T0, sw_version="v" * 65), "schema: sw_version: longer than 64"),
     (b'{"ts": "9999-12-31T23:59:00-05:00", "uptime_s": 1, "outbox_depth": 0, "gallery_version": 1, '
@@ -174,17 +174,15 @@ def test_a_retained_status_replayed_on_subscribe_is_not_a_sign_of_life(sessions)
     assert states(sessions, T0)["kiosk-01"].state == "stale", "says online, but not heard since the hub started"
 
 
-def test_skew_is_the_median_of_recent_samples_and_marks_the_clock_suspect(sessions):
-    skews = [200.0, 201.0, 5000.0, 199.0]  # one slow or odd sample does not move the median much
-    for i, skew in enumerate(skews):
+def test_skew_is_the_latest_samples_and_marks_the_clock_suspect_either_way_at_once(sessions):
+    for i, skew in enumerate([2.0, -3604.0, 86400.0, 1.0]):  # in step, an hour behind, a day ahead, in step
         at = T0 + timedelta(seconds=60 * i)
         record(sessions, (message("kiosk-01", topics.HEALTH, health_fields(at + timedelta(seconds=skew)), at), False))
-    assert row(sessions, "kiosk-01").clock_skew_s == 200.5
-    assert states(sessions, T0)["kiosk-01"].clock_suspect
-    small = HealthConfig(skew_window=1)
-    at = T0 + timedelta(minutes=10)
-    record(sessions, (message("kiosk-01", topics.HEALTH, health_fields(at), at), False), config=small)
-    assert row(sessions, "kiosk-01").clock_skew_s == 0.0
+        assert row(sessions, "kiosk-01").clock_skew_s == skew
+        assert states(sessions, at)["kiosk-01"].clock_suspect == (abs(skew) > CONFIG.max_clock_skew_s)
+    late = T0 - timedelta(minutes=5)  # a sample that arrives after a newer one does not replace it
+    record(sessions, (message("kiosk-01", topics.HEALTH, health_fields(late - timedelta(hours=2)), late), False))
+    assert row(sessions, "kiosk-01").clock_skew_s == 1.0
 
 
 def test_bad_and_unknown_reports_are_kept_with_their_reason_and_noted_on_the_kiosk(sessions):
@@ -219,23 +217,6 @@ def test_history_is_pruned_by_age_and_by_count(sessions):
         kept = [s.received_at for s in health.health_history(session, "kiosk-02", limit=100)]
     assert kept == [last + timedelta(minutes=i) for i in range(14, 4, -1)], "at most history_max_samples, newest"
     assert json.loads(row(sessions, "kiosk-02").telemetry)["received_at"] == kept[0].isoformat()
-
-
-def test_punches_from_a_skewed_kiosk_are_flagged_and_others_not(sessions):
-    record(sessions, (message("kiosk-01", topics.HEALTH, health_fields(T0 - timedelta(seconds=600)), T0), False),
-           (message("kiosk-02", topics.HEALTH, health_fields(T0 + timedelta(seconds=30)), T0), False))
-    with sessions() as session:
-        for pid, device_id in (("p1", "kiosk-01"), ("p2", "kiosk-02")):
-            session.add(PunchRecord(id=pid, device_id=device_id, site_id=SITE, employee_id="E1", device_ts=T0,
-                                    device_utc_offset_min=0, received_at=T0, method="face", distance=0.3,
-                                    margin=0.1, gallery_version=1, liveness_passed=True, liveness_score=None,
-                                    seq=1, payload="{}", flags="low_margin" if pid == "p1" else None))
-        session.flush()
-        assert health.flag_clock_skew(session, [("p1", "kiosk-01"), ("p2", "kiosk-02")], 120) == ["p1"]
-        assert health.flag_clock_skew(session, [("p1", "kiosk-01")], 120) == ["p1"]  # idempotent
-        session.commit()
-        flags = dict(session.execute(select(PunchRecord.id, PunchRecord.flags)).all())
-    assert flags == {"p1": "low_margin,clock_skew", "p2": None}
 
 
 def test_phone_kiosk_status_reads_the_registry(sessions):

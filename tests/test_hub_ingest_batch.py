@@ -146,17 +146,20 @@ def test_the_same_punch_twice_in_one_batch_is_stored_once_and_both_are_acked(hub
 def test_a_mixed_batch_stores_exactly_the_new_punches_and_answers_for_every_one(hub, kiosk):
     seed_people(hub.sessions)
     first = hub.start_worker()
-    stored_before = signed_punch(KEY, DEVICE, SITE, "E1")
+    stored_before = signed_punch(KEY, DEVICE, SITE, "E1", seq=1)
     kiosk.publish(topics.PUNCH, to_payload(stored_before))
     assert kiosk.wait_for(lambda k: k.acked_ids() == [stored_before["id"]]), kiosk.received
     first.stop()
     with hub.sessions() as s:  # the kiosk's clock is now known to be 15 min off: new punches get flagged
-        s.add(DeviceHealth(device_id=DEVICE, clock_skew_s=-900.0))
+        s.add(DeviceHealth(device_id=DEVICE, clock_skew_s=-900.0, health_at=datetime.now(timezone.utc),
+                           telemetry='{"outbox_depth": 0}'))
         s.commit()
 
-    new = [signed_punch(KEY, DEVICE, SITE, e) for e in ("E1", "E1", "E2")]  # E2: at an allowed site
-    forged = signed_punch(signing.generate_private_key(), DEVICE, SITE, "E1")
-    refused = {e: signed_punch(KEY, DEVICE, SITE, e) for e in ("E404", "E3", "E4")}  # unknown, elsewhere, left
+    # each its own seq, as a kiosk counts (a reused seq is flagged too)
+    new = [signed_punch(KEY, DEVICE, SITE, e, seq=i) for i, e in enumerate(("E1", "E1", "E2"), 2)]  # E2: allowed
+    forged = signed_punch(signing.generate_private_key(), DEVICE, SITE, "E1", seq=5)
+    refused = {e: signed_punch(KEY, DEVICE, SITE, e, seq=i)  # unknown, elsewhere, left
+               for i, e in enumerate(("E404", "E3", "E4"), 6)}
     batch = [new[0], stored_before, forged, new[1], refused["E404"], new[0], refused["E3"], new[2], refused["E4"]]
     with Statements(hub.engine) as sql:
         worker = publish_while_down(hub, kiosk, [to_payload(p) for p in batch] + [b"not json at all"])

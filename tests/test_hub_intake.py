@@ -1,6 +1,7 @@
 """hub.intake: every reason a punch is refused, in the order the checks run (pure, real Ed25519 keys)."""
 
 import json
+from datetime import datetime, timezone
 
 import pytest
 
@@ -61,7 +62,9 @@ CASES = [
     ("unsigned", TOPIC, to_payload(punch_fields("kiosk-01", "site-a", "E1")), "bad signature: sig missing", True),
     ("sig not base64", TOPIC, to_payload({**good(), "sig": "%%%"}), "bad signature: sig is not base64", True),
     ("NaN in payload", TOPIC, b'{"id": "x", "device_id": "kiosk-01", "seq": NaN, "sig": "AAAA"}',
-     "bad signature", True),
+     "not JSON: NaN or Infinity is not a number", True),
+    ("lone surrogate", TOPIC, to_payload(punch_fields("kiosk-01", "site-a", "E\udc00")),
+     "not JSON: text with a lone surrogate", True),
     ("schema: ts missing", TOPIC, to_payload(without("ts")), "schema: ts: Field required", True),
     ("schema: naive ts", TOPIC, to_payload(resigned(lambda f: f.update(ts="2026-11-22T09:14:03"))),
      "schema: ts: ", True),
@@ -117,8 +120,8 @@ def test_punch_id_of(raw, expected):
 
 def test_acks_group_per_device_and_skip_what_cannot_be_answered():
     outcomes = [
-        Outcome("k1", "p1"),
-        Outcome("k1", "p1"),                        # duplicate within a batch: one id
+        Outcome("k1", "p1", seq=7),
+        Outcome("k1", "p1", seq=9),                 # duplicate within a batch: one id; the highest seq
         Outcome("k1", "p2", "bad signature"),
         Outcome("k2", "p3"),
         Outcome("k2", None, "not JSON: x"),          # no id: nothing to tell
@@ -127,8 +130,11 @@ def test_acks_group_per_device_and_skip_what_cannot_be_answered():
         Outcome("k3", "p6", "unknown device"),
         Outcome("k3", "p6"),                         # a good copy wins over a forged one
     ]
-    acks = build_acks(outcomes)
+    hub_ts = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)
+    acks = build_acks(outcomes, hub_ts)
     assert set(acks) == {"k1", "k2", "k3"}
+    assert {d: (a.seq, a.hub_ts) for d, a in acks.items()} == {"k1": (9, hub_ts), "k2": (None, hub_ts),
+                                                               "k3": (None, hub_ts)}
     assert acks["k1"].ids == ["p1"] and [(r.id, r.reason) for r in acks["k1"].rejected] == [("p2", "bad signature")]
     assert acks["k2"].ids == ["p3"] and acks["k2"].rejected == []
     assert acks["k3"].ids == ["p6"] and acks["k3"].rejected == []

@@ -11,10 +11,12 @@ from hardware.indicators import (
     NullIndicators,
     accepted_steps,
     attention_steps,
+    cannot_save_steps,
     refused_steps,
 )
 
-FAST = dict(accept_s=0.05, refuse_s=0.05, beep_s=0.01, beep_gap_s=0.01, attention_blink_s=0.01, relay_pulse_s=0.08)
+FAST = dict(accept_s=0.05, refuse_s=0.05, beep_s=0.01, beep_gap_s=0.01, attention_blink_s=0.01, relay_pulse_s=0.08,
+            fault_pulse_s=0.01)
 WAIT_S = 30  # generous: only a hang would reach it
 
 
@@ -60,6 +62,17 @@ def test_refused_lights_red_and_beeps_twice(factory):
     assert levels(factory, 22) == [False, True, False, True, False]
     assert levels(factory, 17) == [False]
     assert levels(factory, 23) == [False]  # no door for a refusal
+    ind.close()
+
+
+def test_cannot_save_pulses_red_with_the_buzzer_never_green_no_door(factory):
+    """Issue 21: a punch the disk refused sounds and looks unlike a face that was refused."""
+    ind = open_indicators(factory, relay_pin=23, fault_pulses=3)
+    ind.cannot_save()
+    assert ind.wait_idle(WAIT_S)
+    assert levels(factory, 27) == [False, True, False, True, False, True, False]
+    assert levels(factory, 22) == [False, True, False, True, False, True, False]
+    assert levels(factory, 17) == [False] and levels(factory, 23) == [False]
     ind.close()
 
 
@@ -130,7 +143,7 @@ def test_config_rejects_shared_pins_and_unknown_keys():
     assert all(f.description for f in IndicatorsConfig.model_fields.values())
 
 
-@pytest.mark.parametrize("make", [accepted_steps, refused_steps, attention_steps])
+@pytest.mark.parametrize("make", [accepted_steps, refused_steps, attention_steps, cannot_save_steps])
 def test_patterns_are_ordered_and_end_with_everything_off(make):
     steps = make(IndicatorsConfig())
     assert [s[0] for s in steps] == sorted(s[0] for s in steps)
@@ -143,6 +156,6 @@ def test_patterns_are_ordered_and_end_with_everything_off(make):
 def test_null_indicators_do_nothing_quietly():
     ind = NullIndicators()
     ind.open()
-    ind.accepted(), ind.refused(), ind.attention()
+    ind.accepted(), ind.refused(), ind.attention(), ind.cannot_save()
     assert ind.wait_idle(0)
     ind.close()

@@ -59,7 +59,7 @@ class Feeder:
 
     def frame(self, match: MatchResult | None = None, landmarks: np.ndarray | None = None,
               face: FaceBox | None = FACE) -> Outcome:
-        out = self.m.feed(obs(self.ts, match, landmarks, face), T0 + timedelta(seconds=self.ts))
+        out = self.m.feed(obs(self.ts, match, landmarks, face), T0 + timedelta(seconds=self.ts), self.ts)
         self.outcomes.append(out)
         self.ts = round(self.ts + 1 / FPS, 6)
         return out
@@ -151,14 +151,34 @@ def test_same_person_again_within_repunch_window_is_already_with_the_earlier_tim
 
 def test_repunch_guard_forgets_old_entries():
     guard = RepunchGuard(60)
-    guard.record("a", T0)
-    assert guard.last_punch("a", T0 + timedelta(seconds=59.9)) == T0
-    assert guard.last_punch("a", T0 + timedelta(seconds=60)) is None
-    guard.record("b", T0 + timedelta(seconds=100))
+    guard.record("a", 1000.0, T0)
+    assert guard.last_punch("a", 1059.9) == T0
+    assert guard.last_punch("a", 1060.0) is None
+    guard.record("b", 1100.0, T0 + timedelta(seconds=100))
     assert "a" not in guard._last                          # bounded memory on a busy kiosk
 
 
 # -- refused -----------------------------------------------------------------------------
+
+
+def test_an_obviously_wrong_clock_refuses_a_named_live_person_and_does_not_hold_them_back():
+    clock_right = False
+
+    def clock_ok() -> bool:
+        return clock_right
+
+    m = DecisionMachine(DecisionConfig(), LivenessConfig(mode="off"), RepunchGuard(300), names=NAMES.get,
+                        clock_ok=clock_ok)
+    f = Feeder(m)
+    outs = [f.frame(accept()) for _ in range(3)]
+    assert [o.state for o in outs] == ["checking", "checking", "refused"]
+    assert outs[-1].reason == "clock_unset" and outs[-1].employee_id == "emp-1"
+    assert outs[-1].prompt == MESSAGES["clock_unset"] and f.punches() == []
+    clock_right = True                                   # the clock is set: punching at once, not "already"
+    f.until(5.0)
+    assert [f.frame(accept()).state for _ in range(3)][-1] == "accepted"
+
+
 
 
 def test_five_unknown_frames_are_refused_not_recognised():

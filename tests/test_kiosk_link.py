@@ -543,6 +543,8 @@ def test_a_gallery_that_cannot_be_saved_does_not_kill_the_link(hub, make_kiosk, 
     eventually(lambda: kiosk.outbox.depth() == 0, "the ack after the failed gallery save")
     assert kiosk.gallery.version == 0                                  # not swapped in unsaved
     assert applied_versions(hub) == []
+    alarm, = kiosk.link.alarms.active()                                # and health says why (issue 21)
+    assert alarm.kind == messages.ALARM_STORAGE_ERROR and "cannot save the gallery cache" in alarm.detail
 
 
 def test_a_failing_command_handler_answers_with_an_error(hub, make_kiosk):

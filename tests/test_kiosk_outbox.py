@@ -6,6 +6,7 @@ returns and reads its row back in a new ``Outbox``.
 """
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -18,9 +19,12 @@ import pytest
 
 from kiosk.decision import PunchDecision
 from kiosk.liveness import LivenessState
-from kiosk.outbox import Outbox
+from kiosk.outbox import Outbox, seq_mark_path
+from kiosk.outbox_recovery import check_outbox, open_outbox, salvage
 from kiosk.punches import make_signed_punch
+from kiosk.storage import StorageError
 from protocol import messages, signing
+from tests.diskfaults import cut_tail, damaged_header, damaged_page, fill, small_tmpfs, zero_length
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -348,3 +352,170 @@ def test_each_resend_waits_twice_as_long_up_to_a_cap(outbox, clock):
     assert outbox.in_flight(30) == 1 and outbox.due(10, 30) == []
     outbox.mark_all_unsent()                        # a reconnect: due at once, whatever the attempts
     assert ids(outbox.due(10, 30)) == ["id-1"]
+
+
+# -- storage faults: errors, seq mark, start-up check and salvage (issue 21) -----------------------
+
+
+def punch_like(seq: int) -> tuple[str, bytes]:
+    """A payload that names its own id and seq, as a signed punch does (salvage checks both)."""
+    return f"id-{seq}", json.dumps({"id": f"id-{seq}", "seq": seq, "pad": "x" * 300}).encode()
+
+
+def outbox_of(path: Path, count: int) -> Path:
+    box = Outbox(path)
+    for _ in range(count):
+        box.add(punch_like)
+    box.close()                               # checkpointed: everything in the main file, no WAL
+    return path
+
+
+def test_the_seq_mark_follows_every_add_and_continues_a_lost_outbox(tmp_path):
+    path = outbox_of(tmp_path / "outbox.sqlite", 3)
+    assert seq_mark_path(path).read_text() == "3\n"
+    path.unlink()                             # the database is gone, the mark is not
+    box = Outbox(path)
+    try:
+        assert box.last_seq() == 0 and box.next_seq() == 4 and box.add(fake).seq == 4
+        box.note_hub_seq(10)                  # the hub holds punches up to 10 from us
+        box.note_hub_seq(7)                   # never goes back
+        assert box.add(fake).seq == 11
+        assert seq_mark_path(path).read_text() == "11\n"
+    finally:
+        box.close()
+
+
+def test_min_free_space_refuses_a_new_punch_before_sqlite_and_names_the_cause(tmp_path):
+    box = Outbox(tmp_path / "outbox.sqlite", min_free_mb=10 ** 12)   # more than any disk has
+    try:
+        with pytest.raises(StorageError, match=r"storing a punch failed: disk nearly full: .* MB free"):
+            box.add(fake)
+        assert box.depth() == 0 and box.last_seq() == 0
+        problem = box.problem()
+        assert problem is not None and problem.error.operation == "storing a punch"
+        assert problem.error.free_mb is not None and problem.since.tzinfo is not None
+        box.min_free_mb = 0
+        box.recheck()                          # space is back: a real write succeeds
+        assert box.problem() is None and box.add(fake).seq == 1
+    finally:
+        box.close()
+
+
+@pytest.fixture
+def tiny_fs(tmp_path):
+    with small_tmpfs(tmp_path / "tiny", "1m") as where:
+        yield where
+
+
+def test_a_full_disk_is_a_storage_error_and_the_outbox_works_again_after(tiny_fs):
+    box = Outbox(tiny_fs / "outbox.sqlite")
+    try:
+        box.add(punch_like)
+        filler = fill(tiny_fs)
+        with pytest.raises(StorageError, match="storing a punch failed: .*No space left|database or disk is full"):
+            for _ in range(50):                # the WAL's last page may still hold a row or two
+                box.add(punch_like)
+        assert box.problem() is not None
+        stored = box.depth()
+        assert stored == box.last_seq() and box.next_seq() > stored
+        filler.unlink()
+        assert box.add(punch_like).seq == box.next_seq() - 1 > stored   # no transaction left open
+        assert box.depth() == stored + 1
+        assert box.problem() is None
+    finally:
+        box.close()
+
+
+@pytest.mark.parametrize("harm, problem", [
+    (zero_length, "zero-length outbox although punches up to seq 40 were made"),
+    (damaged_header, "not a database: header damaged"),
+    (cut_tail, "truncated:"),
+    (damaged_page, "quick_check:"),
+])
+def test_check_outbox_names_each_kind_of_damage(tmp_path, harm, problem):
+    path = outbox_of(tmp_path / "outbox.sqlite", 40)
+    assert check_outbox(path, 40) is None
+    harm(path)
+    assert check_outbox(path, 40).startswith(problem)
+
+
+def test_check_outbox_accepts_a_missing_or_never_used_file(tmp_path):
+    path = tmp_path / "outbox.sqlite"
+    assert check_outbox(path, 0) is None
+    path.write_bytes(b"")
+    assert check_outbox(path, 0) is None      # created and killed before its first write
+
+
+@pytest.mark.parametrize("harm, readable", [(damaged_header, 40), (cut_tail, range(1, 40)),
+                                            (damaged_page, range(1, 40))])
+def test_salvage_reads_what_is_left_row_by_row_and_keeps_the_damaged_file(tmp_path, harm, readable):
+    path = outbox_of(tmp_path / "outbox.sqlite", 40)
+    harm(path)
+    before = path.read_bytes()
+    found = salvage(path, tmp_path / "scratch", upper_seq=40)
+    seqs = [r[0] for r in found.rows]
+    if isinstance(readable, int):
+        assert seqs == list(range(1, readable + 1))
+    else:
+        assert 0 < len(seqs) < 40 and set(seqs) <= set(readable) and seqs == sorted(seqs)
+    assert all(r[1] == f"id-{r[0]}" and json.loads(r[2])["seq"] == r[0] for r in found.rows)
+    assert path.read_bytes() == before and not (tmp_path / "scratch").exists()
+
+
+def test_open_outbox_quarantines_salvages_once_and_continues_seq(tmp_path):
+    path = outbox_of(tmp_path / "outbox.sqlite", 40)
+    acked = Outbox(path)
+    acked.remove([f"id-{i}" for i in range(1, 11)])                     # 1..10 acked earlier
+    acked.close()
+    damaged_page(path)
+    box, report = open_outbox(path, now=datetime(2026, 12, 3, 20, 0, tzinfo=ZoneInfo("UTC")))
+    try:
+        kept = path.with_name("outbox.sqlite.damaged-20261203T200000Z")
+        assert report is not None and report.quarantined == kept and kept.exists()
+        assert report.problem.startswith("quick_check:") and report.next_seq == 41
+        salvaged = all_rows(box)
+        assert report.salvaged == len(salvaged) > 0
+        assert set(salvaged) <= {f"id-{i}" for i in range(11, 41)}         # acked rows stay gone
+        assert f"salvaged {len(salvaged)} unacked punches" in report.detail()
+        assert box.add(fake).seq == 41
+    finally:
+        box.close()
+    again, second = open_outbox(path)         # the new outbox is sound: nothing more to report
+    again.close()
+    assert second is None and len(list(tmp_path.glob("outbox.sqlite.damaged-*"))) == 1
+
+
+def test_open_outbox_reports_a_missing_outbox_when_the_seq_mark_knows_better(tmp_path):
+    path = outbox_of(tmp_path / "outbox.sqlite", 5)
+    path.unlink()
+    box, report = open_outbox(path)
+    try:
+        assert report is not None and report.quarantined is None and report.next_seq == 6
+        assert "missing" in report.detail()
+    finally:
+        box.close()
+
+
+@pytest.mark.parametrize("harm", [zero_length, damaged_header])
+def test_punches_only_in_the_wal_of_a_power_cut_are_salvaged(tmp_path, harm):
+    """A power cut leaves the newest punches in the WAL; SQLite drops the WAL of an empty main file."""
+    live = Outbox(tmp_path / "live" / "outbox.sqlite")
+    try:
+        for _ in range(40):
+            live.add(punch_like)
+        cut = tmp_path / "cut"
+        cut.mkdir()
+        for name in ("outbox.sqlite", "outbox.sqlite-wal", "outbox.seq"):   # the files as the power cut left them
+            shutil.copyfile(tmp_path / "live" / name, cut / name)
+    finally:
+        live.close()
+    assert (cut / "outbox.sqlite-wal").stat().st_size > 0
+    harm(cut / "outbox.sqlite")
+    box, report = open_outbox(cut / "outbox.sqlite")
+    try:
+        assert report is not None and report.salvaged == 40 and report.next_seq == 41
+        assert all_rows(box) == [f"id-{i}" for i in range(1, 41)]
+        kept = report.quarantined
+        assert kept.with_name(kept.name + "-wal").exists()      # the WAL is kept with its database
+    finally:
+        box.close()

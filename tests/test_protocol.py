@@ -135,3 +135,115 @@ def test_every_message_model_round_trips():
     ]
     for sample in samples:
         assert m.parse(type(sample), sample.to_json()) == sample
+
+
+DIGITS = "9" * 5000
+
+
+def _spliced(fields: dict, marker: str, text: str) -> bytes:
+    """``fields`` as JSON with the string ``marker`` replaced by raw JSON ``text`` (json cannot write it)."""
+    return json.dumps(fields).encode().replace(json.dumps(marker).encode(), text.encode())
+
+
+@pytest.mark.parametrize(
+    "payload, reason",
+    [
+        (DIGITS.encode(), "not JSON: a number of more than 4300 digits"),
+        (_spliced(_fields(seq="S"), "S", DIGITS), "not JSON: a number of more than 4300 digits"),
+        (_spliced(_fields(match={"distance": "D", "gallery_version": 1}), "D", DIGITS),
+         "not JSON: a number of more than 4300 digits"),
+        (b'{"a": ' + b"[" * 32_000 + b"]" * 32_000 + b"}", "not JSON: nested too deeply"),
+        (b"[" * 100_000, "not JSON: nested too deeply"),
+        (json.dumps(_fields(id="\ud800")).encode(), "not JSON: text with a lone surrogate"),
+        (json.dumps(_fields(employee_id="E\udfff")).encode(), "not JSON: text with a lone surrogate"),
+        (json.dumps({"\ud83d": 1}).encode(), "not JSON: text with a lone surrogate"),
+        (b'{"a": "\xed\xa0\x80"}', "not JSON: 'utf-8' codec can't decode"),  # an encoded surrogate
+        (_spliced(_fields(match={"distance": "N", "gallery_version": 1}), "N", "NaN"), "not JSON: NaN or Infinity"),
+        (b'{"a": -Infinity}', "not JSON: NaN or Infinity"),
+        (b'{"a": 1e400}', "not JSON: a number out of range"),
+        (b'{"a": 1' + b"0" * 400 + b'.5}', "not JSON: a number out of range"),
+        ('{"a": 1}'.encode("utf-16"), "not JSON: 'utf-8' codec can't decode"),
+    ],
+)
+def test_hostile_payloads_become_message_invalid_with_a_reason(payload, reason):
+    with pytest.raises(MessageInvalid) as err:
+        m.decode_json(payload, max_bytes=1 << 20)
+    assert err.value.reason.startswith(reason)
+
+
+def test_only_text_without_canonical_bytes_is_refused_and_its_object_can_still_be_read():
+    whole = json.dumps({"name": "\ud83d\ude00 Ré", "note": "NaN Infinity"}).encode()  # an escaped surrogate pair
+    assert m.decode_json(whole) == {"name": "\U0001F600 Ré", "note": "NaN Infinity"}
+    lone = json.dumps(_fields(employee_id="E\udc00")).encode()
+    raw = m.decode_object(lone)  # for the id a rejection names
+    assert raw["seq"] == 1234
+    with pytest.raises(MessageInvalid, match="lone surrogate"):
+        m.check_encodable(lone, raw)
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda d: d["match"].update(distance=True), "schema: match.distance: Input should be a valid number"),
+        (lambda d: d["match"].update(gallery_version="3"), "schema: match.gallery_version: Input should"),
+        (lambda d: d.update(seq="5"), "schema: seq: Input should be a valid integer"),
+        (lambda d: d.update(seq=5.0), "schema: seq: Input should be a valid integer"),
+        (lambda d: d.update(seq=True), "schema: seq: Input should be a valid integer"),
+        (lambda d: d.update(liveness={"passed": "yes"}), "schema: liveness.passed: Input should be a valid bool"),
+        (lambda d: d.update(liveness={"passed": 1}), "schema: liveness.passed: Input should be a valid boolean"),
+        (lambda d: d.update(liveness={"passed": True, "score": "0.9"}), "schema: liveness.score"),
+        (lambda d: d.update(v=True), "schema: v: Value error, Input should be an integer, not a boolean"),
+        (lambda d: d.update(ts=1_700_000_000), "schema: ts: Value error, Input should be an ISO 8601"),
+        (lambda d: d.update(ts="1700000000"), "schema: ts: Value error, Input should be an ISO 8601"),
+    ],
+)
+def test_punch_types_are_strict(change, reason):
+    fields = _fields(sig="x")
+    change(fields)
+    with pytest.raises(MessageInvalid) as err:
+        m.validate(m.Punch, fields)
+    assert err.value.reason.startswith(reason)
+
+
+def test_a_json_integer_is_a_number_but_true_is_not():
+    punch = m.validate(m.Punch, _fields(sig="x", match={"distance": 0, "gallery_version": 1},
+                                        liveness={"passed": True, "score": 1}))
+    assert punch.match.distance == 0.0 and punch.liveness.score == 1.0
+    assert punch.ts.utcoffset().total_seconds() == 5.5 * 3600
+    with pytest.raises(MessageInvalid, match="liveness.score"):
+        m.validate(m.Punch, _fields(sig="x", liveness={"passed": True, "score": True}))
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ({"uptime_s": True}, "schema: uptime_s: Input should be a valid number"),
+        ({"outbox_depth": "3"}, "schema: outbox_depth: Input should be a valid integer"),
+        ({"gallery_version": 2.0}, "schema: gallery_version: Input should be a valid integer"),
+        ({"ts": 0}, "schema: ts: Value error, Input should be an ISO 8601"),
+        ({"alarms": [{"kind": "clock_step", "since": 5}]}, "schema: alarms.0.since: Value error"),
+    ],
+)
+def test_health_types_are_strict(change, reason):
+    fields = {"ts": "2026-11-22T09:14:03Z", "uptime_s": 1.5, "outbox_depth": 0, "gallery_version": 1,
+              "sw_version": "0.1.0", **change}
+    with pytest.raises(MessageInvalid) as err:
+        m.validate(m.Health, fields)
+    assert err.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize(
+    "model, fields, reason",
+    [
+        (m.Status, {"state": "online", "gallery_version": "7"}, "schema: gallery_version: Input should be"),
+        (m.GalleryRequest, {"site_id": "s", "have_version": True}, "schema: have_version: Input should be"),
+        (m.GalleryApplied, {"site_id": "s", "version": 2.0}, "schema: version: Input should be"),
+        (m.GalleryKeyRequest, {"v": True, "device_id": "kiosk-01", "box_key": "A" * 43 + "=", "sig": "x"},
+         "schema: v: Value error"),
+        (m.CommandResult, {"id": "c1", "ok": "yes"}, "schema: ok: Input should be"),
+    ],
+)
+def test_every_message_a_kiosk_sends_is_strict(model, fields, reason):
+    with pytest.raises(MessageInvalid) as err:
+        m.validate(model, fields)
+    assert err.value.reason.startswith(reason)

@@ -16,7 +16,7 @@ import yaml
 
 from kiosk.config import KioskConfig
 from protocol.settings import load_config
-from provisioning import firstboot
+from provisioning import firstboot, tls
 from provisioning.cli import main
 from provisioning.errors import ImageError
 from tests.fake_hub_api import FakeHub
@@ -92,8 +92,11 @@ def bundle(tmp_path) -> Path:
     token = tmp_path / "token"
     token.write_text(hub.token)
     out = tmp_path / "bundle"
+    (tmp_path / "broker").mkdir()
+    tls.ensure_ca(tmp_path / "broker")  # what `provision broker` makes first
     rc = main(["device", "--device-id", "K-7", "--site", "S1", "--hub", "https://hub.example.org",
-               "--token-file", str(token), "--out", str(out)], transport=hub.transport())
+               "--token-file", str(token), "--out", str(out), "--broker-dir", str(tmp_path / "broker")],
+              transport=hub.transport())
     assert rc == 0
     return out
 
@@ -209,7 +212,7 @@ def test_incomplete_bundle_and_bad_wheelhouse_are_refused(tmp_path, bundle, caps
     assert main(["image", "--image", str(img), "--bundle", str(bundle), "--wheelhouse", str(empty)]) == 1
     assert "no face_attendance" in capsys.readouterr().err
     kiosk_yaml = (bundle / "kiosk.yaml").read_text()
-    (bundle / "kiosk.yaml").write_text(kiosk_yaml.replace("port: 1883", "port: 70000"))
+    (bundle / "kiosk.yaml").write_text(kiosk_yaml.replace("port: 8883", "port: 70000"))
     assert main(["image", "--image", str(img), "--bundle", str(bundle)]) == 1
     assert "mqtt.port: Input should be less than or equal to 65535" in capsys.readouterr().err
     (bundle / "kiosk.yaml").write_text(kiosk_yaml)

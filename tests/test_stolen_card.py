@@ -160,9 +160,11 @@ def provision_card(api: HubApi, tmp_path: Path, port: int) -> Path:
     """``provision device``, then what first boot installs on the SD card: the bundle as /etc/kiosk and an
     empty /var/lib/kiosk, here under ``card/``. Returns the installed kiosk.yaml."""
     bundle, card = tmp_path / "bundles" / DEVICE, tmp_path / "card"
+    # plaintext on loopback: these tests are about logins and keys, tests/test_provision_tls.py about TLS
     assert provision(["device", "--device-id", DEVICE, "--site", SITE, "--hub", HUB_URL, "--token-file",
                       str(tmp_path / "admin.token"), "--out", str(bundle), "--mqtt-host", "127.0.0.1",
-                      "--mqtt-port", str(port), "--camera", "replay"], transport=hub_transport(api)) == 0
+                      "--mqtt-port", str(port), "--camera", "replay", "--plaintext-mqtt"],
+                     transport=hub_transport(api)) == 0
     shutil.copytree(bundle, card / "etc" / "kiosk")
     path = card / "etc" / "kiosk" / "kiosk.yaml"
     config = yaml.safe_load(path.read_text())

@@ -113,7 +113,9 @@ def test_kiosk_unit_contract():
     for key, value in expected.items():
         assert d.get(key) == value, key
     assert int(d["Service.WatchdogSec"][0]) >= 10  # the kiosk pets at half of it
-    assert d["Unit.StartLimitIntervalSec"] == ["0"]  # never stop restarting
+    # a bounded restart loop (issue 21): at most StartLimitBurst starts per interval, RestartSec apart
+    assert d["Unit.StartLimitIntervalSec"] == ["10min"] and d["Unit.StartLimitBurst"] == ["5"]
+    assert d["Service.RestartSec"] == ["10"]
 
 
 def test_hub_ingest_is_a_template_with_a_client_id_per_instance():

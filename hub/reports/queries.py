@@ -39,6 +39,7 @@ from hub import rules
 from hub.accounts.scope import unit_closure
 from hub.db import Ddo, Employee, OrgUnit, PunchRecord, Site
 from hub.errors import Forbidden, InvalidInput, NotFound
+from hub.punches import may_be_flagged
 from hub.rules import DayFrame, DayResult, FlagPolicy, Punch, SiteRules, WorkCalendar
 
 MAX_RANGE_DAYS = 366
@@ -252,18 +253,9 @@ def _punch_query(where: Sequence[ColumnElement[bool]], start: datetime, end: dat
 
 
 def _suspicious(policy: FlagPolicy) -> ColumnElement[bool]:
-    """Punches that may be off-site or flagged: a superset of what ``rules.punch_flags`` flags.
-
-    Cheap tests only, as every punch of the period meets them: a device time later
-    than the receive time stands in for "more than ``clock_ahead_s`` later".
-    """
-    return or_(
-        PunchRecord.site_id != Employee.home_site_id,
-        PunchRecord.flags.is_not(None),
-        PunchRecord.margin < policy.low_margin_below,
-        PunchRecord.liveness_passed.is_not(True),
-        PunchRecord.device_ts > PunchRecord.received_at,
-    )
+    """Punches that may be off-site or flagged: a superset of what ``rules.punch_flags`` flags
+    (``punches.may_be_flagged``)."""
+    return or_(PunchRecord.site_id != Employee.home_site_id, may_be_flagged(policy))
 
 
 def _punches_by_day(session: Session, query: Any, days: _Days, people: dict[str, Person]

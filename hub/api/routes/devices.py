@@ -1,5 +1,5 @@
-"""Kiosks: register a public key at a site, list (with their health and who is behind on the
-gallery), one kiosk's recent health samples, retire.
+"""Kiosks: register a public key at a site, list (with their health, their current alarms and who
+is behind on the gallery), one kiosk's recent health samples, retire.
 
 State (hub/health.py): ``online``, ``offline`` (last will), ``stale`` (says online but no
 health for ``health.stale_after_s``) or ``never seen``, judged at request time.
@@ -30,6 +30,14 @@ class DeviceIn(BaseModel):
     public_key: str  # raw 32-byte Ed25519 public key, base64
 
 
+class AlarmOut(BaseModel):
+    """Something on the kiosk that needs a person (protocol.messages.DeviceAlarm), as long as it reports it."""
+
+    kind: str  # storage_error, outbox_recovered, clock_unset, clock_step, thread_error, last_exit, or newer
+    detail: str
+    since: datetime  # device time it was raised
+
+
 class HealthSampleOut(BaseModel):
     """One health message as the hub stored it."""
 
@@ -46,6 +54,7 @@ class HealthSampleOut(BaseModel):
     oldest_unacked_s: float | None
     gallery_version: int  # the version the kiosk holds, as it says in health
     sw_version: str
+    alarms: list[AlarmOut] = []  # samples stored before kiosks sent alarms have none
 
 
 class DeviceOut(BaseModel):
@@ -62,10 +71,11 @@ class DeviceOut(BaseModel):
     status: Literal["online", "offline"] | None  # the retained status as last received
     status_at: datetime | None
     last_seen: datetime | None  # hub time of the last birth or health the kiosk sent
-    clock_skew_s: float | None  # median of recent health samples; positive: the kiosk clock is ahead
+    clock_skew_s: float | None  # from its latest health message; positive: the kiosk clock is ahead
     clock_suspect: bool  # |clock_skew_s| > health.max_clock_skew_s: its punches are flagged clock_skew
     sw_version: str | None
     telemetry: HealthSampleOut | None  # the latest health message
+    alarms: list[AlarmOut]  # the kiosk's current alarms: those of its latest health message
     health_error: str | None  # why its last refused status/health message was refused
     health_error_at: datetime | None
 
@@ -79,7 +89,7 @@ class DeviceOut(BaseModel):
             gallery_behind=row.gallery_version is None or row.gallery_version < site_version,
             state=view.state, status=h.status, status_at=h.status_at, last_seen=h.last_seen_at,
             clock_skew_s=h.clock_skew_s, clock_suspect=view.clock_suspect, sw_version=h.sw_version,
-            telemetry=view.telemetry, health_error=h.error, health_error_at=h.error_at,
+            telemetry=view.telemetry, alarms=view.alarms, health_error=h.error, health_error_at=h.error_at,
         )
 
 

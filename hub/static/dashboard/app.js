@@ -470,7 +470,7 @@
   const SHOWN = new Set(["device_id", "site_id", "site_name", "state", "status", "last_seen", "last_seen_at", "last_health_at",
     "clock_skew_s", "skew_s", "clock_suspect", "gallery_version", "site_gallery_version", "gallery_behind", "retired_at",
     "telemetry", "health", "last_health", "public_key", "gallery_confirmed_at", "created_at", "status_at",
-    "received_at", "ts", "health_error", "health_error_at", ...TELEMETRY.map(([k]) => k)]);
+    "received_at", "ts", "health_error", "health_error_at", "alarms", ...TELEMETRY.map(([k]) => k)]);
 
   function deviceView(d) {
     const tel = d.telemetry || d.health || d.last_health || {};
@@ -503,8 +503,10 @@
     const counts = {};
     views.forEach((v) => { counts[v.state || "unknown"] = (counts[v.state || "unknown"] || 0) + 1; });
     const behind = views.filter((v) => v.d.gallery_behind && !v.d.retired_at).length;
+    const alarmed = views.filter((v) => (v.d.alarms || []).length && !v.d.retired_at).length;
     $("devices-summary").textContent = `${count(views.length, "device")}: `
-      + Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ") + (behind ? `; ${behind} behind on the gallery` : "") + ".";
+      + Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ") + (behind ? `; ${behind} behind on the gallery` : "")
+      + (alarmed ? `; ${alarmed} with alarms` : "") + ".";
     const stateKind = { online: "ok", offline: "bad", stale: "warn", retired: "muted", "never seen": "muted" };
     const columns = [
       { label: "Device", value: (v) => v.d.device_id },
@@ -514,6 +516,11 @@
           ? el("div", { class: "small error-text", title: v.d.health_error_at ? when(v.d.health_error_at) : null },
             `last message refused: ${v.d.health_error}`) : null;
         return v.state || problem ? el("span", {}, v.state ? badge(stateKind[v.state] || "muted", v.state) : null, problem) : null;
+      } },
+      { label: "Alarms", value: (v) => {  // what the kiosk says needs a person, from its latest health
+        const alarms = v.d.alarms || [];
+        return alarms.length ? el("span", { class: "alarms" }, ...alarms.map((a) => el("div", { title: `since ${when(a.since)}` },
+          badge("bad", a.kind), a.detail ? el("span", { class: "small" }, a.detail) : null))) : null;
       } },
       { label: "Last seen", value: (v) => {
         const seen = v.pick("last_seen", "last_seen_at", "last_health_at");
