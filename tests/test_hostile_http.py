@@ -13,20 +13,30 @@ import os
 import re
 import stat
 import threading
+import time
 from datetime import timedelta
+from ipaddress import ip_network
 
 import pytest
 import yaml
+from fastapi.testclient import TestClient
 
+from biometrics.encoder import FaceEncoder
 from hub.accounts import passwords as dashboard_passwords
+from hub.accounts.models import LoginFailure
+from hub.api.proxies import client_address
+from hub.app import load, open_engine
 from hub.cli import main
 from hub.db import utcnow
 from hub.errors import InvalidInput
 from hub.masterdata import employees
 from hub.masterdata.fields import EmployeePatch
-from tests.hub_api_kit import PASSWORD, HubApi, punch_record, seed_org
+from hub.phone.sms import read_outbox
+from tests import phonekit as kit
 from tests.browser import browser_factory  # noqa: F401  (fixture)
-from tests.hub_db import any_engine  # noqa: F401  (fixture)
+from tests.browser import ServedApp, wait_for
+from tests.hub_api_kit import PASSWORD, HubApi, punch_record, seed_org
+from tests.hub_db import any_engine, sqlite_engine  # noqa: F401  (fixture)
 
 LOGIN = "/api/v1/auth/login"
 
@@ -152,7 +162,6 @@ def test_30_parallel_wrong_passwords_check_at_most_the_allowed_number(hub):
     for t in threads:
         t.join()
     assert sorted(codes) == [401] * 5 + [429] * 25, codes
-    from hub.accounts.models import LoginFailure
     with hub.sessions() as session:
         assert session.query(LoginFailure).filter_by(username="carol").count() == 5
 
@@ -168,9 +177,9 @@ def test_forwarded_for_is_honoured_only_from_a_trusted_proxy(hub):
     behind = []
     for i in range(7):
         clock.now += timedelta(seconds=2)  # past the account's slow-down (it has had 8 failures)
-        behind.append(login_as(proxy, "dave", "nope", **{"X-Forwarded-For": f"1.2.3.4, 198.51.100.{0 if i < 6 else 1}"}))
+        client = f"198.51.100.{0 if i < 6 else 1}"
+        behind.append(login_as(proxy, "dave", "nope", **{"X-Forwarded-For": f"1.2.3.4, {client}"}))
     assert behind == [401] * 5 + [429] + [401]  # each real client behind the proxy has its own count
-    from hub.accounts.models import LoginFailure
     with hub.sessions() as session:
         sources = {f.source for f in session.query(LoginFailure).filter_by(username="dave")}
     assert sources == {"203.0.113.9", "198.51.100.0", "198.51.100.1"}  # never the spoofed left-most 1.2.3.4
@@ -217,12 +226,6 @@ def test_weak_dashboard_passwords_are_refused(hub, weak):
 @pytest.fixture
 def phone(tmp_path):
     """``phone(address)`` -> a client of a hub with the phone kit's employees, its clock and SMS outbox."""
-    from biometrics.encoder import FaceEncoder
-    from fastapi.testclient import TestClient
-
-    from tests import phonekit as kit
-    from tests.hub_db import sqlite_engine
-
     engine = sqlite_engine(tmp_path)
     kit.build_world(engine, [])
     clock = kit.Clock()
@@ -241,14 +244,11 @@ def phone(tmp_path):
 
 @pytest.mark.parametrize("weak", WEAK + ["Asha-Verma-77", "verma@Lucknow1"])
 def test_weak_phone_passwords_are_refused(phone, weak):
-    from hub.phone.sms import read_outbox
-    from tests import phonekit as kit
-
     make, _, outbox = phone
     client = make()
     activation_id = client.post("/phone/api/activation", json={"staff_number": kit.STAFF}).json()["activation_id"]
-    code = [m for m in read_outbox(outbox) if m["to"] == kit.MOBILE][-1]["text"].split(": ")[1][:6]
-    setup = client.post("/phone/api/activation/verify", json={"activation_id": activation_id, "code": code})
+    setup = client.post("/phone/api/activation/verify",
+                        json={"activation_id": activation_id, "code": kit.last_code(outbox)})
     response = client.post("/phone/api/activation/complete", json={
         "activation_id": activation_id, "setup_token": setup.json()["setup_token"], "password": weak})
     assert response.status_code == 422 and response.json()["reason"].startswith("password_"), (weak, response.text)
@@ -257,11 +257,6 @@ def test_weak_phone_passwords_are_refused(phone, weak):
 # --- part 2: phone activation -----------------------------------------------------------------------
 
 def test_activation_does_not_tell_whether_a_staff_number_exists(phone):
-    import time
-
-    from hub.phone.sms import read_outbox
-    from tests import phonekit as kit
-
     make, _, outbox = phone
     answers, seconds = {}, {}
     for staff in (kit.STAFF, "UP9999", "UP1003", "UP1004"):  # real; unknown; a leaver; no mobile
@@ -278,9 +273,6 @@ def test_activation_does_not_tell_whether_a_staff_number_exists(phone):
 
 
 def test_strangers_activation_requests_do_not_block_the_real_employee(phone):
-    from hub.phone.sms import read_outbox
-    from tests import phonekit as kit
-
     make, _, outbox = phone
     stranger = make(address="203.0.113.66")
     codes = [stranger.post("/phone/api/activation", json={"staff_number": kit.STAFF}).status_code for _ in range(4)]
@@ -317,7 +309,6 @@ def hub_config(tmp_path, token_mode: int, database: str):
 def test_database_wal_files_and_secrets_are_owner_only(tmp_path, usual_umask):
     config, _ = hub_config(tmp_path, 0o600, "db/hub.sqlite")
     assert main(["init-db", "--config", str(config)]) == 0
-    from hub.app import load, open_engine
     engine = open_engine(load(config))
     with engine.connect() as conn:  # WAL mode: the -wal and -shm files exist while a connection is open
         conn.exec_driver_sql("SELECT count(*) FROM employees")
@@ -343,10 +334,6 @@ def test_check_config_refuses_a_world_readable_token_file(tmp_path, capsys, usua
 def test_docs_render_in_chromium_under_their_csp(tmp_path, browser_factory):
     """Swagger UI runs from the vendored files: its hashed inline script is allowed, nothing is blocked."""
     from selenium.webdriver.common.by import By
-
-    from tests.browser import ServedApp, wait_for
-    from tests.hub_db import sqlite_engine
-
     api = HubApi(tmp_path, sqlite_engine(tmp_path))
     driver = browser_factory()
     with ServedApp(api.app) as served:
@@ -361,8 +348,6 @@ def test_docs_render_in_chromium_under_their_csp(tmp_path, browser_factory):
 
 
 def test_a_strangers_wrong_codes_do_not_lock_the_owner_out(phone):
-    from tests import phonekit as kit
-
     make, _, outbox = phone
     stranger = make(address="203.0.113.66")
     for _ in range(3):  # every code a stranger may ask for, each guessed at until it is void
@@ -387,8 +372,4 @@ def test_a_strangers_wrong_codes_do_not_lock_the_owner_out(phone):
     ("10.0.0.2", [], "10.0.0.2"),
 ])
 def test_the_client_address_is_the_right_most_untrusted_hop(peer, chain, expected):
-    from ipaddress import ip_network
-
-    from hub.api.proxies import client_address
-
     assert client_address(peer, chain, [ip_network("10.0.0.0/29")]) == expected
