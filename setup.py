@@ -24,7 +24,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["protocol*", "biometrics*", "kiosk*", "hub*", "hardware*", "provisioning*", "devtools*"]),
     include_package_data=True,
-    package_data={"hub": ["*.yaml", "static/*", "static/phone/*", "static/dashboard/*", "templates/*", "migrations/*", "migrations/versions/*"], "kiosk": ["*.yaml"]},
+    package_data={"hub": ["*.yaml", "accounts/data/*", "static/*", "static/phone/*", "static/dashboard/*", "static/vendor/swagger-ui/*", "templates/*", "migrations/*", "migrations/versions/*"], "kiosk": ["*.yaml"]},
     install_requires=[
         "pydantic>=2.5",
         "pyyaml>=6",

@@ -33,7 +33,7 @@ def open_engine(config: HubConfig, *, create_dirs: bool = False) -> Engine:
     """The database engine; ``create_dirs`` makes a SQLite file's folder (for ``init-db``)."""
     url = make_url(config.database_url)
     if create_dirs and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     return make_engine(config.database_url, busy_timeout_ms=config.sqlite_busy_timeout_ms)
 
 
@@ -88,7 +88,9 @@ def run_api(config: HubConfig, engine: Engine, *, with_ingest: bool) -> None:
     stop = threading.Event()
     stop_on_signals(stop)
     worker = build_worker(config, engine) if with_ingest else None
-    server = _Server(uvicorn.Config(app, host=config.api.host, port=config.api.port, log_config=None))
+    # proxy headers are judged by hub.api.proxies against security.trusted_proxies, not by uvicorn
+    server = _Server(uvicorn.Config(app, host=config.api.host, port=config.api.port, log_config=None,
+                                    proxy_headers=False))
     if worker is not None:
         worker.start()
     try:

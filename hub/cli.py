@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from hub import __version__, cli_enrol, cli_people
 from hub.accounts import audit
-from hub.cli_common import actor, in_session, load_config
+from hub.cli_common import actor, exposure_problem, in_session, load_config
 from hub.errors import HubError
 from protocol.logs import setup_logging
 from protocol.settings import ConfigError, read_secret
@@ -29,17 +29,38 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     secrets = [("admin_token_file", config.admin_token_file, "admin token")]
     if config.mqtt.password_file is not None:
         secrets.append(("mqtt.password_file", config.mqtt.password_file, "MQTT password"))
+    if config.metrics.token_file is not None:
+        secrets.append(("metrics.token_file", config.metrics.token_file, "metrics token"))
     for key, path, what in secrets:
         try:
             read_secret(path, what)
         except ConfigError as exc:
             problems += [f"{key}: {p}" for p in exc.problems]
     problems += _gallery_key_secret_problems(config)
+    problems += [p for key, path in _private_files(config) if (p := exposure_problem(key, path))]
     if problems:
         raise ConfigError(args.config_file, problems)
     print(f"{args.config_file}: {mode_line(config.mqtt)}")
     print(f"{args.config_file}: ok")
     return 0
+
+
+def _private_files(config) -> list[tuple[str, Path]]:
+    """(config key, path) of every file only the hub's user may read: secrets, the TLS client key,
+    and the SQLite database (face templates, password hashes, phone numbers)."""
+    from hub.gallery_keys import GalleryKeySecretError, secret_path
+    from sqlalchemy.engine import make_url
+
+    files = [("admin_token_file", config.admin_token_file), ("mqtt.password_file", config.mqtt.password_file),
+             ("metrics.token_file", config.metrics.token_file), ("mqtt.key_file", config.mqtt.key_file)]
+    try:
+        files.append(("gallery_key_secret_file", secret_path(config)))
+    except GalleryKeySecretError:
+        pass  # reported by _gallery_key_secret_problems
+    url = make_url(config.database_url)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        files.append(("database_url", Path(url.database)))
+    return [(key, path) for key, path in files if path is not None]
 
 
 def _gallery_key_secret_problems(config) -> list[str]:

@@ -2,13 +2,16 @@
 
 import argparse
 import getpass
+import stat
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
 from hub.accounts.principal import Principal, cli
 from hub.config import HubConfig
+from protocol.settings import credentials_path
 
 T = TypeVar("T")
 
@@ -48,3 +51,18 @@ def split_ids(value: str | None) -> list[str]:
     if not value:
         return []
     return [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
+
+
+def exposure_problem(key: str, path: Path) -> str | None:
+    """Why the secret file at ``path`` is readable or writable by group or others, with the chmod
+    that fixes it; None when it is owner-only or missing (other checks say so)."""
+    resolved = credentials_path(path)
+    try:
+        mode = stat.S_IMODE(resolved.stat().st_mode)
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO) == 0:
+        return None
+    return (f"{key}: {resolved} is open to group/others (mode {mode:04o}); it holds a secret: "
+            f"run `chmod 600 {resolved}`")
+

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
 from hub.phone.config import PhoneConfig
 from hub.plausibility import Policy
@@ -71,11 +71,13 @@ class AuthConfig(Section):
         True, description="send the session cookie over HTTPS only; false only for plain-HTTP tests and demos"
     )
     failure_window_s: int = Field(
-        900, ge=10, description="failed logins are counted over this window; a lockout lasts until they age out"
+        900, ge=10, description="failed logins are counted over this window; a refusal lasts until they age out"
     )
-    max_failures_per_user: int = Field(5, ge=1, description="failed logins for one user name before it is locked")
+    max_failures_per_user: int = Field(
+        5, ge=1, description="failed logins for one user name from one client address before that address is "
+        "refused for it (other addresses are only slowed down: security.login_slowdown_after)")
     max_failures_per_address: int = Field(
-        20, ge=1, description="failed logins from one client address (any user name) before it is locked"
+        20, ge=1, description="failed logins from one client address (any user name) before it is refused"
     )
 
 
@@ -180,9 +182,29 @@ class HubConfig(Section):
         default_factory=PunchesConfig, description="which signed kiosk punches are refused at intake"
     )
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="the Prometheus endpoint /metrics")
+    security: "SecurityConfig" = Field(
+        default_factory=lambda: SecurityConfig(), description="trusted proxies and the login slow-down")
 
     def plausibility(self) -> Policy:
         """The bounds intake judges kiosk punches by (``hub.plausibility``)."""
         p = self.punches
         return Policy(self.health.max_clock_skew_s, p.max_future_s, p.max_backlog_days * 86400, p.max_match_distance,
                       p.site_max_match_distance, p.device_max_match_distance)
+
+
+class SecurityConfig(Section):
+    """How the hub treats clients it cannot trust (see SECURITY.md): which proxies may name the real
+    client address, and how logins to one account are slowed (not locked) when guessed at from many places."""
+
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list, description="addresses or networks (e.g. 127.0.0.1, 10.0.0.0/8) of reverse proxies "
+        "whose X-Forwarded-For and X-Forwarded-Proto are believed; from any other peer those headers are ignored"
+    )
+    login_slowdown_after: int = Field(
+        10, ge=1, description="failed logins to one account (from all addresses, within auth.failure_window_s) "
+        "after which that account takes one attempt per login_slowdown_s; nobody is locked out"
+    )
+    login_slowdown_s: float = Field(
+        3.0, gt=0, le=60, description="spacing of attempts to an account under attack, seconds (the real user "
+        "waits at most this long)"
+    )

@@ -7,8 +7,11 @@ needs a migration (see hub/migrations/README). Constraint names follow
 ``NAMING``, so SQLite batch migrations can refer to them.
 """
 
+import logging
+import os
 from collections.abc import Callable
 from datetime import datetime, time, timezone
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -28,10 +31,14 @@ from sqlalchemy import (
     create_engine,
     event,
 )
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+log = logging.getLogger(__name__)
+
 ID_LEN = 64
+PRIVATE_FILE_MODE = 0o600
 
 
 def utcnow() -> datetime:
@@ -319,8 +326,28 @@ def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) ->
     """
     engine = create_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
     if engine.dialect.name == "sqlite":
+        database = make_url(url).database
+        if database not in (None, "", ":memory:") and not database.startswith("file:"):
+            create_private_file(Path(database))
         event.listen(engine, "connect", _sqlite_pragmas(busy_timeout_ms))
     return engine
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists (its folder must exist).
+
+    The SQLite file holds face templates, password hashes and phone numbers;
+    SQLite would create it with the process umask (often world-readable) and
+    gives its -wal and -shm files the database file's mode, so creating the
+    database first, owner-only, covers all three. An existing file is left
+    as it is (``hub check-config`` reports one readable by others).
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except (FileExistsError, FileNotFoundError):
+        return
+    os.close(fd)
+    log.info("created %s (mode 0600)", path)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -124,6 +124,7 @@ def test_init_db_makes_the_secret_and_check_config_names_a_bad_one(tmp_path, cap
     from hub.cli import main
 
     (tmp_path / "admin.token").write_text("an-admin-token-0123456789\n")
+    (tmp_path / "admin.token").chmod(0o600)  # a secret: check-config refuses one others may read
     config = tmp_path / "hub.yaml"
     config.write_text(f"database_url: sqlite:///{tmp_path / 'db' / 'hub.sqlite'}\n"
                       f"admin_token_file: {tmp_path / 'admin.token'}\n")

@@ -39,6 +39,7 @@ def test_every_command_answers_help(path, capsys):
 def write_config(tmp_path: Path, **over) -> Path:
     token = tmp_path / "admin.token"
     token.write_text(secrets.token_urlsafe(32))
+    token.chmod(0o600)  # a secret: check-config refuses one others may read
     data = {"database_url": f"sqlite:///{tmp_path / 'db' / 'hub.sqlite'}", "admin_token_file": str(token), **over}
     path = tmp_path / "hub.yaml"
     path.write_text(yaml.safe_dump(data))

@@ -30,6 +30,7 @@ def kiosk_yaml(tmp_path: Path, mqtt: dict) -> Path:
 def hub_yaml(tmp_path: Path, mqtt: dict) -> Path:
     token = tmp_path / "admin.token"
     token.write_text(secrets.token_urlsafe(32))
+    token.chmod(0o600)  # a secret: check-config refuses one others may read
     path = tmp_path / "hub.yaml"
     path.write_text(yaml.safe_dump({"database_url": f"sqlite:///{tmp_path / 'hub.sqlite'}",
                                     "admin_token_file": str(token), "mqtt": mqtt}))

@@ -9,6 +9,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hub.accounts.guessable import Weakness, weakness
 from hub.errors import InvalidInput
 
 MIN_LENGTH = 10
@@ -45,10 +46,16 @@ def one_time_password() -> str:
 
 
 def check_new_password(new: str, *, username: str) -> None:
-    """Refuse passwords that are short, the user name, or one repeated character."""
+    """Refuse passwords that are short, hold the user name, have few different characters, or are
+    common, a sequence or a repeat (``hub.accounts.guessable``)."""
     if len(new) < MIN_LENGTH:
         raise InvalidInput(f"a password needs at least {MIN_LENGTH} characters")
-    if new.lower() == username.lower() or username.lower() in new.lower():
+    found = weakness(new, [username])
+    if found is Weakness.IDENTITY:
         raise InvalidInput("a password must not contain the user name")
     if len(set(new)) < 4:
         raise InvalidInput("a password needs at least 4 different characters")
+    if found is Weakness.COMMON:
+        raise InvalidInput("this password is on the list of the most common passwords; choose another")
+    if found is Weakness.SEQUENCE:
+        raise InvalidInput("a password must not be a sequence (1234567890, abcdefghij, qwertyuiop) or a repeat")

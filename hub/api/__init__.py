@@ -5,6 +5,9 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 
 from hub import __version__
+from hub.api.docs import add_docs
+from hub.api.headers import SecurityHeadersMiddleware
+from hub.api.proxies import TrustedProxyMiddleware
 from hub.api.routes import DEFAULT_PREFIX, route_modules
 from hub.config import HubConfig
 from hub.db import make_session_factory, utcnow
@@ -20,7 +23,7 @@ def create_app(config: HubConfig, engine: Engine) -> FastAPI:
     ``app.state.clock`` (UTC now) and ``app.state.encoder_factory`` (the face
     encoder, built on first enrolment) may be replaced by tests.
     """
-    app = FastAPI(title="Attendance hub", version=__version__)
+    app = FastAPI(title="Attendance hub", version=__version__, docs_url=None, redoc_url=None)
     app.state.config = config
     app.state.session_factory = make_session_factory(engine)
     app.state.admin_token = read_secret(config.admin_token_file, "admin token")
@@ -39,6 +42,9 @@ def create_app(config: HubConfig, engine: Engine) -> FastAPI:
 
     for module in route_modules():
         app.include_router(module.router, prefix=getattr(module, "PREFIX", DEFAULT_PREFIX))
+    add_docs(app)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(TrustedProxyMiddleware, proxies=config.security.trusted_proxies)  # outermost: runs first
     return app
 
 

@@ -32,6 +32,9 @@ from hub.accounts.scope import check_employee_visible, visible_unit_ids  # noqa:
 
 SESSION_COOKIE = "hub_session"
 PUBLIC = "public"
+# the largest id a database integer column holds (SQLite and PostgreSQL BIGINT): a larger one in a
+# path or query is refused with 422 instead of overflowing in the driver
+MAX_ROW_ID = 2 ** 63 - 1
 
 _bearer = HTTPBearer(auto_error=False)
 

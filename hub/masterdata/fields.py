@@ -43,7 +43,14 @@ def _timezone(value: str) -> str:
     return value
 
 
+def _wall_clock(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("give a wall-clock time without an offset (e.g. 12:00); the site's timezone applies")
+    return value
+
+
 Mobile = Annotated[str, AfterValidator(_mobile)]
+SiteTime = Annotated[time, AfterValidator(_wall_clock)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 
 
@@ -80,8 +87,8 @@ class SitePatch(Input):
     lon: float | None = Field(None, ge=-180, le=180, description="geofence centre, degrees")
     radius_m: float | None = Field(None, gt=0, le=100_000, description="geofence radius in metres")
     timezone: TimeZoneName | None = Field(None, description="IANA zone the shift times are in")
-    shift_start: time | None = Field(None, description="a punch-in after this is late")
-    cutoff: time | None = Field(None, description="no punch-in by this time: missing")
+    shift_start: SiteTime | None = Field(None, description="a punch-in after this is late")
+    cutoff: SiteTime | None = Field(None, description="no punch-in by this time: missing")
     min_gap_min: int | None = Field(None, ge=0, le=24 * 60, description="minimum minutes between in and out")
     half_day_hours: float | None = Field(None, ge=0, le=24, description="present for less: half day")
     phone_policy: PhonePolicy | None = Field(None, description="phone punches: always, kiosk_down or never")

@@ -2,6 +2,11 @@
 
 Activation: staff number -> a code to the registered mobile -> the code
 entered -> a password set -> this phone bound by a device token it keeps.
+Asking for a code answers the same, in the same time class (one Argon2
+hash), whether the staff number exists, has left, has no mobile or gets its
+SMS: the page never learns which, so it cannot list staff numbers. Sends are
+limited per requesting address, per (staff number, address) and, more
+generously, per staff number, so strangers cannot use up the owner's codes.
 Each activation revokes the employee's earlier bindings and their sessions,
 so a lost or changed phone stops working the moment a new one is bound.
 Login needs the bound phone's device token *and* the password.
@@ -39,9 +44,11 @@ class Identity:
 
 @dataclass(frozen=True)
 class CodeSent:
+    """The answer to every code request that is not refused for its rate: no sign of whether an
+    SMS went out (an unknown staff number gets an activation id that no code will ever match)."""
+
     activation_id: str
     expires_at: datetime
-    mobile_hint: str  # the last two digits, so the person knows which phone to look at
 
 
 @dataclass(frozen=True)
@@ -50,10 +57,6 @@ class LoggedIn:
     session_token: str
     expires_at: datetime
     device_token: str | None = None  # only when a new binding was just made
-
-
-def mobile_hint(mobile: str) -> str:
-    return "•" * max(0, len(mobile) - 2) + mobile[-2:]
 
 
 class PhoneAccounts:
@@ -67,26 +70,29 @@ class PhoneAccounts:
     # --- activation -------------------------------------------------------
 
     def start_activation(self, employee_id: str, address: str) -> CodeSent:
-        """Send a new code (earlier unused codes of the employee become void)."""
+        """Send a new code (earlier unused codes of the employee become void); see the module doc
+        for why an unknown, inactive or mobile-less staff number gets the same answer."""
         cfg, now = self.config, self._clock()
+        expires_at = now + timedelta(seconds=cfg.otp_ttl_s)
         with self._factory() as session:
             charge(session, [("sms:address", address, cfg.sms_per_address)], now, code="sms_limit")
             session.commit()  # the address pays for every request, refused or not
+            # charged by the number as typed, existing or not, so a refusal tells nothing either
+            charge(session, [("sms:requester", f"{employee_id} {address}"[:128], cfg.sms_per_requester),
+                             ("sms:employee", employee_id, cfg.sms_per_employee)], now, code="sms_limit")
+            session.commit()
             employee = session.get(Employee, employee_id)
-            if employee is None:
-                raise Refused("employee_unknown")
-            if not employee.active:
-                raise Refused("employee_inactive")
-            if not employee.mobile:
-                raise Refused("no_mobile")
-            charge(session, [("sms:employee", employee_id, cfg.sms_per_employee)], now, code="sms_limit")
+            if employee is None or not employee.active or not employee.mobile:
+                otp.hash_code(otp.new_code())  # the time a real request spends hashing its code
+                log.info("activation asked for a staff number that cannot receive a code")
+                return CodeSent(new_token(), expires_at)
             session.execute(update(PhoneActivation).where(
                 PhoneActivation.employee_id == employee_id, PhoneActivation.closed_at.is_(None)
             ).values(closed_at=now))
             code = otp.new_code()
             activation = PhoneActivation(
                 public_id=new_token(), employee_id=employee_id, code_hash=otp.hash_code(code), created_at=now,
-                expires_at=now + timedelta(seconds=cfg.otp_ttl_s), attempts=0)
+                expires_at=expires_at, attempts=0)
             session.add(activation)
             try:
                 self._sms.send(employee.mobile, activation_text(code, int(cfg.otp_ttl_s // 60)), purpose="activation")
@@ -94,23 +100,29 @@ class PhoneAccounts:
                 raise Refused("sms_failed") from exc
             session.commit()
             log.info("activation code sent for employee %s", employee_id)
-            return CodeSent(activation.public_id, activation.expires_at, mobile_hint(employee.mobile))
+            return CodeSent(activation.public_id, activation.expires_at)
 
     def verify_code(self, activation_id: str, code: str, address: str) -> str:
         """Check the code; returns the one-time token that allows setting the password.
 
-        The entry is counted (against the code and the staff number) before the
-        code is compared, in one short transaction, so parallel guesses cannot
-        outrun the attempt limit.
+        The entry is counted (against the code and the staff number from this
+        address) before the code is compared, in one short transaction, so
+        parallel guesses cannot outrun the attempt limit. Counted per address:
+        a stranger's wrong codes must not lock the owner out; all guessing at
+        one number stays bounded by codes sent (sms_per_employee) times
+        otp_max_attempts.
         """
         cfg, now = self.config, self._clock()
         with self._factory() as session:
             activation = self._activation(session, activation_id)
             check(session, [("code:address", address)], now)
-            if activation is None:
+            if activation is None:  # also the id given for a number that got no code: it costs a guess
+                fail(session, [("code:address", address, cfg.code_per_address)], now)
+                session.commit()
                 raise Refused("activation_invalid")
             employee_id = activation.employee_id
-            charge(session, [("code:employee", employee_id, cfg.code_per_employee)], now)
+            requester = f"{employee_id} {address}"[:128]
+            charge(session, [("code:requester", requester, cfg.code_per_employee)], now)
             attempts = session.execute(update(PhoneActivation).where(
                 PhoneActivation.id == activation.id, PhoneActivation.attempts < cfg.otp_max_attempts,
                 PhoneActivation.closed_at.is_(None), PhoneActivation.verified_at.is_(None),
@@ -138,7 +150,7 @@ class PhoneAccounts:
                      setup_expires_at=now + timedelta(seconds=cfg.setup_ttl_s))).rowcount
             if won != 1:
                 raise Refused("activation_invalid")  # verified by a parallel request a moment ago
-            succeed(session, "code:employee", employee_id)
+            succeed(session, "code:requester", requester)
             session.commit()
         return setup_token
 
@@ -153,7 +165,7 @@ class PhoneAccounts:
                 raise Refused("setup_invalid")
             employee = self._active_employee(session, activation.employee_id)
             passwords.check_strength(password, min_length=cfg.min_password_length,
-                                     identity=[employee.employee_id, employee.mobile or ""])
+                                     identity=[employee.employee_id, employee.mobile or "", employee.name])
             credential = session.get(PhoneCredential, employee.employee_id)
             if credential is None:
                 credential = PhoneCredential(employee_id=employee.employee_id)

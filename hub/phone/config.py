@@ -56,11 +56,15 @@ class PhoneConfig(BaseModel):
     login_per_address: ThrottleRule = Field(
         default_factory=lambda: _rule(30, 900, 900), description="failed logins per client address")
     code_per_employee: ThrottleRule = Field(
-        default_factory=lambda: _rule(10, 3600, 3600), description="wrong SMS codes per staff number (all codes)")
+        default_factory=lambda: _rule(10, 3600, 3600), description="wrong SMS codes per staff number from one address (all its codes)")
     code_per_address: ThrottleRule = Field(
         default_factory=lambda: _rule(30, 3600, 3600), description="wrong SMS codes per client address")
     sms_per_employee: ThrottleRule = Field(
-        default_factory=lambda: _rule(3, 3600, 3600), description="codes sent per staff number")
+        default_factory=lambda: _rule(10, 3600, 3600),
+        description="codes requested per staff number from all addresses (generous: strangers' requests must "
+                    "not use up the owner's; sms_per_requester limits each of them)")
+    sms_per_requester: ThrottleRule = Field(
+        default_factory=lambda: _rule(3, 3600, 3600), description="codes requested per staff number from one address")
     sms_per_address: ThrottleRule = Field(
         default_factory=lambda: _rule(50, 3600, 3600),
         description="codes requested per client address (an office activating together shares one address)")

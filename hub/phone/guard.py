@@ -34,12 +34,17 @@ Charge = tuple[str, str | None, ThrottleRule]   # (scope, key, rule)
 _INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
-def _locked_row(session: Session, scope: str, key: str) -> PhoneThrottle:
+def ensure_row(session: Session, scope: str, key: str) -> None:
+    """Insert the throttle row of (scope, key) unless it exists (one statement; never a duplicate key)."""
     dialect = session.get_bind().dialect.name
     if dialect not in _INSERT:
         raise NotImplementedError(f"throttle rows are not written for {dialect}")
     session.execute(_INSERT[dialect](PhoneThrottle).values(scope=scope, key=key, failures=0)
                     .on_conflict_do_nothing(index_elements=["scope", "key"]))
+
+
+def _locked_row(session: Session, scope: str, key: str) -> PhoneThrottle:
+    ensure_row(session, scope, key)
     return session.scalars(
         select(PhoneThrottle).where(PhoneThrottle.scope == scope, PhoneThrottle.key == key)
         .with_for_update().execution_options(populate_existing=True)

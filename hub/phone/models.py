@@ -83,7 +83,8 @@ class PhoneNonce(Base):
 
 
 class PhoneThrottle(Base):
-    """Failure count and lock of one key (``scope`` e.g. "login:employee", ``key`` the staff number)."""
+    """Failure count and lock of one key (``scope`` e.g. "login:employee", ``key`` the staff number).
+    Dashboard logins keep their counters here too (scopes ``dash:*``, ``hub.accounts.limits``)."""
 
     __tablename__ = "phone_throttles"
 

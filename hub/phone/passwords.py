@@ -10,23 +10,13 @@ from collections.abc import Iterable
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hub.accounts.guessable import Weakness, weakness
 from hub.phone.reasons import Refused
 
 # argon2-cffi's defaults: Argon2id, RFC 9106 "low memory" profile (t=3, 64 MiB, p=4)
 _HASHER = PasswordHasher()
 
 MAX_PASSWORD_CHARS = 256
-
-# Lower-case cores of passwords people choose first; "Cricket@2024" has the core "cricket".
-COMMON = frozenset("""
-password passwd welcome letmein iloveyou admin administrator changeme default secret qwerty qwertyuiop
-asdfgh asdfghjkl zxcvbnm abc abcd abcdef abcdefgh monkey dragon sunshine princess football cricket
-india bharat hindustan jaihind sachin krishna ganesh sairam omsairam jaishreeram hanuman shiva shivaji
-ram radhe attendance employee office sarkar government user login test guest master
-""".split())
-
-_LEET = str.maketrans({"@": "a", "4": "a", "0": "o", "1": "i", "!": "i", "3": "e", "$": "s", "5": "s", "7": "t"})
-_EDGES = re.compile(r"^[\d\W_]+|[\d\W_]+$")
 
 
 def _classes(password: str) -> int:
@@ -38,29 +28,21 @@ def _classes(password: str) -> int:
     ))
 
 
-def is_common(password: str) -> bool:
-    """True for a common word with digits or symbols around it, in any case or leetspeak."""
-    core = _EDGES.sub("", password).lower().translate(_LEET)
-    return core in COMMON or password.lower().translate(_LEET) in COMMON
-
-
 def check_strength(password: str, *, min_length: int, identity: Iterable[str]) -> None:
-    """Refuse a weak password; ``identity`` holds strings it must not contain (staff
-    number, mobile number), each taken into account from four characters up."""
+    """Refuse a weak password; ``identity`` holds strings it must not contain (staff number,
+    mobile number, name), each taken into account from four characters up."""
     if len(password) < min_length:
         raise Refused("password_too_short", min_length=min_length)
     if len(password) > MAX_PASSWORD_CHARS:
         raise Refused("request_invalid", detail=f"password longer than {MAX_PASSWORD_CHARS} characters")
-    lowered = password.lower()
-    for item in identity:
-        item = item.strip().lower()
-        variants = {item, item[-10:]} if item.startswith("+") else {item}  # a mobile without its country code
-        if any(len(v) >= 4 and v in lowered for v in variants):
-            raise Refused("password_contains_identity")
-    if is_common(password):
-        raise Refused("password_common")
-    if _classes(password) < 2 or len(set(password)) < 5 or re.search(r"(.)\1{3,}", password):
+    found = weakness(password, identity)
+    if found is Weakness.IDENTITY:
+        raise Refused("password_contains_identity")
+    if (found is Weakness.SEQUENCE or _classes(password) < 2 or len(set(password)) < 5
+            or re.search(r"(.)\1{3,}", password)):
         raise Refused("password_too_simple")
+    if found is Weakness.COMMON:
+        raise Refused("password_common")
 
 
 def hash_secret(secret: str) -> str:

@@ -44,9 +44,6 @@ REASONS: dict[str, Reason] = {
         404, "This staff number is not registered.", "यह कर्मचारी नंबर पंजीकृत नहीं है।"),
     "employee_inactive": Reason(
         403, "This staff number is no longer active.", "यह कर्मचारी नंबर अब सक्रिय नहीं है।"),
-    "no_mobile": Reason(
-        409, "No mobile number is registered for this staff number. Contact your office.",
-        "इस कर्मचारी नंबर के लिए कोई मोबाइल नंबर पंजीकृत नहीं है। अपने कार्यालय से संपर्क करें।"),
     "sms_failed": Reason(
         503, "The code could not be sent. Try again later.", "कोड नहीं भेजा जा सका। बाद में फिर से प्रयास करें।"),
     # activation
@@ -69,8 +66,8 @@ REASONS: dict[str, Reason] = {
         422, "The password is too simple: mix letters and digits, without long repeats.",
         "पासवर्ड बहुत आसान है: अक्षर और अंक मिलाएँ, लंबे दोहराव के बिना।"),
     "password_contains_identity": Reason(
-        422, "The password must not contain your staff number or mobile number.",
-        "पासवर्ड में आपका कर्मचारी नंबर या मोबाइल नंबर नहीं होना चाहिए।"),
+        422, "The password must not contain your staff number, mobile number or name.",
+        "पासवर्ड में आपका कर्मचारी नंबर, मोबाइल नंबर या नाम नहीं होना चाहिए।"),
     "password_common": Reason(
         422, "This password is too common. Choose another.", "यह पासवर्ड बहुत आम है। कोई दूसरा चुनें।"),
     "login_failed": Reason(401, "Wrong staff number or password.", "गलत कर्मचारी नंबर या पासवर्ड।"),

@@ -3,6 +3,11 @@
 CSV is UTF-8 with a byte-order mark, so Excel shows Devanagari names right,
 with a header row. Times are local to the employee's home site, as HH:MM.
 The JSON API uses the same cell functions, so both say the same thing.
+
+Names, reasons and ids are typed by people (a CSV import, the phone page), so
+every text cell that a spreadsheet would read as a formula (starting with
+= + - @, a tab or a carriage return) is written with a leading apostrophe,
+as OWASP advises against CSV injection; numbers stay numbers.
 """
 
 import csv
@@ -18,13 +23,23 @@ from hub.rules import DayResult, MonthTotals
 PERSON_HEADER = ["employee_id", "name", "unit_id", "category"]
 DAY_HEADER = ["status", "in", "out", "worked_min", "sites", "exceptions", "off_site", "flags"]
 TOTALS_HEADER = ["P", "L", "H", "A", "working_days", "present_days"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """``value`` as a spreadsheet shows it without evaluating it: text that could start a formula
+    gets a leading apostrophe; other values pass unchanged. A lone "-" (the muster roll's
+    non-working day) is no formula and stays as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and value != "-":
+        return "'" + value
+    return value
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerow([safe_cell(h) for h in header])
+    writer.writerows([safe_cell(cell) for cell in row] for row in rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from hub.accounts import audit
 from hub.accounts.models import AuditEntry
-from hub.api.deps import AdminDep, SessionDep
+from hub.api.deps import MAX_ROW_ID, AdminDep, SessionDep
 
 router = APIRouter(prefix="/audit", tags=["audit"])
 
@@ -43,7 +43,7 @@ def list_audit(
     action: str | None = None,
     target: str | None = None,
     actor: str | None = None,
-    before_id: int | None = None,
+    before_id: Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)] = None,
 ) -> AuditList:
     rows = audit.list_entries(session, limit=limit, action=action, target=target, actor=actor, before_id=before_id)
     return AuditList(items=[AuditOut.of(r) for r in rows])

@@ -45,12 +45,13 @@ class MeOut(BaseModel):
 
 @router.post("/login", dependencies=[Depends(public)])
 def login(body: LoginIn, request: Request, response: Response, session: SessionDep) -> LoginOut:
-    """401 for a wrong user name or password (the same answer for both), 429 while locked out."""
+    """401 for a wrong user name or password (the same answer for both); 429 with Retry-After when
+    this address guessed too often, or for a few seconds while the account is under attack."""
     config = request.app.state.config.auth
-    source = request.client.host if request.client else "unknown"
+    source = request.client.host if request.client else "unknown"  # the real client behind trusted proxies
     try:
         result = sessions.login(session, body.username, body.password, source=source, now=now(request),
-                                config=config)
+                                config=config, security=request.app.state.config.security)
     except Unauthorized:
         session.commit()  # the failure counts towards the lockout
         raise

@@ -8,16 +8,17 @@ transaction (hub.importer).
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile, status
+from fastapi import APIRouter, File, Path, UploadFile, status
 from pydantic import BaseModel
 
 from hub import importer
 from hub.accounts import audit
-from hub.api.deps import AdminDep, SessionDep
+from hub.api.deps import MAX_ROW_ID, AdminDep, SessionDep
 from hub.db import EmployeeImport, utcnow
 from hub.errors import Conflict, InvalidInput, NotFound
 
 router = APIRouter(prefix="/imports/employees", tags=["import"])
+ImportId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the id the upload answered with")]
 MAX_CSV_BYTES = 20 * 1024 * 1024
 
 
@@ -82,14 +83,14 @@ def upload(file: Annotated[UploadFile, File(description="employees CSV")], sessi
 
 
 @router.get("/{import_id}")
-def show(import_id: int, session: SessionDep, _admin: AdminDep) -> ReportOut:
+def show(import_id: ImportId, session: SessionDep, _admin: AdminDep) -> ReportOut:
     """The report, validated again against the database as it is now."""
     row = pending(session, import_id)
     return report_out(row, importer.validate(session, row.content))
 
 
 @router.post("/{import_id}/accept")
-def accept(import_id: int, session: SessionDep, admin: AdminDep) -> AcceptOut:
+def accept(import_id: ImportId, session: SessionDep, admin: AdminDep) -> AcceptOut:
     row = pending(session, import_id)
     if row.status != "pending":
         raise Conflict(f"import {import_id} was already accepted at {row.accepted_at}")

@@ -171,7 +171,7 @@ class LoginIn(Body):
 def start_activation(body: ActivationIn, request: Request, phone: PhoneDep) -> dict[str, Any]:
     with phone.audited("activate", _address(request), body.staff_number):
         sent = phone.accounts.start_activation(body.staff_number, _address(request))
-    return {"activation_id": sent.activation_id, "expires_at": sent.expires_at, "mobile_hint": sent.mobile_hint}
+    return {"activation_id": sent.activation_id, "expires_at": sent.expires_at}
 
 
 @phone_router.post("/api/activation/verify")

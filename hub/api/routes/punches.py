@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -19,6 +19,7 @@ from hub.api.deps import CurrentUser, SessionDep, check_employee_visible, visibl
 from hub.db import Employee, PunchRecord
 
 router = APIRouter(prefix="/punches", tags=["punches"])
+EARLIEST_SINCE, LATEST_SINCE = datetime(1970, 1, 1), datetime(9998, 12, 31)
 
 
 class PunchOut(BaseModel):
@@ -60,6 +61,14 @@ class PunchFilter(BaseModel):
     site_id: str | None = None
     device_id: str | None = None
     since: datetime | None = None  # device time; without an offset it is taken as UTC
+
+    @field_validator("since")
+    @classmethod
+    def _storable(cls, value: datetime | None) -> datetime | None:
+        """Years 1 and 9999 with an offset overflow when turned into UTC for the query."""
+        if value is not None and not EARLIEST_SINCE.year <= value.year <= LATEST_SINCE.year:
+            raise ValueError(f"since must be between the years {EARLIEST_SINCE.year} and {LATEST_SINCE.year}")
+        return value
 
     def as_kwargs(self) -> dict:
         since = self.since

@@ -11,7 +11,7 @@ const KEYS = { device: "att.device", staff: "att.staff", lang: "att.lang", sessi
 const TEXT = {
   en: {
     title: "Attendance", activate_title: "Activate this phone", staff_number: "Staff number",
-    send_code: "Send code", code_label: "Code from SMS", code_sent: "Code sent to the mobile ending {hint}.",
+    send_code: "Send code", code_label: "Code from SMS", code_sent: "If this staff number has a registered mobile, a code was sent to it. No SMS in a few minutes? Contact your office.",
     verify: "Verify", new_password: "New password", repeat_password: "Repeat password",
     password_rules: "At least 10 characters with letters and digits; not your staff or mobile number.",
     set_password: "Set password", passwords_differ: "The two passwords differ.", login_title: "Log in",
@@ -26,7 +26,7 @@ const TEXT = {
   },
   hi: {
     title: "उपस्थिति", activate_title: "यह फ़ोन सक्रिय करें", staff_number: "कर्मचारी नंबर",
-    send_code: "कोड भेजें", code_label: "SMS में आया कोड", code_sent: "{hint} पर समाप्त होने वाले मोबाइल पर कोड भेजा गया।",
+    send_code: "कोड भेजें", code_label: "SMS में आया कोड", code_sent: "यदि इस कर्मचारी नंबर का मोबाइल पंजीकृत है, तो उस पर कोड भेजा गया है। कुछ मिनट में SMS न आए तो अपने कार्यालय से संपर्क करें।",
     verify: "पुष्टि करें", new_password: "नया पासवर्ड", repeat_password: "पासवर्ड दोबारा लिखें",
     password_rules: "कम से कम 10 अक्षर, अक्षर और अंक दोनों; आपका कर्मचारी या मोबाइल नंबर नहीं।",
     set_password: "पासवर्ड सेट करें", passwords_differ: "दोनों पासवर्ड अलग हैं।", login_title: "लॉग इन",
@@ -137,7 +137,7 @@ $("form-staff").addEventListener("submit", async (ev) => {
     const sent = await api("/activation", { method: "POST", json: { staff_number: staff }, auth: false });
     localStorage.setItem(KEYS.staff, staff);
     state.activation = sent.activation_id;
-    $("code-sent").textContent = t("code_sent", { hint: sent.mobile_hint });
+    $("code-sent").textContent = t("code_sent");
     $("form-code").hidden = false;
     showStatus(null);
     $("code").focus();
