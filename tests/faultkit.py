@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from hub.db import Employee, make_engine, make_session_factory
+from hub.health import alarms_of
 from hub.registry import add_site, register_device
 from kiosk.app import OUTBOX_FILE
 from kiosk.outbox import Outbox
@@ -85,6 +86,17 @@ class HubIngest:
         """Every stored punch's seq for the device, duplicates included."""
         with sqlite3.connect(self.db_path, timeout=30) as db:
             return [r[0] for r in db.execute("SELECT seq FROM punches WHERE device_id = ?", (device_id,))]
+
+    def alarm_kinds(self, device_id: str) -> set[str]:
+        """The alarm kinds of the device's latest health as the hub stored it (empty before any health)."""
+        with sqlite3.connect(self.db_path, timeout=30) as db:
+            row = db.execute("SELECT telemetry FROM device_health WHERE device_id = ?", (device_id,)).fetchone()
+        return {a["kind"] for a in alarms_of(json.loads(row[0]))} if row and row[0] else set()
+
+    def flags(self, device_id: str) -> dict[int, str | None]:
+        """Each stored punch's flags (comma-separated kinds, or None) by seq."""
+        with sqlite3.connect(self.db_path, timeout=30) as db:
+            return dict(db.execute("SELECT seq, flags FROM punches WHERE device_id = ?", (device_id,)))
 
     def log_text(self) -> str:
         return (self.workdir / "ingest.log").read_text()

@@ -199,6 +199,7 @@ def test_a_full_disk_refuses_the_punch_visibly_keeps_running_and_recovers(
         assert k.app.summary()["cannot_save"] == 1
 
         wait_until(lambda: health.alarm(messages.ALARM_STORAGE_ERROR) is not None, 20, "a storage alarm")
+        wait_until(lambda: messages.ALARM_STORAGE_ERROR in hub.alarm_kinds(DEVICE), 20, "the alarm at the hub")
         detail = health.alarm(messages.ALARM_STORAGE_ERROR).detail
         assert "storing a punch failed" in detail and "free space" in detail
         assert k.running() and k.app.link.stats["connects"] == 1
@@ -321,6 +322,9 @@ def test_a_damaged_outbox_is_kept_aside_salvaged_once_and_seq_goes_on(tmp_path, 
         assert len(seqs) == 10 + salvaged + 1
         assert max(seqs) == 51 and set(range(1, 11)) <= set(seqs) <= set(range(1, 52))
         wait_until(lambda: health.alarm(messages.ALARM_OUTBOX_RECOVERED) is not None, 20, "the alarm in health")
+        wait_until(lambda: messages.ALARM_OUTBOX_RECOVERED in hub.alarm_kinds(DEVICE), 20, "the alarm at the hub")
+        lost = salvaged < 40                          # what could not be read leaves a gap the hub flags
+        assert ("seq_gap" in (hub.flags(DEVICE)[51] or "")) == lost and "seq_reused" not in str(hub.flags(DEVICE))
         assert k.app.link.stats["punches_published"] <= salvaged + 1 + 2    # no resend loop
         assert k.app.link.stats["connects"] == 1 and k.running()
     finally:
