@@ -252,14 +252,19 @@ def test_a_stolen_key_cannot_date_punches_as_it_likes(hub, kiosk):
     backdated = signed(seq=2, ts=messages.device_time(yesterday_0900))
     future = signed(seq=3, ts=dated(timedelta(days=3650)))
     in_1971 = signed(seq=4, ts=messages.device_time(datetime(1971, 6, 1, 9, 0, tzinfo=IST)))
-    send(kiosk, honest, backdated, future, in_1971)
+    # the ends of the calendar: converting them to UTC overflows, which must still be a refusal with a reason
+    year_1 = signed(seq=5, ts="0001-01-01T00:00:00.000+05:30")
+    year_9999 = signed(seq=6, ts="9999-12-31T23:59:59.000-05:00")
+    send(kiosk, honest, backdated, future, in_1971, year_1, year_9999)
     refused = dict(kiosk.rejections())
     assert refused[future["id"]].startswith("ts in the future: ") and refused[in_1971["id"]].startswith("ts too old: ")
+    assert year_1["id"] in refused and year_9999["id"] in refused, refused
     assert set(kiosk.acked_ids()) == {backdated["id"], honest["id"]}
     rows = stored(hub)
     assert rows[backdated["id"]].flags == BACKDATED and rows[honest["id"]].flags is None
     assert "before the oldest punch the kiosk held" in rows[backdated["id"]].flag_detail
-    assert {r.punch_id for r in hub.rejected()} == {future["id"], in_1971["id"]}, "refused punches kept for audit"
+    assert {r.punch_id for r in hub.rejected()} == {future["id"], in_1971["id"], year_1["id"], year_9999["id"]}, \
+        "refused punches kept for audit"
 
 
 @pytest.mark.broker
