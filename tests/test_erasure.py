@@ -211,3 +211,103 @@ def test_erasure_removes_photos_templates_and_every_kiosk_cache_copy_and_keeps_a
     finally:
         for kiosk in kiosks:
             kiosk.close()
+
+
+# --- audit of reads, exports and logins --------------------------------------------------------------
+
+
+@pytest.fixture
+def api(tmp_path):
+    engine = sqlite_engine(tmp_path)
+    hub_api = HubApi(tmp_path, engine)
+    with hub_api.sessions() as session:
+        seed_org(session)
+        session.add(punch_record("H001", "S-PHC1", "09:02"))
+        session.commit()
+    yield hub_api
+    hub_api.close()
+    engine.dispose()
+
+
+def audit_rows(api: HubApi, **where) -> list[AuditEntry]:
+    with api.sessions() as session:
+        query = select(AuditEntry).order_by(AuditEntry.id)
+        for column, value in where.items():
+            query = query.where(getattr(AuditEntry, column) == value)
+        return list(session.scalars(query))
+
+
+def test_reads_and_exports_of_personal_data_are_audited_and_refused_reads_are_not(api):
+    officer = api.user_client("officer1", "unit_officer", unit_ids=["HEALTH"])
+    clerk = api.user_client("clerk", "employee", employee_id="E001")
+    assert officer.get("/api/v1/employees/H001").status_code == 200
+    assert officer.get("/api/v1/employees", params={"unit_id": "PHC-1"}).status_code == 200
+    assert officer.get("/api/v1/punches", params={"employee_id": "H001"}).status_code == 200
+    assert officer.get("/api/v1/reports/daily", params={"unit_id": "PHC-1", "date": "2026-04-07"}).status_code == 200
+    export = officer.get("/api/v1/reports/muster", params={"unit_id": "PHC-1", "month": "2026-04", "format": "csv"})
+    assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert clerk.get("/api/v1/reports/employees/E001/history",
+                     params={"from": "2026-04-01", "to": "2026-04-07"}).status_code == 200
+    assert clerk.get("/api/v1/employees/H001").status_code in (403, 404)     # not theirs: refused, not a read
+    assert clerk.get("/api/v1/reports/daily", params={"unit_id": "SCH-1", "date": "2026-04-07"}).status_code == 403
+
+    reads = [(r.actor, r.action, r.target) for r in audit_rows(api) if r.action.endswith((".read", ".export"))]
+    assert reads == [
+        ("officer1", "employee.read", "employee:H001"),
+        ("officer1", "employee.read", "/api/v1/employees"),
+        ("officer1", "punches.read", "/api/v1/punches"),
+        ("officer1", "report.read", "/api/v1/reports/daily"),
+        ("officer1", "report.export", "/api/v1/reports/muster"),
+        ("clerk", "report.read", "employee:E001"),
+    ]
+    punches = audit_rows(api, action="punches.read")[0]
+    assert '"employee_id": "H001"' in punches.after and punches.source == "testclient"
+    # writes keep their own entries and are not counted as reads
+    api.machine.patch("/api/v1/employees/H001", json={"name": "Person One"})
+    assert [r.action for r in audit_rows(api)][-1] == "employee.update"
+
+
+def test_dashboard_logins_and_failed_logins_are_audited_without_the_password(api):
+    api.user_client("officer1", "unit_officer", unit_ids=["HEALTH"])
+    wrong = "Not-the-password-42"
+    client = api.client(address="203.0.113.5")
+    assert client.post("/api/v1/auth/login", json={"username": "officer1", "password": wrong}).status_code == 401
+    assert client.post("/api/v1/auth/login", json={"username": "Nobody", "password": wrong}).status_code == 401
+    api.login("officer1", address="203.0.113.6")
+    logins = [(r.actor, r.action, r.target, r.source) for r in audit_rows(api) if r.action.startswith("auth.")]
+    assert logins[-3:] == [
+        ("officer1", "auth.login_failed", "dashboard:officer1", "203.0.113.5"),
+        ("nobody", "auth.login_failed", "dashboard:nobody", "203.0.113.5"),
+        ("officer1", "auth.login", "dashboard:officer1", "203.0.113.6"),
+    ]
+    assert audit_rows(api, action="auth.login")[-1].actor_user_id is not None
+    for row in audit_rows(api):
+        assert wrong not in f"{row.before}{row.after}{row.target}{row.actor}"
+
+
+def test_phone_logins_and_failed_logins_are_audited_without_the_password(tmp_path):
+    from tests import phonekit as kit
+    from tests.test_hub_phone_api import activate, login
+    from fastapi.testclient import TestClient
+
+    engine = sqlite_engine(tmp_path)
+    kit.build_world(engine, [])
+    app = kit.make_app(tmp_path, engine, FaceEncoder(), clock=kit.Clock())
+    try:
+        with TestClient(app, base_url="https://hub.example", client=("198.51.100.7", 40000)) as client:
+            device = activate(client, tmp_path / "sms-outbox.jsonl")["X-Phone-Device"]
+            assert login(client, device).status_code == 200
+            assert login(client, device, "Wrong-password-1").status_code == 401
+            assert login(client, None).status_code != 200
+        with app.state.session_factory() as session:
+            rows = list(session.scalars(select(AuditEntry).where(AuditEntry.action.startswith("auth."))
+                                        .order_by(AuditEntry.id)))
+        assert [(r.actor, r.action, r.target, r.source) for r in rows] == [
+            (kit.STAFF, "auth.login", f"phone:{kit.STAFF}", "198.51.100.7"),
+            (kit.STAFF, "auth.login_failed", f"phone:{kit.STAFF}", "198.51.100.7"),
+            (kit.STAFF, "auth.login_failed", f"phone:{kit.STAFF}", "198.51.100.7"),
+        ]
+        assert '"reason": "login_failed"' in rows[1].after and '"reason": "phone_not_bound"' in rows[2].after
+        assert not any(kit.PASSWORD in f"{r.after}" or "Wrong-password-1" in f"{r.after}" for r in rows)
+    finally:
+        engine.dispose()
