@@ -246,6 +246,8 @@ def test_reads_and_exports_of_personal_data_are_audited_and_refused_reads_are_no
     assert officer.get("/api/v1/reports/daily", params={"unit_id": "PHC-1", "date": "2026-04-07"}).status_code == 200
     export = officer.get("/api/v1/reports/muster", params={"unit_id": "PHC-1", "month": "2026-04", "format": "csv"})
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+    assert officer.get("/api/v1/dashboard/today", params={"date": "2026-04-07"}).status_code == 200
+    assert officer.get("/api/v1/dashboard/clock").status_code == 200               # no personal data: not logged
     assert clerk.get("/api/v1/reports/employees/E001/history",
                      params={"from": "2026-04-01", "to": "2026-04-07"}).status_code == 200
     assert clerk.get("/api/v1/employees/H001").status_code in (403, 404)     # not theirs: refused, not a read
@@ -258,6 +260,7 @@ def test_reads_and_exports_of_personal_data_are_audited_and_refused_reads_are_no
         ("officer1", "punches.read", "/api/v1/punches"),
         ("officer1", "report.read", "/api/v1/reports/daily"),
         ("officer1", "report.export", "/api/v1/reports/muster"),
+        ("officer1", "attendance.read", "/api/v1/dashboard/today"),
         ("clerk", "report.read", "employee:E001"),
     ]
     punches = audit_rows(api, action="punches.read")[0]
