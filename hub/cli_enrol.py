@@ -1,4 +1,5 @@
-"""``hub enrol``, ``hub import employees``, ``hub purge-photos``: the bulk jobs of the attendance office."""
+"""``hub enrol``, ``hub import employees``, ``hub purge-photos``, ``hub erase``: the bulk jobs of the attendance
+office, and erasing one person's biometric data."""
 
 import argparse
 import sys
@@ -125,6 +126,24 @@ def cmd_purge_photos(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erase(args: argparse.Namespace) -> int:
+    from hub.erasure import erase_employee
+    from hub.photos import store_for
+
+    config = load_config(args)
+    store = store_for(config)
+    report = in_session(args, lambda session: erase_employee(session, store, args.employee_id, actor=actor(),
+                                                             reason=args.reason))
+    print(f"employee {report.employee_id}: templates deleted: {report.templates_deleted}, "
+          f"photos deleted: {report.photos_deleted}")
+    for site_id, version in sorted(report.gallery_versions.items()):
+        print(f"gallery version of {site_id}: {version} (its kiosks drop them at the next delta)")
+    if not report.gallery_versions:
+        print("no gallery held them")
+    print("attendance records are kept")
+    return 0
+
+
 def register(command: Callable, with_config: Callable) -> None:
     p = with_config(command("enrol", cmd_enrol, "enrol employees from FOLDER/<staff number>/*.jpg"))
     p.add_argument("--site", help="home site for staff numbers not yet in the master data (created from the folder)")
@@ -140,3 +159,9 @@ def register(command: Callable, with_config: Callable) -> None:
 
     with_config(command("purge-photos", cmd_purge_photos,
                         "delete kept enrolment photos older than enrolment.photo_retention_days"))
+
+    p = with_config(command("erase", cmd_erase,
+                            "erase an employee's enrolment photos and face templates at the hub and on every "
+                            "kiosk (attendance records stay; idempotent)"))
+    p.add_argument("employee_id", metavar="EMPLOYEE")
+    p.add_argument("--reason", required=True, help="why (e.g. the erasure request's reference); audit-logged")

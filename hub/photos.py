@@ -58,6 +58,10 @@ class PhotoStore:
     def delete(self, relative: str) -> None:
         self.path(relative).unlink(missing_ok=True)
 
+    def folder_of(self, employee_id: str) -> Path:
+        """Where ``employee_id``'s photos are kept (erasure removes the whole folder)."""
+        return self._folder(employee_id)
+
     def _folder(self, employee_id: str) -> Path:
         """A staff number may hold '/' or be '..': quoted, so a path never leaves the root."""
         if not employee_id:

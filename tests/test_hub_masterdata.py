@@ -107,7 +107,8 @@ def test_transfer_and_leaver_move_the_person_between_galleries_and_are_audited(h
     assert left["gallery_versions"] == {"BLOCK": 2, "DIST": 2} and left["employee"]["gallery_sites"] == []
     assert admin.patch("/api/v1/employees/UNA-7", json={"active": False}).json()["gallery_versions"] == {}
 
-    entries = admin.get("/api/v1/audit", params={"target": "employee:UNA-7"}).json()["items"]
+    entries = [e for e in admin.get("/api/v1/audit", params={"target": "employee:UNA-7"}).json()["items"]
+               if not e["action"].endswith(".read")]  # the reads above are audited too
     assert [e["action"] for e in entries] == ["employee.update"] * 3 + ["employee.create"]
     transfer = entries[2]
     assert (transfer["actor"], transfer["before"]["home_site_id"], transfer["after"]["home_site_id"]) == (
@@ -152,7 +153,7 @@ def test_cli_master_data_commands(tmp_path, capsys):
     api = HubApi(tmp_path, engine)
     employee = api.machine.get("/api/v1/employees/UNA-1").json()
     assert (employee["home_site_id"], employee["allowed_site_ids"], employee["active"]) == ("BLOCK", [], False)
-    audit = api.machine.get("/api/v1/audit").json()["items"]
+    audit = [e for e in api.machine.get("/api/v1/audit").json()["items"] if not e["action"].endswith(".read")]
     assert audit[0]["actor"].startswith("cli:") and audit[0]["action"] == "employee.update"
     assert len(audit) == 10  # 2 units, a DDO, 2 sites, a site change, an employee, 3 changes
     api.close()

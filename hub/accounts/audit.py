@@ -1,10 +1,16 @@
-"""The audit log: every admin action with who, what, when, and the record before and after.
+"""The audit log: every admin action with who, what, when, and the record before and after;
+every read or export of personal data; every login and failed login.
 
 ``record`` is called by the data-changing endpoints and CLI commands in the
 same transaction as the change, so the log and the data never disagree.
+Reads have no transaction of their own to join: ``record_apart`` writes
+their entry in a short one (hub/api/audited.py calls it after a successful
+read). ``record_login`` notes a dashboard or phone login, or a failed one,
+with the name tried and the address, never the password.
 """
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime, time
 from typing import Any
 
@@ -42,6 +48,27 @@ def record(
         at=utcnow(), actor=actor.username[:100], actor_user_id=actor.user_id, action=action, target=target[:200],
         before=_dump(before), after=_dump(after), source=actor.source,
     )
+    session.add(entry)
+    return entry
+
+
+def record_apart(
+    session_factory: Callable[[], Session], actor: Principal, action: str, target: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """``record`` in a transaction of its own, committed at once (for reads, which change nothing)."""
+    with session_factory() as session:
+        record(session, actor, action, target, None, detail)
+        session.commit()
+
+
+def record_login(session: Session, username: str, *, ok: bool, source: str | None, kind: str = "dashboard",
+                 user_id: int | None = None, why: str | None = None) -> AuditEntry:
+    """``auth.login`` / ``auth.login_failed`` (``kind`` "dashboard" or "phone"): who tried, from where, and
+    for a failure the reason given; the caller commits (also after a failure)."""
+    entry = AuditEntry(at=utcnow(), actor=username[:100], actor_user_id=user_id,
+                       action="auth.login" if ok else "auth.login_failed", target=f"{kind}:{username}"[:200],
+                       after=_dump({"kind": kind, **({"reason": why} if why else {})}), source=source)
     session.add(entry)
     return entry
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.accounts import sessions, users
+from hub.accounts import audit, sessions, users
 from hub.api.deps import SESSION_COOKIE, PendingUser, SessionDep, now, public
 from hub.errors import Forbidden, Unauthorized
 
@@ -53,8 +53,10 @@ def login(body: LoginIn, request: Request, response: Response, session: SessionD
         result = sessions.login(session, body.username, body.password, source=source, now=now(request),
                                 config=config, security=request.app.state.config.security)
     except Unauthorized:
+        audit.record_login(session, body.username.strip().lower(), ok=False, source=source)
         session.commit()  # the failure counts towards the lockout
         raise
+    audit.record_login(session, result.user.username, ok=True, source=source, user_id=result.user.user_id)
     session.commit()
     response.set_cookie(SESSION_COOKIE, result.token, max_age=config.session_ttl_s, httponly=True,
                         secure=config.cookie_secure, samesite="lax", path="/")

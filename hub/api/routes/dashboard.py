@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub import rules
+from hub.api.audited import AuditedReads
 from hub.api.deps import CurrentUser, OfficerDep, SessionDep, now, public, visible_unit_ids
 from hub.db import OrgUnit, Site
 from hub.reports import queries as reports
@@ -117,7 +118,7 @@ def _unit_day(unit_id: str, name: str, days: list[rules.DayResult]) -> UnitDay:
                    exceptions={k: exceptions[k] for k in rules.EXCEPTION_KINDS})
 
 
-@api_router.get("/today")
+@api_router.get("/today", dependencies=[AuditedReads("attendance")])
 def today(request: Request, session: SessionDep, user: OfficerDep,
           day: Annotated[date | None, Query(alias="date", description="YYYY-MM-DD; default: the hub's today")] = None,
           ) -> TodayOut:

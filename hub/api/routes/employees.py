@@ -14,12 +14,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.accounts import audit
+from hub.api.audited import AuditedReads
 from hub.api.deps import AdminDep, CurrentUser, OfficerDep, SessionDep, check_employee_visible, visible_unit_ids
 from hub.db import Employee, FaceTemplate, GalleryMember
 from hub.masterdata import employees
 from hub.masterdata.fields import EmployeeIn, EmployeePatch
 
-router = APIRouter(prefix="/employees", tags=["employees"])
+router = APIRouter(prefix="/employees", tags=["employees"], dependencies=[AuditedReads("employee")])
 
 
 class EmployeeOut(BaseModel):

@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from hub.accounts import audit
 from hub.api.deps import AdminDep, SessionDep, public
 from hub.health import site_kiosk_status
 from hub.phone.accounts import Identity
@@ -192,9 +193,22 @@ def complete_activation(body: CompleteIn, request: Request, phone: PhoneDep,
 @phone_router.post("/api/login")
 def login(body: LoginIn, request: Request, phone: PhoneDep,
           x_phone_device: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-    with phone.audited("login", _address(request), body.staff_number):
-        done = phone.accounts.login(body.staff_number, body.password, x_phone_device, _address(request))
+    try:
+        with phone.audited("login", _address(request), body.staff_number):
+            done = phone.accounts.login(body.staff_number, body.password, x_phone_device, _address(request))
+    except Refused as refused:
+        _audit_login(request, body.staff_number, refused.code)
+        raise
+    _audit_login(request, body.staff_number)
     return {"employee_id": done.employee_id, "session_token": done.session_token, "expires_at": done.expires_at}
+
+
+def _audit_login(request: Request, staff_number: str, refusal: str | None = None) -> None:
+    """A phone login or failed login in the audit log (staff number and address; never the password)."""
+    with request.app.state.session_factory() as session:
+        audit.record_login(session, staff_number[:64], ok=refusal is None, source=_address(request), kind="phone",
+                           why=refusal)
+        session.commit()
 
 
 @phone_router.post("/api/logout")

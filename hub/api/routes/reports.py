@@ -14,13 +14,14 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from hub.accounts.principal import Principal
+from hub.api.audited import AuditedReads
 from hub.api.deps import CurrentUser, OfficerDep, SessionDep, check_employee_visible, now, visible_unit_ids
 from hub.reports import export
 from hub.reports import queries as reports
 from hub.reports.config import AttendanceConfig
 from hub.rules import DayResult, MonthTotals
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[AuditedReads("report")])
 
 Format = Annotated[Literal["json", "csv"], Query(alias="format", description="json (default) or csv")]
 Month = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
