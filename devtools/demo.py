@@ -32,6 +32,7 @@ SITE_ID = "demo-office"
 DEVICE_ID = "kiosk-demo-01"
 PROBES_ENROLLED = 8
 NOT_ENROLLED = 3
+PHONE_MOBILE = "+919999900001"  # a made-up number for the demo's phone user: the SMS lands in a file
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         admin_password = run([tool("hub"), "admin", "create", "--config", str(hub_cfg), "demo-admin"],
                              "hub admin create").strip().splitlines()[-1]
         run([tool("hub"), "site", "add", "--config", str(hub_cfg), SITE_ID, "--name", "Demo office"], "hub site add")
+        phone_user = next(iter(plan.enrol))  # given a mobile number, so the phone page can be activated
+        run([tool("hub"), "employee", "add", "--config", str(hub_cfg), phone_user, "--name", phone_user.replace("_", " "),
+             "--site", SITE_ID, "--mobile", PHONE_MOBILE], "hub employee add")
         print(f"[demo] enrolling {len(plan.enrol)} people from {faces} (about 0.15 s per photo) ...")
         enrol_out = run([tool("hub"), "enrol", "--config", str(hub_cfg), "--site", SITE_ID, str(enrol_dir)], "hub enrol")
         print("\n".join("         " + line for line in enrol_out.strip().splitlines()[-4:]))
@@ -204,7 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         stored = httpx.get(f"{hub_url}/api/v1/punches", params={"limit": 1000}, headers=headers, timeout=10).json()
         punches = stored["items"] if isinstance(stored, dict) else stored
         report(summary, punches, plan, hub_url)
-        print(f"  phone page             {hub_url}/phone/  (activation codes land in {work / 'sms-outbox.jsonl'})")
+        print(f"  phone page             {hub_url}/phone/  (activate staff number {phone_user}; the SMS code lands in"
+              f" {work / 'sms-outbox.jsonl'})")
         print(f"  dashboard              {hub_url}/dashboard/  (user demo-admin, one-time password {admin_password};"
               " it asks for a new one)")
         if not args.keep:
