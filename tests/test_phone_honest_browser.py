@@ -29,6 +29,20 @@ SLOW_CAMERA = """
   navigator.mediaDevices.getUserMedia = async (constraints) => { await released; return real(constraints); };
 })();
 """
+# A camera and a position that never answer, as while a permission prompt stays open.
+SILENT_DEVICES = """
+(() => {
+  navigator.mediaDevices.getUserMedia = () => new Promise(() => {});
+  navigator.geolocation.watchPosition = () => 1;
+  navigator.geolocation.getCurrentPosition = () => {};
+})();
+"""
+# Collects what the page's Content-Security-Policy blocked.
+CSP_WATCH = """
+window.cspViolations = [];
+document.addEventListener("securitypolicyviolation",
+  (e) => window.cspViolations.push(e.violatedDirective + " " + (e.blockedURI || e.sourceFile || "")));
+"""
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +117,7 @@ def inside_sites(driver):
 def test_the_answer_is_scrolled_into_view_on_a_390x844_screen(hub, phone):
     served, outbox = hub
     driver = phone()
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_WATCH})
     place(driver, served.url, *kit.HOME, accuracy_m=12)
     activate(driver, served, outbox)
     assert driver.execute_script("return [innerWidth, innerHeight]") == list(PHONE)
@@ -110,6 +125,7 @@ def test_the_answer_is_scrolled_into_view_on_a_390x844_screen(hub, phone):
     top, bottom, height = driver.execute_script(
         "const r = document.getElementById('result').getBoundingClientRect(); return [r.top, r.bottom, innerHeight]")
     assert 0 <= top and bottom <= height + 1, (top, bottom, height)  # + 1: sub-pixel layout
+    assert driver.execute_script("return window.cspViolations") == []  # the page runs under its CSP
 
 
 def test_a_fix_rougher_than_the_limit_is_shown_before_punch_and_no_site_is_green(hub, phone):
@@ -202,10 +218,22 @@ def test_the_page_starts_in_hindi_on_a_hindi_phone_and_can_switch_to_english(hub
     driver.refresh()  # the choice is kept
     wait_text(driver, "#send-code", lambda t: t == "Send code")
 
+    english = phone(extra_args=("--lang=en-US", "--accept-lang=en-US,en,hi"))  # Hindi second: English first
+    english.get(served.url + "/phone/")
+    wait_text(english, "#send-code", lambda t: t == "Send code")
+    assert english.execute_script("return document.documentElement.lang") == "en"
 
-def test_an_english_phone_starts_in_english(hub, phone):
-    served, _ = hub
-    driver = phone(extra_args=("--lang=en-US", "--accept-lang=en-US,en,hi"))
-    driver.get(served.url + "/phone/")
-    wait_text(driver, "#send-code", lambda t: t == "Send code")
-    assert driver.execute_script("return document.documentElement.lang") == "en"
+
+def test_a_camera_and_a_position_that_never_answer_time_out_with_a_message(hub, phone):
+    served, outbox = hub
+    driver = phone()
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SILENT_DEVICES})
+    place(driver, served.url, *kit.HOME, accuracy_m=12)
+    activate(driver, served, outbox)
+    assert driver.find_element(By.ID, "punch-btn").text == "Starting camera…"
+    note = wait_text(driver, "#camera-note", lambda t: "did not start within 15 seconds" in t, timeout_s=25)
+    assert "Allow the camera" in note
+    assert driver.find_element(By.ID, "punch-btn").text == "No camera"
+    text = wait_text(driver, "#position", lambda t: "No location after 30 seconds" in t, timeout_s=25)
+    assert "allow it for this page" in text
+    assert driver.find_element(By.ID, "position").get_attribute("data-reason") == "location_timeout"
