@@ -353,6 +353,8 @@ function startLocation() {
   if (!navigator.geolocation) { showLocationNote({ kind: "bad", key: "location_unavailable" }); return; }
   if (state.watch !== null) return;
   clearTimeout(state.locationTimer);
+  state.locationNote = null;  // a note from an earlier visit of this screen is stale now
+  if (state.fix) showPosition(); else { $("position").textContent = t("no_position"); showLocationNote(null); }
   // The browser's own timeout does not count the time a permission prompt stays open: ours does.
   state.locationTimer = setTimeout(() => {
     if (!state.fix) showLocationNote({ kind: "bad", key: "location_timeout", values: { s: LOCATION_TIMEOUT_S } });
