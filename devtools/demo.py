@@ -32,6 +32,7 @@ SITE_ID = "demo-office"
 DEVICE_ID = "kiosk-demo-01"
 PROBES_ENROLLED = 8
 NOT_ENROLLED = 3
+PHONE_MOBILE = "+919999900001"  # a made-up number for the demo's phone user: the SMS lands in a file
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,18 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout_s: float = 60) -> Non
     raise SystemExit(f"demo: the hub did not answer on {url}/healthz within {timeout_s:.0f} s")
 
 
+def hub_settings(work: Path, token_file: Path, broker_port: int, api_port: int) -> dict:
+    """The demo hub's config: everything it writes, the phone's SMS outbox included, lives in ``work``."""
+    return {
+        "database_url": f"sqlite:///{work / 'hub.sqlite'}",
+        "admin_token_file": str(token_file),
+        "mqtt": {"host": "127.0.0.1", "port": broker_port, "client_id": "hub-demo"},
+        "api": {"host": "127.0.0.1", "port": api_port},
+        "auth": {"cookie_secure": False},  # the demo dashboard is plain HTTP on 127.0.0.1
+        "phone": {"sms_outbox": str(work / "sms-outbox.jsonl")},  # activation codes land here, not in an SMS
+    }
+
+
 def write_yaml(path: Path, data: dict) -> Path:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
@@ -147,17 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         token_file.write_text(secrets.token_urlsafe(32))
         token_file.chmod(0o600)
         api_port = free_port()
-        hub_cfg = write_yaml(work / "hub.yaml", {
-            "database_url": f"sqlite:///{work / 'hub.sqlite'}",
-            "admin_token_file": str(token_file),
-            "mqtt": {"host": "127.0.0.1", "port": broker.port, "client_id": "hub-demo"},
-            "api": {"host": "127.0.0.1", "port": api_port},
-            "auth": {"cookie_secure": False},  # the demo dashboard is plain HTTP on 127.0.0.1
-        })
+        hub_cfg = write_yaml(work / "hub.yaml", hub_settings(work, token_file, broker.port, api_port))
         run([tool("hub"), "init-db", "--config", str(hub_cfg)], "hub init-db")
         admin_password = run([tool("hub"), "admin", "create", "--config", str(hub_cfg), "demo-admin"],
                              "hub admin create").strip().splitlines()[-1]
         run([tool("hub"), "site", "add", "--config", str(hub_cfg), SITE_ID, "--name", "Demo office"], "hub site add")
+        phone_user = next(iter(plan.enrol))  # given a mobile number, so the phone page can be activated
+        run([tool("hub"), "employee", "add", "--config", str(hub_cfg), phone_user, "--name", phone_user.replace("_", " "),
+             "--site", SITE_ID, "--mobile", PHONE_MOBILE], "hub employee add")
         print(f"[demo] enrolling {len(plan.enrol)} people from {faces} (about 0.15 s per photo) ...")
         enrol_out = run([tool("hub"), "enrol", "--config", str(hub_cfg), "--site", SITE_ID, str(enrol_dir)], "hub enrol")
         print("\n".join("         " + line for line in enrol_out.strip().splitlines()[-4:]))
@@ -198,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
         stored = httpx.get(f"{hub_url}/api/v1/punches", params={"limit": 1000}, headers=headers, timeout=10).json()
         punches = stored["items"] if isinstance(stored, dict) else stored
         report(summary, punches, plan, hub_url)
+        print(f"  phone page             {hub_url}/phone/  (activate staff number {phone_user}; the SMS code lands in"
+              f" {work / 'sms-outbox.jsonl'})")
         print(f"  dashboard              {hub_url}/dashboard/  (user demo-admin, one-time password {admin_password};"
               " it asks for a new one)")
         if not args.keep:

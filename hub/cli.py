@@ -37,12 +37,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             problems += [f"{key}: {p}" for p in exc.problems]
     problems += _gallery_key_secret_problems(config)
+    problems += _sms_outbox_problems(config)
     problems += [p for key, path in _private_files(config) if (p := exposure_problem(key, path))]
     if problems:
         raise ConfigError(args.config_file, problems)
     print(f"{args.config_file}: {mode_line(config.mqtt)}")
     print(f"{args.config_file}: ok")
     return 0
+
+
+def _sms_outbox_problems(config) -> list[str]:
+    """The phone activation codes go to ``phone.sms_outbox``: it must exist or be creatable, and take writes."""
+    from hub.phone.sms import outbox_problem
+
+    problem = outbox_problem(config.phone.sms_outbox)
+    return [f"phone.sms_outbox: {problem}"] if problem else []
 
 
 def _private_files(config) -> list[tuple[str, Path]]:

@@ -13,7 +13,7 @@ from hub.db import PunchRecord, make_session_factory
 from hub.phone.reasons import REASONS
 from tests import phonekit as kit
 from tests.browser import browser_factory  # noqa: F401  (fixture)
-from tests.browser import ServedApp, place, wait_attribute, wait_text, write_y4m
+from tests.browser import ServedApp, place, wait_attribute, wait_for, wait_text, write_y4m
 from tests.hub_db import sqlite_engine
 
 pytestmark = [pytest.mark.browser, pytest.mark.faces]
@@ -66,7 +66,8 @@ def activate(driver, served, outbox):
 
 
 def punch(driver):
-    """Press Punch and wait for the hub's answer; returns (state, reason, text)."""
+    """Press Punch once the camera plays and wait for the hub's answer; returns (state, reason, text)."""
+    wait_for(driver, lambda d: d.find_element(By.ID, "punch-btn").is_enabled(), message="Punch stays disabled")
     click(driver, "punch-btn")
     state = wait_attribute(driver, "#result", "data-state", {"accepted", "refused"})
     result = driver.find_element(By.ID, "result")

@@ -29,7 +29,8 @@ class SmsSender(Protocol):
 
 
 class OutboxFileSender:
-    """Appends ``{"ts", "to", "purpose", "text"}`` lines to ``path`` (created with mode 0600).
+    """Appends ``{"ts", "to", "purpose", "text"}`` lines to ``path`` (created with mode 0600,
+    its missing folders with 0700).
 
     Each line is written with one ``write`` call on an ``O_APPEND`` descriptor
     and fsynced, so concurrent API workers never interleave half lines and a
@@ -45,6 +46,7 @@ class OutboxFileSender:
                            "text": text}, ensure_ascii=False) + "\n"
         try:
             with self._lock:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
                 try:
                     os.write(fd, line.encode("utf-8"))
@@ -55,6 +57,28 @@ class OutboxFileSender:
             log.error("SMS outbox %s cannot be written: %s", self.path, exc.strerror)
             raise SmsFailed(f"SMS outbox {self.path} cannot be written") from exc
         log.info("SMS (%s) queued in the outbox file", purpose)
+
+
+def outbox_problem(path: Path) -> str | None:
+    """Why the sender could not append to ``path``, or None: an existing file must take an
+    append, a missing one must be creatable (the nearest existing folder writable)."""
+    path = Path(path)
+    if path.is_dir():
+        return f"{path} is a folder, not a file"
+    if path.exists():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        except OSError as exc:
+            return f"{path} cannot be written: {exc.strerror}"
+        return None
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{path} cannot be created: {parent} is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{path} cannot be created: {parent} is not writable by this user"
+    return None
 
 
 def read_outbox(path: Path) -> list[dict]:

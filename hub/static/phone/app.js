@@ -19,8 +19,17 @@ const TEXT = {
     sites_title: "Your sites", home: "home", inside: "inside", away: "{d} away", no_fence: "no location set",
     no_position: "Waiting for location…", position: "Your location (±{acc} m)",
     reason_label: "Reason for punching at another site", punch: "Punch", checking: "Checking…",
-    logout: "Log out", camera_unavailable: "The camera is not available. Allow camera access.",
-    location_unavailable: "Location is not available. Turn on location and allow access.",
+    logout: "Log out", camera_unavailable: "The camera could not be started. Close other apps that use it and reload this page.",
+    camera_starting: "Starting camera…", camera_off: "No camera",
+    camera_denied: "Camera access is blocked for this page. Allow it: tap the lock icon next to the address (or browser Settings › Site settings › Camera), choose Allow, then reload.",
+    camera_timeout: "The camera did not start within {s} seconds. Allow the camera for this page (lock icon next to the address) and reload.",
+    location_unavailable: "Location is not available. Turn on the phone's location (GPS) and allow it for this page.",
+    location_denied: "Location access is blocked for this page. Allow it: tap the lock icon next to the address (or browser Settings › Site settings › Location), turn on the phone's location, then reload.",
+    location_timeout: "No location after {s} seconds. Turn on the phone's location (GPS), allow it for this page, step outdoors and reload.",
+    poor_accuracy: "Location too rough: ±{acc} m, but at most ±{max} m is accepted. Step outdoors or wait a moment; a punch now would be refused.",
+    no_site: "You are not at any of your sites (nearest: {name}, {d} away). A punch here would be refused.",
+    no_site_anywhere: "You are not at any of your sites. A punch here would be refused.",
+    at_site: "A punch here counts for {name}.", near: "about {d}",
     network_error: "No connection to the server. Try again.", request_invalid: "The request was not valid.",
     activated: "This phone is activated.", phone_blocked: "no phone punch", who: "{name} ({id})",
   },
@@ -34,16 +43,39 @@ const TEXT = {
     sites_title: "आपकी साइटें", home: "मूल", inside: "अंदर", away: "{d} दूर", no_fence: "स्थान तय नहीं",
     no_position: "स्थान की प्रतीक्षा…", position: "आपका स्थान (±{acc} मी)",
     reason_label: "दूसरी साइट पर पंच करने का कारण", punch: "पंच करें", checking: "जाँच हो रही है…",
-    logout: "लॉग आउट", camera_unavailable: "कैमरा उपलब्ध नहीं है। कैमरे की अनुमति दें।",
-    location_unavailable: "स्थान उपलब्ध नहीं है। लोकेशन चालू करें और अनुमति दें।",
+    logout: "लॉग आउट", camera_unavailable: "कैमरा चालू नहीं हो सका। कैमरा इस्तेमाल कर रहे दूसरे ऐप बंद करें और यह पेज फिर से खोलें।",
+    camera_starting: "कैमरा चालू हो रहा है…", camera_off: "कैमरा नहीं",
+    camera_denied: "इस पेज के लिए कैमरा रोका गया है। अनुमति दें: पते के पास ताले के चिह्न पर टैप करें (या ब्राउज़र सेटिंग › साइट सेटिंग › कैमरा), अनुमति दें चुनें, फिर पेज दोबारा खोलें।",
+    camera_timeout: "कैमरा {s} सेकंड में चालू नहीं हुआ। इस पेज के लिए कैमरे की अनुमति दें (पते के पास ताले का चिह्न) और पेज दोबारा खोलें।",
+    location_unavailable: "स्थान उपलब्ध नहीं है। फ़ोन की लोकेशन (GPS) चालू करें और इस पेज को अनुमति दें।",
+    location_denied: "इस पेज के लिए लोकेशन रोकी गई है। अनुमति दें: पते के पास ताले के चिह्न पर टैप करें (या ब्राउज़र सेटिंग › साइट सेटिंग › लोकेशन), फ़ोन की लोकेशन चालू करें, फिर पेज दोबारा खोलें।",
+    location_timeout: "{s} सेकंड में स्थान नहीं मिला। फ़ोन की लोकेशन (GPS) चालू करें, इस पेज को अनुमति दें, खुले में जाएँ और पेज दोबारा खोलें।",
+    poor_accuracy: "स्थान पर्याप्त सटीक नहीं: ±{acc} मी, जबकि अधिकतम ±{max} मी स्वीकार है। खुले में जाएँ या थोड़ा रुकें; अभी पंच अस्वीकार होगा।",
+    no_site: "आप अपनी किसी साइट पर नहीं हैं (सबसे नज़दीक: {name}, {d} दूर)। यहाँ पंच अस्वीकार होगा।",
+    no_site_anywhere: "आप अपनी किसी साइट पर नहीं हैं। यहाँ पंच अस्वीकार होगा।",
+    at_site: "यहाँ पंच {name} के लिए गिना जाएगा।", near: "लगभग {d}",
     network_error: "सर्वर से संपर्क नहीं हो पाया। फिर से प्रयास करें।", request_invalid: "अनुरोध मान्य नहीं था।",
     activated: "यह फ़ोन सक्रिय हो गया है।", phone_blocked: "फ़ोन पंच नहीं", who: "{name} ({id})",
   },
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { lang: localStorage.getItem(KEYS.lang) || "en", activation: null, setup: null, fix: null,
-                sites: null, sitesSeq: 0, stream: null, watch: null, status: null, result: null };
+const CAMERA_TIMEOUT_S = 15;
+const LOCATION_TIMEOUT_S = 30;
+
+/* The phone's own language until the user picks one: Hindi when it prefers Hindi to English. */
+function phoneLanguage() {
+  const preferred = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || "en"];
+  for (const tag of preferred) {
+    const primary = String(tag).toLowerCase().split("-")[0];
+    if (primary === "hi" || primary === "en") return primary;
+  }
+  return "en";
+}
+
+const state = { lang: localStorage.getItem(KEYS.lang) || phoneLanguage(), activation: null, setup: null, fix: null,
+                sites: null, sitesSeq: 0, stream: null, watch: null, status: null, result: null,
+                camera: "off", cameraNote: null, locationNote: null, locationTimer: null, busy: false };
 
 function t(key, values = {}) {
   const text = (TEXT[state.lang] || TEXT.en)[key] || TEXT.en[key] || key;
@@ -59,7 +91,10 @@ function applyLanguage() {
   if (state.status) showStatus(state.status);
   if (state.result) showResult(state.result);
   if (state.fix) showPosition();
+  if (state.locationNote) showLocationNote(state.locationNote);
   if (state.sites) renderSites(state.sites);
+  showCameraNote(state.cameraNote);
+  renderPunchButton();
 }
 
 $("lang").addEventListener("click", () => {
@@ -222,78 +257,198 @@ async function openPunch() {
   showResult(null);
   show("screen-punch");
   startCamera();
-  if (navigator.geolocation && state.watch === null) {
-    state.watch = navigator.geolocation.watchPosition(onPosition, () => showStatus({ kind: "bad", key: "location_unavailable" }),
-      { enableHighAccuracy: true, maximumAge: 10000, timeout: 30000 });
-  }
+  startLocation();
   await refreshSites();
 }
 
 function stopDevices() {
   if (state.watch !== null) { navigator.geolocation.clearWatch(state.watch); state.watch = null; }
+  clearTimeout(state.locationTimer);
   if (state.stream) { state.stream.getTracks().forEach((track) => track.stop()); state.stream = null; }
+  state.camera = "off";
+  renderPunchButton();
+}
+
+/* Punch is offered only once the video plays: before that there is no selfie to take. */
+function renderPunchButton() {
+  const button = $("punch-btn");
+  const key = state.camera === "ready" ? "punch" : state.camera === "failed" ? "camera_off" : "camera_starting";
+  button.dataset.i18n = key;
+  button.textContent = t(key);
+  button.disabled = state.busy || state.camera !== "ready";
+}
+
+function showCameraNote(m) {
+  state.cameraNote = m;
+  $("camera-note").hidden = !m;
+  $("camera-note").textContent = m ? messageText(m) : "";
+  $("camera-note").dataset.reason = m ? m.key : "";
+}
+
+function cameraFailed(key, values) {
+  if (state.camera === "ready") return;
+  state.camera = "failed";
+  showCameraNote({ kind: "bad", key, values });
+  renderPunchButton();
+}
+
+function withTimeout(promise, seconds, onTimeout) {
+  let timer;
+  const late = new Promise((_, reject) => { timer = setTimeout(() => reject(onTimeout()), seconds * 1000); });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 async function startCamera() {
-  if (state.stream) return;
+  if (state.stream || state.camera === "starting") return;
+  state.camera = "starting";
+  showCameraNote(null);
+  renderPunchButton();
+  const video = $("video");
   try {
-    state.stream = await navigator.mediaDevices.getUserMedia({ audio: false,
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) throw new Error("no camera API");
+    const timedOut = () => Object.assign(new Error("timeout"), { name: "TimeoutError" });
+    const request = navigator.mediaDevices.getUserMedia({ audio: false,
       video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } } });
-    $("video").srcObject = state.stream;
-  } catch (err) { showStatus({ kind: "bad", key: "camera_unavailable" }); }
+    request.then((late) => { if (state.camera !== "starting" && late !== state.stream) late.getTracks().forEach((tr) => tr.stop()); },
+      () => {});
+    state.stream = await withTimeout(request, CAMERA_TIMEOUT_S, timedOut);
+    video.srcObject = state.stream;
+    await withTimeout(new Promise((resolve) => {
+      if (video.readyState >= 2 && video.videoWidth && !video.paused) resolve();
+      else video.addEventListener("playing", resolve, { once: true });
+      video.play().catch(() => {});
+    }), CAMERA_TIMEOUT_S, timedOut);
+    if (!state.stream) return;  // left the punch screen meanwhile
+    state.camera = "ready";
+    renderPunchButton();
+  } catch (err) {
+    if (err.name === "NotAllowedError" || err.name === "SecurityError") cameraFailed("camera_denied");
+    else if (err.name === "TimeoutError") cameraFailed("camera_timeout", { s: CAMERA_TIMEOUT_S });
+    else cameraFailed("camera_unavailable");
+  }
+}
+
+/* --- position -------------------------------------------------------------------------- */
+
+function locationError(err) {
+  if (err && err.code === 1) return "location_denied";
+  if (err && err.code === 3) return "location_timeout";
+  return "location_unavailable";
+}
+
+function showLocationNote(m) {
+  state.locationNote = m;
+  const where = $("position");
+  if (m) {
+    where.textContent = messageText(m);
+    where.dataset.state = "error";
+    where.dataset.reason = m.key;
+  } else {
+    where.dataset.state = state.fix ? "fix" : "waiting";
+    where.dataset.reason = "";
+  }
+}
+
+function startLocation() {
+  if (!navigator.geolocation) { showLocationNote({ kind: "bad", key: "location_unavailable" }); return; }
+  if (state.watch !== null) return;
+  clearTimeout(state.locationTimer);
+  state.locationNote = null;  // a note from an earlier visit of this screen is stale now
+  if (state.fix) showPosition(); else { $("position").textContent = t("no_position"); showLocationNote(null); }
+  // The browser's own timeout does not count the time a permission prompt stays open: ours does.
+  state.locationTimer = setTimeout(() => {
+    if (!state.fix) showLocationNote({ kind: "bad", key: "location_timeout", values: { s: LOCATION_TIMEOUT_S } });
+  }, LOCATION_TIMEOUT_S * 1000);
+  state.watch = navigator.geolocation.watchPosition(onPosition, (err) => {
+    if (!state.fix || err.code === 1) {
+      const key = locationError(err);
+      showLocationNote({ kind: "bad", key, values: { s: LOCATION_TIMEOUT_S } });
+    }
+  }, { enableHighAccuracy: true, maximumAge: 10000, timeout: LOCATION_TIMEOUT_S * 1000 });
 }
 
 /* Keep the newest fix; true when it moved (so the site list is worth fetching again). */
 function setFix(pos) {
   const moved = !state.fix || Math.abs(state.fix.lat - pos.coords.latitude) > 1e-5
-    || Math.abs(state.fix.lon - pos.coords.longitude) > 1e-5;
+    || Math.abs(state.fix.lon - pos.coords.longitude) > 1e-5 || state.fix.accuracy !== pos.coords.accuracy;
   state.fix = { lat: pos.coords.latitude, lon: pos.coords.longitude, accuracy: pos.coords.accuracy };
+  clearTimeout(state.locationTimer);
+  state.locationNote = null;
   showPosition();
   return moved;
 }
 
 function onPosition(pos) { if (setFix(pos)) refreshSites(); }
 
-function showPosition() { $("position").textContent = t("position", { acc: Math.round(state.fix.accuracy) }); }
+function showPosition() {
+  if (state.locationNote) return;
+  $("position").textContent = t("position", { acc: Math.round(state.fix.accuracy) });
+  showLocationNote(null);
+}
 
 /* A fix at most 10 s old: the high-accuracy watch keeps one fresh while the phone moves. */
 function currentPosition() {
-  return new Promise((resolve, reject) => navigator.geolocation.getCurrentPosition(resolve, reject,
+  const ask = new Promise((resolve, reject) => navigator.geolocation.getCurrentPosition(resolve, reject,
     { enableHighAccuracy: true, maximumAge: 10000, timeout: 20000 }));
+  return withTimeout(ask, 25, () => ({ code: 3 }));
 }
 
 /* Fetch the site list for the newest fix; an older answer arriving late is dropped. */
 async function refreshSites() {
-  const q = state.fix ? `?lat=${state.fix.lat}&lon=${state.fix.lon}&accuracy=${state.fix.accuracy}` : "";
+  const fix = state.fix;
+  const q = fix ? `?lat=${fix.lat}&lon=${fix.lon}&accuracy=${fix.accuracy}` : "";
   const seq = ++state.sitesSeq;
   try {
     const data = await api("/sites" + q);
-    if (seq === state.sitesSeq) renderSites(data);
+    if (seq === state.sitesSeq) renderSites({ ...data, fix });
   } catch (err) { if (!handleAuthLoss(err)) showStatus(refusalMessage(err)); }
 }
 
 function distanceText(m) { return m < 1000 ? `${Math.round(m)} m` : `${(m / 1000).toFixed(1)} km`; }
 
+/* Where a punch would stand, before it is tried: "ok", "poor_accuracy", "no_site" or "" (no fix yet). */
+function placeOf(data) {
+  if (!data.fix || !data.items.some((site) => site.distance_m !== null)) return { state: "" };
+  if (data.fix.accuracy > data.max_accuracy_m) {
+    return { state: "poor_accuracy", key: "poor_accuracy",
+             values: { acc: Math.round(data.fix.accuracy), max: Math.round(data.max_accuracy_m) } };
+  }
+  if (data.punch_site_id === null) {
+    const nearest = data.items.find((site) => site.site_id === data.nearest_site_id);
+    return nearest ? { state: "no_site", key: "no_site", values: { name: nearest.name, d: distanceText(nearest.distance_m) } }
+      : { state: "no_site", key: "no_site_anywhere" };
+  }
+  const site = data.items.find((s) => s.site_id === data.punch_site_id);
+  return { state: "ok", key: "at_site", values: { name: site ? site.name : data.punch_site_id } };
+}
+
 function renderSites(data) {
   state.sites = data;
+  const place = placeOf(data);
+  const rough = place.state === "poor_accuracy";
   const list = $("sites");
   list.replaceChildren();
   for (const site of data.items) {
     const li = document.createElement("li");
     li.dataset.siteId = site.site_id;
-    li.classList.toggle("inside", site.inside);
+    li.classList.toggle("inside", site.inside && !rough);  // a rough fix proves no one is inside
     li.classList.toggle("blocked", site.phone !== null);
     const name = document.createElement("span");
     name.textContent = site.name + (site.home ? ` · ${t("home")}` : "");
     const where = document.createElement("span");
     where.className = "tag";
+    const d = site.distance_m === null ? "" : distanceText(site.distance_m);
     where.textContent = !site.has_fence ? t("no_fence") : site.distance_m === null ? ""
-      : site.inside ? t("inside") : t("away", { d: distanceText(site.distance_m) });
+      : rough ? t("near", { d }) : site.inside ? t("inside") : t("away", { d });
     if (site.phone !== null) where.textContent += ` · ${t("phone_blocked")}`;
     li.append(name, where);
     list.append(li);
   }
-  $("reason-row").hidden = !data.needs_reason;
+  const note = $("where");
+  note.hidden = !place.state;
+  note.dataset.state = place.state;
+  note.textContent = place.state ? t(place.key, place.values) : "";
+  $("reason-row").hidden = !(data.needs_reason && place.state === "ok");
 }
 
 /* --- the punch ------------------------------------------------------------------------ */
@@ -317,15 +472,20 @@ function showResult(m) {
   box.textContent = messageText(m);
   box.dataset.state = m.kind === "ok" ? "accepted" : m.kind === "busy" ? "busy" : "refused";
   box.dataset.reason = m.reason || "";
+  if (!$("screen-punch").hidden) box.scrollIntoView({ block: "nearest" });
 }
 
 $("punch-btn").addEventListener("click", async () => {
-  const button = $("punch-btn");
-  button.disabled = true;
+  if (state.busy || state.camera !== "ready") return;
+  state.busy = true;
+  renderPunchButton();
   showResult({ kind: "busy", key: "checking" });
   try {
     let pos;
-    try { pos = await currentPosition(); } catch (err) { showResult({ kind: "bad", reason: "location_unavailable" }); return; }
+    try { pos = await currentPosition(); } catch (err) {
+      showResult({ kind: "bad", reason: locationError(err), values: { s: LOCATION_TIMEOUT_S } });
+      return;
+    }
     setFix(pos);
     await refreshSites();
     const selfie = await captureSelfie();
@@ -344,7 +504,8 @@ $("punch-btn").addEventListener("click", async () => {
   } catch (err) {
     if (!handleAuthLoss(err)) showResult(refusalMessage(err));
   } finally {
-    button.disabled = false;
+    state.busy = false;
+    renderPunchButton();
   }
 });
 
