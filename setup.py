@@ -24,7 +24,7 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(include=["protocol*", "biometrics*", "kiosk*", "hub*", "hardware*", "provisioning*", "devtools*"]),
     include_package_data=True,
-    package_data={"hub": ["*.yaml", "accounts/data/*", "static/*", "static/phone/*", "static/dashboard/*", "static/vendor/swagger-ui/*", "templates/*", "migrations/*", "migrations/versions/*"], "kiosk": ["*.yaml"]},
+    package_data={"hub": ["*.yaml", "accounts/data/*", "static/*", "static/phone/*", "static/dashboard/*", "templates/*", "migrations/*", "migrations/versions/*"], "kiosk": ["*.yaml"]},
     install_requires=[
         "pydantic>=2.5",
         "pyyaml>=6",
@@ -45,6 +45,7 @@ setup(
             "httpx>=0.27",
             "argon2-cffi>=23.1",
             "prometheus-client>=0.20",  # GET /metrics (text exposition format)
+            "swagger-ui-bundle-v2>=5.31",  # /docs served from these files, never a CDN (hub/api/docs.py)
         ],
         "postgres": ["psycopg[binary]>=3.1"],
         "provision": ["httpx>=0.27"],

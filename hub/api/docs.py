@@ -1,11 +1,13 @@
-"""The API's interactive docs (/docs) from vendored Swagger UI files, with a CSP that allows them.
+"""The API's interactive docs (/docs) from locally installed Swagger UI files, with a CSP that allows them.
 
 FastAPI's default /docs page loads its script and CSS from a CDN; a hub on a
 closed network then shows a blank page, and a CDN compromise would run code
-next to an admin's session. Here the files come from
-``hub/static/vendor/swagger-ui`` (see its README for version and licence)
-and the page's one inline script is allowed by its SHA-256 hash, nothing
-else. ReDoc is not served (no vendored copy).
+next to an admin's session. Here the files come from the PyPI package
+``swagger-ui-bundle-v2`` (Swagger UI's own dist files, Apache-2.0, licence in
+its dist-info), a hub dependency, so nothing is fetched at run time and no
+1.7 MB bundle lives in this repository; the page's one inline script is
+allowed by its SHA-256 hash, nothing else. ReDoc is not served (no package
+ships its files).
 """
 
 import base64
@@ -14,13 +16,14 @@ import re
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from swagger_ui_bundle import swagger_ui_path
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
 from hub.api.deps import public
 from hub.errors import NotFound
 
-VENDOR = Path(__file__).resolve().parents[1] / "static" / "vendor" / "swagger-ui"
+VENDOR = Path(str(swagger_ui_path))
 ASSET_PREFIX = "/docs/assets"
 ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8", "swagger-ui.css": "text/css; charset=utf-8",
           "favicon-32x32.png": "image/png"}
