@@ -332,7 +332,7 @@ def test_check_config_refuses_a_world_readable_token_file(tmp_path, capsys, usua
 
 @pytest.mark.browser
 def test_docs_render_in_chromium_under_their_csp(tmp_path, browser_factory):
-    """Swagger UI runs from the vendored files: its hashed inline script is allowed, nothing is blocked."""
+    """Swagger UI runs from the installed package's files: its hashed inline script is allowed, nothing is blocked."""
     from selenium.webdriver.common.by import By
     api = HubApi(tmp_path, sqlite_engine(tmp_path))
     driver = browser_factory()
