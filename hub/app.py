@@ -4,7 +4,6 @@ import logging
 import signal
 import threading
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -15,7 +14,7 @@ from sqlalchemy.engine import make_url
 from hub.api import create_app
 from hub.config import HubConfig
 from hub.db import make_engine, make_session_factory
-from hub.ingest import IngestWorker
+from hub.ingest.worker import IngestWorker
 from protocol.settings import load_config
 
 if TYPE_CHECKING:
@@ -46,7 +45,9 @@ def build_api(config: HubConfig, engine: Engine) -> FastAPI:
 
 
 def build_encoder() -> "FaceEncoder":
-    from biometrics.encoder import FaceEncoder  # dlib is imported only by the commands that enrol
+    from biometrics.encoder import (
+        FaceEncoder,  # dlib is imported only by the commands that enrol
+    )
 
     return FaceEncoder()
 

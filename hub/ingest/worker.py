@@ -1,10 +1,10 @@
 """The MQTT ingest worker: punches in, one transaction per batch, acks after commit.
 
-paho's network thread only enqueues (``hub.inbox``, at most
+paho's network thread only enqueues (``hub.ingest.inbox``, at most
 ``ingest.receive_max`` messages: when it is full paho stops reading and a
 backlog waits at the broker, not in memory); one worker thread takes batches
 (up to ``ingest.batch_max`` messages or ``ingest.batch_wait_s`` after the
-first), decides each punch (``hub.intake``; the batch's kiosks and
+first), decides each punch (``hub.ingest.intake``; the batch's kiosks and
 employees are loaded with one query each, and its signatures are checked on
 ``VERIFY_THREADS`` threads, where libsodium runs without the GIL, so a worker
 uses a second core), stores the batch in ONE transaction (its
@@ -46,15 +46,33 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import gallery_keys, health, plausibility
 from hub.config import HubConfig
-from hub.gallery import allowed_sites, build_delta, gallery_updates, record_applied
-from hub.inbox import Inbox
-from hub.intake import (Accepted, DeviceRecord, Outcome, PunchMessage, Rejected, Screened, build_acks,
-                         finish_punch, parse_punch_message, punch_id_of, screen_punch)
-from hub.plausibility import Flag
-from hub.punches import ReceivedMessage, highest_seqs, seq_book, store_decisions
-from hub.registry import lookup_device, lookup_devices
+from hub.devices import health
+from hub.devices.registry import lookup_device, lookup_devices
+from hub.enrolment import gallery_keys
+from hub.enrolment.gallery import (
+    allowed_sites,
+    build_delta,
+    gallery_updates,
+    record_applied,
+)
+from hub.ingest import plausibility
+from hub.ingest.inbox import Inbox
+from hub.ingest.intake import (
+    Accepted,
+    DeviceRecord,
+    Outcome,
+    PunchMessage,
+    Rejected,
+    Screened,
+    build_acks,
+    finish_punch,
+    parse_punch_message,
+    punch_id_of,
+    screen_punch,
+)
+from hub.ingest.plausibility import Flag
+from hub.ingest.punches import ReceivedMessage, highest_seqs, seq_book, store_decisions
 from protocol import messages, topics
 from protocol.backoff import backoff_delay
 from protocol.errors import MessageInvalid, ProtocolError
@@ -148,7 +166,7 @@ class IngestWorker:
         client.on_message = self._on_message
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = cfg.session_expiry_s
-        props.ReceiveMaximum = self.config.ingest.receive_max  # the inbox holds no more either (hub.inbox)
+        props.ReceiveMaximum = self.config.ingest.receive_max  # the inbox holds no more either (hub.ingest.inbox)
         client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props)
         # Acks on the receiving connection would wait for their PUBACKs behind the punches coming in,
         # which paho reads only as fast as the worker stores: draining 1,000,000, acks went out at a
