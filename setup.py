@@ -22,9 +22,9 @@ setup(
     version="0.1.0",
     description=__doc__,
     python_requires=">=3.11",
-    packages=find_packages(include=["protocol*", "biometrics*", "kiosk*", "hub*", "hardware*", "provisioning*", "devtools*"]),
+    packages=find_packages(include=["protocol*", "i18n*", "biometrics*", "kiosk*", "hub*", "hardware*", "provisioning*", "devtools*"]),
     include_package_data=True,
-    package_data={"hub": ["*.yaml", "accounts/data/*", "static/*", "static/phone/*", "static/dashboard/*", "templates/*", "migrations/*", "migrations/versions/*"], "kiosk": ["*.yaml"]},
+    package_data={"i18n": ["catalogues/*.json"], "hub": ["*.yaml", "accounts/data/*", "static/*", "static/common/*", "static/phone/*", "static/dashboard/*", "templates/*", "migrations/*", "migrations/versions/*"], "kiosk": ["*.yaml"]},
     install_requires=[
         "pydantic>=2.5",
         "pyyaml>=6",
