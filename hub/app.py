@@ -23,9 +23,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+ENV_PREFIX = "HUB"  # HUB__MQTT__PORT=8883 overrides mqtt.port (protocol/settings.py)
+
+
 def load(path: Path | str) -> HubConfig:
     """Read and validate a hub config file; raises protocol.settings.ConfigError."""
-    return load_config(path, HubConfig)
+    return load_config(path, HubConfig, env_prefix=ENV_PREFIX)
 
 
 def open_engine(config: HubConfig, *, create_dirs: bool = False) -> Engine:
