@@ -34,6 +34,7 @@ import gc
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -153,6 +154,7 @@ class IngestWorker:
         self._thread: threading.Thread | None = None
         self._verifier: ThreadPoolExecutor | None = None  # None: signatures checked on the worker thread
         self._gallery_key_secret: bytes | None = None  # read (or made) at the first key request
+        self._working_since: float | None = None  # monotonic time of the last step of the batch in hand
 
     # --- lifecycle -------------------------------------------------------
 
@@ -263,10 +265,24 @@ class IngestWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             batch = self._take_batch()
+            self._working_since = time.monotonic()
             try:
                 self._handle_bounded(batch)
             except _Stopped:
                 log.info("stopping with %d messages uncommitted; the broker keeps them", len(batch))
+            finally:
+                self._working_since = None
+
+    def is_progressing(self, stall_s: float) -> bool:
+        """For the systemd watchdog: the worker thread runs, and is idle or made a step in ``stall_s``.
+
+        A database retry counts as a step (a database outage is waited out, not restarted);
+        a batch stuck in one call for longer (a wedged driver, a deadlock) does not.
+        """
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        since = self._working_since
+        return since is None or time.monotonic() - since < stall_s
 
     def _handle_bounded(self, batch: list[Delivery]) -> None:
         """``_handle``, trying each message at most twice: if a bug fails the batch, each message
@@ -667,6 +683,7 @@ class IngestWorker:
                             what, type(exc).__name__, exc.orig, delay)
                 attempt += 1
                 self._stop.wait(delay)
+                self._working_since = time.monotonic()
         raise _Stopped
 
     def _publish(self, topic: str, payload: bytes) -> None:
