@@ -15,10 +15,13 @@ from urllib.parse import urlparse
 import httpx
 
 from protocol.settings import ConfigError, read_secret
-from provisioning import broker, device, firstboot, image, tls
+from provisioning import batch, broker, device, firstboot, image, tls
+from provisioning import cards as cards_module
 from provisioning import bundle as bundles
+from provisioning.cards import CardMaker
 from provisioning.errors import ProvisionError
 from provisioning.hubclient import HubClient
+from provisioning.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +46,17 @@ def _bundle_args(p: argparse.ArgumentParser) -> None:
                        help="no TLS: the kiosk sends its MQTT password and punches unencrypted (a lab broker)")
     p.add_argument("--camera", default="picamera2", choices=["picamera2", "opencv", "replay"], help="camera backend")
     p.add_argument("--timezone", default="Asia/Kolkata", help="IANA time zone of the site")
+
+
+def _image_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wheelhouse", type=Path, metavar="DIR", help="wheels to install the kiosk from, offline")
+    p.add_argument("--wifi-ssid", metavar="SSID", help="Wi-Fi network name")
+    p.add_argument("--wifi-password-file", type=Path, metavar="F", help="file holding the Wi-Fi passphrase")
+    p.add_argument("--wifi-country", default="IN", metavar="CC", help="Wi-Fi regulatory country (default IN)")
+    p.add_argument("--admin-user", metavar="U", help="also create this sudo user, SSH key only (cloud-init images)")
+    p.add_argument("--ssh-key-file", type=Path, metavar="F", help="public SSH key for --admin-user")
+    p.add_argument("--firstrun", action="store_true", help="also write firstrun.sh for images without cloud-init")
+    p.add_argument("--units-dir", type=Path, default=image.DEFAULT_UNITS_DIR, help="folder with the unit files")
 
 
 def _broker_args(p: argparse.ArgumentParser) -> None:
@@ -78,24 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
     _hub_args(p)
     _bundle_args(p)
 
-    p = sub.add_parser("batch", help="provision every device of a CSV (device_id,site_id[,hostname])")
+    p = sub.add_parser("batch", help="provision every device of a CSV (device_id,site_id[,hostname]), "
+                                      "with --image also its card image")
     p.add_argument("csv", type=Path, help="the devices file")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="one bundle per device in DIR/<device_id>")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="one bundle per device in DIR/<device_id>, its card in DIR/<device_id>.img")
+    p.add_argument("--image", type=Path, metavar="IMG",
+                   help="the uncompressed Raspberry Pi OS image every card is made from (only read)")
+    p.add_argument("--hub-user", default="hub", help="the hub's MQTT username in the broker files (default: hub)")
     _hub_args(p)
     _bundle_args(p)
+    _image_args(p)
 
     p = sub.add_parser("image", help="write a bundle and first-boot config into a Raspberry Pi OS image")
     p.add_argument("--image", required=True, type=Path, help="the uncompressed .img file (changed in place)")
     p.add_argument("--bundle", required=True, type=Path, metavar="DIR", help="the device bundle")
     p.add_argument("--hostname", help="host name (default: the bundle's)")
-    p.add_argument("--wheelhouse", type=Path, metavar="DIR", help="wheels to install the kiosk from, offline")
-    p.add_argument("--wifi-ssid", metavar="SSID", help="Wi-Fi network name")
-    p.add_argument("--wifi-password-file", type=Path, metavar="F", help="file holding the Wi-Fi passphrase")
-    p.add_argument("--wifi-country", default="IN", metavar="CC", help="Wi-Fi regulatory country (default IN)")
-    p.add_argument("--admin-user", metavar="U", help="also create this sudo user, SSH key only (cloud-init images)")
-    p.add_argument("--ssh-key-file", type=Path, metavar="F", help="public SSH key for --admin-user")
-    p.add_argument("--firstrun", action="store_true", help="also write firstrun.sh for images without cloud-init")
-    p.add_argument("--units-dir", type=Path, default=image.DEFAULT_UNITS_DIR, help="folder with the unit files")
+    _image_args(p)
 
     p = sub.add_parser("broker", help="write the Mosquitto logins, ACL, TLS certificates and config snippet")
     p.add_argument("--out", required=True, type=Path, metavar="DIR",
@@ -169,12 +182,41 @@ def cmd_device(args: argparse.Namespace, http: httpx.Client) -> int:
 
 def cmd_batch(args: argparse.Namespace, http: httpx.Client) -> int:
     rows = device.read_devices_csv(args.csv)
-    result = device.provision_batch(_hub(args, http), rows, args.out, _options(args, bundles_folder=args.out))
+    options = _options(args, bundles_folder=args.out)
+    cards = CardMaker(_image_request(args, args.image, bundle=args.out), args.out).open() if args.image else None
+    hub = _hub(args, http)
+    result = batch.provision_batch(hub, rows, args.out, options, cards, Progress(len(rows)))
+    broker_dir = _broker_dir_to_refresh(args, args.out)
+    if broker_dir is not None:
+        plan = _refresh_broker(hub, broker_dir, args.out, args.hub_user)
+        print(f"broker files in {broker_dir}: {len(plan.devices)} devices; restart mosquitto to apply")
+    if args.image:
+        print(result.table())
+        print(f"checksums in {args.out / cards_module.CHECKSUMS} (sha256sum -c)")
     print(result.summary())
     return 1 if result.failed else 0
 
 
-def cmd_image(args: argparse.Namespace, http: httpx.Client) -> int:
+def _broker_dir_to_refresh(args: argparse.Namespace, bundles_folder: Path) -> Path | None:
+    """The `provision broker` folder whose logins a batch regenerates: the one its CA came from,
+    if `provision broker` has written its files there (its options.json); None with --ca-file."""
+    if args.ca_file or (args.plaintext_mqtt and not args.broker_dir):
+        return None
+    broker_dir = args.broker_dir or bundles_folder.parent / DEFAULT_BROKER_DIR
+    return broker_dir if (broker_dir / broker.OPTIONS_FILE).exists() else None
+
+
+def _refresh_broker(
+    hub: HubClient, broker_dir: Path, devices_from: Path, hub_user: str, retire: tuple[str, ...] = ()
+) -> broker.BrokerPlan:
+    """Regenerate the broker's logins and ACL from the bundles, with the options saved in ``broker_dir``."""
+    hub_active = {d.device_id for d in hub.list_devices() if not d.retired}
+    return broker.write_broker_files(broker_dir, devices_from=devices_from, hub_active=hub_active, broker_hosts=[],
+                                     options=broker.options_for(broker_dir), retire=retire, hub_user=hub_user)
+
+
+def _image_request(args: argparse.Namespace, image_path: Path, bundle: Path) -> image.ImageRequest:
+    """The image options of ``provision image`` and ``batch --image``; secrets read from their files."""
     wifi = None
     if args.wifi_ssid:
         if not args.wifi_password_file:
@@ -186,10 +228,12 @@ def cmd_image(args: argparse.Namespace, http: httpx.Client) -> int:
         if not args.ssh_key_file:
             raise ProvisionError("--admin-user needs --ssh-key-file (no password logins)")
         ssh_key = args.ssh_key_file.read_text(encoding="utf-8").strip()
-    request = image.ImageRequest(
-        args.image, args.bundle, args.hostname, wifi, args.wheelhouse, args.admin_user, ssh_key, args.firstrun,
-        args.units_dir,
-    )
+    return image.ImageRequest(image_path, bundle, getattr(args, "hostname", None), wifi, args.wheelhouse,
+                              args.admin_user, ssh_key, args.firstrun, args.units_dir)
+
+
+def cmd_image(args: argparse.Namespace, http: httpx.Client) -> int:
+    request = _image_request(args, args.image, args.bundle)
     partition, written = image.write_image(request)
     print(f"wrote {len(written)} files to partition {partition.number} of {args.image}:")
     for path in written:
