@@ -31,10 +31,11 @@ pytestmark = [needs_image_tools, pytest.mark.broker]
 GOOD = [f"K-{n:04d}" for n in range(1, 19)]
 
 
-def devices_csv(path: Path, bad_fixed: bool = False, gate_3: str = "") -> Path:
-    rows = [f"{d},{'S2' if n % 3 == 2 else 'S1'},{gate_3 if d == 'K-0003' else ''}" for n, d in enumerate(GOOD)]
-    rows.insert(5, "K-0019,S1," if bad_fixed else "K 0019,S1,")  # a space: not a device id
-    rows.insert(12, "K-0020,S2," if bad_fixed else "K-0020,NOWHERE,")  # a site the hub does not know
+def devices_csv(path: Path, good: list[str] = GOOD, bad_fixed: bool = False, gate_3: str = "") -> Path:
+    """``good`` rows (every third at S2), and two bad ones (or, ``bad_fixed``, fixed) among them."""
+    rows = [f"{d},{'S2' if n % 3 == 2 else 'S1'},{gate_3 if d == 'K-0003' else ''}" for n, d in enumerate(good)]
+    rows.insert(min(5, len(rows)), "K-0019,S1," if bad_fixed else "K 0019,S1,")  # a space: not a device id
+    rows.insert(min(12, len(rows)), "K-0020,S2," if bad_fixed else "K-0020,NOWHERE,")  # a site the hub lacks
     path.write_text("device_id,site_id,hostname\n" + "\n".join(rows) + "\n")
     return path
 
@@ -57,7 +58,7 @@ def fleet(tmp_path):
 def test_batch_makes_every_card_and_a_card_boots_into_the_fleet(tmp_path, fleet, capsys):
     hub, brk = fleet
     base = tmp_path / "raspios-lite.img"
-    layout = build_image(base, os_tree(tmp_path / "tree"))
+    layout = build_image(base, os_tree(tmp_path / "tree"), Layout(root_mib=12))
     base_sha = hashlib.sha256(base.read_bytes()).hexdigest()
     outside = digest_outside(base, layout.boot_offset, layout.boot_mib * 1024 * 1024)
     wifi = tmp_path / "wifi.txt"
@@ -122,31 +123,32 @@ def test_rerun_rebuilds_only_changed_and_fixed_rows(tmp_path, fleet, capsys):
     base = tmp_path / "raspios-lite.img"
     build_image(base, os_tree(tmp_path / "tree"), Layout(root_mib=8))
     cards = tmp_path / "cards"
+    good = GOOD[:6]
     argv = ["batch", "--image", str(base), "--out", str(cards), *hub.auth]
-    assert main([*argv[:1], str(devices_csv(tmp_path / "a.csv")), *argv[1:]]) == 1
+    assert main([*argv[:1], str(devices_csv(tmp_path / "a.csv", good)), *argv[1:]]) == 1
     capsys.readouterr()
     before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in cards.glob("*.img")}
-    keys = {d: (cards / d / "credentials/device.key").read_bytes() for d in GOOD}
+    keys = {d: (cards / d / "credentials/device.key").read_bytes() for d in good}
 
-    assert main([*argv[:1], str(devices_csv(tmp_path / "a.csv")), *argv[1:]]) == 1  # nothing changed
+    assert main([*argv[:1], str(devices_csv(tmp_path / "a.csv", good)), *argv[1:]]) == 1  # nothing changed
     out = capsys.readouterr().out
-    assert "created: 0, already registered: 18, failed: 2" in out and "cards: 0 written, 18 unchanged" in out
+    assert "created: 0, already registered: 6, failed: 2" in out and "cards: 0 written, 6 unchanged" in out
     assert {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in cards.glob("*.img")} == before
 
-    fixed = devices_csv(tmp_path / "b.csv", bad_fixed=True, gate_3="gate-3")
+    fixed = devices_csv(tmp_path / "b.csv", good, bad_fixed=True, gate_3="gate-3")
     assert main([*argv[:1], str(fixed), *argv[1:]]) == 0
     out = capsys.readouterr().out
-    assert "created: 2, already registered: 18, failed: 0" in out and "cards: 3 written, 17 unchanged" in out
+    assert "created: 2, already registered: 6, failed: 0" in out and "cards: 3 written, 5 unchanged" in out
     assert "K-0003): already registered, card K-0003.img written" in out  # its host name changed
     after = {p.name: p.stat().st_mtime_ns for p in cards.glob("*.img")}
     assert sorted(n for n in after if before.get(n, (None,))[0] != after[n]) == ["K-0003.img", "K-0019.img",
                                                                                "K-0020.img"]
-    assert keys == {d: (cards / d / "credentials/device.key").read_bytes() for d in GOOD}  # identities kept
-    assert len((cards / CHECKSUMS).read_text().splitlines()) == 20
+    assert keys == {d: (cards / d / "credentials/device.key").read_bytes() for d in good}  # identities kept
+    assert len((cards / CHECKSUMS).read_text().splitlines()) == 8
 
     os.truncate(cards / "K-0005.img", 4096)  # a card file damaged since: rebuilt, not trusted
     assert main([*argv[:1], str(fixed), *argv[1:]]) == 0
-    assert "cards: 1 written, 19 unchanged" in capsys.readouterr().out
+    assert "cards: 1 written, 7 unchanged" in capsys.readouterr().out
     assert json.loads((cards / MANIFEST).read_text())["cards"]["K-0005"]["size"] == base.stat().st_size
 
 
