@@ -8,14 +8,17 @@ history would keep them.
 
 import argparse
 import logging
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+import yaml
 
 from protocol.settings import ConfigError, read_secret
-from provisioning import batch, broker, device, firstboot, image, tls
+from provisioning import batch, broker, device, firstboot, handover, image, oldcard, replace, tls
 from provisioning import cards as cards_module
 from provisioning import bundle as bundles
 from provisioning.cards import CardMaker
@@ -108,6 +111,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image", required=True, type=Path, help="the uncompressed .img file (changed in place)")
     p.add_argument("--bundle", required=True, type=Path, metavar="DIR", help="the device bundle")
     p.add_argument("--hostname", help="host name (default: the bundle's)")
+    _image_args(p)
+
+    p = sub.add_parser("replace", help="a new kiosk in a dead one's place: same site, its unacked punches "
+                                        "delivered, the old identity retired at the hub and the broker")
+    p.add_argument("old", help="the dead kiosk's device id (its bundle must be in --out)")
+    p.add_argument("new", help="the replacement's device id")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="the bundles folder (batch --out): DIR/OLD is read, DIR/NEW written")
+    p.add_argument("--old-card", type=Path, metavar="IMG",
+                   help="the old kiosk's SD card (a card reader's device, e.g. /dev/sdb, or an image of it), "
+                        "to deliver the punches still waiting on it")
+    p.add_argument("--image", type=Path, metavar="IMG", help="also make the new kiosk's card, DIR/NEW.img, from this")
+    p.add_argument("--handover-timeout", type=float, default=60.0, metavar="S",
+                   help="how long to wait for the hub's acks of the old punches (default 60)")
+    p.add_argument("--hub-user", default="hub", help="the hub's MQTT username in the broker files (default: hub)")
+    _hub_args(p)
+    _bundle_args(p)
     _image_args(p)
 
     p = sub.add_parser("broker", help="write the Mosquitto logins, ACL, TLS certificates and config snippet")
@@ -232,6 +252,49 @@ def _image_request(args: argparse.Namespace, image_path: Path, bundle: Path) -> 
                               args.admin_user, ssh_key, args.firstrun, args.units_dir)
 
 
+def cmd_replace(args: argparse.Namespace, http: httpx.Client) -> int:
+    options = _options(args, bundles_folder=args.out)
+    broker_dir = _broker_dir_to_refresh(args, args.out)
+    if broker_dir is None:
+        raise ProvisionError("replace regenerates the broker's logins: give --broker-dir, the `provision broker "
+                             "--out` folder (its options.json must be there), not --ca-file")
+    cards = CardMaker(_image_request(args, args.image, bundle=args.out), args.out).open() if args.image else None
+    hub = _hub(args, http)
+    read_card = None
+    if args.old_card:
+        bundles.read_meta(args.out / args.old)  # "not a device bundle" before anything else about it
+        state_dir = _old_state_dir(args.out / args.old)
+        scratch = Path(tempfile.mkdtemp(prefix="provision-oldcard-"))
+        read_card = lambda: oldcard.read_unacked(args.old_card, state_dir, scratch)  # noqa: E731
+    port = options.mqtt_port or (8883 if options.ca_file else 1883)
+
+    def deliver(bundle_dir: Path, rows: list[tuple[str, bytes]]) -> handover.Delivery:
+        return handover.deliver(bundle_dir, rows, options.mqtt_host, port, args.handover_timeout)
+
+    try:
+        result = replace.replace_device(hub, args.old, args.new, args.out, options, deliver, read_card)
+    finally:
+        if args.old_card:
+            shutil.rmtree(scratch, ignore_errors=True)
+    for line in result.lines():
+        print(line)
+    plan = _refresh_broker(hub, broker_dir, args.out, args.hub_user, retire=(args.old,))
+    print(f"broker files in {broker_dir}: {len(plan.devices)} devices, {args.old} left out; restart mosquitto to apply")
+    if cards is not None:
+        card = cards.make(args.out / args.new)
+        print(f"card {card.path} ({'written' if card.written else 'unchanged'}) sha256 {card.sha256}")
+    return 0
+
+
+def _old_state_dir(old_bundle: Path) -> Path:
+    """Where the old kiosk kept its outbox: its kiosk.yaml's state_dir, as installed."""
+    try:
+        config = yaml.safe_load((old_bundle / bundles.KIOSK_YAML).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProvisionError(f"cannot read {old_bundle / bundles.KIOSK_YAML}: {exc}") from exc
+    return Path(config.get("state_dir") or bundles.PI_STATE_DIR)
+
+
 def cmd_image(args: argparse.Namespace, http: httpx.Client) -> int:
     request = _image_request(args, args.image, args.bundle)
     partition, written = image.write_image(request)
@@ -290,6 +353,7 @@ COMMANDS = {
     "image": cmd_image,
     "broker": cmd_broker,
     "retire": cmd_retire,
+    "replace": cmd_replace,
 }
 
 

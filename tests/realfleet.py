@@ -114,6 +114,7 @@ class CardKiosk:
         installed = yaml.safe_load((boot_kiosk_dir / bundle.KIOSK_YAML).read_text())
         creds = boot_kiosk_dir / bundle.CREDENTIALS
         mqtt = installed["mqtt"] | {"host": BROKER_NAME, "port": port, "keepalive_s": 10, "reconnect_max_s": 1.0,
+                                    "ack_timeout_s": 2.0,  # a punch sent while the hub reconnects is resent soon
                                     "password_file": str(creds / bundle.MQTT_PASSWORD),
                                     "ca_file": str(boot_kiosk_dir / bundle.CA_CERT)}
         self.config = KioskConfig.model_validate(installed | {
