@@ -46,8 +46,7 @@ def root_tree(folder: Path, data_mib: int) -> Path:
     while left > 0:
         size = min(64, left)
         with open(folder / f"usr/lib/blob{n}.so", "wb") as f:
-            for _ in range(size):
-                f.write(os.urandom(MIB))
+            f.writelines(os.urandom(MIB) for _ in range(size))
         left -= size
         n += 1
     return folder

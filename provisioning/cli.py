@@ -7,6 +7,7 @@ history would keep them.
 """
 
 import argparse
+import functools
 import logging
 import shutil
 import sys
@@ -19,8 +20,8 @@ import yaml
 
 from protocol.settings import ConfigError, read_secret
 from provisioning import batch, broker, device, firstboot, handover, image, oldcard, replace, tls
-from provisioning import cards as cards_module
 from provisioning import bundle as bundles
+from provisioning import cards as cards_module
 from provisioning.cards import CardMaker
 from provisioning.errors import ProvisionError
 from provisioning.hubclient import HubClient
@@ -265,7 +266,7 @@ def cmd_replace(args: argparse.Namespace, http: httpx.Client) -> int:
         bundles.read_meta(args.out / args.old)  # "not a device bundle" before anything else about it
         state_dir = _old_state_dir(args.out / args.old)
         scratch = Path(tempfile.mkdtemp(prefix="provision-oldcard-"))
-        read_card = lambda: oldcard.read_unacked(args.old_card, state_dir, scratch)  # noqa: E731
+        read_card = functools.partial(oldcard.read_unacked, args.old_card, state_dir, scratch)
     port = options.mqtt_port or (8883 if options.ca_file else 1883)
 
     def deliver(bundle_dir: Path, rows: list[tuple[str, bytes]]) -> handover.Delivery:

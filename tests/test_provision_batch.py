@@ -23,7 +23,7 @@ from provisioning.cards import CHECKSUMS, MANIFEST
 from provisioning.cli import main
 from provisioning.progress import Progress, bar
 from tests.polling import wait_until
-from tests.raspios_image import (Layout, build_image, copy_boot_folder, needs_image_tools, os_tree, read_boot, sh)
+from tests.raspios_image import Layout, build_image, copy_boot_folder, needs_image_tools, os_tree, read_boot, sh
 from tests.realfleet import WAIT_S, CardKiosk, RealBroker, RealHub
 
 pytestmark = [needs_image_tools, pytest.mark.broker]
