@@ -129,6 +129,7 @@ def _stage_bundle(request: ImageRequest, kiosk_dir: Path, wheels: list[Path]) ->
         if (src / bundles.CREDENTIALS / name).is_file():
             shutil.copyfile(src / bundles.CREDENTIALS / name, kiosk_dir / bundles.CREDENTIALS / name)
     (kiosk_dir / "install.sh").write_text(firstboot.install_script())
+    (kiosk_dir / firstboot.JOURNALD_CONF).write_text(firstboot.journald_conf())
     (kiosk_dir / "systemd").mkdir()
     for unit in UNITS_ON_IMAGE:
         unit_path = request.units_dir / unit
