@@ -121,9 +121,12 @@ class CardMaker:
             FatImage(tmp, self.partition).copy_in(sorted(stage.iterdir()))
             digest = sha256_file(tmp)
             os.replace(tmp, card)
-        except (OSError, ImageError):
+        except ImageError:
             tmp.unlink(missing_ok=True)
             raise
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise ImageError(f"writing the card {card} failed: {exc.strerror or exc}") from exc
         log.info("wrote %s (%s data bytes copied from the base)", card, copied)
         return digest
 

@@ -211,6 +211,9 @@ def cmd_batch(args: argparse.Namespace, http: httpx.Client) -> int:
     if broker_dir is not None:
         plan = _refresh_broker(hub, broker_dir, args.out, args.hub_user)
         print(f"broker files in {broker_dir}: {len(plan.devices)} devices; restart mosquitto to apply")
+    elif not args.ca_file and not args.plaintext_mqtt:
+        print(f"broker logins not regenerated: no {broker.OPTIONS_FILE} in the broker folder; run "
+              f"`provision broker --devices-from {args.out} --out DIR` (once with --broker-host)")
     if args.image:
         print(result.table())
         print(f"checksums in {args.out / cards_module.CHECKSUMS} (sha256sum -c)")

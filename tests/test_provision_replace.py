@@ -29,7 +29,7 @@ from provisioning.cli import main
 from provisioning.replace import DELIVERED_FILE, UNACKED_FILE
 from tests.fleetkit import Client
 from tests.polling import wait_until
-from tests.raspios_image import Layout, build_image, needs_image_tools, os_tree
+from tests.raspios_image import Layout, build_image, needs_image_tools, os_tree, read_boot
 from tests.realfleet import BROKER_NAME, EMPLOYEE, WAIT_S, CardKiosk, RealBroker, RealHub
 
 pytestmark = [needs_image_tools, pytest.mark.broker]
@@ -95,8 +95,12 @@ def test_replace_delivers_the_old_punches_and_shuts_the_old_identity_out(tmp_pat
     assert not _hub_device(hub, "K-OLD")["retired_at"]
     assert len((bundles / "K-OLD" / UNACKED_FILE).read_text().splitlines()) == 3
 
-    assert main([*argv, "--mqtt-port", str(brk.port)]) == 0  # the card is no longer needed
+    base = tmp_path / "raspios-lite.img"
+    layout = build_image(base, os_tree(tmp_path / "base-root"), Layout(root_mib=8))
+    assert main([*argv, "--mqtt-port", str(brk.port), "--image", str(base)]) == 0  # the card is no longer needed
     out = capsys.readouterr().out
+    new_key = (bundles / "K-NEW/credentials/device.key").read_bytes()
+    assert read_boot(bundles / "K-NEW.img", layout, "kiosk/credentials/device.key") == new_key
     assert "K-NEW: already registered at site S1 (in place of K-OLD)" in out  # by the first run
     assert "old punches: 3 unacked, 3 stored at the hub (or already there), 0 refused" in out
     assert hub.punches() == {i: "K-OLD" for i in ids}  # each once, under the device that signed it
