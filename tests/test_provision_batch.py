@@ -188,3 +188,21 @@ def _hub_devices(hub: RealHub) -> list[dict]:
     assert response.status_code == 200, response.text
     body = response.json()
     return body["items"] if isinstance(body, dict) else body
+
+
+def test_sparse_copy_keeps_every_byte_and_copies_only_the_data(tmp_path):
+    from provisioning.cardfile import copy_sparse, sha256_file
+
+    mib = 1024 * 1024
+    source = tmp_path / "base.img"
+    with source.open("wb") as f:
+        f.write(os.urandom(mib))
+        f.seek(9 * mib)
+        f.write(os.urandom(mib))
+        f.truncate(16 * mib)  # a hole between the two runs and one at the end
+    target = tmp_path / "card.img"
+    target.write_bytes(b"old card contents" * 100_000)  # replaced, not merged
+    assert copy_sparse(source, target) == 2 * mib
+    assert target.read_bytes() == source.read_bytes()
+    assert sha256_file(target) == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert target.stat().st_blocks * 512 < 4 * mib
