@@ -21,12 +21,13 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from provisioning import bundle as bundles
-from provisioning import image
+from provisioning import cardreader, image
 from provisioning.cardfile import copy_sparse, sha256_file
 from provisioning.errors import ImageError
 from provisioning.fatimage import FatImage
@@ -48,18 +49,27 @@ class Card:
     written: bool
 
 
+class CardSkipped(ImageError):
+    """The operator skipped this device's card at the card reader; a rerun asks again."""
+
+
 class CardMaker:
     """Makes ``out/<device_id>.img`` from ``template.image`` (the base) for each bundle.
 
     ``template`` is an ``image.ImageRequest`` whose ``image`` is the shared
     base and whose ``bundle`` and ``hostname`` are replaced per device; the
-    base itself is only read.
+    base itself is only read. With ``reader`` each card is written straight
+    onto the SD card in that card reader instead (``cardreader``), once
+    ``ready(device_id)`` says it is in (False: skip it).
     """
 
-    def __init__(self, template: image.ImageRequest, out: Path) -> None:
+    def __init__(self, template: image.ImageRequest, out: Path, reader: Path | None = None,
+                 ready: Callable[[str], bool] | None = None) -> None:
         self.template = template
         self.base = Path(template.image)
         self.out = Path(out)
+        self.reader = reader
+        self.ready = ready or (lambda _device_id: True)
         self.manifest: dict[str, Any] = {}
 
     def open(self) -> "CardMaker":
@@ -95,6 +105,8 @@ class CardMaker:
             image.stage_files(request, FatImage(self.base, self.partition), stage)
             fingerprint = self._fingerprint(stage)
             known = self.manifest.setdefault("cards", {}).get(device_id)
+            if self.reader is not None:
+                return self._flash(device_id, stage, fingerprint, known)
             if known and known["fingerprint"] == fingerprint and _stat_matches(card, known):
                 return Card(device_id, card, known["sha256"], written=False)
             digest = self._write(card, stage)
@@ -103,6 +115,21 @@ class CardMaker:
             "fingerprint": fingerprint, "sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
         self._save()
         return Card(device_id, card, digest, written=True)
+
+    def _flash(self, device_id: str, stage: Path, fingerprint: str, known: dict[str, Any] | None) -> Card:
+        """The card written onto the SD card in the reader; not again if that card had these very inputs."""
+        assert self.reader is not None
+        if known and known.get("flashed") and known["fingerprint"] == fingerprint:
+            return Card(device_id, self.reader, known["sha256"], written=False)
+        if not self.ready(device_id):
+            raise CardSkipped(f"no card written: skipped at the card reader {self.reader}")
+        cardreader.check_writable_target(self.reader, self.base)
+        with tempfile.TemporaryDirectory(prefix="provision-flash-") as scratch:
+            digest = cardreader.write_card(self.base, self.partition, sorted(stage.iterdir()), self.reader,
+                                           Path(scratch))
+        self.manifest["cards"][device_id] = {"fingerprint": fingerprint, "sha256": digest, "flashed": True}
+        self._save()
+        return Card(device_id, self.reader, digest, written=True)
 
     def _fingerprint(self, stage: Path) -> str:
         digest = hashlib.sha256(self.base_sha256.encode())
@@ -138,7 +165,8 @@ class CardMaker:
     def _save(self) -> None:
         bundles.write_private_text(self.out / MANIFEST, json.dumps(self.manifest, indent=1, sort_keys=True) + "\n")
         sums = "".join(f"{entry['sha256']}  {device_id}{CARD_SUFFIX}\n"
-                       for device_id, entry in sorted(self.manifest.get("cards", {}).items()))
+                       for device_id, entry in sorted(self.manifest.get("cards", {}).items())
+                       if not entry.get("flashed"))  # a flashed card has no file here
         bundles.write_private_text(self.out / CHECKSUMS, sums, mode=0o644)
 
 

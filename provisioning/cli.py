@@ -12,6 +12,7 @@ import logging
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one bundle per device in DIR/<device_id>, its card in DIR/<device_id>.img")
     p.add_argument("--image", type=Path, metavar="IMG",
                    help="the uncompressed Raspberry Pi OS image every card is made from (only read)")
+    p.add_argument("--card-reader", type=Path, metavar="DEV",
+                   help="with --image: write each card straight onto the SD card in this reader (e.g. /dev/sdb; "
+                        "asks for each card, reads it back to check) instead of a card file")
     p.add_argument("--hub-user", default="hub", help="the hub's MQTT username in the broker files (default: hub)")
     _hub_args(p)
     _bundle_args(p)
@@ -204,7 +208,12 @@ def cmd_device(args: argparse.Namespace, http: httpx.Client) -> int:
 def cmd_batch(args: argparse.Namespace, http: httpx.Client) -> int:
     rows = device.read_devices_csv(args.csv)
     options = _options(args, bundles_folder=args.out)
-    cards = CardMaker(_image_request(args, args.image, bundle=args.out), args.out).open() if args.image else None
+    if args.card_reader and not args.image:
+        raise ProvisionError("--card-reader needs --image, the base image the cards are made from")
+    cards = None
+    if args.image:
+        cards = CardMaker(_image_request(args, args.image, bundle=args.out), args.out, args.card_reader,
+                          _ask_for_card(args.card_reader) if args.card_reader else None).open()
     hub = _hub(args, http)
     result = batch.provision_batch(hub, rows, args.out, options, cards, Progress(len(rows)))
     broker_dir = _broker_dir_to_refresh(args, args.out)
@@ -219,6 +228,16 @@ def cmd_batch(args: argparse.Namespace, http: httpx.Client) -> int:
         print(f"checksums in {args.out / cards_module.CHECKSUMS} (sha256sum -c)")
     print(result.summary())
     return 1 if result.failed else 0
+
+
+def _ask_for_card(reader: Path) -> Callable[[str], bool]:
+    """Asks, on the terminal, for the next device's card to be put into ``reader``; False to skip it."""
+
+    def ready(device_id: str) -> bool:
+        answer = input(f"\nput the SD card for {device_id} into {reader}, then press Enter (s, Enter: skip it) ")
+        return answer.strip().lower() not in ("s", "skip")
+
+    return ready
 
 
 def _broker_dir_to_refresh(args: argparse.Namespace, bundles_folder: Path) -> Path | None:

@@ -206,3 +206,71 @@ def test_sparse_copy_keeps_every_byte_and_copies_only_the_data(tmp_path):
     assert target.read_bytes() == source.read_bytes()
     assert sha256_file(target) == hashlib.sha256(source.read_bytes()).hexdigest()
     assert target.stat().st_blocks * 512 < 4 * mib
+
+
+def test_cards_written_straight_to_a_card_reader_and_read_back(tmp_path, monkeypatch, capsys):
+    """A file stands in for the reader's device: a used card, larger than the image, with old data in it."""
+    from provisioning import tls
+    from tests.fake_hub_api import FakeHub
+
+    hub = FakeHub(sites=("S1",))
+    (tmp_path / "token").write_text(hub.token)
+    (tmp_path / "broker").mkdir()
+    tls.ensure_ca(tmp_path / "broker")
+    base = tmp_path / "raspios-lite.img"
+    layout = build_image(base, os_tree(tmp_path / "tree"), Layout(root_mib=8))
+    size, mib = base.stat().st_size, 1024 * 1024
+    reader = tmp_path / "sdb"
+    with reader.open("wb") as f:
+        f.truncate(size + mib)
+        for offset in (layout.boot_offset + 20 * mib, layout.root_offset + 6 * mib, size):
+            f.seek(offset)
+            f.write(os.urandom(mib))  # where the base has holes: the card must read zeros there afterwards
+    csv_path = tmp_path / "sites.csv"
+    csv_path.write_text("device_id,site_id\nK-1,S1\nK-2,S1\nK-3,S1\n")
+    cards = tmp_path / "cards"
+    argv = ["batch", str(csv_path), "--image", str(base), "--card-reader", str(reader), "--out", str(cards),
+            "--hub", "https://hub.example.org", "--token-file", str(tmp_path / "token")]
+    asked: list[str] = []
+    answers = iter(["", "s", ""])
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or next(answers))
+
+    assert main(argv, transport=hub.transport()) == 1  # K-2 was skipped
+    out = capsys.readouterr().out
+    assert [[d for d in ("K-1", "K-2", "K-3") if d in prompt] for prompt in asked] == [["K-1"], ["K-2"], ["K-3"]]
+    assert "(K-2): failed: created at the hub, but its card failed: no card written: skipped" in out
+    written = reader.read_bytes()[:size]
+    fat = slice(layout.boot_offset, layout.boot_offset + layout.boot_mib * mib)
+    base_bytes = base.read_bytes()
+    assert written[:fat.start] + written[fat.stop:] == base_bytes[:fat.start] + base_bytes[fat.stop:]
+    assert read_boot(reader, layout, "kiosk/credentials/device.key") == (cards / "K-3/credentials/device.key"
+                                                                          ).read_bytes()
+    assert f"K-3     S1    created  sdb   {hashlib.sha256(written).hexdigest()}" in out
+    assert not list(cards.glob("*.img")) and (cards / CHECKSUMS).read_text() == ""
+
+    asked.clear()
+    answers = iter([""])
+    assert main(argv, transport=hub.transport()) == 0  # only the skipped card is asked for again
+    assert len(asked) == 1 and "K-2" in asked[0]
+    assert read_boot(reader, layout, "kiosk/credentials/device.key") == (cards / "K-2/credentials/device.key"
+                                                                          ).read_bytes()
+
+
+def test_a_mounted_or_too_small_card_reader_is_refused(tmp_path):
+    from provisioning.cardreader import check_writable_target
+    from provisioning.errors import ImageError
+
+    base, card = tmp_path / "base.img", tmp_path / "sdb"
+    base.write_bytes(bytes(4096))
+    card.write_bytes(bytes(8192))
+    mounts = tmp_path / "mounts"
+    mounts.write_text(f"{card}1 /media/bootfs vfat rw 0 0\n")
+    with pytest.raises(ImageError, match="is mounted"):
+        check_writable_target(card, base, mounts)
+    mounts.write_text("/dev/sda1 / ext4 rw 0 0\n")
+    check_writable_target(card, base, mounts)
+    with pytest.raises(ImageError, match="the base image itself"):
+        check_writable_target(base, base, mounts)
+    card.write_bytes(bytes(1024))
+    with pytest.raises(ImageError, match="has 1024 bytes"):
+        check_writable_target(card, base, mounts)
