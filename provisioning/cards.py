@@ -7,8 +7,9 @@ can skip or mix up, and two cards with one bundle are two kiosks with one
 identity. Each card file here is the base image (copied sparse:
 ``cardfile.copy_sparse``) with the device's first-boot files written into
 its FAT boot partition (``image.stage_files``), so flashing it is the only
-step; the checksum lets the flasher be verified. BENCHMARKS-provision.md
-has the measured cost.
+step; the checksum lets the flasher be verified. A card file costs the
+laptop ~1.9 GiB of disk (BENCHMARKS-provision.md), so with a card reader
+the same bytes go straight onto the SD card instead (``cardreader``).
 
 Reruns are cheap and safe: ``cards.json`` in the output folder records, per
 device, a fingerprint of the base image and of every file staged for its
