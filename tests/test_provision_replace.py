@@ -138,7 +138,7 @@ def test_replace_delivers_the_old_punches_and_shuts_the_old_identity_out(tmp_pat
     assert len(hub.punches()) == 4
 
 
-def test_replace_refuses_an_unknown_old_device_and_a_card_without_root(tmp_path, fleet, capsys):
+def test_replace_refuses_an_unknown_old_device_and_a_card_without_root_and_takes_one_without_outbox(tmp_path, fleet, capsys):
     hub, brk = fleet
     bundles = tmp_path / "bundles"
     argv = ["replace", "K-GONE", "K-NEW", "--out", str(bundles), "--mqtt-port", str(brk.port), *hub.auth]
@@ -150,6 +150,14 @@ def test_replace_refuses_an_unknown_old_device_and_a_card_without_root(tmp_path,
                  "--mqtt-port", str(brk.port), *hub.auth]) == 1
     assert "has no ext4 root partition" in capsys.readouterr().err
     assert not _hub_device(hub, "K-OLD")["retired_at"] and _hub_device(hub, "K-NEW") is None
+
+    wiped = tmp_path / "reinstalled-card.img"  # a root file system, but no kiosk state on it
+    build_image(wiped, os_tree(tmp_path / "fresh-root"), Layout(root_mib=8))
+    assert main(["replace", "K-OLD", "K-NEW", "--out", str(bundles), "--old-card", str(wiped),
+                 "--mqtt-host", BROKER_NAME, "--mqtt-port", str(brk.port), *hub.auth]) == 0
+    out = capsys.readouterr().out
+    assert "old card: no outbox at /var/lib/kiosk/outbox.sqlite on the card" in out
+    assert "old punches: 0 unacked" in out and _hub_device(hub, "K-OLD")["retired_at"]
 
 
 def _hub_device(hub: RealHub, device_id: str) -> dict | None:
