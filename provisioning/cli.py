@@ -7,18 +7,26 @@ history would keep them.
 """
 
 import argparse
+import functools
 import logging
+import shutil
 import sys
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+import yaml
 
 from protocol.settings import ConfigError, read_secret
-from provisioning import broker, device, firstboot, image, tls
+from provisioning import batch, broker, device, firstboot, handover, image, oldcard, replace, tls
 from provisioning import bundle as bundles
+from provisioning import cards as cards_module
+from provisioning.cards import CardMaker
 from provisioning.errors import ProvisionError
 from provisioning.hubclient import HubClient
+from provisioning.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,17 @@ def _bundle_args(p: argparse.ArgumentParser) -> None:
                        help="no TLS: the kiosk sends its MQTT password and punches unencrypted (a lab broker)")
     p.add_argument("--camera", default="picamera2", choices=["picamera2", "opencv", "replay"], help="camera backend")
     p.add_argument("--timezone", default="Asia/Kolkata", help="IANA time zone of the site")
+
+
+def _image_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--wheelhouse", type=Path, metavar="DIR", help="wheels to install the kiosk from, offline")
+    p.add_argument("--wifi-ssid", metavar="SSID", help="Wi-Fi network name")
+    p.add_argument("--wifi-password-file", type=Path, metavar="F", help="file holding the Wi-Fi passphrase")
+    p.add_argument("--wifi-country", default="IN", metavar="CC", help="Wi-Fi regulatory country (default IN)")
+    p.add_argument("--admin-user", metavar="U", help="also create this sudo user, SSH key only (cloud-init images)")
+    p.add_argument("--ssh-key-file", type=Path, metavar="F", help="public SSH key for --admin-user")
+    p.add_argument("--firstrun", action="store_true", help="also write firstrun.sh for images without cloud-init")
+    p.add_argument("--units-dir", type=Path, default=image.DEFAULT_UNITS_DIR, help="folder with the unit files")
 
 
 def _broker_args(p: argparse.ArgumentParser) -> None:
@@ -78,24 +97,43 @@ def build_parser() -> argparse.ArgumentParser:
     _hub_args(p)
     _bundle_args(p)
 
-    p = sub.add_parser("batch", help="provision every device of a CSV (device_id,site_id[,hostname])")
+    p = sub.add_parser("batch", help="provision every device of a CSV (device_id,site_id[,hostname]), "
+                                      "with --image also its card image")
     p.add_argument("csv", type=Path, help="the devices file")
-    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="one bundle per device in DIR/<device_id>")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="one bundle per device in DIR/<device_id>, its card in DIR/<device_id>.img")
+    p.add_argument("--image", type=Path, metavar="IMG",
+                   help="the uncompressed Raspberry Pi OS image every card is made from (only read)")
+    p.add_argument("--card-reader", type=Path, metavar="DEV",
+                   help="with --image: write each card straight onto the SD card in this reader (e.g. /dev/sdb; "
+                        "asks for each card, reads it back to check) instead of a card file")
+    p.add_argument("--hub-user", default="hub", help="the hub's MQTT username in the broker files (default: hub)")
     _hub_args(p)
     _bundle_args(p)
+    _image_args(p)
 
     p = sub.add_parser("image", help="write a bundle and first-boot config into a Raspberry Pi OS image")
     p.add_argument("--image", required=True, type=Path, help="the uncompressed .img file (changed in place)")
     p.add_argument("--bundle", required=True, type=Path, metavar="DIR", help="the device bundle")
     p.add_argument("--hostname", help="host name (default: the bundle's)")
-    p.add_argument("--wheelhouse", type=Path, metavar="DIR", help="wheels to install the kiosk from, offline")
-    p.add_argument("--wifi-ssid", metavar="SSID", help="Wi-Fi network name")
-    p.add_argument("--wifi-password-file", type=Path, metavar="F", help="file holding the Wi-Fi passphrase")
-    p.add_argument("--wifi-country", default="IN", metavar="CC", help="Wi-Fi regulatory country (default IN)")
-    p.add_argument("--admin-user", metavar="U", help="also create this sudo user, SSH key only (cloud-init images)")
-    p.add_argument("--ssh-key-file", type=Path, metavar="F", help="public SSH key for --admin-user")
-    p.add_argument("--firstrun", action="store_true", help="also write firstrun.sh for images without cloud-init")
-    p.add_argument("--units-dir", type=Path, default=image.DEFAULT_UNITS_DIR, help="folder with the unit files")
+    _image_args(p)
+
+    p = sub.add_parser("replace", help="a new kiosk in a dead one's place: same site, its unacked punches "
+                                        "delivered, the old identity retired at the hub and the broker")
+    p.add_argument("old", help="the dead kiosk's device id (its bundle must be in --out)")
+    p.add_argument("new", help="the replacement's device id")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="the bundles folder (batch --out): DIR/OLD is read, DIR/NEW written")
+    p.add_argument("--old-card", type=Path, metavar="IMG",
+                   help="the old kiosk's SD card (a card reader's device, e.g. /dev/sdb, or an image of it), "
+                        "to deliver the punches still waiting on it")
+    p.add_argument("--image", type=Path, metavar="IMG", help="also make the new kiosk's card, DIR/NEW.img, from this")
+    p.add_argument("--handover-timeout", type=float, default=60.0, metavar="S",
+                   help="how long to wait for the hub's acks of the old punches (default 60)")
+    p.add_argument("--hub-user", default="hub", help="the hub's MQTT username in the broker files (default: hub)")
+    _hub_args(p)
+    _bundle_args(p)
+    _image_args(p)
 
     p = sub.add_parser("broker", help="write the Mosquitto logins, ACL, TLS certificates and config snippet")
     p.add_argument("--out", required=True, type=Path, metavar="DIR",
@@ -169,12 +207,59 @@ def cmd_device(args: argparse.Namespace, http: httpx.Client) -> int:
 
 def cmd_batch(args: argparse.Namespace, http: httpx.Client) -> int:
     rows = device.read_devices_csv(args.csv)
-    result = device.provision_batch(_hub(args, http), rows, args.out, _options(args, bundles_folder=args.out))
+    options = _options(args, bundles_folder=args.out)
+    if args.card_reader and not args.image:
+        raise ProvisionError("--card-reader needs --image, the base image the cards are made from")
+    cards = None
+    if args.image:
+        cards = CardMaker(_image_request(args, args.image, bundle=args.out), args.out, args.card_reader,
+                          _ask_for_card(args.card_reader) if args.card_reader else None).open()
+    hub = _hub(args, http)
+    result = batch.provision_batch(hub, rows, args.out, options, cards, Progress(len(rows)))
+    broker_dir = _broker_dir_to_refresh(args, args.out)
+    if broker_dir is not None:
+        plan = _refresh_broker(hub, broker_dir, args.out, args.hub_user)
+        print(f"broker files in {broker_dir}: {len(plan.devices)} devices; restart mosquitto to apply")
+    elif not args.ca_file and not args.plaintext_mqtt:
+        print(f"broker logins not regenerated: no {broker.OPTIONS_FILE} in the broker folder; run "
+              f"`provision broker --devices-from {args.out} --out DIR` (once with --broker-host)")
+    if args.image:
+        print(result.table())
+        print(f"checksums in {args.out / cards_module.CHECKSUMS} (sha256sum -c)")
     print(result.summary())
     return 1 if result.failed else 0
 
 
-def cmd_image(args: argparse.Namespace, http: httpx.Client) -> int:
+def _ask_for_card(reader: Path) -> Callable[[str], bool]:
+    """Asks, on the terminal, for the next device's card to be put into ``reader``; False to skip it."""
+
+    def ready(device_id: str) -> bool:
+        answer = input(f"\nput the SD card for {device_id} into {reader}, then press Enter (s, Enter: skip it) ")
+        return answer.strip().lower() not in ("s", "skip")
+
+    return ready
+
+
+def _broker_dir_to_refresh(args: argparse.Namespace, bundles_folder: Path) -> Path | None:
+    """The `provision broker` folder whose logins a batch regenerates: the one its CA came from,
+    if `provision broker` has written its files there (its options.json); None with --ca-file."""
+    if args.ca_file or (args.plaintext_mqtt and not args.broker_dir):
+        return None
+    broker_dir = args.broker_dir or bundles_folder.parent / DEFAULT_BROKER_DIR
+    return broker_dir if (broker_dir / broker.OPTIONS_FILE).exists() else None
+
+
+def _refresh_broker(
+    hub: HubClient, broker_dir: Path, devices_from: Path, hub_user: str, retire: tuple[str, ...] = ()
+) -> broker.BrokerPlan:
+    """Regenerate the broker's logins and ACL from the bundles, with the options saved in ``broker_dir``."""
+    hub_active = {d.device_id for d in hub.list_devices() if not d.retired}
+    return broker.write_broker_files(broker_dir, devices_from=devices_from, hub_active=hub_active, broker_hosts=[],
+                                     options=broker.options_for(broker_dir), retire=retire, hub_user=hub_user)
+
+
+def _image_request(args: argparse.Namespace, image_path: Path, bundle: Path) -> image.ImageRequest:
+    """The image options of ``provision image`` and ``batch --image``; secrets read from their files."""
     wifi = None
     if args.wifi_ssid:
         if not args.wifi_password_file:
@@ -186,10 +271,55 @@ def cmd_image(args: argparse.Namespace, http: httpx.Client) -> int:
         if not args.ssh_key_file:
             raise ProvisionError("--admin-user needs --ssh-key-file (no password logins)")
         ssh_key = args.ssh_key_file.read_text(encoding="utf-8").strip()
-    request = image.ImageRequest(
-        args.image, args.bundle, args.hostname, wifi, args.wheelhouse, args.admin_user, ssh_key, args.firstrun,
-        args.units_dir,
-    )
+    return image.ImageRequest(image_path, bundle, getattr(args, "hostname", None), wifi, args.wheelhouse,
+                              args.admin_user, ssh_key, args.firstrun, args.units_dir)
+
+
+def cmd_replace(args: argparse.Namespace, http: httpx.Client) -> int:
+    options = _options(args, bundles_folder=args.out)
+    broker_dir = _broker_dir_to_refresh(args, args.out)
+    if broker_dir is None:
+        raise ProvisionError("replace regenerates the broker's logins: give --broker-dir, the `provision broker "
+                             "--out` folder (its options.json must be there), not --ca-file")
+    cards = CardMaker(_image_request(args, args.image, bundle=args.out), args.out).open() if args.image else None
+    hub = _hub(args, http)
+    read_card = None
+    if args.old_card:
+        bundles.read_meta(args.out / args.old)  # "not a device bundle" before anything else about it
+        state_dir = _old_state_dir(args.out / args.old)
+        scratch = Path(tempfile.mkdtemp(prefix="provision-oldcard-"))
+        read_card = functools.partial(oldcard.read_unacked, args.old_card, state_dir, scratch)
+    port = options.mqtt_port or (8883 if options.ca_file else 1883)
+
+    def deliver(bundle_dir: Path, rows: list[tuple[str, bytes]]) -> handover.Delivery:
+        return handover.deliver(bundle_dir, rows, options.mqtt_host, port, args.handover_timeout)
+
+    try:
+        result = replace.replace_device(hub, args.old, args.new, args.out, options, deliver, read_card)
+    finally:
+        if args.old_card:
+            shutil.rmtree(scratch, ignore_errors=True)
+    for line in result.lines():
+        print(line)
+    plan = _refresh_broker(hub, broker_dir, args.out, args.hub_user, retire=(args.old,))
+    print(f"broker files in {broker_dir}: {len(plan.devices)} devices, {args.old} left out; restart mosquitto to apply")
+    if cards is not None:
+        card = cards.make(args.out / args.new)
+        print(f"card {card.path} ({'written' if card.written else 'unchanged'}) sha256 {card.sha256}")
+    return 0
+
+
+def _old_state_dir(old_bundle: Path) -> Path:
+    """Where the old kiosk kept its outbox: its kiosk.yaml's state_dir, as installed."""
+    try:
+        config = yaml.safe_load((old_bundle / bundles.KIOSK_YAML).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProvisionError(f"cannot read {old_bundle / bundles.KIOSK_YAML}: {exc}") from exc
+    return Path(config.get("state_dir") or bundles.PI_STATE_DIR)
+
+
+def cmd_image(args: argparse.Namespace, http: httpx.Client) -> int:
+    request = _image_request(args, args.image, args.bundle)
     partition, written = image.write_image(request)
     print(f"wrote {len(written)} files to partition {partition.number} of {args.image}:")
     for path in written:
@@ -246,6 +376,7 @@ COMMANDS = {
     "image": cmd_image,
     "broker": cmd_broker,
     "retire": cmd_retire,
+    "replace": cmd_replace,
 }
 
 

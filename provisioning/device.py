@@ -1,4 +1,4 @@
-"""Provision one device or a CSV of them: identity, bundle, hub registration.
+"""Provision one device: identity, bundle, hub registration; and read the devices CSV of a batch.
 
 The bundle is written before the hub is asked, so a registration that fails
 half-way never loses the key the hub may already hold: the rerun reuses it.
@@ -8,8 +8,7 @@ half-way never loses the key the hub may already hold: the rerun reuses it.
 
 import csv
 import logging
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -91,18 +90,6 @@ def default_hostname(device_id: str) -> str:
     return f"kiosk-{cleaned}"[:63].rstrip("-")
 
 
-@dataclass
-class BatchResult:
-    created: list[str] = field(default_factory=list)
-    already: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-
-    def summary(self) -> str:
-        lines = [f"created: {len(self.created)}, already registered: {len(self.already)}, failed: {len(self.failed)}"]
-        lines += [f"  failed {what}: {why}" for what, why in self.failed]
-        return "\n".join(lines)
-
-
 def read_devices_csv(path: Path) -> list[tuple[str, DeviceRequest | str]]:
     """Rows of ``device_id,site_id[,hostname]`` as (label, request or reason it is bad).
 
@@ -130,31 +117,3 @@ def read_devices_csv(path: Path) -> list[tuple[str, DeviceRequest | str]]:
             seen.add(device_id)
             rows.append((label, DeviceRequest(device_id, site_id, (row.get("hostname") or "").strip() or None)))
     return rows
-
-
-def provision_batch(
-    hub: HubClient,
-    rows: Iterable[tuple[str, DeviceRequest | str]],
-    out_dir: Path,
-    options: BundleOptions,
-    progress: Callable[[str], None] = print,
-) -> BatchResult:
-    """Provision each row into ``out_dir/<device_id>``; one failure does not stop the rest."""
-    result = BatchResult()
-    rows = list(rows)
-    for n, (label, request) in enumerate(rows, start=1):
-        prefix = f"[{n}/{len(rows)}] {label}:"
-        if isinstance(request, str):
-            result.failed.append((label, request))
-            progress(f"{prefix} failed: {request}")
-            continue
-        try:
-            outcome = provision_device(hub, request, out_dir / request.device_id, options)
-        except ProvisionError as exc:
-            result.failed.append((label, str(exc)))
-            progress(f"{prefix} failed: {exc}")
-            continue
-        (result.created if outcome is Registration.CREATED else result.already).append(request.device_id)
-        progress(f"{prefix} {outcome.value}")
-    return result
-

@@ -25,6 +25,9 @@ BUNDLE_DIR = "kiosk"  # folder in the boot partition
 BUNDLE_ON_PI = f"{BOOT_MOUNT}/{BUNDLE_DIR}"
 FIRSTBOOT_UNIT = "kiosk-firstboot.service"
 KIOSK_UNIT = "kiosk.service"
+JOURNALD_CONF = "journald.conf"  # in the bundle folder; install.sh puts it into JOURNALD_DROPIN
+JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-kiosk.conf"
+JOURNAL_RAM_MB = 32
 FIRSTRUN_ARGS = (
     f"systemd.run={BOOT_MOUNT}/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target"
 )
@@ -189,6 +192,13 @@ polkit.addRule(function (action, subject) {
 });
 RULES
 
+if [ -f "$BUNDLE/journald.conf" ]; then
+  say "keeping the journal in RAM, bounded, so that logging does not wear out the SD card"
+  install -d -m 0755 /etc/systemd/journald.conf.d
+  install -m 0644 "$BUNDLE/journald.conf" /etc/systemd/journald.conf.d/50-kiosk.conf
+  systemctl restart systemd-journald || true
+fi
+
 say "installing and enabling kiosk.service"
 install -m 0644 "$BUNDLE/systemd/kiosk.service" /etc/systemd/system/kiosk.service
 systemctl daemon-reload
@@ -220,6 +230,26 @@ touch "$MARKER"
 systemctl start --no-block kiosk.service
 say "done"
 """
+
+
+def journald_conf(ram_mb: int = JOURNAL_RAM_MB) -> str:
+    """A journald drop-in: logs in RAM only (``Storage=volatile``), at most ``ram_mb`` of it.
+
+    An SD card wears out by writes, and a kiosk's journal is a steady
+    trickle of them; what matters of its state reaches the hub as health,
+    so losing the local log at a reboot is the cheaper loss. When the
+    limit is reached journald drops the oldest entries (bounded, never a
+    full RAM disk); nothing is forwarded to a syslog file on the card.
+    """
+    return (
+        "# Written by the kiosk's first boot (provisioning/firstboot.py): the journal lives in RAM, bounded,\n"
+        "# so logging does not wear out the SD card. Logs are lost at a reboot; health goes to the hub.\n"
+        "[Journal]\n"
+        "Storage=volatile\n"
+        f"RuntimeMaxUse={ram_mb}M\n"
+        f"RuntimeMaxFileSize={max(1, ram_mb // 4)}M\n"
+        "ForwardToSyslog=no\n"
+    )
 
 
 def install_script() -> str:

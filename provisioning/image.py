@@ -59,29 +59,44 @@ def locate_boot_partition(image: Path) -> tuple[Partition, str]:
 
 def write_image(request: ImageRequest) -> tuple[Partition, list[str]]:
     """Write bundle + first-boot files into the boot partition; returns it and the paths written."""
+    partition, _variant = locate_boot_partition(request.image)
+    fat = FatImage(request.image, partition)
+    with tempfile.TemporaryDirectory(prefix="provision-image-") as tmp:
+        stage = Path(tmp)
+        stage_files(request, fat, stage)
+        fat.copy_in(sorted(stage.iterdir()))
+        written = staged_paths(stage)
+    return partition, written
+
+
+def stage_files(request: ImageRequest, fat: FatImage, stage: Path) -> None:
+    """Everything ``write_image`` puts into the boot partition, as files under ``stage``.
+
+    Checks the bundle, the wheelhouse and the host name first, so a refused
+    request writes nothing; ``fat`` is only read (``cmdline.txt`` for
+    ``--firstrun``), so it may be the shared base image of a batch.
+    """
     meta = check_bundle(request.bundle)
     config = load_config(request.bundle / bundles.KIOSK_YAML, KioskConfig)  # refuse a bundle the kiosk would
     wheels = check_wheelhouse(request.wheelhouse) if request.wheelhouse else []
-    partition, variant = locate_boot_partition(request.image)
-    fat = FatImage(request.image, partition)
-    log.info("writing to partition %s (%s) at offset %s", partition.number, variant, partition.offset)
+    log.info("staging first-boot files for partition %s at offset %s", fat.partition.number, fat.partition.offset)
     hostname = request.hostname or meta.get("hostname") or meta["device_id"]
     if not _HOSTNAME.match(hostname):
         raise ImageError(f"invalid host name {hostname!r}: lower-case letters, digits and '-', up to 63")
-    with tempfile.TemporaryDirectory(prefix="provision-image-") as tmp:
-        stage = Path(tmp)
-        kiosk_dir = stage / firstboot.BUNDLE_DIR
-        _stage_bundle(request, kiosk_dir, wheels)
-        (stage / "user-data").write_text(
-            firstboot.user_data(hostname, config.timezone, request.admin_user, request.ssh_public_key)
-        )
-        (stage / "meta-data").write_text(firstboot.meta_data(f"kiosk-{meta['device_id']}", hostname))
-        (stage / "network-config").write_text(firstboot.network_config(request.wifi))
-        if request.firstrun:
-            _stage_firstrun(fat, stage, hostname, request.wifi)
-        fat.copy_in(sorted(stage.iterdir()))
-        written = sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file())
-    return partition, written
+    kiosk_dir = stage / firstboot.BUNDLE_DIR
+    _stage_bundle(request, kiosk_dir, wheels)
+    (stage / "user-data").write_text(
+        firstboot.user_data(hostname, config.timezone, request.admin_user, request.ssh_public_key)
+    )
+    (stage / "meta-data").write_text(firstboot.meta_data(f"kiosk-{meta['device_id']}", hostname))
+    (stage / "network-config").write_text(firstboot.network_config(request.wifi))
+    if request.firstrun:
+        _stage_firstrun(fat, stage, hostname, request.wifi)
+
+
+def staged_paths(stage: Path) -> list[str]:
+    """The files under ``stage``, relative and sorted (what the partition receives)."""
+    return sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file())
 
 
 def check_bundle(bundle: Path) -> dict:
@@ -114,6 +129,7 @@ def _stage_bundle(request: ImageRequest, kiosk_dir: Path, wheels: list[Path]) ->
         if (src / bundles.CREDENTIALS / name).is_file():
             shutil.copyfile(src / bundles.CREDENTIALS / name, kiosk_dir / bundles.CREDENTIALS / name)
     (kiosk_dir / "install.sh").write_text(firstboot.install_script())
+    (kiosk_dir / firstboot.JOURNALD_CONF).write_text(firstboot.journald_conf())
     (kiosk_dir / "systemd").mkdir()
     for unit in UNITS_ON_IMAGE:
         unit_path = request.units_dir / unit
@@ -131,4 +147,5 @@ def _stage_firstrun(fat: FatImage, stage: Path, hostname: str, wifi: firstboot.W
         raise ImageError("--firstrun needs cmdline.txt in the boot partition, and there is none")
     cmdline = fat.read("cmdline.txt").decode("utf-8", errors="strict")
     (stage / "cmdline.txt").write_text(firstboot.cmdline_with_firstrun(cmdline))
-    (stage / "firstrun.sh").write_text(firstboot.firstrun_script(hostname, wifi, str(uuid.uuid4())))
+    connection_uuid = str(uuid.uuid5(uuid.NAMESPACE_DNS, hostname))  # same inputs, same card: batch reruns skip it
+    (stage / "firstrun.sh").write_text(firstboot.firstrun_script(hostname, wifi, connection_uuid))

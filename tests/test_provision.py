@@ -286,7 +286,7 @@ def test_hub_client_semantics(hub):
 
 
 def test_every_subcommand_answers_help(capsys):
-    for command in ("device", "batch", "image", "broker", "retire"):
+    for command in ("device", "batch", "image", "broker", "retire", "replace"):
         with pytest.raises(SystemExit) as exit_info:
             main([command, "--help"])
         assert exit_info.value.code == 0

@@ -130,6 +130,7 @@ def test_image_gets_bundle_and_first_boot_files_and_nothing_else_changes(tmp_pat
         assert read_fat(img, f"kiosk/wheelhouse/{wheel.name}") == wheel.read_bytes()
     assert read_fat(img, "kiosk/systemd/kiosk.service") == (REPO / "systemd/kiosk.service").read_bytes()
     assert read_fat(img, "kiosk/install.sh").decode() == firstboot.install_script()
+    assert read_fat(img, "kiosk/journald.conf").decode() == firstboot.journald_conf()
     assert read_fat(img, "cmdline.txt").decode() == CMDLINE  # untouched without --firstrun
 
     yaml_copy = tmp_path / "kiosk.yaml"
@@ -265,3 +266,18 @@ def test_install_script_is_valid_bash_and_installs_what_the_unit_expects():
     assert f"ExecStart=/bin/bash {firstboot.BUNDLE_ON_PI}/install.sh" in firstboot_unit
     assert "MARKER=/var/lib/kiosk-firstboot/done" in script
     assert "ConditionPathExists=!/var/lib/kiosk-firstboot/done" in firstboot_unit
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="needs systemd-analyze (Debian package systemd)")
+def test_first_boot_keeps_the_journal_in_ram_with_a_bound(tmp_path):
+    """SD-card wear: install.sh puts the bundle's journald drop-in where journald reads it; systemd itself
+    (``cat-config`` on a root folder laid out as the Pi's) sees Storage=volatile and the RAM bound."""
+    script = firstboot.install_script()
+    assert f'install -m 0644 "$BUNDLE/{firstboot.JOURNALD_CONF}" {firstboot.JOURNALD_DROPIN}' in script
+    dropin = tmp_path / firstboot.JOURNALD_DROPIN.lstrip("/")
+    dropin.parent.mkdir(parents=True)
+    dropin.write_text(firstboot.journald_conf(ram_mb=48))
+    merged = sh("systemd-analyze", "cat-config", f"--root={tmp_path}", "systemd/journald.conf").decode()
+    settings = dict(line.split("=", 1) for line in merged.splitlines() if "=" in line and not line.startswith("#"))
+    assert settings == {"Storage": "volatile", "RuntimeMaxUse": "48M", "RuntimeMaxFileSize": "12M",
+                        "ForwardToSyslog": "no"}
