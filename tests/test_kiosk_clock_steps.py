@@ -263,7 +263,7 @@ def clock() -> StepClock:
 def hub(tmp_path, broker, clock, faces_dir, encoder):
     """The ingest worker on the true time, with PEOPLE enrolled at the site as the kiosk's cache has them."""
     hub = TrueTimeHub(tmp_path / "hub", broker.port, clock)
-    hub.enrolment.enrol(tmp_path / "people", faces_dir, encoder)
+    hub.enrol(tmp_path / "people", faces_dir, encoder)
     hub.start()
     yield hub
     hub.stop()
