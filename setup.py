@@ -46,10 +46,14 @@ setup(
             "argon2-cffi>=23.1",
             "prometheus-client>=0.20",  # GET /metrics (text exposition format)
             "swagger-ui-bundle-v2>=5.31",  # /docs served from these files, never a CDN (hub/api/docs.py)
+            "openpyxl>=3.1",  # muster roll as .xlsx (write-only mode; hub/reports/xlsx.py)
+            "fpdf2>=2.8",  # muster roll as PDF with an embedded TTF font (hub/reports/pdf.py)
+            "uharfbuzz>=0.39",  # fpdf2's text shaping: Devanagari conjuncts and vowel signs in their places
         ],
         "postgres": ["psycopg[binary]>=3.1"],
         "provision": ["httpx>=0.27"],
-        "dev": ["pytest>=8", "httpx>=0.27", "psycopg[binary]>=3.1", "threadpoolctl>=3", "selenium>=4.20"],
+        "dev": ["pytest>=8", "httpx>=0.27", "psycopg[binary]>=3.1", "threadpoolctl>=3", "selenium>=4.20",
+                "pypdf>=4", "aiosmtpd>=1.4"],
     },
     entry_points={
         "console_scripts": [

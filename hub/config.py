@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validato
 
 from hub.ingest.plausibility import Policy
 from hub.phone.config import PhoneConfig
-from hub.reports.config import AttendanceConfig
+from hub.reports.config import AttendanceConfig, ExportConfig
 from protocol.transport import AllowPlaintext, CaFile
 
 
@@ -175,6 +175,9 @@ class HubConfig(Section):
     enrolment: EnrolmentConfig = Field(default_factory=EnrolmentConfig)
     attendance: AttendanceConfig = Field(
         default_factory=AttendanceConfig, description="how days are classified in reports (weekly off, holidays)"
+    )
+    exports: ExportConfig = Field(
+        default_factory=ExportConfig, description="how the muster roll is printed as PDF (fonts, rows per page)"
     )
     phone: PhoneConfig = Field(default_factory=PhoneConfig, description="phone fallback punching")
     health: HealthConfig = Field(default_factory=HealthConfig, description="kiosk status, health and clock skew")
