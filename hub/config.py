@@ -4,6 +4,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
+from hub.hrms.config import HrmsConfig
 from hub.ingest.plausibility import Policy
 from hub.phone.config import PhoneConfig
 from hub.reports.config import AttendanceConfig, ExportConfig
@@ -178,6 +179,9 @@ class HubConfig(Section):
     )
     exports: ExportConfig = Field(
         default_factory=ExportConfig, description="how the muster roll is printed as PDF (fonts, rows per page)"
+    )
+    hrms: HrmsConfig = Field(
+        default_factory=HrmsConfig, description="punches pushed to Frappe HRMS, Odoo or a webhook (`hub hrms-push`)"
     )
     phone: PhoneConfig = Field(default_factory=PhoneConfig, description="phone fallback punching")
     health: HealthConfig = Field(default_factory=HealthConfig, description="kiosk status, health and clock skew")

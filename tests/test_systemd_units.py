@@ -14,7 +14,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 UNITS = REPO / "systemd"
-UNIT_FILES = ["kiosk.service", "kiosk-firstboot.service", "hub-api.service", "hub-ingest@.service"]
+UNIT_FILES = ["kiosk.service", "kiosk-firstboot.service", "hub-api.service", "hub-ingest@.service",
+              "hub-hrms-push.service"]
 DISTRO_UNITS = next((p for p in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")) if p.is_dir()), None)
 
 needs_systemd = pytest.mark.skipif(
@@ -82,7 +83,7 @@ def test_verify_does_catch_a_broken_unit(fake_root):
 
 
 @needs_systemd
-@pytest.mark.parametrize("unit", ["kiosk.service", "hub-api.service", "hub-ingest@.service"])
+@pytest.mark.parametrize("unit", ["kiosk.service", "hub-api.service", "hub-ingest@.service", "hub-hrms-push.service"])
 def test_long_running_services_are_hardened(fake_root, unit):
     """systemd's own exposure score (0 safe .. 10 exposed) stays low: 'OK' is below 2.5."""
     proc = subprocess.run(

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from hub import __version__
 from hub.accounts import audit
 from hub.cli import enrol as cli_enrol
+from hub.cli import hrms as cli_hrms
 from hub.cli import people as cli_people
 from hub.cli.common import actor, exposure_problem, in_session, load_config
 from hub.errors import HubError
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_people.register(command, with_config)
     cli_enrol.register(command, with_config)
+    cli_hrms.register(command, with_config)
 
     device = command("device", None, "manage kiosks").add_subparsers(dest="device_command", required=True)
     p = with_config(command("add", cmd_device_add, "register a kiosk's public key at a site", device))
