@@ -4,6 +4,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
+from hub.delivery.config import DeliveryConfig
 from hub.hrms.config import HrmsConfig
 from hub.ingest.plausibility import Policy
 from hub.phone.config import PhoneConfig
@@ -179,6 +180,9 @@ class HubConfig(Section):
     )
     exports: ExportConfig = Field(
         default_factory=ExportConfig, description="how the muster roll is printed as PDF (fonts, rows per page)"
+    )
+    delivery: DeliveryConfig = Field(
+        default_factory=DeliveryConfig, description="scheduled reports by mail and SMS (`hub deliver ...`)"
     )
     hrms: HrmsConfig = Field(
         default_factory=HrmsConfig, description="punches pushed to Frappe HRMS, Odoo or a webhook (`hub hrms-push`)"

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub import __version__
 from hub.accounts import audit
+from hub.cli import deliver as cli_deliver
 from hub.cli import enrol as cli_enrol
 from hub.cli import hrms as cli_hrms
 from hub.cli import people as cli_people
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_people.register(command, with_config)
     cli_enrol.register(command, with_config)
     cli_hrms.register(command, with_config)
+    cli_deliver.register(command, with_config)
 
     device = command("device", None, "manage kiosks").add_subparsers(dest="device_command", required=True)
     p = with_config(command("add", cmd_device_add, "register a kiosk's public key at a site", device))
