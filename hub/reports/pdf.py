@@ -12,7 +12,8 @@ with HarfBuzz (``uharfbuzz``), which places conjuncts, the reph and pre-base
 vowel signs as a reader expects; without shaping Devanagari prints as
 loose letters in the wrong order. Only name cells are shaped: the codes and
 numbers are plain ASCII, and shaping each of ~400,000 cells would cost
-seconds. Pages are drawn one at a time from the rows; fpdf2 keeps each
+seconds. Only Devanagari (and Latin) has a font configured; a name in another
+script (Bengali, Tamil, ...) needs that script's Noto font as pdf_script_font. Pages are drawn one at a time from the rows; fpdf2 keeps each
 finished page's compressed content until ``output``, a few kB a page.
 """
 
@@ -67,10 +68,6 @@ def _fit(pdf: FPDF, text: str, width_mm: float) -> str:
     while text and pdf.get_string_width(text + "…") > width_mm:
         text = text[:-1]
     return text + "…"
-
-
-def _is_devanagari(text: str) -> bool:
-    return any("\u0900" <= ch <= "\u097f" or "\ua8e0" <= ch <= "\ua8ff" for ch in text)
 
 
 class _Page:
@@ -140,11 +137,15 @@ class _Page:
         self.text(0, y, str(number))
         self.text(1, y, _fit(pdf, row.person.employee_id, ID_MM - 1.5), align="L")
         name = row.person.name
-        if not name.isascii():  # text() has no font fallback: choose the font that has the glyphs
-            pdf.set_font(SCRIPT if _is_devanagari(name) else FONT, size=6.5)
+        if name.isascii():
+            self.text(2, y, _fit(pdf, name, NAME_MM - 2), align="L")
+        else:
+            # text() neither shapes nor falls back to the script font: a Devanagari name through it prints
+            # its vowel signs after the consonant and its conjuncts apart. cell() does both (~1 ms a name).
             pdf.set_text_shaping(True)
-        self.text(2, y, _fit(pdf, name, NAME_MM - 2), align="L")
-        pdf.set_text_shaping(False)
+            pdf.set_xy(self.x[2] + 0.2, y)
+            pdf.cell(NAME_MM - 0.4, ROW_MM, _fit(pdf, name, NAME_MM - 2), align="L")
+            pdf.set_text_shaping(False)
         self.codes(y, row.codes)
         pdf.set_font(FONT, size=6.5)
         total_col = self.first_day + self.days
