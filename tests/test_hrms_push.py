@@ -28,7 +28,7 @@ from hub.hrms.pusher import Pusher
 from tests.hrms_targets import FakeFrappe, FakeOdoo, WebhookReceiver
 from tests.hub_api_kit import seed_org
 from tests.hub_api_kit import punch_record as punch
-from tests.hub_db import sqlite_engine
+from tests.hub_db import any_engine, sqlite_engine  # noqa: F401  (fixture)
 
 FRAPPE_TOKEN = "0a1b2c3d4e5f6a7:9f8e7d6c5b4a3f2"
 ODOO_PASSWORD = "odoo-api-key-3c1f9a7e"
@@ -59,15 +59,25 @@ def targets():
         target.close()
 
 
-@pytest.fixture
-def hub_db(tmp_path):
-    engine = sqlite_engine(tmp_path)
+def seeded(engine):
     sessions = make_session_factory(engine)
     with sessions.begin() as session:
         seed_org(session)
         session.add_all([punch(e, s, t) if d is None else punch(e, s, t, day=d) for e, s, t, d in PUNCHES])
-    yield engine, sessions
+    return engine, sessions
+
+
+@pytest.fixture
+def hub_db(tmp_path):
+    """SQLite only: the pusher processes are the slow part; the queue's SQL runs on both in the next tests."""
+    engine = sqlite_engine(tmp_path)
+    yield seeded(engine)
     engine.dispose()
+
+
+@pytest.fixture
+def any_hub_db(any_engine):  # noqa: F811
+    return seeded(any_engine)
 
 
 def secret(tmp_path, name: str, value: str) -> str:
@@ -160,9 +170,10 @@ def test_a_killed_pusher_delivers_each_punch_to_each_target_exactly_once(tmp_pat
     assert max(retried) == 2  # the punch Frappe answered 503 went again
 
 
-def test_refusals_and_outages_are_kept_apart(tmp_path, hub_db, targets):
-    """A wrong Frappe token is an outage (kept, retried); an employee Odoo does not know is refused for good."""
-    engine, sessions = hub_db
+def test_refusals_and_outages_are_kept_apart(tmp_path, any_hub_db, targets):
+    """A wrong Frappe token is an outage (kept, retried); an employee Odoo does not know is refused for good.
+    Runs on SQLite and PostgreSQL (queueing, ordering and marking are SQL)."""
+    engine, sessions = any_hub_db
     frappe, odoo, webhook = targets
     section = hrms_section(tmp_path, frappe, odoo, webhook)
     section["targets"][0]["token_file"] = secret(tmp_path, "wrong", "0a1b2c3d4e5f6a7:wrong-secret-value")
@@ -182,6 +193,18 @@ def test_refusals_and_outages_are_kept_apart(tmp_path, hub_db, targets):
     assert frappe.checkins == []
     assert any("HTTP 401" in e for e in errors)
     assert any("0 Odoo employees have barcode = 'E001'" in e for e in errors)
+
+    (tmp_path / "wrong").write_text(FRAPPE_TOKEN)  # the admin fixes the token; an hour later:
+    later = Pusher(sessions, HrmsConfig.model_validate(section),
+                   clock=lambda: datetime(2026, 4, 9, 1, tzinfo=timezone.utc))
+    try:
+        later.run_once()
+    finally:
+        later.close()
+    with sessions() as session:
+        assert queue.counts(session, "frappe") == {"pending": 0, "sent": 7, "refused": 0}
+        assert queue.counts(session, "odoo") == {"pending": 0, "sent": 4, "refused": 3}  # refused stays refused
+    assert {(c["employee"], c["time"], c["log_type"]) for c in frappe.checkins} == FRAPPE_EXPECTED
 
 
 def test_the_receiver_refuses_a_replayed_or_forged_delivery(tmp_path, hub_db, targets):
