@@ -226,3 +226,33 @@ def test_the_receiver_refuses_a_replayed_or_forged_delivery(tmp_path, hub_db, ta
     assert webhook.refused == ["stale", "signature"] and webhook.received == {}
     WebhookClient(target, http=httpx.Client()).send(p)
     assert webhook.received["P-1"]["local_time"] == "2026-04-07T09:40:00+05:30"
+
+
+def test_check_config_reads_the_target_secrets_and_the_pdf_fonts(tmp_path, capsys):
+    from hub.cli import main
+
+    (tmp_path / "admin.token").write_text("a-real-admin-token-123456\n")
+    (tmp_path / "admin.token").chmod(0o600)
+    token = tmp_path / "frappe.token"
+    token.write_text(FRAPPE_TOKEN)
+    token.chmod(0o640)  # group-readable: refused
+    config = {"database_url": f"sqlite:///{tmp_path / 'hub.sqlite'}", "admin_token_file": str(tmp_path / "admin.token"),
+              "phone": {"sms_outbox": str(tmp_path / "sms.jsonl")},
+              "exports": {"pdf_script_font": str(tmp_path / "NoSuchFont.ttf")},
+              "hrms": {"targets": [{"kind": "frappe", "name": "frappe", "url": "https://hr.example.gov.in",
+                                    "token_file": str(token)},
+                                   {"kind": "webhook", "name": "hook", "url": "https://pay.example.gov.in/a",
+                                    "secret_file": str(tmp_path / "missing.secret")}]}}
+    path = tmp_path / "hub.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["check-config", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"hrms.targets.0.token_file: {token} is open to group/others (mode 0640)" in err
+    assert "hrms.targets.1.secret_file: cannot read webhook secret of hook" in err
+    assert f"exports.pdf_script_font: {tmp_path / 'NoSuchFont.ttf'} is missing" in err
+    token.chmod(0o600)
+    (tmp_path / "missing.secret").write_text(WEBHOOK_SECRET)
+    (tmp_path / "missing.secret").chmod(0o600)
+    config["exports"] = {}
+    path.write_text(yaml.safe_dump(config))
+    assert main(["check-config", str(path)]) == 0

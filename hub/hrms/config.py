@@ -73,3 +73,17 @@ class HrmsConfig(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError(f"hrms.targets: each name once (the outbox keys rows by it): {names}")
         return self
+
+
+def secret_files(config: HrmsConfig) -> list[tuple[str, Path, str]]:
+    """(config key, file, what it holds) of every target's secret, for ``hub check-config``."""
+    out = []
+    for i, t in enumerate(config.targets):
+        key = f"hrms.targets.{i}"
+        if isinstance(t, FrappeTarget):
+            out.append((f"{key}.token_file", t.token_file, f"Frappe api_key:api_secret of {t.name}"))
+        elif isinstance(t, OdooTarget):
+            out.append((f"{key}.password_file", t.password_file, f"Odoo password of {t.name}"))
+        else:
+            out.append((f"{key}.secret_file", t.secret_file, f"webhook secret of {t.name}"))
+    return out

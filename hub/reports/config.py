@@ -60,3 +60,10 @@ class ExportConfig(BaseModel):
     signatures: list[str] = Field(
         ["Prepared by", "Checked by (Head of Office)", "Drawing and Disbursing Officer (signature and seal)"],
         description="captions of the signature lines at the foot of every PDF page")
+
+
+def missing_fonts(config: ExportConfig) -> list[str]:
+    """``exports.<key>: <path> is missing`` for each PDF font file that is not there (``hub check-config``)."""
+    return [f"exports.{key}: {path} is missing (Debian package fonts-noto-core)"
+            for key in ("pdf_font", "pdf_bold_font", "pdf_script_font", "pdf_script_bold_font")
+            if not (path := getattr(config, key)).is_file()]
