@@ -211,7 +211,7 @@ def test_the_receiver_refuses_a_replayed_or_forged_delivery(tmp_path, hub_db, ta
     import httpx
 
     from hub.hrms.config import WebhookTarget
-    from hub.hrms.webhook import WebhookClient
+    from hub.hrms.webhook import WebhookClient, signature, verify
 
     engine, sessions = hub_db
     _, _, webhook = targets
@@ -226,6 +226,12 @@ def test_the_receiver_refuses_a_replayed_or_forged_delivery(tmp_path, hub_db, ta
     assert webhook.refused == ["stale", "signature"] and webhook.received == {}
     WebhookClient(target, http=httpx.Client()).send(p)
     assert webhook.received["P-1"]["local_time"] == "2026-04-07T09:40:00+05:30"
+    # hub.hrms.webhook.verify, the reference check for receivers, agrees with the independent one above
+    body = WebhookClient(target).body(p)
+    good = signature(WEBHOOK_SECRET, "1775535000", body)
+    assert verify(WEBHOOK_SECRET, "1775535000", body, good, now_s=1775535000 + 300)
+    assert not verify(WEBHOOK_SECRET, "1775535000", body, good, now_s=1775535000 + 301)
+    assert not verify(WEBHOOK_SECRET, "1775535000", body + b" ", good, now_s=1775535000)
 
 
 def test_check_config_reads_the_target_secrets_and_the_pdf_fonts(tmp_path, capsys):
