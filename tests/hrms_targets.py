@@ -67,6 +67,7 @@ class FakeFrappe:
     def __init__(self, employees: set[str], token: str) -> None:
         self.employees, self.token = employees, token
         self.checkins: list[dict] = []
+        self.leave_applications: list[dict] = []  # as Frappe stores them (status, docstatus, dates as text)
         self.duplicates = 0
         self.unavailable_next = 0  # answer 503 to this many requests first
         self.trap = Trap()
@@ -93,6 +94,9 @@ class FakeFrappe:
                 raw = self.rfile.read(length)
                 status, body = frappe.handle(self.path, self.headers, raw)
                 self.answer(status, body)
+
+            def do_GET(self) -> None:  # noqa: N802
+                self.answer(*frappe.list_leave(self.path, self.headers))
 
         self.server = _serve(ThreadingHTTPServer(("127.0.0.1", 0), Handler))
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -127,6 +131,30 @@ class FakeFrappe:
             self.checkins.append({**doc, "name": name})
         self.trap.hit()
         return 200, {"data": {**doc, "name": name, "doctype": "Employee Checkin"}}
+
+    LEAVE_FIELDS = {"name", "employee", "leave_type", "from_date", "to_date", "half_day", "half_day_date", "status",
+                    "docstatus"}
+
+    def list_leave(self, path: str, headers: Any) -> tuple[int, dict]:
+        """Frappe's list API: ``fields`` and ``filters`` JSON-encoded, [field, operator, value] filters."""
+        from urllib.parse import parse_qs
+
+        parts = urlsplit(path)
+        if unquote(parts.path) != "/api/resource/Leave Application":
+            return 404, {"exc_type": "DoesNotExistError"}
+        if headers.get("Authorization") != f"token {self.token}":
+            return 401, {"exc_type": "AuthenticationError"}
+        query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+        try:
+            fields, filters = json.loads(query["fields"]), json.loads(query["filters"])
+        except (KeyError, ValueError):
+            return 417, {"exc_type": "ValidationError", "message": "fields and filters must be JSON"}
+        if set(fields) - self.LEAVE_FIELDS or any(f[0] not in self.LEAVE_FIELDS for f in filters):
+            return 417, {"exc_type": "DataError", "message": f"unknown column in {fields} / {filters}"}
+        ops = {"=": lambda a, b: a == b, "<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b}
+        found = [d for d in self.leave_applications if all(ops[op](d[f], v) for f, op, v in filters)]
+        start, length = int(query.get("limit_start", 0)), int(query.get("limit_page_length", 20))
+        return 200, {"data": [{f: d[f] for f in fields} for d in found[start:start + length]]}
 
     def close(self) -> None:
         self.trap.release.set()

@@ -262,3 +262,34 @@ def test_check_config_reads_the_target_secrets_and_the_pdf_fonts(tmp_path, capsy
     config["exports"] = {}
     path.write_text(yaml.safe_dump(config))
     assert main(["check-config", str(path)]) == 0
+
+
+def test_approved_leave_is_read_from_frappe_page_by_page(tmp_path, targets):
+    from hub.hrms.config import FrappeTarget
+    from hub.hrms.leave import ApprovedLeave, approved_leave
+
+    frappe = targets[0]
+
+    def application(name, employee, first, last, status="Approved", docstatus=1, half_day=0, half_day_date=None):
+        return {"name": name, "employee": employee, "leave_type": "Casual Leave", "from_date": first,
+                "to_date": last, "half_day": half_day, "half_day_date": half_day_date, "status": status,
+                "docstatus": docstatus}
+
+    frappe.leave_applications = [
+        application("LAP-1", "H001", "2026-03-30", "2026-04-02"),  # overlaps the start of April
+        application("LAP-2", "H002", "2026-04-10", "2026-04-10", half_day=1, half_day_date="2026-04-10"),
+        application("LAP-3", "E001", "2026-04-20", "2026-04-21", status="Rejected"),
+        application("LAP-4", "E002", "2026-04-22", "2026-04-22", docstatus=2),  # cancelled
+        application("LAP-5", "E002", "2026-05-02", "2026-05-03"),  # after April
+        application("LAP-6", "E001", "2026-04-29", "2026-05-01"),
+    ]
+    target = FrappeTarget(name="frappe", url=frappe.url, token_file=secret(tmp_path, "frappe", FRAPPE_TOKEN))
+    leave = approved_leave(target, date(2026, 4, 1), date(2026, 4, 30), page=2)  # two pages
+    assert leave == [
+        ApprovedLeave("LAP-1", "H001", "Casual Leave", date(2026, 3, 30), date(2026, 4, 2), None),
+        ApprovedLeave("LAP-2", "H002", "Casual Leave", date(2026, 4, 10), date(2026, 4, 10), date(2026, 4, 10)),
+        ApprovedLeave("LAP-6", "E001", "Casual Leave", date(2026, 4, 29), date(2026, 5, 1), None),
+    ]
+    wrong = FrappeTarget(name="frappe", url=frappe.url, token_file=secret(tmp_path, "bad", "0a1b2c3d4e5f:not-it-1234"))
+    with pytest.raises(Exception, match="HTTP 401"):
+        approved_leave(wrong, date(2026, 4, 1), date(2026, 4, 30))

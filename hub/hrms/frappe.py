@@ -40,7 +40,7 @@ class FrappeClient:
         self.http = http or httpx.Client(timeout=target.timeout_s)
         self._token: str | None = None
 
-    def _auth(self) -> dict[str, str]:
+    def auth_headers(self) -> dict[str, str]:
         if self._token is None:
             self._token = read_secret(self.target.token_file, f"hrms target {self.target.name}: Frappe api_key:secret")
             if ":" not in self._token:
@@ -55,7 +55,7 @@ class FrappeClient:
         """Create the checkin; returns its Frappe name (None when it was already there)."""
         url = str(self.target.url).rstrip("/") + CHECKIN_PATH
         try:
-            response = self.http.post(url, json=self.body(punch), headers=self._auth())
+            response = self.http.post(url, json=self.body(punch), headers=self.auth_headers())
         except httpx.HTTPError as exc:
             raise transport_error(self.target.name, exc) from exc
         if response.status_code == 417 and DUPLICATE_TEXT in response.text:
