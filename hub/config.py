@@ -4,9 +4,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
+from hub.delivery.config import DeliveryConfig
+from hub.hrms.config import HrmsConfig
 from hub.ingest.plausibility import Policy
 from hub.phone.config import PhoneConfig
-from hub.reports.config import AttendanceConfig
+from hub.reports.config import AttendanceConfig, ExportConfig
 from protocol.transport import AllowPlaintext, CaFile
 
 
@@ -175,6 +177,15 @@ class HubConfig(Section):
     enrolment: EnrolmentConfig = Field(default_factory=EnrolmentConfig)
     attendance: AttendanceConfig = Field(
         default_factory=AttendanceConfig, description="how days are classified in reports (weekly off, holidays)"
+    )
+    exports: ExportConfig = Field(
+        default_factory=ExportConfig, description="how the muster roll is printed as PDF (fonts, rows per page)"
+    )
+    delivery: DeliveryConfig = Field(
+        default_factory=DeliveryConfig, description="scheduled reports by mail and SMS (`hub deliver ...`)"
+    )
+    hrms: HrmsConfig = Field(
+        default_factory=HrmsConfig, description="punches pushed to Frappe HRMS, Odoo or a webhook (`hub hrms-push`)"
     )
     phone: PhoneConfig = Field(default_factory=PhoneConfig, description="phone fallback punching")
     health: HealthConfig = Field(default_factory=HealthConfig, description="kiosk status, health and clock skew")

@@ -14,7 +14,14 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 UNITS = REPO / "systemd"
-UNIT_FILES = ["kiosk.service", "kiosk-firstboot.service", "hub-api.service", "hub-ingest@.service"]
+UNIT_FILES = ["kiosk.service", "kiosk-firstboot.service", "hub-api.service", "hub-ingest@.service",
+              "hub-hrms-push.service", "hub-defaulters.service", "hub-defaulters.timer", "hub-muster-mail.service",
+              "hub-muster-mail.timer", "hub-purge-photos.service", "hub-purge-photos.timer"]
+TIMERS = {  # timer -> (the command its service runs, after /opt/hub/venv/bin/hub)
+    "hub-defaulters.timer": "deliver defaulters --config /etc/hub/hub.yaml",
+    "hub-muster-mail.timer": "deliver muster --config /etc/hub/hub.yaml",
+    "hub-purge-photos.timer": "purge-photos --config /etc/hub/hub.yaml",
+}
 DISTRO_UNITS = next((p for p in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")) if p.is_dir()), None)
 
 needs_systemd = pytest.mark.skipif(
@@ -50,7 +57,7 @@ def fake_root(tmp_path_factory) -> Path:
     (root / "etc/systemd/system").mkdir(parents=True)
     for unit in UNIT_FILES:
         shutil.copy(UNITS / unit, root / "etc/systemd/system" / unit)
-        for command in directives(unit)["Service.ExecStart"]:
+        for command in directives(unit).get("Service.ExecStart", []):
             exe = root / command.split()[0].lstrip("/")
             exe.parent.mkdir(parents=True, exist_ok=True)
             exe.write_text("#!/bin/sh\n")
@@ -82,7 +89,8 @@ def test_verify_does_catch_a_broken_unit(fake_root):
 
 
 @needs_systemd
-@pytest.mark.parametrize("unit", ["kiosk.service", "hub-api.service", "hub-ingest@.service"])
+@pytest.mark.parametrize("unit", ["kiosk.service", "hub-api.service", "hub-ingest@.service", "hub-hrms-push.service",
+                                  "hub-defaulters.service", "hub-muster-mail.service", "hub-purge-photos.service"])
 def test_long_running_services_are_hardened(fake_root, unit):
     """systemd's own exposure score (0 safe .. 10 exposed) stays low: 'OK' is below 2.5."""
     proc = subprocess.run(
@@ -139,3 +147,25 @@ def test_firstboot_runs_once():
     assert d["Service.Type"] == ["oneshot"]
     assert "!/var/lib/kiosk-firstboot/done" in d["Unit.ConditionPathExists"]
     assert d["Unit.Before"] == ["kiosk.service"]
+
+
+@needs_systemd
+@pytest.mark.parametrize("timer", sorted(TIMERS))
+def test_each_timer_starts_its_oneshot_service_at_a_time_systemd_understands(timer):
+    d = directives(timer)
+    service = directives(timer.replace(".timer", ".service"))
+    assert service["Service.Type"] == ["oneshot"]
+    assert service["Service.ExecStart"] == [f"/opt/hub/venv/bin/hub {TIMERS[timer]}"]
+    assert d["Timer.Persistent"] == ["true"] and d["Install.WantedBy"] == ["timers.target"]
+    [when] = d["Timer.OnCalendar"]
+    proc = subprocess.run(["systemd-analyze", "calendar", when], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "Next elapse:" in proc.stdout, proc.stderr
+
+
+def test_the_defaulter_list_runs_after_the_default_cut_off_on_working_days():
+    from hub.db import Site
+
+    [when] = directives("hub-defaulters.timer")["Timer.OnCalendar"]
+    weekdays, _, clock, zone = when.split()
+    default_cutoff = Site.__table__.c.cutoff.default.arg
+    assert weekdays == "Mon..Sat" and zone == "Asia/Kolkata" and clock > default_cutoff.strftime("%H:%M:%S")

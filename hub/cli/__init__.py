@@ -14,7 +14,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hub import __version__
 from hub.accounts import audit
+from hub.cli import deliver as cli_deliver
 from hub.cli import enrol as cli_enrol
+from hub.cli import hrms as cli_hrms
 from hub.cli import people as cli_people
 from hub.cli.common import actor, exposure_problem, in_session, load_config
 from hub.errors import HubError
@@ -25,6 +27,7 @@ from protocol.transport import mode_line
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from hub.app import load
+    from hub.reports.config import missing_fonts
 
     config = load(args.config_file)
     problems = []
@@ -33,6 +36,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         secrets.append(("mqtt.password_file", config.mqtt.password_file, "MQTT password"))
     if config.metrics.token_file is not None:
         secrets.append(("metrics.token_file", config.metrics.token_file, "metrics token"))
+    secrets += _report_secrets(config)
     for key, path, what in secrets:
         try:
             read_secret(path, what)
@@ -40,12 +44,24 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             problems += [f"{key}: {p}" for p in exc.problems]
     problems += _gallery_key_secret_problems(config)
     problems += _sms_outbox_problems(config)
+    problems += missing_fonts(config.exports)
     problems += [p for key, path in _private_files(config) if (p := exposure_problem(key, path))]
+    problems += [p for key, path, _ in _report_secrets(config) if (p := exposure_problem(key, path))]
     if problems:
         raise ConfigError(args.config_file, problems)
     print(f"{args.config_file}: {mode_line(config.mqtt)}")
     print(f"{args.config_file}: ok")
     return 0
+
+
+def _report_secrets(config) -> list[tuple[str, Path, str]]:
+    """The HRMS targets' secrets and the SMTP password (hub/hrms, hub/delivery)."""
+    from hub.hrms.config import secret_files
+
+    out = secret_files(config.hrms)
+    if config.delivery.smtp.password_file is not None:
+        out.append(("delivery.smtp.password_file", config.delivery.smtp.password_file, "SMTP password"))
+    return out
 
 
 def _sms_outbox_problems(config) -> list[str]:
@@ -207,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     cli_people.register(command, with_config)
     cli_enrol.register(command, with_config)
+    cli_hrms.register(command, with_config)
+    cli_deliver.register(command, with_config)
 
     device = command("device", None, "manage kiosks").add_subparsers(dest="device_command", required=True)
     p = with_config(command("add", cmd_device_add, "register a kiosk's public key at a site", device))

@@ -1,6 +1,8 @@
-"""The attendance settings (meant as ``HubConfig.attendance``): working days, holidays, flag thresholds."""
+"""Report settings: ``HubConfig.attendance`` (working days, holidays, flag thresholds) and
+``HubConfig.exports`` (how the PDF is printed)."""
 
 from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,3 +38,32 @@ class AttendanceConfig(BaseModel):
 
     def flag_policy(self) -> FlagPolicy:
         return FlagPolicy(self.low_margin_below, self.clock_ahead_s)
+
+
+NOTO = "/usr/share/fonts/truetype/noto"
+
+
+class ExportConfig(BaseModel):
+    """How reports are printed (meant as ``HubConfig.exports``): the PDF's fonts, rows per page, signatures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pdf_rows_per_page: int = Field(20, ge=1, le=20, description="employees on one A4 landscape page of the "
+                                   "muster roll PDF (20 fit with the heading, the totals and the signature lines)")
+    pdf_font: Path = Field(Path(f"{NOTO}/NotoSans-Regular.ttf"), description="TTF font of the PDF's Latin text "
+                           "(Debian package fonts-noto-core)")
+    pdf_bold_font: Path = Field(Path(f"{NOTO}/NotoSans-Bold.ttf"), description="bold TTF font of the PDF")
+    pdf_script_font: Path = Field(Path(f"{NOTO}/NotoSansDevanagari-Regular.ttf"), description="TTF font for "
+                                  "names in Devanagari (Hindi, Marathi, ...), used where pdf_font has no glyph")
+    pdf_script_bold_font: Path = Field(Path(f"{NOTO}/NotoSansDevanagari-Bold.ttf"),
+                                       description="bold of pdf_script_font")
+    signatures: list[str] = Field(
+        ["Prepared by", "Checked by (Head of Office)", "Drawing and Disbursing Officer (signature and seal)"],
+        description="captions of the signature lines at the foot of every PDF page")
+
+
+def missing_fonts(config: ExportConfig) -> list[str]:
+    """``exports.<key>: <path> is missing`` for each PDF font file that is not there (``hub check-config``)."""
+    return [f"exports.{key}: {path} is missing (Debian package fonts-noto-core)"
+            for key in ("pdf_font", "pdf_bold_font", "pdf_script_font", "pdf_script_bold_font")
+            if not (path := getattr(config, key)).is_file()]

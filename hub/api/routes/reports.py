@@ -1,7 +1,8 @@
 """Attendance reports: daily register, exceptions, muster roll, payroll days, an employee's history.
 
 Each answers JSON, or CSV with ``?format=csv`` (a download named after the
-report). Admins see every unit, unit officers their units and the units
+report); the muster roll and payroll days also Excel (``xlsx``) and a
+printable PDF (``pdf``), streamed from a temporary file. Admins see every unit, unit officers their units and the units
 below them; an employee may read only their own history.
 """
 
@@ -10,6 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -26,11 +28,15 @@ from hub.api.deps import (
 from hub.attendance.rules import DayResult, MonthTotals
 from hub.reports import export
 from hub.reports import queries as reports
-from hub.reports.config import AttendanceConfig
+from hub.reports.config import AttendanceConfig, ExportConfig
+from hub.reports.files import RenderedFile, render_month
+from hub.reports.heading import ddo_heading, unit_heading
 
 router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[AuditedReads("report")])
 
 Format = Annotated[Literal["json", "csv"], Query(alias="format", description="json (default) or csv")]
+MonthFormat = Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(
+    alias="format", description="json (default), csv, xlsx (Excel) or pdf (A4 landscape, for signing)")]
 Month = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")]
 Day = Annotated[date, Query(alias="date", description="YYYY-MM-DD")]
 From = Annotated[date, Query(alias="from", description="first day, YYYY-MM-DD")]
@@ -174,6 +180,17 @@ def _csv(content: bytes, *name_parts: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
+def _file(rendered: RenderedFile, *name_parts: str) -> StreamingResponse:
+    """A download streamed from the rendered temporary file (never held whole in memory)."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", "-".join(name_parts)) + "." + rendered.extension
+    return StreamingResponse(rendered.chunks(), media_type=rendered.media_type, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Content-Length": str(rendered.size)})
+
+
+def _exports(request: Request) -> ExportConfig:
+    return getattr(request.app.state.config, "exports", None) or ExportConfig()
+
+
 @router.get("/daily", response_model=DailyRegister)
 def daily(request: Request, session: SessionDep, user: OfficerDep, unit_id: str, day: Day,
           fmt: Format = "json") -> DailyRegister | Response:
@@ -200,21 +217,28 @@ def exceptions(request: Request, session: SessionDep, user: OfficerDep, first: F
 
 @router.get("/muster", response_model=MusterRoll)
 def muster(request: Request, session: SessionDep, user: OfficerDep, unit_id: str, month: Month,
-           fmt: Format = "json") -> MusterRoll | Response:
+           fmt: MonthFormat = "json") -> MusterRoll | Response:
     """Employee x day of the month (P, L, H, A, -) with totals."""
     roll = reports.muster_roll(session, _context(request, session, user), unit_id=unit_id, month=month)
     if fmt == "csv":
         return _csv(export.muster_csv(roll), "muster", unit_id, month)
+    if fmt in ("xlsx", "pdf"):
+        heading = unit_heading(session, title="Muster roll", unit_id=unit_id, month=month)
+        return _file(render_month(fmt, heading, roll, _exports(request)), "muster", unit_id, month)
     return MusterRoll(month=month, unit_id=unit_id, days=roll.days, items=[MusterRowOut.of(r) for r in roll.rows])
 
 
 @router.get("/payroll", response_model=PayrollDays)
 def payroll(request: Request, session: SessionDep, user: OfficerDep, ddo_id: str, month: Month,
-            fmt: Format = "json") -> PayrollDays | Response:
-    """Present days of the month (half days 0.5) of each employee under the DDO whom the caller may see."""
+            fmt: MonthFormat = "json") -> PayrollDays | Response:
+    """Present days of the month (half days 0.5) of each employee under the DDO whom the caller may see;
+    xlsx and pdf show the days behind them too (the DDO's muster roll)."""
     roll = reports.payroll_days(session, _context(request, session, user), ddo_id=ddo_id, month=month)
     if fmt == "csv":
         return _csv(export.payroll_csv(ddo_id, month, roll.rows), "payroll", ddo_id, month)
+    if fmt in ("xlsx", "pdf"):
+        heading = ddo_heading(session, title="Payroll days", ddo_id=ddo_id, month=month)
+        return _file(render_month(fmt, heading, roll, _exports(request)), "payroll", ddo_id, month)
     return PayrollDays(ddo_id=ddo_id, month=month, items=[
         PayrollRow(employee=EmployeeOut.of(r.person), totals=TotalsOut.of(r.totals)) for r in roll.rows])
 

@@ -1,0 +1,49 @@
+"""``hub hrms-push``: the pusher as a long-running worker (systemd) or one drain (``--once``, cron, tests)."""
+
+import argparse
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+from hub.cli.common import load_config
+
+log = logging.getLogger(__name__)
+
+
+def cmd_hrms_push(args: argparse.Namespace) -> int:
+    from hub.app import open_engine
+    from hub.db import make_session_factory
+    from hub.hrms import queue
+    from hub.hrms.pusher import Pusher
+
+    config = load_config(args)
+    if not config.hrms.targets:
+        print("hub: no hrms.targets configured: nothing to push")
+        return 0
+    engine = open_engine(config)
+    sessions = make_session_factory(engine)
+    pusher = Pusher(sessions, config.hrms)
+    try:
+        if args.once:
+            sent = pusher.run_once()
+            with sessions() as session:
+                for target in config.hrms.targets:
+                    c = queue.counts(session, target.name)
+                    print(f"{target.name}: sent {c['sent']}, pending {c['pending']}, refused {c['refused']}")
+            print(f"sent {sent} punches this run")
+            return 0
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        pusher.run(stop)
+        return 0
+    finally:
+        pusher.close()
+        engine.dispose()
+
+
+def register(command: Callable, with_config: Callable) -> None:
+    p = with_config(command("hrms-push", cmd_hrms_push,
+                            "push stored punches to the hrms.targets (Frappe HRMS, Odoo, webhook) until SIGTERM"))
+    p.add_argument("--once", action="store_true", help="queue and send what is due now, print the counts, exit")
