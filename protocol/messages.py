@@ -97,7 +97,8 @@ class Punch(KioskMessage):
     site_id: EntityId
     employee_id: EntityId
     ts: Timestamp = Field(description="device time, with its UTC offset")
-    method: Literal["face"] = "face"
+    method: Literal["face", "face+id"] = Field(
+        "face", description="face: named by the face (1:N); face+id: staff number typed at the kiosk, face verified 1:1")
     match: MatchInfo
     liveness: LivenessInfo | None = Field(default=None, description="None: liveness not checked")
     seq: int = Field(ge=0, description="per-device counter, for gap detection")
