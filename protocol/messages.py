@@ -141,6 +141,7 @@ ALARM_CLOCK_UNSET = "clock_unset"            # the clock is not trustworthy: pun
 ALARM_CLOCK_STEP = "clock_step"              # the wall clock jumped while running
 ALARM_THREAD_ERROR = "thread_error"          # a background thread (housekeeping, health, sender) hit an error
 ALARM_LAST_EXIT = "last_exit"                # the previous run ended with an error (from the state directory)
+ALARM_ASSISTED_PENDING = "assisted_pending"  # staff-number attempts whose face did not match, for an officer
 
 
 class DeviceAlarm(KioskMessage):
