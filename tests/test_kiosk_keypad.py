@@ -19,6 +19,7 @@ from kiosk.fallback import FallbackFlow, MatchConfig
 from kiosk.keypad import FakeKeypad, KeypadEntry, keys_of
 from kiosk.liveness import LivenessConfig
 from kiosk.pipeline import Observation
+from tests.test_liveness import face_points
 
 IST = ZoneInfo("Asia/Kolkata")
 T0 = datetime(2026, 12, 3, 9, 14, tzinfo=IST)
@@ -44,17 +45,19 @@ def uncertain() -> MatchResult:
 class Kiosk:
     """A flow with a fake keypad, fed at 10 fps."""
 
-    def __init__(self, mode: str = "verify_with_id", people: int = 3, **decision) -> None:
+    def __init__(self, mode: str = "verify_with_id", people: int = 3, liveness: str = "off", **decision) -> None:
         self.keypad = FakeKeypad()
         config = DecisionConfig(**{"cooldown_s": 1.0, "attempt_timeout_s": 8.0, **decision})
-        machine = DecisionMachine(config, LivenessConfig(mode="off"), RepunchGuard(300.0))
+        machine = DecisionMachine(config, LivenessConfig(mode=liveness), RepunchGuard(300.0))
         self.flow = FallbackFlow(MatchConfig(mode=mode, auto_max_people=10, keypad={"kind": "fake"}), machine,
                                  self.keypad, templates=lambda e: [TEMPLATE] if e == "1001" else [],
                                  people=lambda: people)
         self.ts = 0.0
 
-    def frame(self, probe: np.ndarray | None = None, match: MatchResult | None = None, face: bool = True):
-        obs = Observation(self.ts, (640, 480), FACE if face else None, int(face), None, None, match, probe=probe)
+    def frame(self, probe: np.ndarray | None = None, match: MatchResult | None = None, face: bool = True,
+              landmarks: np.ndarray | None = None):
+        obs = Observation(self.ts, (640, 480), FACE if face else None, int(face), landmarks, None, match,
+                          probe=probe)
         out = self.flow.feed(obs, T0 + timedelta(seconds=self.ts), self.ts)
         self.ts = round(self.ts + 0.1, 6)
         return out
@@ -96,6 +99,27 @@ def test_verify_with_id_asks_for_the_number_then_punches_face_id():
     assert punch.employee_id == "1001" and punch.method == "face+id" and punch.margin is None
     assert punch.distance == pytest.approx(0.3, abs=1e-4)
     assert k.frame(near(0.3)).state == "cooldown"
+
+
+def test_the_same_liveness_holds_for_the_staff_number():
+    """Blink mode: a matching face does not punch until it blinks, and the punch records the blink."""
+    rng = np.random.default_rng(4)
+    k = Kiosk(liveness="blink")
+    k.keypad.type("1001", "enter")
+    openness = [1.0] * 12 + [0.5, 0.1, 0.4] + [1.0] * 5
+    outs = [k.frame(near(0.3), landmarks=face_points(e) + rng.normal(0, 0.3, (68, 2))) for e in openness]
+    assert outs[5].state == "verifying" and outs[5].prompt == ("Please blink", "कृपया पलक झपकाइए")
+    accepted = [o for o in outs if o.state == "accepted"]
+    assert len(accepted) == 1 and outs.index(accepted[0]) >= 14         # not before the eyes reopened
+    assert accepted[0].punch.method == "face+id" and accepted[0].punch.liveness.method == "blink"
+
+
+def test_a_still_face_for_the_number_never_punches():
+    k = Kiosk(liveness="blink", attempt_timeout_s=3.0)
+    k.keypad.type("1001", "enter")
+    outs = [k.frame(near(0.3), landmarks=face_points(1.0)) for _ in range(31)]
+    assert outs[-1].state == "refused" and outs[-1].reason == "liveness_failed"
+    assert not [o for o in outs if o.punch is not None] and k.flow.failed is None
 
 
 def test_another_face_for_the_number_is_refused_id_mismatch_and_never_punches():
