@@ -138,6 +138,27 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_assisted(args: argparse.Namespace) -> int:
+    """List the assisted attempts waiting for review, or mark some reviewed (kiosk/assisted.py)."""
+    from kiosk.assisted import SNAPSHOT_DIR, AssistedLog
+
+    config = load_config(args.config, KioskConfig)
+    log = AssistedLog(config.state_dir)
+    log.open()
+    try:
+        if args.action == "done":
+            print(f"{log.mark_reviewed(args.ids)} marked reviewed")
+            return 0
+        for r in log.pending():
+            photo = config.state_dir / SNAPSHOT_DIR / r.snapshot if r.snapshot else "no snapshot"
+            distance = "no face checked" if r.distance is None else f"distance {r.distance:.3f}"
+            print(f"{r.id}  {r.ts}  staff number {r.claimed_id}{'' if r.known else ' (not in the gallery)'}  "
+                  f"{distance}  liveness {'passed' if r.liveness_passed else 'not passed'}  {photo}")
+    finally:
+        log.close()
+    return 0
+
+
 def span(text: str) -> tuple[float, float]:
     """``"5.0-5.75"`` -> (5.0, 5.75) seconds."""
     start, sep, end = text.partition("-")
@@ -196,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--liveness: count the pipeline thread's CPU time, not elapsed time (a machine shared "
                         "with other work; on the kiosk itself leave it off)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("assisted", help="staff-number attempts whose face did not match: list, or mark reviewed")
+    p.add_argument("action", choices=["list", "done"])
+    p.add_argument("ids", nargs="*", help="done: the attempt ids reviewed")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_assisted)
     return parser
 
 

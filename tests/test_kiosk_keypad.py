@@ -192,3 +192,26 @@ def test_a_mode_that_asks_for_numbers_needs_a_keypad():
     with pytest.raises(ValueError, match="match.keypad.kind"):
         KioskConfig(**base, match={"mode": "verify_with_id"})
     assert KioskConfig(**base, match={"mode": "auto", "keypad": {"kind": "fake"}}).match.mode == "auto"
+
+
+def test_kiosk_assisted_lists_and_marks_reviewed(tmp_path, capsys):
+    from kiosk.assisted import AssistedLog
+    from kiosk.cli import main
+
+    (tmp_path / "state").mkdir()
+    cfg = tmp_path / "kiosk.yaml"
+    cfg.write_text(f"device_id: k1\nsite_id: s1\nstate_dir: {tmp_path / 'state'}\nsigning_key_file: /none\n")
+    log = AssistedLog(tmp_path / "state")
+    log.open()
+    record = log.record(ts=T0, claimed_id="1001", known=True, distance=0.83, liveness_passed=True)
+    log.record(ts=T0, claimed_id="4242", known=False, distance=None, liveness_passed=False)
+    assert log.alarm().kind == "assisted_pending" and "1001 at 2026-12-03T09:14:00 (0.83); 4242 at" in log.alarm().detail
+    log.close()
+    assert main(["assisted", "list", "--config", str(cfg)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and "staff number 1001  distance 0.830  liveness passed  no snapshot" in out[0]
+    assert "4242 (not in the gallery)  no face checked" in out[1]
+    assert main(["assisted", "done", record.id, "--config", str(cfg)]) == 0
+    assert capsys.readouterr().out.strip() == "1 marked reviewed"
+    assert main(["assisted", "list", "--config", str(cfg)]) == 0
+    assert "4242" in capsys.readouterr().out
