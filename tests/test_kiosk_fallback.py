@@ -76,7 +76,7 @@ def world(tmp_path_factory, faces_dir):
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
                        timeout=10)
     try:
-        wait_for(lambda: proc.poll() is None and healthy(api), 60, "hub healthy")
+        wait_for(lambda: proc.poll() is None and healthy(api), 180, "hub healthy")
         yield broker, api
     finally:
         proc.send_signal(signal.SIGTERM)
