@@ -120,6 +120,7 @@ class FallbackFlow:
         self._best: float | None = None
         self._checked = 0                            # frames whose face was checked 1:1
         self._live: LivenessState | None = None
+        self._typed = False                          # a key was pressed in this entry
 
     def resting(self, ts: float) -> bool:
         """In the cooldown after a decision (the frame need not be analysed)."""
@@ -157,16 +158,20 @@ class FallbackFlow:
         self.phase, self._since = "keypad", ts
         self.entry.digits = ""
         self._live = None
+        self._typed = False
 
     def _keypad(self, obs: Observation, keys: list[str], wall: datetime) -> Outcome:
         for key in keys:
-            self._since = obs.ts                     # typing: the entry stays open
+            self._since, self._typed = obs.ts, True  # typing: the entry stays open
             number = self.entry.press(key)
             if number is not None:
                 self._start_verify(number, obs.ts)
                 return Outcome("verifying", prompt=fill("verifying", id=number))
         if obs.ts - self._since >= self.config.keypad_timeout_s:
             self.phase = "face"
+            if not self._typed:   # nobody took up the keypad (someone walking past): no red light, no buzzer
+                self.machine.state = "idle"
+                return Outcome("idle")
             return self.machine.conclude("refused", ts=obs.ts, wall=wall, reason="timeout")
         return Outcome("keypad", prompt=fill("keypad", digits=self.entry.digits))
 

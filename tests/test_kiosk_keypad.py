@@ -150,14 +150,19 @@ def test_a_close_but_not_matching_face_resets_the_run():
     assert k.frame(near(0.3)).state == "accepted"
 
 
-def test_keypad_timeout_and_no_face_timeout_are_refused_without_a_record():
+def test_keypad_timeouts_and_no_face_end_without_a_record():
     k = Kiosk(attempt_timeout_s=2.0)
     k.frame(near(0.3))
     outs = [k.frame(face=False)]
-    while outs[-1].state == "keypad":                           # nobody types
+    while outs[-1].state == "keypad":                           # someone walking past: nobody types
+        outs.append(k.frame(face=False))
+    assert outs[-1].state == "idle" and k.flow.failed is None   # quietly: no red light, no buzzer
+    assert k.ts == pytest.approx(20.1)                          # keypad_timeout_s after the face appeared
+    k.keypad.type("10")
+    outs = [k.frame(face=False)]
+    while outs[-1].state == "keypad":                           # typing begun, then abandoned
         outs.append(k.frame(face=False))
     assert outs[-1].state == "refused" and outs[-1].reason == "timeout" and k.flow.failed is None
-    assert k.ts == pytest.approx(20.1)                          # keypad_timeout_s after the face appeared
     k.ts += 2.0
     k.keypad.type("1001", "enter")
     outs = [k.frame(face=False) for _ in range(21)]             # number typed, then nobody looks at the camera
