@@ -67,6 +67,11 @@ class Consensus:
         self.look_again_frames = look_again_frames
         self.reset()
 
+    @property
+    def decided(self) -> bool:
+        """A verdict is final: further frames cannot change it until ``reset()``."""
+        return self._final is not None
+
     def reset(self) -> None:
         self._last_ts: float | None = None
         self._final: ConsensusState | None = None

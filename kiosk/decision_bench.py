@@ -21,7 +21,7 @@ import logging
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -65,7 +65,7 @@ class Setup:
 class WindowResult:
     start_s: float
     end_s: float
-    mode: str
+    mode: str                     # liveness mode, "+skip" when encodings are skipped once named
     state: str                    # accepted, refused, or none (no decision within the window)
     seconds: float | None         # first face -> decision, simulated real time
     analysed: int                 # frames the kiosk had time to look at
@@ -114,11 +114,19 @@ def enrol(encoder: FaceEncoder, frames: list[Frame], spans: tuple[Span, ...], pe
 
 def run_window(frames: list[Frame], window: Span, gallery: Gallery, setup: Setup, encoder: FaceEncoder,
                mode: str, slowdown: float = 1.0, stage_times: StageTimes | None = None,
-               timer: Callable[[], float] = time.perf_counter) -> WindowResult:
-    """One person stepping up at ``window[0]``; see the module docstring."""
+               timer: Callable[[], float] = time.perf_counter, skip_encode_when_named: bool = False
+               ) -> WindowResult:
+    """One person stepping up at ``window[0]``; see the module docstring.
+
+    ``skip_encode_when_named`` (a what-if, not what the kiosk does today): once the consensus has
+    named the person its verdict is final and later encodings change nothing, so they are not
+    computed (the last one is reused); the decisions are the same, the frames come faster.
+    """
     start, end = window
-    analyzer = FrameAnalyzer(encoder, setup.thresholds, setup.quality, setup.pipeline, setup.upsample)
     machine = DecisionMachine(setup.decision, setup.liveness.model_copy(update={"mode": mode}), RepunchGuard(300.0))
+    if skip_encode_when_named:
+        encoder = _SkipWhenNamed(encoder, machine)
+    analyzer = FrameAnalyzer(encoder, setup.thresholds, setup.quality, setup.pipeline, setup.upsample)
     zone = ZoneInfo("Asia/Kolkata")
     i = next((k for k, f in enumerate(frames) if f.ts_s >= start), len(frames))
     clock, first_face, analysed, compute = start, None, 0, 0.0
@@ -147,6 +155,22 @@ def run_window(frames: list[Frame], window: Span, gallery: Gallery, setup: Setup
             stage_times.total_s[stage] += analyzer.times.total_s[stage]
             stage_times.count[stage] += analyzer.times.count[stage]
     return WindowResult(start, end, mode, result_state, seconds, analysed, compute)
+
+
+class _SkipWhenNamed:
+    """The encoder, except that once ``machine`` has named the person the last encoding is reused."""
+
+    def __init__(self, encoder: FaceEncoder, machine: DecisionMachine) -> None:
+        self._encoder, self._machine = encoder, machine
+        self._last: np.ndarray | None = None
+
+    def __getattr__(self, name: str):
+        return getattr(self._encoder, name)
+
+    def encode(self, rgb: np.ndarray, box: FaceBox) -> np.ndarray:
+        if self._last is None or not self._machine.consensus.decided:
+            self._last = self._encoder.encode(rgb, box)
+        return self._last
 
 
 def warm_up(encoder: FaceEncoder) -> None:
@@ -185,6 +209,12 @@ class DecisionBench:
                 "p50_s": percentile(times, 50), "p95_s": percentile(times, 95),
                 "mean_analysed": statistics.mean(r.analysed for r in rows) if rows else None}
 
+    def ms_per_frame(self, mode: str | None = None) -> float | None:
+        """Mean compute per analysed frame (the run's clock: wall or thread CPU), over ``mode`` or all."""
+        rows = [r for r in self.results if mode is None or r.mode == mode]
+        frames = sum(r.analysed for r in rows)
+        return 1000 * sum(r.compute_s for r in rows) / frames if frames else None
+
     def liveness_share(self, mode: str, baseline: str = "off") -> list[float]:
         """Per window passed in both: the decision time ``mode`` adds over naming alone."""
         base = {r.start_s: r.seconds for r in self.of(baseline) if r.passed}
@@ -203,7 +233,8 @@ class DecisionBench:
             if share:
                 lines.append(f"liveness share ({mode} - off): p50 {fmt(percentile(share, 50))} s, "
                              f"p95 {fmt(percentile(share, 95))} s over {len(share)} windows")
-        lines.append("stage ms: " + ", ".join(f"{s} {v:.1f}" for s, v in self.stage_ms.items()))
+        lines.append(f"{self.timer} ms per analysed frame: {fmt(self.ms_per_frame(), 1)}")
+        lines.append("stage ms (wall): " + ", ".join(f"{s} {v:.1f}" for s, v in self.stage_ms.items()))
         return "\n".join(lines)
 
 
@@ -214,8 +245,10 @@ def fmt(value: float | None, digits: int = 2) -> str:
 def run_decision_bench(video: Path, setup: Setup | None = None, *, modes: tuple[str, ...] = ("off", "blink"),
                        enrol_spans: tuple[Span, ...] = BLINK1_ENROL, windows: tuple[Span, ...] = BLINK1_WINDOWS,
                        slowdown: float = 1.0, encoder: FaceEncoder | None = None,
-                       timer: Callable[[], float] = time.perf_counter) -> DecisionBench:
-    """Every window of ``video`` under every liveness mode.
+                       timer: Callable[[], float] = time.perf_counter,
+                       skip_encode_when_named: tuple[str, ...] = ()) -> DecisionBench:
+    """Every window of ``video`` under every liveness mode (and the modes in ``skip_encode_when_named``
+    again with that what-if, reported as ``<mode>+skip``).
 
     ``timer``: wall time (the default: on the kiosk, its own load is part of the answer), or
     ``time.thread_time`` on a shared machine, where waiting for a core is someone else's load.
@@ -230,9 +263,13 @@ def run_decision_bench(video: Path, setup: Setup | None = None, *, modes: tuple[
     gallery = enrol(encoder, frames, enrol_spans)
     stages = StageTimes()
     results = []
-    for mode in modes:
+    runs = [(m, False) for m in modes] + [(m, True) for m in skip_encode_when_named]
+    for mode, skip in runs:
         for window in windows:
-            result = run_window(frames, window, gallery, setup, encoder, mode, slowdown, stages, timer)
+            result = run_window(frames, window, gallery, setup, encoder, mode, slowdown, None if skip else stages,
+                                timer, skip)
+            if skip:
+                result = replace(result, mode=f"{mode}+skip")
             log.info("%s window %.2f-%.2f: %s in %s s (%d frames)", mode, *window, result.state,
                      fmt(result.seconds), result.analysed)
             results.append(result)
