@@ -130,7 +130,7 @@ def start_kiosk(tmp_path: Path, world, faces_dir: Path, device_id: str, face_of:
     summary: dict = {}
     thread = threading.Thread(target=lambda: summary.update(app.run(RunOptions(wait_gallery_s=60))), daemon=True)
     thread.start()
-    wait_for(lambda: app.gallery.version > 0, 60, "the kiosk's gallery from the hub")
+    wait_for(lambda: app.gallery.version > 0, 120, "the kiosk's gallery from the hub")
     return app, keypad, thread, summary
 
 
@@ -146,8 +146,8 @@ def test_staff_number_and_own_face_punches_face_id(tmp_path, world, faces_dir):
     try:
         keypad.type("1001", "enter")
         wait_for(lambda: [p for p in items(api.get("/api/v1/punches", params={"device_id": "kiosk-fb-1"}))],
-                 60, "the punch at the hub")
-        wait_for(lambda: app.keeper.depth() == 0, 30, "the hub's ack")
+                 120, "the punch at the hub")
+        wait_for(lambda: app.keeper.depth() == 0, 60, "the hub's ack")
     finally:
         stop_kiosk(app, thread)
     stored = items(api.get("/api/v1/punches", params={"device_id": "kiosk-fb-1"}))
@@ -171,7 +171,7 @@ def test_staff_number_and_another_face_is_not_a_punch_but_an_assisted_attempt(tm
 
     try:
         keypad.type("1001", "enter")                  # 1002 claims to be 1001
-        wait_for(lambda: hub_alarm(), 60, "the assisted_pending alarm at the hub")
+        wait_for(lambda: hub_alarm(), 120, "the assisted_pending alarm at the hub")
     finally:
         stop_kiosk(app, thread)
     assert summary["punches_created"] == 0 and summary["outbox_depth"] == 0
