@@ -26,16 +26,19 @@ from hardware.indicators import Feedback, NullIndicators
 from hardware.latest_frame import LatestFrameGrabber
 from kiosk import __version__
 from kiosk.alarms import Alarms, take_last_exit
+from kiosk.assisted import AssistedLog
 from kiosk.clock import ClockMonitor, Clocks, TimeSync
 from kiosk.config import KioskConfig
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
+from kiosk.fallback import FallbackFlow, keypad_of
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_key import CardGalleryKey, HubGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
+from kiosk.keypad import Keypad
 from kiosk.link import THREAD_ALARM_HOLD_S, MqttLink
 from kiosk.outbox import RememberedPunch
 from kiosk.outbox_keeper import OUTBOX_FILE, OutboxKeeper  # noqa: F401 (OUTBOX_FILE: tools import it from here)
-from kiosk.pipeline import STAGES, FrameAnalyzer
+from kiosk.pipeline import STAGES, FrameAnalyzer, Observation
 from kiosk.punches import make_signed_punch
 from protocol.sdnotify import SdNotifier, WatchdogPetter
 from kiosk.storage import StorageError
@@ -71,7 +74,7 @@ class KioskApp:
 
     def __init__(self, config: KioskConfig, camera: FrameSource, feedback: Feedback | None = None,
                  encoder: FaceEncoder | None = None, display: Any = None, clocks: Clocks | None = None,
-                 time_sync: TimeSync | None = None) -> None:
+                 time_sync: TimeSync | None = None, keypad: Keypad | None = None) -> None:
         self.config = config
         self.clocks = clocks or Clocks()
         self.clock = ClockMonitor(config.clock, self.clocks, time_sync or system_time_sync())
@@ -106,6 +109,12 @@ class KioskApp:
             config.decision, config.liveness, self._repunch_guard(), names=self.gallery.name_of,
             clock_ok=self.clock.may_punch,
         )
+        self.keypad = keypad or keypad_of(config.match.keypad)
+        self.flow = FallbackFlow(config.match, self.machine, self.keypad, templates=self.gallery.templates_of,
+                                 people=lambda: len(self.gallery.gallery))
+        self.assisted = AssistedLog(config.state_dir, config.match.keep_snapshots)
+        self.assisted.open()
+        self._report_now = threading.Event()   # an assisted attempt: send health at once
         self._last_already: tuple[str | None, float] = (None, 0.0)
         self.link = MqttLink(
             config, self.outbox, sw_version=__version__, gallery_version=lambda: self.gallery.version,
@@ -155,6 +164,8 @@ class KioskApp:
                  self.config.site_id, dlib_build(), self.gallery.version)
         self.notifier.start()
         self.feedback.open()
+        if self.keypad is not None:
+            self.keypad.open()
         self.link.start()
         self._housekeeper = threading.Thread(target=self._housekeeping, name="kiosk-housekeeping", daemon=True)
         self._housekeeper.start()
@@ -166,9 +177,12 @@ class KioskApp:
         self.camera.close()
         self.link.stop()
         self.feedback.close()
+        if self.keypad is not None:
+            self.keypad.close()
         self._housekeeper.join(5)
         summary = self.summary()
         self.outbox.close()
+        self.assisted.close()
         self.notifier.close()
         return summary
 
@@ -187,6 +201,9 @@ class KioskApp:
             "timed_out": self.counts["refused:timeout"],
             "cannot_save": self.counts["refused:cannot_save"],
             "clock_refused": self.counts["refused:clock_unset"],
+            "punches_face_id": self.counts["punches_face_id"],
+            "assisted": self.counts["refused:assisted"],
+            "id_mismatch": self.counts["refused:id_mismatch"],
             "punches_created": self.counts["punches_created"],
             "punches_acked": self.link.stats["punches_acked"],
             "punches_rejected": self.link.stats["punches_rejected"],
@@ -225,7 +242,7 @@ class KioskApp:
         self.counts["frames"] += 1
         self._frame_times.append(time.monotonic())
         del self._frame_times[:-30]
-        if self.machine.resting(frame.ts_s):
+        if self.flow.resting(frame.ts_s):
             self.counts["resting"] += 1
             outcome = Outcome("cooldown")
             if self.display is not None:
@@ -237,7 +254,10 @@ class KioskApp:
         if obs.match is not None and obs.match.decision == "uncertain":
             self.counts["uncertain"] += 1
         wall, mono_s = self.clocks.wall_at(self.zone), self.clocks.monotonic()
-        outcome = self._act(self.machine.feed(obs, wall, mono_s), wall, mono_s, frame)
+        outcome = self.flow.feed(obs, wall, mono_s)
+        if outcome.state == "refused" and outcome.reason == "id_mismatch":
+            outcome = self._assisted(outcome, wall, frame, obs)
+        outcome = self._act(outcome, wall, mono_s, frame)
         if self.display is not None:
             self.display.show(frame, obs, outcome)
         return outcome
@@ -265,10 +285,25 @@ class KioskApp:
             log.error("punch %s stored, but not remembered against repeats after a restart: %s", row.id, exc)
         self.counts["accepted"] += 1
         self.counts["punches_created"] += 1
+        if decision.method != "face":
+            self.counts["punches_face_id"] += 1
         self.link.wake()
         self.feedback.accepted()  # only now: the punch is on disk
         log.info("punch %s (seq %s) for %s from frame %s", row.id, row.seq, decision.employee_id, source)
         return outcome
+
+    def _assisted(self, outcome: Outcome, wall: datetime, frame: Frame, obs: Observation) -> Outcome:
+        """A staff number whose face did not match: kept for the officer (kiosk/assisted.py), never a punch."""
+        failed = self.flow.failed
+        assert failed is not None, "an id_mismatch outcome comes with its failed attempt"
+        try:
+            self.assisted.record(ts=wall, claimed_id=failed.claimed_id, known=failed.known, distance=failed.distance,
+                                 liveness_passed=failed.liveness_passed, rgb=frame.rgb, box=obs.face)
+        except StorageError as exc:   # still refused; the officer is told nothing, so say so in the log
+            log.error("assisted attempt for staff number %s NOT kept: %s", failed.claimed_id, exc)
+            return outcome
+        self._report_now.set()
+        return Outcome("refused", prompt=MESSAGES["assisted"], reason="assisted")
 
     def _act(self, outcome: Outcome, wall: datetime, mono_s: float, frame: Frame) -> Outcome:
         """Light and sound for a decision; the outcome to show (an accept may turn into "cannot save")."""
@@ -344,6 +379,9 @@ class KioskApp:
         self.clock.check()        # notices a step of the wall clock within a second
         if self.link.stats["connects"] != schedule["connects"] and self.link.connected.is_set():
             schedule["connects"], schedule["health"] = self.link.stats["connects"], now  # fresh connection: report now
+        if self._report_now.is_set():
+            self._report_now.clear()
+            schedule["health"] = now
         if now >= schedule["health"]:
             schedule["health"] = now + self.config.health_interval_s
             self.keeper.recheck()
@@ -355,7 +393,8 @@ class KioskApp:
     def health(self) -> messages.Health:
         """One health message, with every alarm raised on this kiosk (storage first)."""
         storage = self.keeper.storage_alarm()
-        alarms = ([storage] if storage else []) + self.alarms.active()
+        assisted = self.assisted.alarm()
+        alarms = ([storage] if storage else []) + ([assisted] if assisted else []) + self.alarms.active()
         return collect_health(
             now=self.clocks.wall_at(self.zone),
             state_dir=self.config.state_dir,
@@ -393,3 +432,4 @@ class KioskApp:
             id=command.id, ok=False,
             detail=f"command {command.name!r} is not supported on this kiosk; change kiosk.yaml and restart",
         )
+

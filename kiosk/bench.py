@@ -136,3 +136,23 @@ def run_bench(frames_path: Path, config_path: Path | None, *, width: int = 640, 
                             decision=config.decision, upsample=r.detect_upsample)
     return run_pipeline(load_frames(frames_path, width, height, repeat), random_gallery(gallery_people),
                         thresholds=MatchThresholds())
+
+
+def run_liveness_bench(video: Path, config_path: Path | None, *, modes: tuple[str, ...] = ("off", "blink"),
+                       enrol: list[tuple[float, float]] | None = None,
+                       windows: list[tuple[float, float]] | None = None, cpu_time: bool = False):
+    """What ``kiosk bench VIDEO --liveness`` prints: time to decision per liveness mode, on wall time
+    (on the kiosk its own load belongs in the answer); settings from kiosk.yaml when given."""
+    from kiosk.decision_bench import BLINK1_ENROL, BLINK1_WINDOWS, Setup, run_decision_bench
+
+    setup = Setup()
+    if config_path is not None:
+        from protocol.settings import load_config
+
+        config = load_config(config_path, KioskConfig)
+        r = config.recognition
+        setup = Setup(MatchThresholds(accept_distance=r.accept_distance, min_margin=r.min_margin), config.decision,
+                      config.liveness, config.quality, config.pipeline, r.detect_upsample)
+    return run_decision_bench(video, setup, modes=modes, enrol_spans=tuple(enrol or BLINK1_ENROL),
+                              windows=tuple(windows or BLINK1_WINDOWS),
+                              timer=time.thread_time if cpu_time else time.perf_counter)

@@ -125,11 +125,50 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    if args.liveness:
+        from kiosk.bench import run_liveness_bench
+
+        print(run_liveness_bench(args.frames, args.config, modes=tuple(args.modes.split(",")),
+                                 enrol=args.enrol, windows=args.window, cpu_time=args.cpu_time).text())
+        return 0
     from kiosk.bench import run_bench
 
     report = run_bench(args.frames, args.config, width=args.width, height=args.height, repeat=args.repeat)
     print(report.text())
     return 0
+
+
+def cmd_assisted(args: argparse.Namespace) -> int:
+    """List the assisted attempts waiting for review, or mark some reviewed (kiosk/assisted.py)."""
+    from kiosk.assisted import SNAPSHOT_DIR, AssistedLog
+
+    config = load_config(args.config, KioskConfig)
+    log = AssistedLog(config.state_dir)
+    log.open()
+    try:
+        if args.action == "done":
+            print(f"{log.mark_reviewed(args.ids)} marked reviewed")
+            return 0
+        for r in log.pending():
+            photo = config.state_dir / SNAPSHOT_DIR / r.snapshot if r.snapshot else "no snapshot"
+            distance = "no face checked" if r.distance is None else f"distance {r.distance:.3f}"
+            print(f"{r.id}  {r.ts}  staff number {r.claimed_id}{'' if r.known else ' (not in the gallery)'}  "
+                  f"{distance}  liveness {'passed' if r.liveness_passed else 'not passed'}  {photo}")
+    finally:
+        log.close()
+    return 0
+
+
+def span(text: str) -> tuple[float, float]:
+    """``"5.0-5.75"`` -> (5.0, 5.75) seconds."""
+    start, sep, end = text.partition("-")
+    try:
+        pair = (float(start), float(end))
+    except ValueError:
+        pair = None
+    if not sep or pair is None or not pair[0] < pair[1]:
+        raise argparse.ArgumentTypeError(f"not START-END seconds: {text!r}")
+    return pair
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,7 +204,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--height", type=int, default=480)
     p.add_argument("--repeat", type=int, default=6, help="frames per still image (4 fps: 6 = 1.5 s)")
+    p.add_argument("--liveness", action="store_true",
+                   help="FRAMES is a video of one live person: time from the first face to the decision, with "
+                        "liveness, in windows of it (kiosk/decision_bench.py)")
+    p.add_argument("--modes", default="off,blink", help="--liveness: liveness modes to time, comma-separated")
+    p.add_argument("--enrol", type=span, action="append", default=None, metavar="START-END",
+                   help="--liveness: seconds of the video to enrol the person from (repeatable; default: the "
+                        "eyes-open stretches of ../shared/faces/video/blink-1.mp4)")
+    p.add_argument("--window", type=span, action="append", default=None, metavar="START-END",
+                   help="--liveness: a stretch in which the person steps up at START (repeatable)")
+    p.add_argument("--cpu-time", action="store_true",
+                   help="--liveness: count the pipeline thread's CPU time, not elapsed time (a machine shared "
+                        "with other work; on the kiosk itself leave it off)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("assisted", help="staff-number attempts whose face did not match: list, or mark reviewed")
+    p.add_argument("action", choices=["list", "done"])
+    p.add_argument("ids", nargs="*", help="done: the attempt ids reviewed")
+    p.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    p.set_defaults(func=cmd_assisted)
     return parser
 
 

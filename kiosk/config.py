@@ -3,11 +3,12 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hardware.indicators import IndicatorsConfig
 from kiosk.clock import ClockConfig
 from kiosk.decision import DecisionConfig
+from kiosk.fallback import MatchConfig
 from kiosk.liveness import LivenessConfig
 from kiosk.pipeline import PipelineConfig
 from kiosk.quality import QualityConfig
@@ -99,8 +100,18 @@ class KioskConfig(Section):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     decision: DecisionConfig = Field(default_factory=DecisionConfig)
+    match: MatchConfig = Field(default_factory=MatchConfig, description="face alone, or staff number and face")
     storage: StorageConfig = Field(default_factory=StorageConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)
     indicators: IndicatorsConfig | None = Field(
         None, description="GPIO LEDs/buzzer/door relay (BCM pins); null: no indicators (a bench or a test)"
     )
+
+    @model_validator(mode="after")
+    def _keypad_for_the_number(self) -> "KioskConfig":
+        """A mode that asks for the staff number needs a keypad to type it on."""
+        if self.match.mode != "identify" and self.match.keypad.kind == "none":
+            raise ValueError(f"match.mode {self.match.mode} asks for staff numbers: set match.keypad.kind")
+        if self.match.keypad.kind == "evdev" and self.match.keypad.device is None:
+            raise ValueError("match.keypad.kind evdev needs match.keypad.device")
+        return self

@@ -7,7 +7,11 @@ takes the per-frame ``MatchResult`` of one tracked face and answers:
   person (an ``uncertain`` frame in between neither counts nor breaks the
   run; an ``unknown`` frame or an accept for someone else starts over);
 - ``refuse`` after ``unknown_frames`` unknown frames with no accept in
-  between ("not recognised"; uncertain frames neither count nor reset it);
+  between ("not recognised"; uncertain frames do not reset that count), or
+  after ``look_again_frames`` unknown *or* uncertain frames with no accept in
+  between: "look again" is bounded, so a face that stays only near someone
+  is refused (or offered the keypad, kiosk/fallback.py) after a few frames
+  instead of holding the kiosk until the attempt times out;
 - ``pending`` otherwise, with a prompt ("look at the camera again" after an
   uncertain frame).
 
@@ -15,8 +19,6 @@ An ``uncertain`` frame never starts a run for its closest person: a face that
 is only *near* someone is not evidence for them. A gap longer than
 ``max_gap_s`` between frames means the track was lost, and everything starts
 over. Once decided, the verdict stays until ``reset()`` (the next person).
-A face that stays ``uncertain`` stays ``pending``: the decision state
-machine's own attempt timeout ends it.
 
 Consecutive frames of one person are strongly correlated, so three agreeing
 frames do not make an error three times as unlikely in the exponent; they
@@ -53,15 +55,22 @@ class ConsensusState:
 class Consensus:
     """Agreement over consecutive frames of one tracked face."""
 
-    def __init__(self, required_frames: int = 3, unknown_frames: int = 5, max_gap_s: float = 1.0) -> None:
-        if required_frames < 1 or unknown_frames < 1:
-            raise ValueError("required_frames and unknown_frames must be at least 1")
+    def __init__(self, required_frames: int = 3, unknown_frames: int = 5, max_gap_s: float = 1.0,
+                 look_again_frames: int = 8) -> None:
+        if required_frames < 1 or unknown_frames < 1 or look_again_frames < 1:
+            raise ValueError("required_frames, unknown_frames and look_again_frames must be at least 1")
         if not max_gap_s > 0:
             raise ValueError("max_gap_s must be positive")
         self.required_frames = required_frames
         self.unknown_frames = unknown_frames
         self.max_gap_s = max_gap_s
+        self.look_again_frames = look_again_frames
         self.reset()
+
+    @property
+    def decided(self) -> bool:
+        """A verdict is final: further frames cannot change it until ``reset()``."""
+        return self._final is not None
 
     def reset(self) -> None:
         self._last_ts: float | None = None
@@ -72,6 +81,7 @@ class Consensus:
         self._candidate: str | None = None
         self._run: list[MatchResult] = []
         self._unknown_run = 0
+        self._doubt_run = 0   # unknown or uncertain frames since the last accept
 
     def feed(self, ts: float, result: MatchResult) -> ConsensusState:
         if not math.isfinite(ts) or (self._last_ts is not None and ts < self._last_ts):
@@ -83,21 +93,21 @@ class Consensus:
         self._last_ts = ts
         if result.decision == "accept":
             return self._on_accept(result)
-        if result.decision == "uncertain":
-            return self._pending("look_again")
+        if result.decision not in ("uncertain", "unknown"):
+            raise ValueError(f"unexpected match decision {result.decision!r}")
+        self._doubt_run += 1
         if result.decision == "unknown":
             self._candidate, self._run = None, []
             self._unknown_run += 1
-            if self._unknown_run >= self.unknown_frames:
-                self._final = ConsensusState("refuse", prompt="not_recognised")
-                return self._final
-            return self._pending("look_again")
-        raise ValueError(f"unexpected match decision {result.decision!r}")
+        if self._unknown_run >= self.unknown_frames or self._doubt_run >= self.look_again_frames:
+            self._final = ConsensusState("refuse", prompt="not_recognised")
+            return self._final
+        return self._pending("look_again")
 
     def _on_accept(self, result: MatchResult) -> ConsensusState:
         if result.employee_id is None:
             raise ValueError("an accept MatchResult must name an employee_id")
-        self._unknown_run = 0
+        self._unknown_run = self._doubt_run = 0
         if result.employee_id != self._candidate:
             self._candidate, self._run = result.employee_id, []
         self._run.append(result)

@@ -33,7 +33,7 @@ from kiosk.pipeline import Observation
 
 log = logging.getLogger(__name__)
 
-State = Literal["idle", "checking", "accepted", "already", "refused", "cooldown"]
+State = Literal["idle", "checking", "keypad", "verifying", "accepted", "already", "refused", "cooldown"]
 DECIDED = ("accepted", "already", "refused", "cooldown")  # an attempt ended; the rest after it may still run
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -46,6 +46,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
                     "सहेजा नहीं जा सका: कृपया रजिस्टर में दर्ज करें / कार्यालय को बताएं"),
     "clock_unset": ("Clock not set: attendance cannot be recorded now, please tell the office",
                     "घड़ी सही नहीं है: अभी उपस्थिति दर्ज नहीं हो सकती, कृपया कार्यालय को बताएँ"),
+    # the staff-number fallback (kiosk/fallback.py); {digits}: what has been typed, {id}: the number entered
+    "keypad": ("Enter your staff number, then press Enter: {digits}",
+               "अपना कर्मचारी क्रमांक दर्ज करें, फिर Enter दबाएँ: {digits}"),
+    "verifying": ("Staff number {id}: please look at the camera", "कर्मचारी क्रमांक {id}: कृपया कैमरे की ओर देखिए"),
+    "id_mismatch": ("Face does not match staff number {id}", "चेहरा कर्मचारी क्रमांक {id} से मेल नहीं खाता"),
+    "assisted": ("Not matched: your attempt is recorded for the office to review",
+                 "मेल नहीं हुआ: आपका प्रयास कार्यालय की जाँच के लिए दर्ज किया गया"),
 }
 
 
@@ -56,6 +63,10 @@ class DecisionConfig(BaseModel):
 
     required_frames: int = Field(3, ge=1, description="agreeing frames needed to name someone")
     unknown_frames: int = Field(5, ge=1, description="unknown frames in a row before 'not recognised'")
+    look_again_frames: int = Field(
+        8, ge=1,
+        description="unknown or 'look again' (uncertain) frames with no accept between before 'not recognised' "
+                    "(or the keypad, match.mode auto): look again is bounded, never held until attempt_timeout_s")
     max_gap_s: float = Field(1.0, gt=0, description="a longer gap between frames of a face starts over")
     attempt_timeout_s: float = Field(8.0, gt=0, description="an attempt without a decision ends after this long")
     cooldown_s: float = Field(1.0, ge=0, description="rest after a decision before a new attempt starts")
@@ -70,6 +81,7 @@ class PunchDecision:
     distance: float
     margin: float | None
     liveness: LivenessState
+    method: str = "face"    # "face": named 1:N; "face+id": staff number typed, face verified 1:1
 
 
 @dataclass(frozen=True)
@@ -149,7 +161,8 @@ class DecisionMachine:
         self.names = names
         self.clock_ok = clock_ok    # False: the wall clock is obviously wrong, refuse to punch
         self.liveness = LivenessChecker(liveness)
-        self.consensus = Consensus(config.required_frames, config.unknown_frames, config.max_gap_s)
+        self.consensus = Consensus(config.required_frames, config.unknown_frames, config.max_gap_s,
+                                   config.look_again_frames)
         self.state: State = "idle"
         self._started = 0.0
         self._last_face = 0.0
@@ -215,8 +228,23 @@ class DecisionMachine:
                                 ts=obs.ts, wall=wall)
         return Outcome("checking", prompt=prompt)
 
+    def begin(self, ts: float) -> None:
+        """Start an attempt now, whatever the state (the staff-number fallback takes over the face)."""
+        self._begin(ts)
+        self._last_face = ts
+
+    def accept(self, employee_id: str, distance: float, margin: float | None, live: LivenessState, ts: float,
+               wall: datetime, mono_s: float, method: str = "face") -> Outcome:
+        """Accept someone named by other means (kiosk/fallback.py): the same clock, repeat and message rules."""
+        return self._accept(employee_id, distance, margin, live, ts, wall, mono_s, method)
+
+    def conclude(self, state: State, *, ts: float, wall: datetime, reason: str | None = None,
+                 employee_id: str | None = None, prompt: tuple[str, str] | None = None) -> Outcome:
+        """End the attempt with a decision made elsewhere (kiosk/fallback.py); the cooldown follows as usual."""
+        return self._decide(state, ts=ts, wall=wall, reason=reason, employee_id=employee_id, prompt=prompt)
+
     def _accept(self, employee_id: str, distance: float, margin: float | None, live: LivenessState,
-                ts: float, wall: datetime, mono_s: float) -> Outcome:
+                ts: float, wall: datetime, mono_s: float, method: str = "face") -> Outcome:
         name = self.names(employee_id)
         if self.clock_ok is not None and not self.clock_ok():
             return self._decide("refused", reason="clock_unset", ts=ts, wall=wall, employee_id=employee_id)
@@ -225,7 +253,7 @@ class DecisionMachine:
             return self._decide("already", reason="already", ts=ts, wall=wall, employee_id=employee_id,
                                 prompt=_fill(MESSAGES["already"], name, earlier))
         self.guard.record(employee_id, mono_s, wall)
-        decision = PunchDecision(employee_id, distance, margin, live)
+        decision = PunchDecision(employee_id, distance, margin, live, method)
         return self._decide("accepted", ts=ts, wall=wall, employee_id=employee_id, punch=decision,
                             prompt=_fill(MESSAGES["accepted"], name, wall))
 

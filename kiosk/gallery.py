@@ -44,6 +44,11 @@ class GalleryCache:
         entry = self._people.get(employee_id)
         return entry[0] if entry and entry[0] else employee_id
 
+    def templates_of(self, employee_id: str) -> list[np.ndarray]:
+        """That person's enrolled templates (a 1:1 check after a typed staff number); none when unknown."""
+        entry = self._people.get(employee_id)
+        return [np.asarray(t, np.float32) for t in entry[1]] if entry else []
+
     def load(self) -> int:
         """Load the cached gallery; version 0 (ask the hub for everything) when there is none or it is bad.
 

@@ -74,6 +74,7 @@ class Observation:
     quality: QualityReport | None = None
     match: MatchResult | None = None
     skipped: bool = False                      # unchanged empty scene: not analysed
+    probe: np.ndarray | None = field(default=None, repr=False)  # the 128-d encoding, for a 1:1 check (fallback)
 
 
 class FrameAnalyzer:
@@ -111,13 +112,13 @@ class FrameAnalyzer:
             landmarks = self.encoder.landmarks68(rgb, box)
         with _timed(self.times, "quality"):
             report = assess(rgb, boxes, landmarks, self.quality)
-        result = None
+        result = probe = None
         if report.ok:
             with _timed(self.times, "encode"):
                 probe = self.encoder.encode(rgb, box)
             with _timed(self.times, "match"):
                 result = match(gallery, probe, self.thresholds)
-        return Observation(ts, size, box, len(boxes), landmarks, report, result)
+        return Observation(ts, size, box, len(boxes), landmarks, report, result, probe=probe)
 
     def _unchanged(self, rgb: np.ndarray) -> bool:
         thumb = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (64, 48), interpolation=cv2.INTER_AREA)

@@ -20,7 +20,7 @@ def punch_fields(*, punch_id: str, device_id: str, site_id: str, decision: Punch
         match["margin"] = round(decision.margin, 4)
     fields: dict[str, Any] = {
         "v": 1, "id": punch_id, "device_id": device_id, "site_id": site_id,
-        "employee_id": decision.employee_id, "ts": messages.device_time(ts), "method": "face",
+        "employee_id": decision.employee_id, "ts": messages.device_time(ts), "method": decision.method,
         "match": match, "seq": seq,
     }
     live = liveness_info(decision.liveness)

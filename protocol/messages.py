@@ -97,7 +97,8 @@ class Punch(KioskMessage):
     site_id: EntityId
     employee_id: EntityId
     ts: Timestamp = Field(description="device time, with its UTC offset")
-    method: Literal["face"] = "face"
+    method: Literal["face", "face+id"] = Field(
+        "face", description="face: named by the face (1:N); face+id: staff number typed at the kiosk, face verified 1:1")
     match: MatchInfo
     liveness: LivenessInfo | None = Field(default=None, description="None: liveness not checked")
     seq: int = Field(ge=0, description="per-device counter, for gap detection")
@@ -140,6 +141,7 @@ ALARM_CLOCK_UNSET = "clock_unset"            # the clock is not trustworthy: pun
 ALARM_CLOCK_STEP = "clock_step"              # the wall clock jumped while running
 ALARM_THREAD_ERROR = "thread_error"          # a background thread (housekeeping, health, sender) hit an error
 ALARM_LAST_EXIT = "last_exit"                # the previous run ended with an error (from the state directory)
+ALARM_ASSISTED_PENDING = "assisted_pending"  # staff-number attempts whose face did not match, for an officer
 
 
 class DeviceAlarm(KioskMessage):

@@ -31,7 +31,10 @@ def feed_all(codes: str, consensus: Consensus | None = None, fps: float = 10.0):
         ("AABBB", "accept", "B", None),
         ("AaAA", "accept", "A", None),                 # uncertain neither counts nor breaks the run
         ("AbAA", "accept", "A", None),                 # ... not even when closest to someone else
-        ("bbbbbbbb", "pending", None, "look_again"),   # uncertain never starts a run, never refuses
+        ("bbbbbbb", "pending", None, "look_again"),    # uncertain never starts a run ...
+        ("bbbbbbbb", "refuse", None, "not_recognised"),  # ... and "look again" is bounded (look_again_frames=8)
+        ("a-a-a-aa", "refuse", None, "not_recognised"),  # uncertain frames count towards "not recognised"
+        ("aaaaaaaA", "pending", None, "hold_still"),   # an accept before the bound starts over
         ("AA-A", "pending", None, "hold_still"),       # unknown breaks the run
         ("----", "refuse", None, "not_recognised"),
         ("--A--", "pending", None, "look_again"),      # an accept resets the unknown count

@@ -109,6 +109,15 @@ def test_good_punch_is_accepted_with_the_dict_as_received():
     assert result.punch.id == fields["id"] and result.punch.liveness.passed
 
 
+def test_a_staff_number_punch_is_accepted_and_keeps_its_method():
+    """kiosk/fallback.py: staff number typed, face verified 1:1; stored like any punch, its method kept."""
+    result = check(TOPIC, to_payload(good(method="face+id")))
+    assert isinstance(result, Accepted) and result.punch.method == "face+id"
+    refused = good(method="assisted")                       # an assisted attempt is never a punch
+    assert check(TOPIC, to_payload(refused)) == Rejected(refused["id"], "schema: method: Input should be 'face' or "
+                                                                        "'face+id'")
+
+
 def test_home_site_or_membership_is_asked_with_employee_then_site():
     asked = []
     check_punch(TOPIC, to_payload(good()), max_bytes=4096, device_lookup=DEVICES.get,

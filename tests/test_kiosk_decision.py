@@ -197,15 +197,35 @@ def test_an_accept_breaks_an_unknown_run():
     assert "refused" not in states
 
 
-def test_a_face_that_stays_uncertain_times_out():
-    f = Feeder(machine(attempt_timeout_s=2.0))
+@pytest.mark.parametrize("look_again_frames", [3, 8])
+def test_look_again_is_bounded_and_refused_long_before_the_timeout(look_again_frames):
+    """Issue 15/16 part 6: a face that stays only near someone is refused after ``look_again_frames``."""
+    f = Feeder(machine(attempt_timeout_s=8.0, look_again_frames=look_again_frames))
     outs = []
     while not outs or outs[-1].state == "checking":
         outs.append(f.frame(uncertain()))
         assert len(outs) < 100
-    assert outs[-1].state == "refused" and outs[-1].reason == "timeout"
-    assert f.outcomes[-1] is outs[-1] and f.ts - 0.1 == pytest.approx(2.0)
+    assert len(outs) == look_again_frames
+    assert outs[-1].state == "refused" and outs[-1].reason == "not_recognised"
+    assert outs[-1].prompt == MESSAGES["not_recognised"]
     assert outs[0].prompt == ("Please look at the camera again", "कृपया फिर से कैमरे की ओर देखिए")
+    assert f.punches() == []
+
+
+def test_look_again_frames_count_towards_not_recognised():
+    """Two unknown frames and look-again frames between them: refused at the look-again bound,
+    though the unknown frames alone (2 < unknown_frames=5) would not refuse."""
+    f = Feeder(machine(unknown_frames=5, look_again_frames=6))
+    states = [f.frame(m).state for m in (unknown(), uncertain(), uncertain(), unknown(), uncertain(), uncertain())]
+    assert states == ["checking"] * 5 + ["refused"]
+    assert f.outcomes[-1].reason == "not_recognised"
+
+
+def test_an_accept_starts_the_look_again_count_over():
+    f = Feeder(machine(look_again_frames=4))
+    states = [f.frame(m).state for m in (uncertain(),) * 3 + (accept(),) + (uncertain(),) * 3]
+    assert "refused" not in states
+    assert f.frame(uncertain()).state == "refused"
 
 
 def test_blink_mode_with_a_still_face_never_accepts_and_ends_liveness_failed():

@@ -91,12 +91,19 @@ def test_other_devices_key_fails_verification():
         (json.dumps(_fields(device_id="a/b", sig="x")).encode(), "schema: device_id"),
         (json.dumps(_fields(extra=1, sig="x")).encode(), "schema: extra"),
         (json.dumps(_fields(seq=-1, sig="x")).encode(), "schema: seq"),
+        (json.dumps(_fields(method="assisted", sig="x")).encode(), "schema: method"),  # an assisted attempt is no punch
     ],
 )
 def test_bad_payloads_are_rejected_with_a_reason(payload, reason):
     with pytest.raises(MessageInvalid) as err:
         m.parse(m.Punch, payload)
     assert err.value.reason.startswith(reason)
+
+
+@pytest.mark.parametrize("method", ["face", "face+id"])
+def test_punch_methods(method):
+    """face: named 1:N; face+id: staff number typed at the kiosk and the face verified 1:1 (kiosk/fallback.py)."""
+    assert m.parse(m.Punch, json.dumps(_fields(method=method, sig="x")).encode()).method == method
 
 
 def test_topics_build_and_parse():

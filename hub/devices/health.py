@@ -57,7 +57,8 @@ MAX_VERSION_CHARS = 64
 NOT_A_DEVICE_TOPIC = "not a device topic"
 # The alarm kinds kiosks raise today (protocol.messages), so /metrics shows each even at 0; a newer kind still counts.
 ALARM_KINDS = (messages.ALARM_STORAGE_ERROR, messages.ALARM_OUTBOX_RECOVERED, messages.ALARM_CLOCK_UNSET,
-               messages.ALARM_CLOCK_STEP, messages.ALARM_THREAD_ERROR, messages.ALARM_LAST_EXIT)
+               messages.ALARM_CLOCK_STEP, messages.ALARM_THREAD_ERROR, messages.ALARM_LAST_EXIT,
+               messages.ALARM_ASSISTED_PENDING)
 
 
 def subscriptions(shared_group: str | None) -> list[tuple[str, int]]:
