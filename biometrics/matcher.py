@@ -15,6 +15,7 @@ The answer is a name only when the best person is under the accept distance
 than asking someone to look again.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Iterable, Literal, Mapping, Sequence
 
@@ -28,11 +29,28 @@ Scoring = Literal["centroid", "closest"]
 
 @dataclass(frozen=True)
 class MatchThresholds:
-    """Defaults measured for centroid scoring (benchmarks/accuracy.py); closest scoring used 0.50."""
+    """The open-set rule's settings; defaults measured for centroid scoring (benchmarks/accuracy.py).
+
+    The more people enrolled, the more likely a stranger lands near one of
+    them by chance, so the accept distance can tighten with the gallery's
+    size (``accept_for``); and a probe close to several people at once is
+    more likely a face that resembles many than one of them, so the best
+    can be required to stand out from the ``cohort_k`` people after it.
+    """
 
     accept_distance: float = 0.49
     min_margin: float = 0.05
     uncertain_band: float = 0.08  # up to accept + band: "look again", not "unknown"
+    size_ref: int = 25            # galleries of up to this many people accept under accept_distance itself
+    size_slope: float = 0.0       # per tenfold of people beyond size_ref, accept only this much closer
+    cohort_k: int = 0             # 0: off; else the best must beat the mean of the next k people by...
+    min_cohort_gap: float = 0.0   # ...this much
+
+    def accept_for(self, n_people: int) -> float:
+        """The accept distance for a gallery of ``n_people``."""
+        if n_people <= self.size_ref or not self.size_slope:
+            return self.accept_distance
+        return self.accept_distance - self.size_slope * math.log10(n_people / self.size_ref)
 
 
 @dataclass(frozen=True)
@@ -113,18 +131,20 @@ def match(gallery: Gallery, probe: np.ndarray, thresholds: MatchThresholds) -> M
     dists = gallery.person_distances(probe)
     if dists.size == 0:
         return MatchResult("unknown", None, None, float("inf"), None)
-    if dists.size == 1:
-        best_i, margin = 0, None
-    else:
-        two = np.argpartition(dists, 1)[:2]
-        best_i, second_i = (two[0], two[1]) if dists[two[0]] <= dists[two[1]] else (two[1], two[0])
-        margin = float(dists[second_i] - dists[best_i])
+    k = min(dists.size, max(2, thresholds.cohort_k + 1))
+    nearest = np.argpartition(dists, k - 1)[:k] if k < dists.size else np.arange(dists.size)
+    nearest = nearest[np.argsort(dists[nearest], kind="stable")][:k]
+    best_i = int(nearest[0])
+    margin = float(dists[nearest[1]] - dists[best_i]) if dists.size > 1 else None
     best = float(dists[best_i])
     best_id = gallery.person_ids[best_i]
+    accept_at = thresholds.accept_for(len(gallery))
     clear = margin is None or margin >= thresholds.min_margin
-    if best < thresholds.accept_distance and clear:
+    if thresholds.cohort_k and dists.size > thresholds.cohort_k:
+        clear = clear and float(dists[nearest[1:]].mean()) - best >= thresholds.min_cohort_gap
+    if best < accept_at and clear:
         return MatchResult("accept", best_id, best_id, best, margin)
-    if best < thresholds.accept_distance + thresholds.uncertain_band:
+    if best < accept_at + thresholds.uncertain_band:
         return MatchResult("uncertain", None, best_id, best, margin)
     return MatchResult("unknown", None, best_id, best, margin)
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
+from biometrics.face_quality import DEFAULT_LIMITS as FACE_LIMITS
 from hub.phone.config import PhoneConfig
 from hub.plausibility import Policy
 from hub.reports.config import AttendanceConfig
@@ -91,12 +92,22 @@ class EnrolmentConfig(Section):
         90, ge=1, description="`hub purge-photos` deletes kept photos older than this; templates stay"
     )
     max_photo_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger uploaded photos are refused")
-    min_face_px: int = Field(80, ge=20, description="smallest face box height in pixels")
+    # The same measures and default limits as the kiosk's quality gate (biometrics.face_quality).
+    min_face_px: int = Field(
+        FACE_LIMITS.min_face_px, ge=20,
+        description="smallest face height in pixels, measured on the landmarks as the kiosk measures it")
     min_sharpness: float = Field(
-        10.0, ge=0, description="variance of the Laplacian of the face crop resized to 128 px high; below: blurred"
+        FACE_LIMITS.min_sharpness, ge=0,
+        description="variance of the Laplacian of the face crop resized to 128 px high; below: blurred"
     )
-    min_brightness: float = Field(55.0, ge=0, le=255, description="mean grey level of the face; below: too dark")
-    max_brightness: float = Field(210.0, ge=0, le=255, description="mean grey level of the face; above: too bright")
+    min_brightness: float = Field(FACE_LIMITS.min_brightness, ge=0, le=255,
+                                  description="mean grey level of the face; below: too dark")
+    max_brightness: float = Field(FACE_LIMITS.max_brightness, ge=0, le=255,
+                                  description="mean grey level of the face; above: too bright")
+    max_yaw_deg: float = Field(FACE_LIMITS.max_yaw_deg, gt=0, le=90,
+                               description="largest head turn (coarse pose from the landmarks)")
+    max_pitch_deg: float = Field(FACE_LIMITS.max_pitch_deg, gt=0, le=90,
+                                 description="largest head tilt up or down (coarse pose from the landmarks)")
 
 
 class HealthConfig(Section):
