@@ -17,6 +17,7 @@ import numpy as np
 
 from benchmarks.calib_data import CalibSet
 from benchmarks.recognition_protocol import distance_matrix
+from biometrics.matcher import template_count_scale
 
 REPORT_SIZES = (25, 100, 225, 500, 800)
 TUNE_SIZES = (25, 100, 225, 400)
@@ -28,6 +29,7 @@ class Trial:
 
     size: int
     pd: np.ndarray         # (probes, size) distance to each person's mean template; NaN rows: gate refused
+    scale: np.ndarray      # (probes, size) biometrics.matcher.template_count_scale of each cell's template count
     own: np.ndarray        # (probes,) the probe's person's column, -1 for strangers
     probe_rows: np.ndarray  # (probes,) row of the probe in the CalibSet
     people: np.ndarray     # (size,) identities of the gallery, in column order
@@ -65,15 +67,17 @@ def make_trial(cs: CalibSet, gallery: list[str], probed: set[str], half: str) ->
     probes = cs.probe[rows]
     pd = distance_matrix(np.nan_to_num(probes), sums / counts[:, None])
     own_row = np.full(len(rows), -1)
+    scale = np.tile(template_count_scale(counts), (len(rows), 1))
     for j in np.flatnonzero(own >= 0):
         i, k = rows[j], own[j]
         if cs.has_template[i]:  # leave the probe's own photo out of its person's mean
             own_row[j] = i
             rest = counts[k] - 1
             pd[j, k] = np.linalg.norm(probes[j] - (sums[k] - cs.template[i]) / rest) if rest else np.inf
+            scale[j, k] = template_count_scale(np.array([rest]))[0]
     pd[np.isnan(probes[:, 0])] = np.nan
     keep = ~((own >= 0) & np.isinf(pd[np.arange(len(rows)), np.maximum(own, 0)]))
-    return Trial(len(gallery), pd[keep], own[keep], rows[keep], np.array(gallery),
+    return Trial(len(gallery), pd[keep], scale[keep], own[keep], rows[keep], np.array(gallery),
                  [cs.template[rows_of[p]] for p in gallery], own_row[keep], probes[keep])
 
 

@@ -142,7 +142,7 @@ class PunchesConfig(Section):
     )
     max_match_distance: float = Field(
         0.52, gt=0, description="a punch whose match distance is above this is refused (kiosks ship accepting up "
-        "to 0.49: this adds a tolerance); a failed liveness check is always refused"
+        "to a score of 0.46: this adds a tolerance); a failed liveness check is always refused"
     )
     site_max_match_distance: dict[str, float] = Field(
         {}, description="site id -> the match distance limit of that site's kiosks, instead of max_match_distance"
