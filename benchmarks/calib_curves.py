@@ -24,8 +24,7 @@ import math
 
 import numpy as np
 
-from benchmarks.calib_data import CalibSet
-from benchmarks.calib_trials import REPORT_SIZES, TUNE_SIZES, Trial, trials
+from benchmarks.calib_trials import Trial
 from benchmarks.common import markdown_table, pct
 from benchmarks.recognition_protocol import wilson_lower, wilson_upper
 from biometrics.matcher import Gallery, MatchThresholds, match, template_count_scale, verify

@@ -18,7 +18,6 @@ on one half of the calibration set (846 people, 1,500 strangers) and are
 reported on the other half at 25-800 people (BENCHMARKS-accuracy-calib.md).
 """
 
-import math
 from dataclasses import dataclass
 from typing import Iterable, Literal, Mapping, Sequence
 
