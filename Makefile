@@ -12,8 +12,8 @@ SYSTEM_PACKAGES := python3-venv:venv mosquitto:mosquitto mtools:mcopy fdisk:sfdi
 system:
 	@devtools/ensure_system.sh $(SYSTEM_PACKAGES)
 
-# The stamp depends on setup.py, so a changed dependency list reinstalls.
-$(VENV)/.installed: setup.py
+# The stamp depends on pyproject.toml, so a changed dependency list reinstalls.
+$(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[kiosk,hub,dev,provision]'

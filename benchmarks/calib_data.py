@@ -32,7 +32,7 @@ from benchmarks.encoder_cache import CachingEncoder
 from biometrics.encoder import load_image_rgb
 from biometrics.matcher import Gallery, MatchThresholds
 from hub.config import EnrolmentConfig
-from hub.enrol import encode_photo
+from hub.enrolment.enrol import encode_photo
 from kiosk.config import RecognitionConfig
 from kiosk.pipeline import FrameAnalyzer, PipelineConfig
 from kiosk.quality import QualityConfig

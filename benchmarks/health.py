@@ -27,10 +27,19 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, insert, text
 
-from hub import health, metrics
+from hub import metrics
 from hub.config import HubConfig
-from hub.db import Device, DeviceHealthSample, PunchRecord, Site, init_db, make_engine, make_session_factory
-from hub.punches import ReceivedMessage
+from hub.db import (
+    Device,
+    DeviceHealthSample,
+    PunchRecord,
+    Site,
+    init_db,
+    make_engine,
+    make_session_factory,
+)
+from hub.devices import health
+from hub.ingest.punches import ReceivedMessage
 from protocol import topics
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -189,8 +189,8 @@ def seed(db: Database, site_employees: dict[str, list[str]], specs: list[KioskSp
     """Units, sites and employees by bulk insert; kiosks through the hub's registry."""
     from sqlalchemy import insert
 
-    from hub import registry
     from hub.db import Employee, OrgUnit, Site
+    from hub.devices import registry
 
     with db.sessions()() as s:
         s.execute(insert(OrgUnit), [{"unit_id": f"U-{site}", "name": f"Unit {site}", "kind": "office"}
@@ -293,7 +293,7 @@ def write_hub_config(workdir: Path, db_url: str, port: int, *, client_id: str = 
 
 
 def hub_client_ids(workers: int, base: str = "bench-hub") -> list[str]:
-    from hub.ingest_pool import worker_client_ids
+    from hub.ingest.pool import worker_client_ids
 
     return worker_client_ids(base, workers)
 

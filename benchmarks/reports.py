@@ -21,7 +21,8 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,10 +30,19 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, create_engine, event, insert, text
 from sqlalchemy.orm import Session
 
-from hub import rules
+from hub.attendance import rules
+from hub.db import (
+    Ddo,
+    Employee,
+    OrgUnit,
+    PunchRecord,
+    Site,
+    init_db,
+    make_engine,
+    make_session_factory,
+)
 from hub.reports import export
 from hub.reports import queries as reports
-from hub.db import Ddo, Employee, OrgUnit, PunchRecord, Site, init_db, make_engine, make_session_factory
 
 IST = ZoneInfo("Asia/Kolkata")
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -1,10 +1,11 @@
 """Composition root: config -> engine -> API / ingest worker. The only place choosing real parts."""
 
+import asyncio
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import uvicorn
@@ -15,7 +16,8 @@ from sqlalchemy.engine import make_url
 from hub.api import create_app
 from hub.config import HubConfig
 from hub.db import make_engine, make_session_factory
-from hub.ingest import IngestWorker
+from hub.ingest.worker import IngestWorker
+from protocol.sdnotify import SdNotifier, WatchdogPetter
 from protocol.settings import load_config
 
 if TYPE_CHECKING:
@@ -24,9 +26,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+ENV_PREFIX = "HUB"  # HUB__MQTT__PORT=8883 overrides mqtt.port (protocol/settings.py)
+
+
 def load(path: Path | str) -> HubConfig:
     """Read and validate a hub config file; raises protocol.settings.ConfigError."""
-    return load_config(path, HubConfig)
+    return load_config(path, HubConfig, env_prefix=ENV_PREFIX)
 
 
 def open_engine(config: HubConfig, *, create_dirs: bool = False) -> Engine:
@@ -46,7 +51,9 @@ def build_api(config: HubConfig, engine: Engine) -> FastAPI:
 
 
 def build_encoder() -> "FaceEncoder":
-    from biometrics.encoder import FaceEncoder  # dlib is imported only by the commands that enrol
+    from biometrics.encoder import (
+        FaceEncoder,  # dlib is imported only by the commands that enrol
+    )
 
     return FaceEncoder()
 
@@ -57,24 +64,68 @@ def stop_on_signals(stop: threading.Event) -> None:
         signal.signal(sig, lambda *_: stop.set())
 
 
+STATS_EVERY_S = 60.0
+
+
+def _stall_s(interval_s: float | None) -> float:
+    """How long one batch may go without a step before the watchdog stops being petted: the
+    whole ``WatchdogSec`` (twice the ping interval), so a slow but moving batch is never killed."""
+    return 2 * interval_s if interval_s else float("inf")
+
+
 def run_ingest(config: HubConfig, engine: Engine) -> None:
-    """Run the ingest worker until SIGTERM/SIGINT."""
+    """Run the ingest worker until SIGTERM/SIGINT; under systemd, READY=1 once subscribed and the
+    watchdog petted while the worker makes progress (protocol/sdnotify.py)."""
     stop = threading.Event()
     stop_on_signals(stop)
+    notifier = SdNotifier().start()
+    watchdog = WatchdogPetter.from_env(notifier)
+    tick_s = min(STATS_EVERY_S, watchdog.interval_s or STATS_EVERY_S)
     worker = build_worker(config, engine)
     worker.start()
+    announced, last_stats = False, time.monotonic()
     try:
-        while not stop.wait(60):
-            log.info("ingest stats: %s", worker.stats)
+        while not stop.wait(tick_s if announced else min(tick_s, 0.5)):
+            if not announced and worker.ready.is_set():
+                notifier.ready()
+                notifier.status("subscribed; ingesting")
+                announced = True
+            if worker.is_progressing(_stall_s(watchdog.interval_s)):
+                watchdog.alive()
+                watchdog.maybe_ping()
+            if time.monotonic() - last_stats >= STATS_EVERY_S:
+                log.info("ingest stats: %s", worker.stats)
+                last_stats = time.monotonic()
     finally:
+        notifier.stopping()
         worker.stop()
+        notifier.close()
 
 
 class _Server(uvicorn.Server):
+    """uvicorn, saying READY=1 once it listens and petting the watchdog from its own event loop,
+    so a blocked loop (or, in ``hub run``, a stuck ingest worker) stops the pings."""
+
+    worker: IngestWorker | None = None
+
     async def startup(self, sockets=None) -> None:  # type: ignore[override]
         await super().startup(sockets)
         if self.started:
             log.info("hub API listening on http://%s:%s", self.config.host, self.config.port)
+            self._notifier = SdNotifier().start()
+            self._notifier.ready()
+            self._watchdog = WatchdogPetter.from_env(self._notifier)
+            if self._watchdog.interval_s is not None:
+                self._pets = asyncio.get_running_loop().create_task(self._pet_watchdog())
+
+    async def _pet_watchdog(self) -> None:
+        interval = self._watchdog.interval_s
+        assert interval is not None
+        while not self.should_exit:
+            if self.worker is None or self.worker.is_progressing(_stall_s(interval)):
+                self._watchdog.alive()
+                self._watchdog.maybe_ping()
+            await asyncio.sleep(min(interval / 2, 5.0))
 
 
 def run_api(config: HubConfig, engine: Engine, *, with_ingest: bool) -> None:
@@ -91,6 +142,7 @@ def run_api(config: HubConfig, engine: Engine, *, with_ingest: bool) -> None:
     # proxy headers are judged by hub.api.proxies against security.trusted_proxies, not by uvicorn
     server = _Server(uvicorn.Config(app, host=config.api.host, port=config.api.port, log_config=None,
                                     proxy_headers=False))
+    server.worker = worker
     if worker is not None:
         worker.start()
     try:

@@ -5,8 +5,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
 from biometrics.face_quality import DEFAULT_LIMITS as FACE_LIMITS
+from hub.ingest.plausibility import Policy
 from hub.phone.config import PhoneConfig
-from hub.plausibility import Policy
 from hub.reports.config import AttendanceConfig
 from protocol.transport import AllowPlaintext, CaFile
 
@@ -111,7 +111,7 @@ class EnrolmentConfig(Section):
 
 
 class HealthConfig(Section):
-    """Device health at the hub (hub/health.py): when a kiosk counts as stale, how its clock is judged."""
+    """Device health at the hub (hub/devices/health.py): when a kiosk counts as stale, how its clock is judged."""
 
     stale_after_s: float = Field(
         180.0, gt=0, description="a kiosk that says it is online but sent no health for this long is 'stale' "
@@ -129,7 +129,7 @@ class HealthConfig(Section):
 
 
 class PunchesConfig(Section):
-    """What the hub believes of a correctly signed kiosk punch (hub/plausibility.py): a stolen kiosk key
+    """What the hub believes of a correctly signed kiosk punch (hub/ingest/plausibility.py): a stolen kiosk key
     signs anything. Refused punches are kept for audit and the kiosk is told why."""
 
     max_future_s: float = Field(
@@ -174,7 +174,7 @@ class HubConfig(Section):
     admin_token_file: Path = Field(description="file holding the bearer token for admin API calls")
     gallery_key_secret_file: Path | None = Field(
         None,
-        description="the secret each kiosk's gallery key is derived from (hub/gallery_keys.py); made (0600) by "
+        description="the secret each kiosk's gallery key is derived from (hub/enrolment/gallery_keys.py); made (0600) by "
         "`hub init-db` or at first use when missing; the same file on every hub machine, never in the database; "
         "null: 'gallery-key.secret' beside the SQLite database (required with PostgreSQL)",
     )
@@ -197,7 +197,7 @@ class HubConfig(Section):
         default_factory=lambda: SecurityConfig(), description="trusted proxies and the login slow-down")
 
     def plausibility(self) -> Policy:
-        """The bounds intake judges kiosk punches by (``hub.plausibility``)."""
+        """The bounds intake judges kiosk punches by (``hub.ingest.plausibility``)."""
         p = self.punches
         return Policy(self.health.max_clock_skew_s, p.max_future_s, p.max_backlog_days * 86400, p.max_match_distance,
                       p.site_max_match_distance, p.device_max_match_distance)

@@ -17,7 +17,6 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    Time,
     DateTime,
     Engine,
     Float,
@@ -28,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    Time,
     create_engine,
     event,
 )
@@ -219,7 +219,7 @@ class PunchRecord(Base):
     reason: Mapped[str | None] = mapped_column(Text, default=None, doc="why at a non-home site (phone page asks)")
     flags: Mapped[str | None] = mapped_column(Text, default=None, doc="comma-separated: clock_skew, low_margin, ...")
     flag_detail: Mapped[str | None] = mapped_column(
-        Text, default=None, doc="why intake flagged it, for the admin's review (hub/plausibility.py)")
+        Text, default=None, doc="why intake flagged it, for the admin's review (hub/ingest/plausibility.py)")
     lat: Mapped[float | None] = mapped_column(Float, default=None, doc="phone punches: reported position")
     lon: Mapped[float | None] = mapped_column(Float, default=None)
     accuracy_m: Mapped[float | None] = mapped_column(Float, default=None)
@@ -260,7 +260,7 @@ Index("ix_punches_received_at", PunchRecord.received_at)
 
 
 class DeviceHealth(Base):
-    """What the hub last heard from a kiosk (hub/health.py): the retained status
+    """What the hub last heard from a kiosk (hub/devices/health.py): the retained status
     (birth / last will), when it was last heard from, its latest telemetry and
     its clock skew. One row per kiosk, made on its first status or health."""
 
@@ -356,6 +356,8 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def init_db(engine: Engine) -> None:
     """Bring the schema up to the newest migration (idempotent; see hub/migrations)."""
-    from hub.migrations import upgrade  # alembic is imported only by the commands that need it
+    from hub.migrations import (
+        upgrade,  # alembic is imported only by the commands that need it
+    )
 
     upgrade(engine)

@@ -3,7 +3,7 @@
 Nothing is counted in process memory: several API replicas and ingest
 workers share one database, so any replica answers the same. Totals are
 row counts (``punches``, ``rejected_messages``), which only grow; gauges are
-the device registry (hub/health.py) judged at scrape time. Served by
+the device registry (hub/devices/health.py) judged at scrape time. Served by
 GET /metrics (hub/api/routes/metrics.py) in the text exposition format.
 
 Metrics:
@@ -36,10 +36,15 @@ from prometheus_client.registry import Collector
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from hub import health, registry
 from hub.config import HubConfig
 from hub.db import PunchRecord, RejectedMessage
-from hub.intake import BAD_TOPIC, RETIRED_DEVICE, TOPIC_DEVICE_MISMATCH, UNKNOWN_DEVICE
+from hub.devices import health, registry
+from hub.ingest.intake import (
+    BAD_TOPIC,
+    RETIRED_DEVICE,
+    TOPIC_DEVICE_MISMATCH,
+    UNKNOWN_DEVICE,
+)
 from protocol import topics
 
 # The classic text format every Prometheus version reads (our names need no escaping).
@@ -47,7 +52,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STATES = ("online", "offline", "stale", "never seen")
 QUANTILES = (0.0, 0.5, 0.9, 0.99, 1.0)
 MAX_LAG_ROWS = 100_000  # a scrape reads at most this many recent punches for the lag quantiles
-HUB_FAULT_PREFIX = "internal error"  # hub.ingest: kept for audit, not answered, so the kiosk sends it again
+HUB_FAULT_PREFIX = "internal error"  # hub.ingest.worker: kept for audit, not answered, so the kiosk sends it again
 # Labels of hub_punches_unanswered_total: how refusal reasons begin (the rest is detail, e.g. the bad field).
 UNANSWERED_REASONS = ("payload too large", "not JSON", "not a JSON object", BAD_TOPIC, UNKNOWN_DEVICE,
                       RETIRED_DEVICE, TOPIC_DEVICE_MISMATCH, "bad signature", "schema", HUB_FAULT_PREFIX)

@@ -37,7 +37,7 @@ from kiosk.outbox import RememberedPunch
 from kiosk.outbox_keeper import OUTBOX_FILE, OutboxKeeper  # noqa: F401 (OUTBOX_FILE: tools import it from here)
 from kiosk.pipeline import STAGES, FrameAnalyzer
 from kiosk.punches import make_signed_punch
-from kiosk.sdnotify import SdNotifier, WatchdogPetter
+from protocol.sdnotify import SdNotifier, WatchdogPetter
 from kiosk.storage import StorageError
 from kiosk.telemetry import collect_health
 from kiosk.timesync import system_time_sync

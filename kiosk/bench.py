@@ -20,7 +20,7 @@ from biometrics.encoder import FaceBox, FaceEncoder, dlib_build
 from biometrics.matcher import Gallery, MatchThresholds
 from hardware.camera import Frame
 from hardware.replay import ReplayCamera
-from kiosk.config import KioskConfig
+from kiosk.config import ENV_PREFIX, KioskConfig
 from kiosk.decision import DecisionConfig, DecisionMachine, RepunchGuard
 from kiosk.liveness import LivenessConfig
 from kiosk.pipeline import STAGES, FrameAnalyzer, PipelineConfig
@@ -128,7 +128,7 @@ def run_bench(frames_path: Path, config_path: Path | None, *, width: int = 640, 
     from protocol.settings import load_config
 
     if config_path is not None:
-        config = load_config(config_path, KioskConfig)
+        config = load_config(config_path, KioskConfig, env_prefix=ENV_PREFIX)
         r = config.recognition
         thresholds = MatchThresholds(accept_distance=r.accept_distance, min_margin=r.min_margin)
         return run_pipeline(load_frames(frames_path, width, height, repeat), random_gallery(gallery_people),

@@ -21,7 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from hardware.camera import CameraError  # noqa: E402
 from kiosk import __version__  # noqa: E402
 from kiosk.alarms import record_last_exit  # noqa: E402
-from kiosk.config import CameraConfig, KioskConfig  # noqa: E402
+from kiosk.config import ENV_PREFIX, CameraConfig, KioskConfig  # noqa: E402
 from kiosk.storage import StorageError  # noqa: E402
 from protocol import signing  # noqa: E402
 from protocol.logs import setup_logging  # noqa: E402
@@ -63,7 +63,7 @@ def make_feedback(config: KioskConfig):
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     args.config = args.config or args.config_path or DEFAULT_CONFIG
-    config = load_config(args.config, KioskConfig)
+    config = load_config(args.config, KioskConfig, env_prefix=ENV_PREFIX)
     problems = []
     if not config.signing_key_file.exists():
         problems.append(f"signing_key_file: {config.signing_key_file} does not exist (run `kiosk keygen`)")
@@ -102,7 +102,7 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.app import KioskApp, RunOptions
 
-    config = load_config(args.config, KioskConfig)
+    config = load_config(args.config, KioskConfig, env_prefix=ENV_PREFIX)
     display = None
     if config.display and not args.headless:
         from kiosk.overlay import WindowDisplay

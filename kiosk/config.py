@@ -78,6 +78,9 @@ class GalleryConfig(Section):
     )
 
 
+ENV_PREFIX = "KIOSK"  # KIOSK__MQTT__HOST=hub.example overrides mqtt.host (protocol/settings.py)
+
+
 class KioskConfig(Section):
     device_id: DeviceId = Field(description="this kiosk's id; also its MQTT username")
     site_id: EntityId = Field(description="the duty site this kiosk stands at")

@@ -22,12 +22,12 @@ from sqlalchemy import select
 from biometrics.encoder import FaceEncoder, load_image_rgb
 from hardware.camera import Frame
 from hardware.replay import ReplayCamera
-from hub import health as hub_health
 from hub.config import HubConfig
 from hub.db import DeviceHealth, init_db, make_engine, make_session_factory
-from hub.enrol import enrol_folder
-from hub.ingest import IngestWorker
-from hub.registry import add_site, register_device
+from hub.devices import health as hub_health
+from hub.devices.registry import add_site, register_device
+from hub.enrolment.enrol import enrol_folder
+from hub.ingest.worker import IngestWorker
 from kiosk.app import KioskApp
 from kiosk.clock import ClockConfig, Clocks
 from kiosk.decision import Outcome

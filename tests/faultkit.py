@@ -16,8 +16,8 @@ from pathlib import Path
 import yaml
 
 from hub.db import Employee, make_engine, make_session_factory
-from hub.health import alarms_of
-from hub.registry import add_site, register_device
+from hub.devices.health import alarms_of
+from hub.devices.registry import add_site, register_device
 from kiosk.app import OUTBOX_FILE
 from kiosk.outbox import Outbox
 from protocol import signing

@@ -24,19 +24,22 @@ import numpy as np
 import pytest
 import yaml
 
-from hub import health, registry
 from hub.accounts import users
 from hub.accounts.principal import EMPLOYEE, UNIT_OFFICER
 from hub.api import create_app
 from hub.app import load, open_engine
 from hub.cli import main as hub_cli
 from hub.db import make_session_factory
-from hub.punches import ReceivedMessage
+from hub.devices import health, registry
+from hub.ingest.punches import ReceivedMessage
 from hub.masterdata import employees
 from hub.masterdata.fields import EmployeeIn
 from protocol import signing, topics
-from tests.browser import browser_factory  # noqa: F401  (fixture)
-from tests.browser import ServedApp, wait_for
+from tests.browser import (
+    ServedApp,
+    browser_factory,  # noqa: F401  (fixture)
+    wait_for,
+)
 from tests.hub_api_kit import REPORT_DAY, seed_org
 from tests.hub_api_kit import punch_record as punch
 

@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from hub.devicestate import clock_skew_s, device_state, is_clock_suspect
+from hub.devices.state import clock_skew_s, device_state, is_clock_suspect
 
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)
 

@@ -4,7 +4,7 @@ Real parts throughout: photos enrolled through the API, the real ingest
 worker and two real kiosk links (``gallery.key_source: hub``) over a real
 Mosquitto, ``hub erase`` as the command line runs it, and the API action.
 Each kiosk's cache file is then opened with the key the hub derives for it
-(hub/gallery_keys.py) and searched for the erased person's templates.
+(hub/enrolment/gallery_keys.py) and searched for the erased person's templates.
 """
 
 import getpass
@@ -23,8 +23,8 @@ from biometrics.encoder import FaceEncoder
 from hub.accounts.models import AuditEntry
 from hub.cli import main as hub_cli
 from hub.db import FaceTemplate, PunchRecord
-from hub.gallery_keys import device_gallery_key, load_or_create_secret
-from hub.ingest import IngestWorker
+from hub.enrolment.gallery_keys import device_gallery_key, load_or_create_secret
+from hub.ingest.worker import IngestWorker
 from kiosk.config import KioskConfig
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_key import HubGalleryKey
@@ -289,9 +289,10 @@ def test_dashboard_logins_and_failed_logins_are_audited_without_the_password(api
 
 
 def test_phone_logins_and_failed_logins_are_audited_without_the_password(tmp_path):
+    from fastapi.testclient import TestClient
+
     from tests import phonekit as kit
     from tests.test_hub_phone_api import activate, login
-    from fastapi.testclient import TestClient
 
     engine = sqlite_engine(tmp_path)
     kit.build_world(engine, [])

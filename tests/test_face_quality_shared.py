@@ -14,7 +14,7 @@ import pytest
 from biometrics.encoder import FaceEncoder, load_image_rgb
 from biometrics.face_quality import DEFAULT_LIMITS
 from hub.config import EnrolmentConfig
-from hub.photo_quality import judge
+from hub.enrolment.photo_quality import judge
 from kiosk.quality import QualityConfig, assess
 
 pytestmark = pytest.mark.faces

@@ -97,7 +97,9 @@ def test_slow_hub_behind_the_default_broker_queue_loses_nothing(tmp_path, broker
     hub.pause()
     for k in kiosks:
         k.start(count=1500, drain_timeout_s=180)
-    time.sleep(6)  # every punch published at least once while the hub reads nothing
+    # the hub reads nothing until the broker's queue for it has overflowed (not a fixed sleep: on a
+    # loaded machine the kiosks may need longer than a few seconds to publish 1,000+ punches)
+    wait_until(lambda: "dropped" in broker.log_path.read_text().lower(), 180, "the broker to drop for the paused hub")
     hub.resume()
     for k in kiosks:
         assert k.wait(240)["depth"] == 0

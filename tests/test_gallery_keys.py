@@ -12,9 +12,15 @@ import pytest
 from nacl.public import PrivateKey
 
 from hub.config import HubConfig
-from hub.gallery_keys import (GalleryKeySecretError, answer, check_request, device_gallery_key,
-                              load_or_create_secret, secret_path)
-from hub.intake import DeviceRecord
+from hub.enrolment.gallery_keys import (
+    GalleryKeySecretError,
+    answer,
+    check_request,
+    device_gallery_key,
+    load_or_create_secret,
+    secret_path,
+)
+from hub.ingest.intake import DeviceRecord
 from kiosk.gallery_key import GalleryKeyError, HubGalleryKey, open_sealed_key
 from protocol import messages, signing
 from protocol.errors import MessageInvalid, SignatureInvalid

@@ -11,12 +11,22 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+)
 
 from biometrics.matcher import Gallery, MatchThresholds, match
-from hub.gallery_keys import seal
+from hub.enrolment.gallery_keys import seal
 from kiosk.gallery import GalleryCache
-from kiosk.gallery_key import CardGalleryKey, GalleryKeyError, GalleryLocked, HubGalleryKey, derive_card_key
+from kiosk.gallery_key import (
+    CardGalleryKey,
+    GalleryKeyError,
+    GalleryLocked,
+    HubGalleryKey,
+    derive_card_key,
+)
 from kiosk.gallery_store import EncryptedGalleryStore, GalleryStoreError, encode_payload
 from protocol import messages, signing
 

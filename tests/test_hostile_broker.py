@@ -19,10 +19,10 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from hub import registry
 from hub.config import HubConfig
 from hub.db import Employee, PunchRecord, init_db, make_engine, make_session_factory
-from hub.ingest import IngestWorker
+from hub.devices import registry
+from hub.ingest.worker import IngestWorker
 from kiosk.config import KioskConfig
 from kiosk.decision import PunchDecision
 from kiosk.link import MqttLink

@@ -17,8 +17,9 @@ from datetime import datetime, timezone
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub import metrics, registry
+from hub import metrics
 from hub.db import FaceTemplate, GalleryMember, Site
+from hub.devices import registry
 from protocol import messages, signing, topics
 from protocol.ids import new_punch_id
 from tests.punchkit import KioskLink, punch_fields, signed_punch, to_payload

@@ -15,8 +15,8 @@ import pytest
 
 from hub.accounts.principal import ADMIN, EMPLOYEE, UNIT_OFFICER
 from hub.api.deps import PUBLIC, route_policies
-from hub.intake import DeviceRecord, check_punch
-from hub.punches import ReceivedMessage, store_decisions
+from hub.ingest.intake import DeviceRecord, check_punch
+from hub.ingest.punches import ReceivedMessage, store_decisions
 from protocol import signing, topics
 from tests.hub_api_kit import HubApi, seed_org
 from tests.hub_db import any_engine  # noqa: F401  (fixture)

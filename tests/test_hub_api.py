@@ -12,8 +12,8 @@ from hub.api import create_app
 from hub.api.deps import route_policies
 from hub.config import HubConfig
 from hub.db import make_engine, make_session_factory
-from hub.intake import DeviceRecord, check_punch
-from hub.punches import ReceivedMessage, store_decisions
+from hub.ingest.intake import DeviceRecord, check_punch
+from hub.ingest.punches import ReceivedMessage, store_decisions
 from protocol import signing, topics
 from protocol.settings import ConfigError
 from tests.hub_db import sqlite_engine

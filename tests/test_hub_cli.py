@@ -51,9 +51,9 @@ def test_check_config_names_each_bad_key(tmp_path, capsys):
     bad.write_text("mqtt:\n  port: 70000\n  colour: red\ningest:\n  batch_max: 0\n")
     assert main(["check-config", str(bad)]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert f"{bad}: mqtt.port: Input should be less than or equal to 65535" in err
-    assert f"{bad}: mqtt.colour: Extra inputs are not permitted" in err
-    assert f"{bad}: ingest.batch_max: Input should be greater than or equal to 1" in err
+    assert f"{bad}: line 2: mqtt.port: Input should be less than or equal to 65535" in err
+    assert f"{bad}: line 3: mqtt.colour: Extra inputs are not permitted" in err
+    assert f"{bad}: line 5: ingest.batch_max: Input should be greater than or equal to 1" in err
     assert f"{bad}: admin_token_file: Field required" in err
 
 

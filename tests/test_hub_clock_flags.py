@@ -13,10 +13,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub import health, registry
 from hub.config import HealthConfig
-from hub.plausibility import CLOCK_SKEW
-from hub.punches import ReceivedMessage
+from hub.devices import health, registry
+from hub.ingest.plausibility import CLOCK_SKEW
+from hub.ingest.punches import ReceivedMessage
 from protocol import messages, signing, topics
 from tests.hub_api_kit import HubApi
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
@@ -75,7 +75,7 @@ def test_alarms_in_health_are_the_kiosks_current_alarms_in_the_api_and_metrics(a
     alarms = [{"kind": messages.ALARM_OUTBOX_RECOVERED, "detail": "outbox damaged; 12 punches salvaged",
                "since": since},
               {"kind": "fan_stopped", "detail": "", "since": since}]  # a kind newer than this hub
-    with caplog.at_level(logging.WARNING, logger="hub.health"):
+    with caplog.at_level(logging.WARNING, logger="hub.devices.health"):
         record(api.sessions, health_message("kiosk-01", T0 - timedelta(minutes=1), alarms=alarms))
         record(api.sessions, health_message("kiosk-01", T0, alarms=alarms))  # the same alarms again
     raised = [r.getMessage() for r in caplog.records if "raised alarm" in r.getMessage()]

@@ -1,4 +1,4 @@
-"""hub.db and hub.punches against a real database: SQLite, and PostgreSQL when it answers."""
+"""hub.db and hub.ingest.punches against a real database: SQLite, and PostgreSQL when it answers."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -6,10 +6,18 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError, StatementError
 
-from hub import punches, registry
-from hub.db import Employee, FaceTemplate, PunchRecord, RejectedMessage, init_db, make_session_factory
-from hub.intake import DeviceRecord, check_punch
-from hub.punches import ReceivedMessage, store_decisions
+from hub.db import (
+    Employee,
+    FaceTemplate,
+    PunchRecord,
+    RejectedMessage,
+    init_db,
+    make_session_factory,
+)
+from hub.devices import registry
+from hub.ingest import punches
+from hub.ingest.intake import DeviceRecord, check_punch
+from hub.ingest.punches import ReceivedMessage, store_decisions
 from protocol import signing, topics
 from tests.hub_db import any_engine, sqlite_engine  # noqa: F401  (fixture)
 from tests.punchkit import IST, signed_punch, to_payload

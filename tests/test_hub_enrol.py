@@ -1,24 +1,22 @@
 """Enrolment from real photos (../shared/faces): folder and API upload, quality gates with reasons,
 versions, photos kept at the hub and purged after the retention period."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from sqlalchemy import select
 
-from datetime import timedelta
-
-import yaml
-
 from biometrics.encoder import FaceEncoder, load_image_rgb
-from hub import registry
 from hub.cli import main
 from hub.config import EnrolmentConfig
 from hub.db import Employee, FaceTemplate, make_session_factory, utcnow
-from hub.enrol import encode_photo, enrol_folder
+from hub.devices import registry
+from hub.enrolment.enrol import encode_photo, enrol_folder
+from hub.enrolment.photo_quality import judge
 from hub.errors import NotFound
-from hub.photo_quality import judge
 from tests.hub_api_kit import HubApi, seed_org
 from tests.hub_db import sqlite_engine
 

@@ -1,4 +1,4 @@
-"""Gallery versions and deltas (hub.gallery, enrolment, transfers, leavers) on a real database.
+"""Gallery versions and deltas (hub.enrolment.gallery, enrolment, transfers, leavers) on a real database.
 
 The templates here are arbitrary 512-byte values: these tests are about
 version bookkeeping, not recognition (real photos are used in test_hub_enrol).
@@ -9,9 +9,10 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from hub import gallery, registry
 from hub.db import make_session_factory
-from hub.enrol import PersonPhotos, apply_enrolment
+from hub.devices import registry
+from hub.enrolment import gallery
+from hub.enrolment.enrol import PersonPhotos, apply_enrolment
 from hub.masterdata import employees
 from hub.masterdata.fields import EmployeeIn, EmployeePatch
 from protocol import messages, signing

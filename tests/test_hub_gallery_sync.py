@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 from biometrics.encoder import FaceEncoder, load_image_rgb
-from hub.ingest import IngestWorker
+from hub.ingest.worker import IngestWorker
 from kiosk.config import KioskConfig
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_key import CardGalleryKey

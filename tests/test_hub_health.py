@@ -16,16 +16,24 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from hub import health, registry
 from hub.config import HealthConfig, HubConfig
-from hub.db import (DeviceHealth, DeviceHealthSample, Employee, PunchRecord, RejectedMessage, init_db, make_engine,
-                    make_session_factory)
-from hub.ingest import IngestWorker
-from hub.punches import ReceivedMessage
+from hub.db import (
+    DeviceHealth,
+    DeviceHealthSample,
+    Employee,
+    PunchRecord,
+    RejectedMessage,
+    init_db,
+    make_engine,
+    make_session_factory,
+)
+from hub.devices import health, registry
+from hub.ingest.punches import ReceivedMessage
+from hub.ingest.worker import IngestWorker
 from protocol import messages, signing, topics
-from tests.polling import wait_until
 from tests.hub_api_kit import HubApi
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
+from tests.polling import wait_until
 from tests.punchkit import KioskLink, signed_punch, to_payload
 
 ROOT = Path(__file__).resolve().parents[1]

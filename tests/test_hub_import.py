@@ -14,13 +14,12 @@ import pytest
 import yaml
 from sqlalchemy import func, select, text
 
-from hub import importer
 from hub.accounts.models import AuditEntry
 from hub.accounts.principal import cli
 from hub.cli import main
 from hub.db import Employee, EmployeeAllowedSite, FaceTemplate, Site
-from hub.gallery import sync_members
-from hub.masterdata import employees
+from hub.enrolment.gallery import sync_members
+from hub.masterdata import employees, importer
 from hub.masterdata.fields import EmployeeIn
 from tests.hub_api_kit import HubApi, seed_org
 from tests.hub_db import any_engine, sqlite_engine  # noqa: F401  (fixture)

@@ -9,15 +9,23 @@ import pytest
 from sqlalchemy import func, select
 
 from biometrics.encoder import FaceEncoder
-from hub import registry
-from hub.config import HubConfig
-from hub.db import Device, Employee, PunchRecord, RejectedMessage, init_db, make_engine, make_session_factory
-from hub.enrol import enrol_folder
 from devtools.mosquitto import MosquittoProcess
-from hub.ingest import IngestWorker
+from hub.config import HubConfig
+from hub.db import (
+    Device,
+    Employee,
+    PunchRecord,
+    RejectedMessage,
+    init_db,
+    make_engine,
+    make_session_factory,
+)
+from hub.devices import registry
+from hub.enrolment.enrol import enrol_folder
+from hub.ingest.worker import IngestWorker
 from protocol import messages, signing, topics
-from tests.polling import wait_until
 from tests.hub_db import postgres_database
+from tests.polling import wait_until
 from tests.punchkit import KioskLink, signed_punch, to_payload
 
 pytestmark = pytest.mark.broker

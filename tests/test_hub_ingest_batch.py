@@ -12,10 +12,16 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import event, select
 
-from hub import registry
-from hub.db import DeviceHealth, Employee, EmployeeAllowedSite, PunchRecord, make_session_factory
-from hub.intake import NOT_ALLOWED, DeviceRecord, check_punch
-from hub.punches import ReceivedMessage, store_decisions
+from hub.db import (
+    DeviceHealth,
+    Employee,
+    EmployeeAllowedSite,
+    PunchRecord,
+    make_session_factory,
+)
+from hub.devices import registry
+from hub.ingest.intake import NOT_ALLOWED, DeviceRecord, check_punch
+from hub.ingest.punches import ReceivedMessage, store_decisions
 from protocol import signing, topics
 from tests.hub_db import any_engine, postgres_database  # noqa: F401  (fixture)
 from tests.punchkit import KioskLink, signed_punch, to_payload

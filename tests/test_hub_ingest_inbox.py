@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from hub.inbox import Inbox
+from hub.ingest.inbox import Inbox
 
 
 def test_batches_come_in_order_and_at_most_batch_max():

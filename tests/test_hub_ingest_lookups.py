@@ -8,14 +8,21 @@ from datetime import datetime, timezone
 
 from sqlalchemy import select
 
-from hub import registry
 from hub.db import Employee, PunchRecord, make_session_factory
-from hub.gallery import allowed_sites
-from hub.punches import ReceivedMessage, store_decisions
+from hub.devices import registry
+from hub.enrolment.gallery import allowed_sites
+from hub.ingest.punches import ReceivedMessage, store_decisions
 from protocol import signing, topics
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
 from tests.punchkit import signed_punch
-from tests.test_hub_ingest_batch import DEVICE, KEY, SITE, Statements, decide, seed_people
+from tests.test_hub_ingest_batch import (
+    DEVICE,
+    KEY,
+    SITE,
+    Statements,
+    decide,
+    seed_people,
+)
 
 RECEIVED = datetime(2026, 11, 22, 3, 45, 0, 123456, tzinfo=timezone.utc)
 

@@ -1,14 +1,21 @@
-"""hub.intake: every reason a punch is refused, in the order the checks run (pure, real Ed25519 keys)."""
+"""hub.ingest.intake: every reason a punch is refused, in the order the checks run (pure, real Ed25519 keys)."""
 
 import json
 from datetime import datetime, timezone
 
 import pytest
 
-from hub import intake
-from protocol.backoff import backoff_delay
-from hub.intake import Accepted, DeviceRecord, Outcome, Rejected, build_acks, check_punch
+from hub.ingest import intake
+from hub.ingest.intake import (
+    Accepted,
+    DeviceRecord,
+    Outcome,
+    Rejected,
+    build_acks,
+    check_punch,
+)
 from protocol import signing, topics
+from protocol.backoff import backoff_delay
 from tests.punchkit import punch_fields, signed_punch, to_payload
 
 KEY = signing.generate_private_key()

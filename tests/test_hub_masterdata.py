@@ -8,7 +8,7 @@ import yaml
 
 from hub.cli import main
 from hub.db import FaceTemplate
-from hub.gallery import sync_members
+from hub.enrolment.gallery import sync_members
 from tests.hub_api_kit import HubApi
 from tests.hub_db import any_engine, sqlite_engine  # noqa: F401  (fixture)
 

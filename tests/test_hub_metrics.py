@@ -10,11 +10,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from hub import health, metrics, registry
+from hub import metrics
 from hub.accounts.principal import EMPLOYEE, UNIT_OFFICER
 from hub.db import Employee, PunchRecord
-from hub.intake import DeviceRecord, check_punch
-from hub.punches import ReceivedMessage, store_decisions
+from hub.devices import health, registry
+from hub.ingest.intake import DeviceRecord, check_punch
+from hub.ingest.punches import ReceivedMessage, store_decisions
 from protocol import messages, signing, topics
 from tests.hub_api_kit import HubApi, seed_org
 from tests.hub_db import any_engine  # noqa: F401  (fixture)

@@ -1,4 +1,4 @@
-"""Punches a stolen kiosk key could sign: judged at intake (hub.plausibility), pure and through a real broker.
+"""Punches a stolen kiosk key could sign: judged at intake (hub.ingest.plausibility), pure and through a real broker.
 
 The pure rules are tables; the broker tests run the real ingest worker
 against a real Mosquitto and sign every punch with a real device key, as a
@@ -11,10 +11,20 @@ from datetime import datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from hub import intake, plausibility, registry
 from hub.db import Employee, PunchRecord
-from hub.plausibility import BACKDATED, CLOCK_SKEW, SEQ_GAP, SEQ_REUSED, DeviceClock, Flag, Policy, SeqBook
-from hub.punches import ReceivedMessage, store_decisions
+from hub.devices import registry
+from hub.ingest import intake, plausibility
+from hub.ingest.plausibility import (
+    BACKDATED,
+    CLOCK_SKEW,
+    SEQ_GAP,
+    SEQ_REUSED,
+    DeviceClock,
+    Flag,
+    Policy,
+    SeqBook,
+)
+from hub.ingest.punches import ReceivedMessage, store_decisions
 from protocol import messages, signing, topics
 from tests.hub_api_kit import HubApi
 from tests.hub_db import any_engine  # noqa: F401  (fixture)

@@ -21,12 +21,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects import mysql
 from sqlalchemy.exc import CompileError
 
+from hub.attendance.rules import FlagPolicy, WorkCalendar
 from hub.db import Ddo, Employee, OrgUnit, PunchRecord, Site, make_session_factory
 from hub.errors import Forbidden, InvalidInput, NotFound
 from hub.reports import export
 from hub.reports import queries as reports
 from hub.reports.config import AttendanceConfig
-from hub.rules import FlagPolicy, WorkCalendar
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
 
 IST = ZoneInfo("Asia/Kolkata")

@@ -9,9 +9,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from hub import rules
-from hub.rules import (
-    ABSENT, FLAG_KINDS, HALF_DAY, LATE, NON_WORKING, NOT_YET, PRESENT, FlagPolicy, Punch, SiteRules, WorkCalendar,
+from hub.attendance import rules
+from hub.attendance.rules import (
+    ABSENT,
+    FLAG_KINDS,
+    HALF_DAY,
+    LATE,
+    NON_WORKING,
+    NOT_YET,
+    PRESENT,
+    FlagPolicy,
+    Punch,
+    SiteRules,
+    WorkCalendar,
 )
 
 IST = ZoneInfo("Asia/Kolkata")

@@ -24,12 +24,12 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import func, select
 
-from hub import registry
 from hub.db import Employee, PunchRecord, init_db, make_engine, make_session_factory
-from hub.ingest_pool import worker_client_ids
+from hub.devices import registry
+from hub.ingest.pool import worker_client_ids
 from protocol import signing, topics
-from tests.polling import wait_until
 from tests.hub_db import postgres_database
+from tests.polling import wait_until
 from tests.punchkit import KioskLink, signed_punch, to_payload
 
 pytestmark = pytest.mark.broker

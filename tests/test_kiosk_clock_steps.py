@@ -30,8 +30,16 @@ import yaml
 
 from biometrics.encoder import FaceEncoder
 from hardware.replay import ReplayCamera
-from hub.plausibility import CLOCK_SKEW
-from kiosk.clock import HUB_TIME_KEEP_S, RELEASED, STEP_ALARM_HOLD_S, SYNC_POLL_S, ClockConfig, ClockMonitor, judge
+from hub.ingest.plausibility import CLOCK_SKEW
+from kiosk.clock import (
+    HUB_TIME_KEEP_S,
+    RELEASED,
+    STEP_ALARM_HOLD_S,
+    SYNC_POLL_S,
+    ClockConfig,
+    ClockMonitor,
+    judge,
+)
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
 from kiosk.outbox import Outbox, RememberedPunch
 from kiosk.timesync import FakeTimeSync, FirstAnswer, KernelSync, TimedatectlSync
@@ -255,7 +263,7 @@ def clock() -> StepClock:
 def hub(tmp_path, broker, clock, faces_dir, encoder):
     """The ingest worker on the true time, with PEOPLE enrolled at the site as the kiosk's cache has them."""
     hub = TrueTimeHub(tmp_path / "hub", broker.port, clock)
-    hub.enrol(tmp_path / "people", faces_dir, encoder)
+    hub.enrolment.enrol(tmp_path / "people", faces_dir, encoder)
     hub.start()
     yield hub
     hub.stop()

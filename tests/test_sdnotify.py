@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.sdnotify import SdNotifier, WatchdogPetter, watchdog_interval_s
+from protocol.sdnotify import SdNotifier, WatchdogPetter, watchdog_interval_s
 
 
 class FakeClock:

@@ -39,9 +39,9 @@ from nacl.public import PrivateKey, SealedBox
 from devtools.mosquitto import MosquittoProcess, free_port
 from hardware.replay import ReplayCamera
 from hub.db import FaceTemplate
-from hub.gallery import sync_members
-from hub.gallery_keys import device_gallery_key, load_or_create_secret
-from hub.ingest import IngestWorker
+from hub.enrolment.gallery import sync_members
+from hub.enrolment.gallery_keys import device_gallery_key, load_or_create_secret
+from hub.ingest.worker import IngestWorker
 from kiosk.app import GALLERY_FILE, OUTBOX_FILE, KioskApp, RunOptions
 from kiosk.config import KioskConfig
 from kiosk.decision import PunchDecision

@@ -118,6 +118,15 @@ def test_kiosk_unit_contract():
     assert d["Service.RestartSec"] == ["10"]
 
 
+@pytest.mark.parametrize("unit", ["hub-api.service", "hub-ingest@.service"])
+def test_hub_units_tell_systemd_when_ready_and_are_watched(unit):
+    """hub/app.py sends READY=1 and pets the watchdog (tests/test_hub_watchdog.py runs it)."""
+    d = directives(unit)
+    assert d["Service.Type"] == ["notify"] and d["Service.NotifyAccess"] == ["main"]
+    assert int(d["Service.WatchdogSec"][0]) >= 60  # above ingest.retry_max_s: a database outage is waited out
+    assert d["Service.Restart"] == ["always"]
+
+
 def test_hub_ingest_is_a_template_with_a_client_id_per_instance():
     d = directives("hub-ingest@.service")
     hub = "/opt/hub/venv/bin/hub"

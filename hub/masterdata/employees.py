@@ -1,7 +1,7 @@
 """Employees: create, change, transfer (home site), allowed sites, leavers; galleries follow.
 
 Any change of home site, allowed sites or active flag goes through
-``hub.gallery.sync_members``, which adds and removes the person from site
+``hub.enrolment.gallery.sync_members``, which adds and removes the person from site
 galleries and bumps the versions of exactly the sites affected; a new name
 is content every kiosk that knows the person must get.
 """
@@ -10,8 +10,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from hub.db import Ddo, Employee, EmployeeAllowedSite, OrgUnit, Site
+from hub.enrolment.gallery import sync_members
 from hub.errors import Conflict, NotFound
-from hub.gallery import sync_members
 from hub.masterdata.common import apply, changes_of
 from hub.masterdata.fields import EmployeeIn, EmployeePatch
 

@@ -1,7 +1,7 @@
 """May this site take phone punches right now? (pure)
 
 ``always``: yes. ``never``: no. ``kiosk_down``: only while every kiosk of the
-site is ``offline`` or ``stale`` (``hub.devicestate``); a kiosk the hub has
+site is ``offline`` or ``stale`` (``hub.devices.state``); a kiosk the hub has
 never heard from counts as working, so a missing status feed fails closed.
 A site with no kiosk at all has nothing to fall back from: phones are allowed.
 An unknown policy value refuses.
@@ -9,7 +9,7 @@ An unknown policy value refuses.
 
 from collections.abc import Sequence
 
-from hub.devicestate import DeviceState
+from hub.devices.state import DeviceState
 from hub.phone.reasons import Refused
 
 POLICIES = ("always", "kiosk_down", "never")

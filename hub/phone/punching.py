@@ -20,13 +20,28 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from biometrics.encoder import FaceEncoder
-from hub.db import Device, Employee, EmployeeAllowedSite, FaceTemplate, PunchRecord, Site
-from hub.devicestate import DeviceState, device_state
+from hub.db import (
+    Device,
+    Employee,
+    EmployeeAllowedSite,
+    FaceTemplate,
+    PunchRecord,
+    Site,
+)
+from hub.devices.state import DeviceState, device_state
 from hub.phone import selfie
 from hub.phone.accounts import Identity
 from hub.phone.config import PhoneConfig
 from hub.phone.geofence import (
-    Fence, Fix, check_accuracy, check_fix, choose, is_marginal_accuracy, is_marginal_position, locate, rank,
+    Fence,
+    Fix,
+    check_accuracy,
+    check_fix,
+    choose,
+    is_marginal_accuracy,
+    is_marginal_position,
+    locate,
+    rank,
 )
 from hub.phone.guard import Context
 from hub.phone.models import PhoneNonce

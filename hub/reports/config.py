@@ -5,7 +5,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from hub.rules import FlagPolicy, WorkCalendar
+from hub.attendance.rules import FlagPolicy, WorkCalendar
 
 Weekday = Annotated[int, Field(ge=0, le=6, description="date.weekday(): Monday = 0 ... Sunday = 6")]
 

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from hub import rules
+from hub.attendance import rules
+from hub.attendance.rules import DayResult, MonthTotals
 from hub.reports.queries import ExceptionRow, Muster, MusterRow, Person, PersonDays
-from hub.rules import DayResult, MonthTotals
 
 PERSON_HEADER = ["employee_id", "name", "unit_id", "category"]
 DAY_HEADER = ["status", "in", "out", "worked_min", "sites", "exceptions", "off_site", "flags"]

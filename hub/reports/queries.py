@@ -1,4 +1,4 @@
-"""The queries that feed ``hub.rules``, and the reports made of their verdicts.
+"""The queries that feed ``hub.attendance.rules``, and the reports made of their verdicts.
 
 Each report reads the employees in scope and their punches of the period in
 a fixed number of queries, whatever the number of employees (never one per
@@ -35,12 +35,19 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
-from hub import rules
 from hub.accounts.scope import unit_closure
+from hub.attendance import rules
+from hub.attendance.rules import (
+    DayFrame,
+    DayResult,
+    FlagPolicy,
+    Punch,
+    SiteRules,
+    WorkCalendar,
+)
 from hub.db import Ddo, Employee, OrgUnit, PunchRecord, Site
 from hub.errors import Forbidden, InvalidInput, NotFound
-from hub.punches import may_be_flagged
-from hub.rules import DayFrame, DayResult, FlagPolicy, Punch, SiteRules, WorkCalendar
+from hub.ingest.punches import may_be_flagged
 
 MAX_RANGE_DAYS = 366
 

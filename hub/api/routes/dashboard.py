@@ -20,9 +20,16 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import rules
 from hub.api.audited import AuditedReads
-from hub.api.deps import CurrentUser, OfficerDep, SessionDep, now, public, visible_unit_ids
+from hub.api.deps import (
+    CurrentUser,
+    OfficerDep,
+    SessionDep,
+    now,
+    public,
+    visible_unit_ids,
+)
+from hub.attendance import rules
 from hub.db import OrgUnit, Site
 from hub.reports import queries as reports
 from hub.reports.config import AttendanceConfig
@@ -100,7 +107,7 @@ class UnitDay(BaseModel):
     unit_id: str  # "" for employees with no unit
     name: str
     employees: int
-    statuses: dict[str, int]  # every status of ``hub.rules`` (present, late, ...), zeros included
+    statuses: dict[str, int]  # every status of ``hub.attendance.rules`` (present, late, ...), zeros included
     exceptions: dict[str, int]  # late, missing, off_site, flagged
 
 

@@ -1,7 +1,7 @@
 """Kiosks: register a public key at a site, list (with their health, their current alarms and who
 is behind on the gallery), one kiosk's recent health samples, retire.
 
-State (hub/health.py): ``online``, ``offline`` (last will), ``stale`` (says online but no
+State (hub/devices/health.py): ``online``, ``offline`` (last will), ``stale`` (says online but no
 health for ``health.stale_after_s``) or ``never seen``, judged at request time.
 """
 
@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import health, registry
 from hub.accounts import audit
 from hub.api.deps import AdminDep, SessionDep, now
 from hub.db import Device, DeviceHealth, Site
+from hub.devices import health, registry
 from hub.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/devices", tags=["devices"])

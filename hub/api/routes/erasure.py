@@ -1,12 +1,12 @@
 """Erasure of one employee's biometric data (admin): photos and templates at the hub, and on kiosks
-through the next gallery delta (hub/erasure.py). Attendance records stay."""
+through the next gallery delta (hub/enrolment/erasure.py). Attendance records stay."""
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from hub.api.deps import AdminDep, SessionDep
-from hub.erasure import MAX_REASON, erase_employee
-from hub.photos import store_for
+from hub.enrolment.erasure import MAX_REASON, erase_employee
+from hub.enrolment.photos import store_for
 
 router = APIRouter(prefix="/employees", tags=["employees"])
 

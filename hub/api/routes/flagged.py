@@ -1,7 +1,7 @@
 """Flagged punches for an admin's review, newest received first, filterable by kiosk.
 
-"Flagged" is the reports' notion (``hub.rules.punch_flags``): the flags
-intake stored with the punch (``hub.plausibility``: clock skew, back-dated,
+"Flagged" is the reports' notion (``hub.attendance.rules.punch_flags``): the flags
+intake stored with the punch (``hub.ingest.plausibility``: clock skew, back-dated,
 seq reused or skipped) and those its numbers imply (low margin, liveness).
 Each comes with what the flag means and, for flags set at intake, why.
 """
@@ -12,18 +12,19 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from hub import punches, rules
 from hub.api.deps import AdminDep, SessionDep
 from hub.api.routes.punches import PunchOut
+from hub.attendance import rules
 from hub.db import PunchRecord
 from hub.errors import InvalidInput
+from hub.ingest import punches
 
 router = APIRouter(prefix="/flagged", tags=["punches"])
 
 
 class FlagOut(BaseModel):
     kind: str
-    meaning: str  # hub.rules.FLAG_KINDS; "" for a kind this hub does not know
+    meaning: str  # hub.attendance.rules.FLAG_KINDS; "" for a kind this hub does not know
 
 
 class FlaggedPunchOut(PunchOut):

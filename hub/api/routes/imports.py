@@ -2,7 +2,7 @@
 
 Nothing is written on upload. Accept validates the stored file again
 against the database as it is then and writes the valid rows in one
-transaction (hub.importer).
+transaction (hub.masterdata.importer).
 """
 
 from datetime import datetime
@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import APIRouter, File, Path, UploadFile, status
 from pydantic import BaseModel
 
-from hub import importer
 from hub.accounts import audit
 from hub.api.deps import MAX_ROW_ID, AdminDep, SessionDep
 from hub.db import EmployeeImport, utcnow
 from hub.errors import Conflict, InvalidInput, NotFound
+from hub.masterdata import importer
 
 router = APIRouter(prefix="/imports/employees", tags=["import"])
 ImportId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="the id the upload answered with")]

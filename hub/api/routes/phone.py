@@ -13,7 +13,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Header, Query, Request, Response, UploadFile
+from fastapi import (
+    APIRouter,
+    Depends,
+    FastAPI,
+    File,
+    Form,
+    Header,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+)
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,7 +32,7 @@ from sqlalchemy import select
 
 from hub.accounts import audit
 from hub.api.deps import AdminDep, SessionDep, public
-from hub.health import site_kiosk_status
+from hub.devices.health import site_kiosk_status
 from hub.phone.accounts import Identity
 from hub.phone.config import PhoneConfig
 from hub.phone.geofence import Fix, check_fix

@@ -12,10 +12,10 @@ from pydantic import BaseModel
 
 from hub.accounts import audit
 from hub.api.deps import AdminDep, SessionDep
-from hub.enrol import apply_enrolment, read_uploads
+from hub.enrolment.enrol import apply_enrolment, read_uploads
+from hub.enrolment.photos import store_for
 from hub.errors import InvalidInput
 from hub.masterdata.employees import get_employee
-from hub.photos import store_for
 
 router = APIRouter(prefix="/employees", tags=["enrolment"])
 MAX_FILES = 20

@@ -9,15 +9,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, field_validator
-
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from hub import punches
 from hub.accounts.principal import EMPLOYEE, Principal
 from hub.api.audited import AuditedReads
-from hub.api.deps import CurrentUser, SessionDep, check_employee_visible, visible_unit_ids
+from hub.api.deps import (
+    CurrentUser,
+    SessionDep,
+    check_employee_visible,
+    visible_unit_ids,
+)
 from hub.db import Employee, PunchRecord
+from hub.ingest import punches
 
 router = APIRouter(prefix="/punches", tags=["punches"], dependencies=[AuditedReads("punches")])
 EARLIEST_SINCE, LATEST_SINCE = datetime(1970, 1, 1), datetime(9998, 12, 31)

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from hub import punches
 from hub.api.deps import AdminDep, SessionDep
 from hub.db import RejectedMessage
+from hub.ingest import punches
 
 router = APIRouter(prefix="/rejected", tags=["rejected"])
 

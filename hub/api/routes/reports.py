@@ -15,11 +15,18 @@ from sqlalchemy.orm import Session
 
 from hub.accounts.principal import Principal
 from hub.api.audited import AuditedReads
-from hub.api.deps import CurrentUser, OfficerDep, SessionDep, check_employee_visible, now, visible_unit_ids
+from hub.api.deps import (
+    CurrentUser,
+    OfficerDep,
+    SessionDep,
+    check_employee_visible,
+    now,
+    visible_unit_ids,
+)
+from hub.attendance.rules import DayResult, MonthTotals
 from hub.reports import export
 from hub.reports import queries as reports
 from hub.reports.config import AttendanceConfig
-from hub.rules import DayResult, MonthTotals
 
 router = APIRouter(prefix="/reports", tags=["reports"], dependencies=[AuditedReads("report")])
 

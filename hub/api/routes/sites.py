@@ -5,10 +5,10 @@ from datetime import time
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
-from hub import registry
 from hub.accounts import audit
 from hub.api.deps import AdminDep, OfficerDep, SessionDep
 from hub.db import Site
+from hub.devices import registry
 from hub.errors import Conflict
 from hub.masterdata import sites
 from hub.masterdata.fields import SiteIn, SitePatch

@@ -1,13 +1,12 @@
-"""device health: status, last seen, telemetry samples, clock skew (hub/health.py); index of punches by receive time
+"""device health: status, last seen, telemetry samples, clock skew (hub/devices/health.py); index of punches by receive time
 
 Revision ID: c78d66940e71
 Revises: 901fed685f8d
 Create Date: 2026-11-29 13:26:16.960760
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = 'c78d66940e71'
 down_revision = '901fed685f8d'

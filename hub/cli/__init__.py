@@ -9,17 +9,19 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from pydantic import ValidationError
-
-from hub import __version__, cli_enrol, cli_people
+from hub import __version__
 from hub.accounts import audit
-from hub.cli_common import actor, exposure_problem, in_session, load_config
+from hub.cli import enrol as cli_enrol
+from hub.cli import people as cli_people
+from hub.cli.common import actor, exposure_problem, in_session, load_config
 from hub.errors import HubError
 from protocol.logs import setup_logging
 from protocol.settings import ConfigError, read_secret
 from protocol.transport import mode_line
+
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     from hub.app import load
@@ -57,8 +59,9 @@ def _sms_outbox_problems(config) -> list[str]:
 def _private_files(config) -> list[tuple[str, Path]]:
     """(config key, path) of every file only the hub's user may read: secrets, the TLS client key,
     and the SQLite database (face templates, password hashes, phone numbers)."""
-    from hub.gallery_keys import GalleryKeySecretError, secret_path
     from sqlalchemy.engine import make_url
+
+    from hub.enrolment.gallery_keys import GalleryKeySecretError, secret_path
 
     files = [("admin_token_file", config.admin_token_file), ("mqtt.password_file", config.mqtt.password_file),
              ("metrics.token_file", config.metrics.token_file), ("mqtt.key_file", config.mqtt.key_file)]
@@ -74,7 +77,11 @@ def _private_files(config) -> list[tuple[str, Path]]:
 
 def _gallery_key_secret_problems(config) -> list[str]:
     """What is wrong with the gallery-key secret; a missing file is fine (made at first use)."""
-    from hub.gallery_keys import GalleryKeySecretError, read_secret_file, secret_path
+    from hub.enrolment.gallery_keys import (
+        GalleryKeySecretError,
+        read_secret_file,
+        secret_path,
+    )
 
     try:
         read_secret_file(secret_path(config))
@@ -88,7 +95,7 @@ def _gallery_key_secret_problems(config) -> list[str]:
 def cmd_init_db(args: argparse.Namespace) -> int:
     from hub.app import open_engine
     from hub.db import init_db
-    from hub.gallery_keys import load_or_create_secret, secret_path
+    from hub.enrolment.gallery_keys import load_or_create_secret, secret_path
 
     config = load_config(args)
     init_db(open_engine(config, create_dirs=True))
@@ -100,7 +107,7 @@ def cmd_init_db(args: argparse.Namespace) -> int:
 
 def cmd_device_add(args: argparse.Namespace) -> int:
     from hub.db import Device
-    from hub.registry import register_device
+    from hub.devices.registry import register_device
 
     def work(session):
         before = session.get(Device, args.device_id)
@@ -117,7 +124,7 @@ def cmd_device_add(args: argparse.Namespace) -> int:
 
 
 def cmd_device_retire(args: argparse.Namespace) -> int:
-    from hub.registry import retire_device
+    from hub.devices.registry import retire_device
 
     def work(session):
         device = retire_device(session, args.device_id)
@@ -130,7 +137,7 @@ def cmd_device_retire(args: argparse.Namespace) -> int:
 
 
 def cmd_device_list(args: argparse.Namespace) -> int:
-    from hub.registry import list_devices, site_versions
+    from hub.devices.registry import list_devices, site_versions
 
     def work(session):
         versions = site_versions(session)
@@ -149,7 +156,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     config = load_config(args)
     if args.workers > 1:
-        from hub.ingest_pool import run_pool
+        from hub.ingest.pool import run_pool
 
         run_pool(args.config, config, count=args.workers, client_id=args.client_id, log_level=args.log_level)
         return 0
@@ -245,5 +252,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-if __name__ == "__main__":
-    sys.exit(main())

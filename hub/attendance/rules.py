@@ -30,7 +30,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 # Flag kinds a punch can carry; the one list of them (reports and docs read it).
 FLAG_KINDS: dict[str, str] = {
     "clock_skew": "the kiosk's clock was off, ahead or behind, by more than health.max_clock_skew_s, or the "
-                  "punch was dated after the hub received it (flagged at intake; hub.plausibility)",
+                  "punch was dated after the hub received it (flagged at intake; hub.ingest.plausibility)",
     "backdated": "dated before anything the kiosk's outbox held at its last health, yet delivered after it",
     "seq_reused": "the kiosk's seq was already stored on another punch (both are flagged)",
     "seq_gap": "the kiosk's seq skipped numbers the hub never stored",

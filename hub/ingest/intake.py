@@ -5,7 +5,7 @@ reason a kiosk gets back names the first thing that is wrong:
 
 size -> JSON -> topic -> unknown/retired device -> topic vs payload device
 -> signature -> schema -> site of the device -> employee allowed at the site
--> plausibility (match, time, seq: ``hub.plausibility``, which may also flag).
+-> plausibility (match, time, seq: ``hub.ingest.plausibility``, which may also flag).
 
 The signature is checked over the dict *as received*, before the schema,
 so nothing of an unsigned message is interpreted beyond what routing needs.
@@ -17,9 +17,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hub.plausibility import Flag
+from hub.ingest.plausibility import Flag
 from protocol.errors import MessageInvalid, SignatureInvalid
-from protocol.messages import Ack, Punch, Rejection, check_encodable, decode_object, validate
+from protocol.messages import (
+    Ack,
+    Punch,
+    Rejection,
+    check_encodable,
+    decode_object,
+    validate,
+)
 from protocol.signing import public_key_bytes, verify_many
 from protocol.topics import PUNCH, parse_device_topic
 

@@ -2,8 +2,8 @@
 
 Two ways in: a folder ``<folder>/<staff number>/*.jpg|jpeg|png`` (CLI) and
 uploaded photos for one employee (API). Every photo is checked
-(``hub.photo_quality``: a face, its size, sharpness, brightness, pose: the
-kiosk's own measures and limits) and
+(``hub.enrolment.photo_quality``: a face, its size, sharpness, brightness,
+pose: the kiosk's own measures and limits) and
 refused with a reason, or becomes one template. Photos are read and encoded
 first, with no database transaction open, so a long enrolment never holds
 the lock that punch ingest needs; the changes are then applied in one short
@@ -28,11 +28,11 @@ from biometrics import ImageInvalid
 from biometrics.encoder import FaceEncoder, load_image_rgb
 from hub.config import EnrolmentConfig
 from hub.db import Employee, FaceTemplate, Site, utcnow
+from hub.devices.registry import check_entity_id
+from hub.enrolment.gallery import sync_members
+from hub.enrolment.photo_quality import judge
+from hub.enrolment.photos import PhotoStore
 from hub.errors import InvalidInput, NotFound
-from hub.gallery import sync_members
-from hub.photo_quality import judge
-from hub.photos import PhotoStore
-from hub.registry import check_entity_id
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 A punch id is unique: storing it again is a no-op reported as a duplicate
 (the kiosk's resend after a lost ack), never a second row. A punch is stored
-with the flags intake gave it (``hub.plausibility``): their kinds in
+with the flags intake gave it (``hub.ingest.plausibility``): their kinds in
 ``flags``, why in ``flag_detail``.
 """
 
@@ -12,14 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Text, bindparam, cast, func, literal_column, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hub.attendance.rules import FlagPolicy, punch_flags
 from hub.db import PunchRecord, RejectedMessage
-from hub.intake import INT64_MAX, Accepted, Rejected
-from hub.plausibility import Flag, SeqBook
-from hub.rules import FlagPolicy, punch_flags
+from hub.ingest.intake import INT64_MAX, Accepted, Rejected
+from hub.ingest.plausibility import Flag, SeqBook
 from protocol.topics import parse_device_topic
 
 Stored = Literal["stored", "duplicate", "rejected"]
@@ -89,7 +98,7 @@ def add_flags(session: Session, flags: dict[str, list[Flag]]) -> None:
 
 def seq_book(session: Session, pairs: Iterable[tuple[str, object]]) -> SeqBook:
     """The kiosks' highest stored seqs, and which of these (device, seq) pairs (seq as received:
-    unchecked) are stored under which id, for ``hub.plausibility``.
+    unchecked) are stored under which id, for ``hub.ingest.plausibility``.
 
     Only a seq at or below its kiosk's highest can be stored already, and a
     kiosk's new punches come above it: the second lookup runs only for

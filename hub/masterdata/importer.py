@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from hub.accounts import audit
 from hub.accounts.principal import Principal
 from hub.db import Ddo, Employee, EmployeeAllowedSite, OrgUnit, Site
-from hub.gallery import sync_members
+from hub.enrolment.gallery import sync_members
 from hub.masterdata.fields import CATEGORIES, is_mobile
 
 log = logging.getLogger(__name__)

@@ -35,7 +35,7 @@ TOO_OLD = "ts too old"
 DISTANCE_TOO_HIGH = "match distance above threshold"
 LIVENESS_FAILED = "liveness failed"
 
-# Flag kinds set at intake (described in hub.rules.FLAG_KINDS).
+# Flag kinds set at intake (described in hub.attendance.rules.FLAG_KINDS).
 CLOCK_SKEW = "clock_skew"
 BACKDATED = "backdated"
 SEQ_REUSED = "seq_reused"

@@ -12,10 +12,10 @@ replica and every ingest worker sees the same registry.
   (a birth or a health). A last will is the broker speaking, and a retained
   status replayed when a worker subscribes is old news: neither counts.
 - *clock skew* is device time minus hub receive time of the kiosk's latest
-  health message (``hub.devicestate``): a clock off by an hour, ahead or
+  health message (``hub.devices.state``): a clock off by an hour, ahead or
   behind, is judged from the first message that shows it, and a clock back
   in step is cleared by the next. Intake reads it (``device_clocks``) to
-  judge each punch's time (``hub.plausibility``); punches of a kiosk whose
+  judge each punch's time (``hub.ingest.plausibility``); punches of a kiosk whose
   skew is beyond ``health.max_clock_skew_s`` are stored with the flag
   ``clock_skew``, which the reports already read.
 - *alarms* (``DeviceAlarm``) are repeated in every health message while they
@@ -43,10 +43,10 @@ from sqlalchemy.orm import Session
 
 from hub.config import HealthConfig
 from hub.db import Device, DeviceHealth, DeviceHealthSample
-from hub.devicestate import DeviceState, clock_skew_s, device_state, is_clock_suspect
-from hub.intake import INT64_MAX, UNKNOWN_DEVICE, Rejected
-from hub.plausibility import DeviceClock
-from hub.punches import ReceivedMessage, rejected_row
+from hub.devices.state import DeviceState, clock_skew_s, device_state, is_clock_suspect
+from hub.ingest.intake import INT64_MAX, UNKNOWN_DEVICE, Rejected
+from hub.ingest.plausibility import DeviceClock
+from hub.ingest.punches import ReceivedMessage, rejected_row
 from protocol import messages, topics
 from protocol.errors import MessageInvalid
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from hub.db import Device, Site, utcnow
 from hub.errors import Conflict, InvalidInput, NotFound
-from hub.intake import DeviceRecord
+from hub.ingest.intake import DeviceRecord
 from protocol.messages import EntityId
 from protocol.signing import load_public_key
 from protocol.topics import is_device_id

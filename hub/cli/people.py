@@ -7,9 +7,16 @@ import argparse
 from collections.abc import Callable
 
 from hub.accounts import audit, users
-from hub.cli_common import actor, in_session, split_ids
+from hub.cli.common import actor, in_session, split_ids
 from hub.masterdata import employees, sites, units
-from hub.masterdata.fields import DdoIn, EmployeeIn, EmployeePatch, SiteIn, SitePatch, UnitIn
+from hub.masterdata.fields import (
+    DdoIn,
+    EmployeeIn,
+    EmployeePatch,
+    SiteIn,
+    SitePatch,
+    UnitIn,
+)
 
 Command = Callable[..., argparse.ArgumentParser]
 
@@ -88,7 +95,7 @@ def cmd_ddo_add(args: argparse.Namespace) -> int:
 
 def cmd_site_add(args: argparse.Namespace) -> int:
     """Without rule options this is the old idempotent ``site add``: the same site again is a no-op."""
-    from hub.registry import add_site
+    from hub.devices.registry import add_site
 
     options = _given(args, SITE_OPTIONS)
     if not options:

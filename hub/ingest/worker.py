@@ -1,10 +1,10 @@
 """The MQTT ingest worker: punches in, one transaction per batch, acks after commit.
 
-paho's network thread only enqueues (``hub.inbox``, at most
+paho's network thread only enqueues (``hub.ingest.inbox``, at most
 ``ingest.receive_max`` messages: when it is full paho stops reading and a
 backlog waits at the broker, not in memory); one worker thread takes batches
 (up to ``ingest.batch_max`` messages or ``ingest.batch_wait_s`` after the
-first), decides each punch (``hub.intake``; the batch's kiosks and
+first), decides each punch (``hub.ingest.intake``; the batch's kiosks and
 employees are loaded with one query each, and its signatures are checked on
 ``VERIFY_THREADS`` threads, where libsodium runs without the GIL, so a worker
 uses a second core), stores the batch in ONE transaction (its
@@ -34,6 +34,7 @@ import gc
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -46,15 +47,33 @@ from paho.mqtt.properties import Properties
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hub import gallery_keys, health, plausibility
 from hub.config import HubConfig
-from hub.gallery import allowed_sites, build_delta, gallery_updates, record_applied
-from hub.inbox import Inbox
-from hub.intake import (Accepted, DeviceRecord, Outcome, PunchMessage, Rejected, Screened, build_acks,
-                         finish_punch, parse_punch_message, punch_id_of, screen_punch)
-from hub.plausibility import Flag
-from hub.punches import ReceivedMessage, highest_seqs, seq_book, store_decisions
-from hub.registry import lookup_device, lookup_devices
+from hub.devices import health
+from hub.devices.registry import lookup_device, lookup_devices
+from hub.enrolment import gallery_keys
+from hub.enrolment.gallery import (
+    allowed_sites,
+    build_delta,
+    gallery_updates,
+    record_applied,
+)
+from hub.ingest import plausibility
+from hub.ingest.inbox import Inbox
+from hub.ingest.intake import (
+    Accepted,
+    DeviceRecord,
+    Outcome,
+    PunchMessage,
+    Rejected,
+    Screened,
+    build_acks,
+    finish_punch,
+    parse_punch_message,
+    punch_id_of,
+    screen_punch,
+)
+from hub.ingest.plausibility import Flag
+from hub.ingest.punches import ReceivedMessage, highest_seqs, seq_book, store_decisions
 from protocol import messages, topics
 from protocol.backoff import backoff_delay
 from protocol.errors import MessageInvalid, ProtocolError
@@ -135,6 +154,7 @@ class IngestWorker:
         self._thread: threading.Thread | None = None
         self._verifier: ThreadPoolExecutor | None = None  # None: signatures checked on the worker thread
         self._gallery_key_secret: bytes | None = None  # read (or made) at the first key request
+        self._working_since: float | None = None  # monotonic time of the last step of the batch in hand
 
     # --- lifecycle -------------------------------------------------------
 
@@ -148,7 +168,7 @@ class IngestWorker:
         client.on_message = self._on_message
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = cfg.session_expiry_s
-        props.ReceiveMaximum = self.config.ingest.receive_max  # the inbox holds no more either (hub.inbox)
+        props.ReceiveMaximum = self.config.ingest.receive_max  # the inbox holds no more either (hub.ingest.inbox)
         client.connect_async(cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props)
         # Acks on the receiving connection would wait for their PUBACKs behind the punches coming in,
         # which paho reads only as fast as the worker stores: draining 1,000,000, acks went out at a
@@ -245,10 +265,24 @@ class IngestWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             batch = self._take_batch()
+            self._working_since = time.monotonic()
             try:
                 self._handle_bounded(batch)
             except _Stopped:
                 log.info("stopping with %d messages uncommitted; the broker keeps them", len(batch))
+            finally:
+                self._working_since = None
+
+    def is_progressing(self, stall_s: float) -> bool:
+        """For the systemd watchdog: the worker thread runs, and is idle or made a step in ``stall_s``.
+
+        A database retry counts as a step (a database outage is waited out, not restarted);
+        a batch stuck in one call for longer (a wedged driver, a deadlock) does not.
+        """
+        if self._thread is None or not self._thread.is_alive():
+            return False
+        since = self._working_since
+        return since is None or time.monotonic() - since < stall_s
 
     def _handle_bounded(self, batch: list[Delivery]) -> None:
         """``_handle``, trying each message at most twice: if a bug fails the batch, each message
@@ -649,6 +683,7 @@ class IngestWorker:
                             what, type(exc).__name__, exc.orig, delay)
                 attempt += 1
                 self._stop.wait(delay)
+                self._working_since = time.monotonic()
         raise _Stopped
 
     def _publish(self, topic: str, payload: bytes) -> None:

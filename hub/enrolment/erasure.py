@@ -1,7 +1,7 @@
 """Erasure of one person's biometric data: enrolment photos and face templates, at the hub and on kiosks.
 
 ``erase_employee`` deletes the person's kept photos (their whole photo
-folder) and template rows, then lets ``hub.gallery.sync_members`` take
+folder) and template rows, then lets ``hub.enrolment.gallery.sync_members`` take
 them out of every site gallery that held them: each such site's version
 moves once and the member row is marked removed, so the next delta every
 kiosk of those sites receives lists them in ``removed`` (kiosk/gallery.py
@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from hub.accounts import audit
 from hub.accounts.principal import Principal
 from hub.db import Employee, FaceTemplate, GalleryMember
+from hub.enrolment.gallery import sync_members
+from hub.enrolment.photos import PhotoStore
 from hub.errors import InvalidInput, NotFound
-from hub.gallery import sync_members
-from hub.photos import PhotoStore
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def erase_employee(session: Session, store: PhotoStore, employee_id: str, *, act
                    reason: str) -> ErasureReport:
     """Delete every photo and template of ``employee_id`` and remove them from all galleries; the caller commits.
 
-    Files go before the rows (as ``hub.photos.purge`` does): a crash in
+    Files go before the rows (as ``hub.enrolment.photos.purge`` does): a crash in
     between leaves rows naming missing files, which a repeated erasure
     clears, never a photo the database no longer knows of.
     """

@@ -1,10 +1,13 @@
-"""systemd notify protocol: readiness, status and a watchdog tied to the camera.
+"""systemd notify protocol: readiness, status and a watchdog tied to real progress.
 
-``kiosk.service`` is ``Type=notify`` with ``WatchdogSec=``. The kiosk says
-READY=1 once its camera delivers frames, and pets the watchdog from its main
-loop only while frames keep arriving: a stalled camera or a hung loop stops
-the pings and systemd restarts the service. Outside systemd (no
-``NOTIFY_SOCKET``) every call is a no-op, so the same code runs on a laptop.
+``kiosk.service``, ``hub-api.service`` and ``hub-ingest@.service`` are
+``Type=notify`` with ``WatchdogSec=``. The kiosk says READY=1 once its camera
+delivers frames and pets the watchdog only while frames keep arriving; the hub
+says READY=1 once it listens (API) or is subscribed (ingest) and pets it only
+while its event loop turns and its ingest worker is not stuck in one batch. A
+stalled camera, a hung loop or a wedged database call stops the pings and
+systemd restarts the service. Outside systemd (no ``NOTIFY_SOCKET``) every
+call is a no-op, so the same code runs on a laptop.
 
 The protocol is one AF_UNIX datagram per message, ``KEY=VALUE`` lines; a
 socket path starting with ``@`` is in the abstract namespace.
@@ -121,6 +124,11 @@ class WatchdogPetter:
         return cls(notifier, watchdog_interval_s(env), clock)
 
     def frame_seen(self, now: float | None = None) -> None:
+        """The kiosk's progress: a camera frame reached the main loop."""
+        self.alive(now)
+
+    def alive(self, now: float | None = None) -> None:
+        """Progress since the last ping: the next ``maybe_ping`` may send one."""
         self._last_frame = self.clock() if now is None else now
 
     def is_due(self, now: float) -> bool:

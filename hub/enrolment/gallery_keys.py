@@ -30,7 +30,7 @@ from sqlalchemy.engine import make_url
 
 from hub.config import HubConfig
 from hub.errors import HubError
-from hub.intake import DeviceRecord
+from hub.ingest.intake import DeviceRecord
 from protocol import messages, signing
 from protocol.errors import MessageInvalid
 

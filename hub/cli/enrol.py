@@ -7,14 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hub.accounts import audit
-from hub.cli_common import actor, in_session, load_config
+from hub.cli.common import actor, in_session, load_config
 from hub.db import utcnow
 
 
 def cmd_enrol(args: argparse.Namespace) -> int:
     from hub.app import build_encoder
-    from hub.enrol import enrol_folder
-    from hub.photos import store_for
+    from hub.enrolment.enrol import enrol_folder
+    from hub.enrolment.photos import store_for
 
     config = load_config(args)
     store = store_for(config)  # a missing photo_dir stops us before the slow part
@@ -70,7 +70,7 @@ def progress_printer(stream=None) -> Callable[[str, int, int], None]:
 
 def cmd_import_employees(args: argparse.Namespace) -> int:
     """Validation report always; with --accept the valid rows are written in one transaction."""
-    from hub import importer
+    from hub.masterdata import importer
 
     try:
         data = Path(args.file).read_bytes()
@@ -109,7 +109,7 @@ def print_import_report(report) -> None:
 
 
 def cmd_purge_photos(args: argparse.Namespace) -> int:
-    from hub.photos import purge, store_for
+    from hub.enrolment.photos import purge, store_for
 
     config = load_config(args)
     days = config.enrolment.photo_retention_days
@@ -127,8 +127,8 @@ def cmd_purge_photos(args: argparse.Namespace) -> int:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    from hub.erasure import erase_employee
-    from hub.photos import store_for
+    from hub.enrolment.erasure import erase_employee
+    from hub.enrolment.photos import store_for
 
     config = load_config(args)
     store = store_for(config)

@@ -4,7 +4,7 @@
 will); a device that says it is online but has sent no health for longer
 than ``stale_after_s`` is ``stale`` (hung process, half-open TCP link).
 Clock skew is measured from health messages: device time minus hub receive
-time, judged on each message at once (``hub.health``). Network delay makes
+time, judged on each message at once (``hub.devices.health``). Network delay makes
 a device look *behind* by that delay, which is seconds against a bound of
 minutes.
 """

@@ -1,0 +1,1 @@
+"""What punches mean for attendance: the rules of one employee's day."""
