@@ -26,7 +26,10 @@ measuring the other half. ``--variants`` adds the study of other engines
 The shipped defaults are read from ``biometrics.matcher.MatchThresholds``
 and ``kiosk.config.RecognitionConfig``; this benchmark never changes them.
 ``--markdown FILE`` also writes the output into FILE's
-"## Output: benchmarks.accuracy" section.
+"## Output: benchmarks.accuracy" section. ``--calib`` instead measures
+the shipped engine on ``calib/`` at 25-800 enrolled people, identify and
+verify with ID, tuned on one half and reported on the other
+(``benchmarks.calib_report``; issue 16).
 """
 
 import argparse
@@ -367,8 +370,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", action="store_true",
                         help="also study other engines (encodes the photos 5 more ways: ~6 min the first time)")
     parser.add_argument("--markdown", type=Path, help="also write the output into this file's Output section")
+    parser.add_argument("--calib", action="store_true",
+                        help="instead: identify and verify-with-ID curves over 25-800 enrolled people on calib/, "
+                             "into BENCHMARKS-accuracy-calib.md and BENCHMARKS.md (~10 min the first time)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.calib:
+        return calib_main(args)
     if not require_dir(args.faces / "dev", "dev photos"):
         return 0
     lines = report(args)
@@ -376,6 +384,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         write_markdown(args.markdown, lines)
     return 0
+
+
+def calib_main(args: argparse.Namespace) -> int:
+    """The issue 16 curves on ``calib/``: BENCHMARKS-accuracy-calib.md, then BENCHMARKS.md regathered."""
+    from benchmarks import collect
+    from benchmarks.calib_report import report as calib_report
+    from benchmarks.common import REPO, write_report
+
+    if not require_dir(args.faces / "calib", "calibration photos"):
+        return 0
+    write_report(REPO / "BENCHMARKS-accuracy-calib.md", calib_report(args))
+    return collect.main()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from benchmarks.common import FaceRecord, pct
-from biometrics.matcher import Gallery, MatchThresholds, match
+from biometrics.matcher import Gallery, MatchThresholds, match, template_count_scale
 
 
 def distance_matrix(enc: np.ndarray, other: np.ndarray | None = None) -> np.ndarray:
@@ -38,7 +38,10 @@ def person_distances(dist: np.ndarray, person_of: np.ndarray, n_people: int) -> 
 
 def centroid_distances(probes: np.ndarray, templates: np.ndarray, person_of: np.ndarray,
                        n_people: int) -> np.ndarray:
-    """(n, n_people): distance from probe i to each person's mean template, template i left out.
+    """(n, n_people): score of probe i for each person's mean template, template i left out.
+
+    Scores as ``biometrics.matcher.Gallery`` makes them: the distance to the mean on the one-photo
+    scale (``template_count_scale``, issue 16).
 
     ``probes[i]`` and ``templates[i]`` are two encodings of photo i (the same
     array unless enrolment encodes differently); the probe's own person is
@@ -47,11 +50,12 @@ def centroid_distances(probes: np.ndarray, templates: np.ndarray, person_of: np.
     sums = np.zeros((n_people, templates.shape[1]))
     np.add.at(sums, person_of, templates)
     counts = np.bincount(person_of, minlength=n_people).astype(float)
-    out = distance_matrix(probes, sums / counts[:, None])
+    out = distance_matrix(probes, sums / counts[:, None]) * template_count_scale(counts)[None, :]
     rows = np.arange(len(person_of))
     own_n = counts[person_of] - 1
     own = (sums[person_of] - templates) / np.maximum(own_n, 1)[:, None]
-    out[rows, person_of] = np.where(own_n > 0, np.linalg.norm(probes - own, axis=1), np.inf)
+    own_d = np.linalg.norm(probes - own, axis=1) * template_count_scale(own_n)
+    out[rows, person_of] = np.where(own_n > 0, own_d, np.inf)
     return out
 
 

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
+from biometrics.face_quality import DEFAULT_LIMITS as FACE_LIMITS
 from hub.delivery.config import DeliveryConfig
 from hub.hrms.config import HrmsConfig
 from hub.ingest.plausibility import Policy
@@ -93,12 +94,22 @@ class EnrolmentConfig(Section):
         90, ge=1, description="`hub purge-photos` deletes kept photos older than this; templates stay"
     )
     max_photo_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger uploaded photos are refused")
-    min_face_px: int = Field(80, ge=20, description="smallest face box height in pixels")
+    # The same measures and default limits as the kiosk's quality gate (biometrics.face_quality).
+    min_face_px: int = Field(
+        FACE_LIMITS.min_face_px, ge=20,
+        description="smallest face height in pixels, measured on the landmarks as the kiosk measures it")
     min_sharpness: float = Field(
-        10.0, ge=0, description="variance of the Laplacian of the face crop resized to 128 px high; below: blurred"
+        FACE_LIMITS.min_sharpness, ge=0,
+        description="variance of the Laplacian of the face crop resized to 128 px high; below: blurred"
     )
-    min_brightness: float = Field(55.0, ge=0, le=255, description="mean grey level of the face; below: too dark")
-    max_brightness: float = Field(210.0, ge=0, le=255, description="mean grey level of the face; above: too bright")
+    min_brightness: float = Field(FACE_LIMITS.min_brightness, ge=0, le=255,
+                                  description="mean grey level of the face; below: too dark")
+    max_brightness: float = Field(FACE_LIMITS.max_brightness, ge=0, le=255,
+                                  description="mean grey level of the face; above: too bright")
+    max_yaw_deg: float = Field(FACE_LIMITS.max_yaw_deg, gt=0, le=90,
+                               description="largest head turn (coarse pose from the landmarks)")
+    max_pitch_deg: float = Field(FACE_LIMITS.max_pitch_deg, gt=0, le=90,
+                                 description="largest head tilt up or down (coarse pose from the landmarks)")
 
 
 class HealthConfig(Section):
@@ -132,8 +143,9 @@ class PunchesConfig(Section):
         "may plausibly hold punches offline), by the hub's clock and by its kiosk's measured clock alike, is refused"
     )
     max_match_distance: float = Field(
-        0.52, gt=0, description="a punch whose match distance is above this is refused (kiosks ship accepting up "
-        "to 0.49: this adds a tolerance); a failed liveness check is always refused"
+        0.55, gt=0, description="a punch whose match distance is above this is refused (kiosks ship accepting up "
+        "to a score of 0.46 when naming and 0.525 when verifying a typed staff number: this adds a tolerance); a "
+        "failed liveness check is always refused"
     )
     site_max_match_distance: dict[str, float] = Field(
         {}, description="site id -> the match distance limit of that site's kiosks, instead of max_match_distance"

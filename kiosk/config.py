@@ -48,9 +48,10 @@ class CameraConfig(Section):
 
 class RecognitionConfig(Section):
     accept_distance: float = Field(
-        0.49, gt=0, lt=2,
-        description="accept a match only under this distance to the person's mean template (BENCHMARKS-accuracy.md)")
-    min_margin: float = Field(0.05, ge=0, description="best must beat the second-best identity by this much")
+        0.46, gt=0, lt=2,
+        description="accept a match only under this score: the distance to the person's mean template, normalised "
+                    "for how many photos it averages (BENCHMARKS-accuracy-calib.md)")
+    min_margin: float = Field(0.08, ge=0, description="best must beat the second-best identity by this much")
     detect_upsample: int = Field(1, ge=0, le=3, description="HOG detector upsampling (finds smaller faces)")
     repunch_suppress_s: float = Field(300.0, ge=0, description="ignore the same person again within this time")
 

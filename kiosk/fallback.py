@@ -32,7 +32,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from biometrics.matcher import verify
+from biometrics.matcher import VERIFY_ACCEPT_DISTANCE, verify
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome
 from kiosk.keypad import EvdevKeypad, FakeKeypad, Keypad, KeypadEntry
 from kiosk.liveness import PROMPTS as LIVENESS_PROMPTS
@@ -73,9 +73,10 @@ class MatchConfig(BaseModel):
         description="auto: above this many people in the gallery ask for the staff number first "
                     "(a stranger's chance of being near someone grows with the gallery, BENCHMARKS-accuracy.md)")
     verify_distance: float = Field(
-        0.50, gt=0, lt=2,
-        description="1:1 accept under this distance to the person's closest template; provisional (dev photos: "
-                    "94.7% genuine, 0.028% impostor comparisons); keep it at or under the hub's max_match_distance")
+        VERIFY_ACCEPT_DISTANCE, gt=0, lt=2,
+        description="1:1 accept under this score (biometrics.matcher.verify, scored as 1:N matching is); chosen on "
+                    "calib's tuning half for strangers accepted <= 0.05% (BENCHMARKS-accuracy-calib.md); keep it "
+                    "at or under the hub's punches.max_match_distance")
     keypad_timeout_s: float = Field(20.0, gt=0, description="no key for this long ends the entry")
     keep_snapshots: bool = Field(
         False,

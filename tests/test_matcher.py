@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from biometrics.encoder import FaceEncoder, load_image_rgb
-from biometrics.matcher import Gallery, MatchThresholds, match, verify
+from biometrics.matcher import Gallery, MatchThresholds, match, template_count_scale, verify
 from kiosk.config import RecognitionConfig
 
 
@@ -59,7 +59,7 @@ def test_a_probe_near_a_persons_mean_is_accepted_with_its_margin(people):
     probe = np.mean(people["E5"], axis=0) + 0.01
     result = match(gallery, probe, MatchThresholds())
     assert (result.decision, result.employee_id, result.best_id) == ("accept", "E5", "E5")
-    assert result.distance < 0.49 and result.margin > 0.05
+    assert result.distance < MatchThresholds().accept_distance and result.margin > MatchThresholds().min_margin
 
 
 def test_a_close_runner_up_makes_it_uncertain_and_far_away_is_unknown():
@@ -77,12 +77,34 @@ def test_an_empty_gallery_knows_nobody():
     assert (result.decision, result.best_id, result.distance) == ("unknown", None, float("inf"))
 
 
-def test_verify_scores_by_the_closest_template(people):
-    """Phone selfies: one person, the phone's own threshold set for closest-template distances."""
+def test_verify_scores_as_match_does_one_person(people):
+    """Phone selfies and verify-with-ID: the person's score, as 1:N scores them (mean, one-photo scale)."""
     templates = people["E2"]  # three templates
-    accepted, distance = verify(templates, templates[1], 0.5)
-    assert accepted and distance == pytest.approx(0.0, abs=1e-3)
+    probe = unit(np.random.default_rng(11), 1)[0]
+    accepted, score = verify(templates, probe, 2.0)
+    assert accepted and score == pytest.approx(Gallery({"E2": templates}).person_scores(probe)[0], abs=1e-5)
+    assert score == pytest.approx(np.linalg.norm(np.mean(templates, axis=0) - probe) * 1.5 ** 0.2, abs=1e-5)
+    assert verify(templates, probe, score - 1e-4) == (False, pytest.approx(score))
     assert verify([], templates[0], 0.5) == (False, float("inf"))
+
+
+@pytest.mark.parametrize("k, scale", [(1, 1.0), (2, (4 / 3) ** 0.2), (3, 1.5 ** 0.2), (5, (5 / 3) ** 0.2)])
+def test_a_mean_of_more_photos_is_put_on_the_one_photo_scale(k, scale):
+    assert template_count_scale(np.array([k]))[0] == pytest.approx(scale)
+
+
+def test_the_same_distance_to_a_mean_of_more_photos_is_a_weaker_match():
+    """Strangers land nearer a mean of several photos: at one raw distance, the one-photo person is named."""
+    rng = np.random.default_rng(5)
+    a, b = unit(rng, 2)
+    probe = a + 0.02
+    raw = float(np.linalg.norm(probe - a))
+    noise = unit(rng, 3) * 0.01
+    many = [a + n - noise.mean(axis=0) for n in noise]  # three photos whose mean is exactly a
+    t = MatchThresholds(accept_distance=raw * 1.05, min_margin=0.0)
+    assert match(Gallery({"one": [a], "far": [-a]}), probe, t).decision == "accept"
+    result = match(Gallery({"many": many, "far": [-a]}), probe, t)
+    assert result.decision == "uncertain" and result.distance == pytest.approx(raw * 1.5 ** 0.2, rel=1e-4)
 
 
 def test_the_kiosk_config_and_the_matcher_ship_the_same_thresholds():
@@ -103,7 +125,9 @@ def test_real_photos_a_person_enrolled_with_three_photos_is_named_on_a_fourth(fa
     result = match(gallery, obama[3], MatchThresholds())
     assert (result.decision, result.employee_id) == ("accept", "obama")
     # the mean of three photos is nearer a new photo of him than the photos are on average
-    assert result.distance < np.mean([np.linalg.norm(t - obama[3]) for t in obama[:3]])
+    raw = Gallery({"obama": obama[:3]}).person_distances(obama[3])[0]
+    assert raw < np.mean([np.linalg.norm(t - obama[3]) for t in obama[:3]])
+    assert result.distance == pytest.approx(raw * 1.5 ** 0.2, rel=1e-5)
     stranger = match(Gallery({"crean": crean[:3]}), obama[3], MatchThresholds())
     assert stranger.decision == "unknown"
 

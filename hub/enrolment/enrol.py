@@ -2,7 +2,8 @@
 
 Two ways in: a folder ``<folder>/<staff number>/*.jpg|jpeg|png`` (CLI) and
 uploaded photos for one employee (API). Every photo is checked
-(``hub.enrolment.photo_quality``: a face, its size, sharpness, brightness) and
+(``hub.enrolment.photo_quality``: a face, its size, sharpness, brightness,
+pose: the kiosk's own measures and limits) and
 refused with a reason, or becomes one template. Photos are read and encoded
 first, with no database transaction open, so a long enrolment never holds
 the lock that punch ingest needs; the changes are then applied in one short
@@ -137,7 +138,9 @@ def encode_photo(encoder: FaceEncoder, photo: Path | bytes, limits: EnrolmentCon
         rgb = load_image_rgb(_as_file(photo))
     except ImageInvalid as exc:
         return None, f"unreadable image: {exc.__cause__ or exc}"
-    verdict = judge(rgb, encoder.detect(rgb), limits)
+    boxes = encoder.detect(rgb)
+    landmarks = encoder.landmarks68(rgb, max(boxes, key=lambda b: b.area)) if boxes else None
+    verdict = judge(rgb, boxes, limits, landmarks)
     if verdict.refusal is not None or verdict.face is None:
         return None, verdict.refusal or "no face found"
     return encoder.encode(rgb, verdict.face).astype("<f4").tobytes(), verdict.note

@@ -2,12 +2,12 @@
 
 A bad enrolment photo makes a bad template, which then fails the person at
 the kiosk every morning, so the hub refuses it with the reason the person
-taking the photo can act on. Checked on the largest face: its height in
-pixels, its sharpness (variance of the Laplacian of the grey face crop
-resized to ``CROP_PX`` high, so the number does not depend on resolution)
-and its brightness (mean grey level). Several faces are allowed; the
-largest is used and the result says so. The default limits are those the
-kiosk uses on live frames (tuned on the dev photos).
+taking the photo can act on. The measures are ``biometrics.face_quality``'s,
+the very ones the kiosk gates live frames with (face height from the 68
+landmarks, sharpness, brightness, head pose), and the default limits are
+the same (``EnrolmentConfig`` starts from ``biometrics.face_quality.FaceLimits``):
+a photo the hub accepts would pass the kiosk's gate. Several faces are
+allowed; the largest is used and the result says so.
 """
 
 from collections.abc import Sequence
@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from biometrics.encoder import FaceBox
+from biometrics.face_quality import FaceLimits, FaceMeasures, measure, problems
 from hub.config import EnrolmentConfig
-
-CROP_PX = 128
 
 
 @dataclass(frozen=True)
@@ -33,47 +32,44 @@ class Verdict:
     brightness: float = 0.0
 
 
-def face_crop_gray(rgb: np.ndarray, box: FaceBox) -> np.ndarray:
-    import cv2
-
-    h, w = rgb.shape[:2]
-    crop = np.ascontiguousarray(rgb[max(0, box.top):min(h, box.bottom), max(0, box.left):min(w, box.right)])
-    if crop.size == 0:
-        return np.zeros((0, 0), np.uint8)
-    return cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+def limits_of(config: EnrolmentConfig) -> FaceLimits:
+    """The enrolment limits as the shared ``FaceLimits``."""
+    return FaceLimits(min_face_px=config.min_face_px, min_sharpness=config.min_sharpness,
+                      min_brightness=config.min_brightness, max_brightness=config.max_brightness,
+                      max_yaw_deg=config.max_yaw_deg, max_pitch_deg=config.max_pitch_deg)
 
 
-def sharpness(gray: np.ndarray) -> float:
-    import cv2
+def judge(rgb: np.ndarray, boxes: Sequence[FaceBox], limits: EnrolmentConfig,
+          landmarks: np.ndarray | None = None) -> Verdict:
+    """The verdict on the largest of ``boxes`` (the detector's faces in ``rgb``).
 
-    if gray.size == 0:
-        return 0.0
-    h, w = gray.shape
-    size = (max(1, round(w * CROP_PX / h)), CROP_PX)
-    resized = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if h > CROP_PX else cv2.INTER_LINEAR)
-    return float(cv2.Laplacian(resized, cv2.CV_64F).var())
-
-
-def judge(rgb: np.ndarray, boxes: Sequence[FaceBox], limits: EnrolmentConfig) -> Verdict:
-    """The verdict on the largest of ``boxes`` (the detector's faces in ``rgb``)."""
+    ``landmarks`` are the 68 landmarks of that face: with them the size is
+    measured as the kiosk measures it and the pose is checked; without them
+    the box height stands for the size.
+    """
     if not boxes:
         return Verdict(None, "no face found")
     box = max(boxes, key=lambda b: b.area)
-    gray = face_crop_gray(rgb, box)
-    sharp, bright = sharpness(gray), float(gray.mean()) if gray.size else 0.0
+    m = measure(rgb, box, landmarks)
     note = f"{len(boxes)} faces; used the largest" if len(boxes) > 1 else ""
-    measured = {"face_px": box.height, "sharpness": sharp, "brightness": bright}
-    refusal = _refusal(box.height, sharp, bright, limits)
-    return Verdict(box, refusal, note, **measured)
+    refusal = _refusal(m, limits)
+    return Verdict(box, refusal, note, m.face_px, m.sharpness, m.brightness)
 
 
-def _refusal(face_px: int, sharp: float, bright: float, limits: EnrolmentConfig) -> str | None:
-    if face_px < limits.min_face_px:
-        return f"face too small: {face_px} px high, at least {limits.min_face_px} needed (come closer)"
-    if bright < limits.min_brightness:
-        return f"too dark: brightness {bright:.0f}, at least {limits.min_brightness:.0f} needed"
-    if bright > limits.max_brightness:
-        return f"too bright: brightness {bright:.0f}, at most {limits.max_brightness:.0f} allowed"
-    if sharp < limits.min_sharpness:
-        return f"too blurred: sharpness {sharp:.1f}, at least {limits.min_sharpness:.1f} needed (hold still)"
-    return None
+def _refusal(m: FaceMeasures, limits: EnrolmentConfig) -> str | None:
+    found = problems(m, limits_of(limits))
+    if not found:
+        return None
+    code = found[0]
+    if code == "too_small":
+        return f"face too small: {m.face_px} px high, at least {limits.min_face_px} needed (come closer)"
+    if code == "too_dark":
+        return f"too dark: brightness {m.brightness:.0f}, at least {limits.min_brightness:.0f} needed"
+    if code == "too_bright":
+        return f"too bright: brightness {m.brightness:.0f}, at most {limits.max_brightness:.0f} allowed"
+    if code == "too_blurred":
+        return (f"too blurred: sharpness {m.sharpness:.1f}, at least {limits.min_sharpness:.1f} needed "
+                "(hold still)")
+    assert m.pose is not None
+    return (f"face turned: yaw {m.pose.yaw:.0f} deg, pitch {m.pose.pitch:.0f} deg; at most "
+            f"{limits.max_yaw_deg:.0f} / {limits.max_pitch_deg:.0f} allowed (look straight at the camera)")

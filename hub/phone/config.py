@@ -29,7 +29,9 @@ class PhoneConfig(BaseModel):
         Path("/var/lib/hub/sms-outbox.jsonl"),
         description="the default SMS sender appends each message here as a JSON line (mode 0600) for an admin")
     accept_distance: float = Field(
-        0.5, gt=0, lt=2, description="selfie accepted when its distance to the closest enrolled template is under this")
+        0.515, gt=0, lt=2,
+        description="selfie accepted when its score (biometrics.matcher.verify: distance to the mean enrolled template, "
+                    "normalised for how many photos it averages) is under this (BENCHMARKS-accuracy-calib.md)")
     marginal_match_band: float = Field(
         0.05, ge=0, description="accepted with distance within this band under accept_distance: flagged for review")
     max_accuracy_m: float = Field(50.0, gt=0, description="positions reported less accurate than this are refused")

@@ -58,7 +58,7 @@ def single_face_encoding(encoder: FaceEncoder, rgb: np.ndarray) -> np.ndarray:
 
 
 def match_distance(templates: Sequence[np.ndarray], probe: np.ndarray, accept_distance: float) -> float:
-    """Distance to the employee's closest template; refuses when not enrolled or no match."""
+    """The selfie's score against the employee's templates (``verify``); refuses when not enrolled or no match."""
     if not templates:
         raise Refused("not_enrolled")
     accepted, distance = verify(templates, probe, accept_distance)
