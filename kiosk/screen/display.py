@@ -1,0 +1,147 @@
+"""The kiosk's display: decision outcomes in, screens out, without slowing the camera loop.
+
+``KioskApp`` calls ``show(frame, obs, outcome)`` for every frame. Here that
+only works out the screen state (cheap) and leaves the newest frame in a
+one-place mailbox; a drawing thread renders and shows it, at most
+``max_fps`` times a second, dropping frames it could not draw in time. The
+text panel, the slow part, is drawn once per state and minute. An accept
+or refusal stays up ``result_hold_s`` (frame time) so it can be read.
+Listeners (the voice) hear each change of state, in the camera thread, and
+must only queue work.
+"""
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, tzinfo
+from typing import Any
+
+import numpy as np
+
+from hardware.camera import Frame
+from kiosk.decision import Outcome
+from kiosk.screen.fonts import FontBook
+from kiosk.screen.render import Rendered, render_panel, with_camera
+from kiosk.screen.state import Context, ScreenState, state_of
+from kiosk.screen.window import NullWindow, Window
+
+log = logging.getLogger(__name__)
+
+
+def label_of(state: ScreenState) -> str:
+    """A short name for a screen, for file names and logs: ``refused:not_recognised``, ``checking:blink``."""
+    if state.reason:
+        return f"{state.name}:{state.reason}"
+    if state.prompt:
+        return f"{state.name}:{state.prompt.rsplit('.', 1)[-1]}"
+    return state.name
+
+
+class KioskScreen:
+    """Shows the kiosk's state in the site's languages through a ``Window``."""
+
+    def __init__(self, window: Window, langs: Sequence[str], context: Context, *, size: tuple[int, int] = (800, 480),
+                 hold_s: float = 3.0, max_fps: float = 10.0, fonts: FontBook | None = None,
+                 zone: tzinfo | None = None, listeners: Sequence[Callable[[ScreenState], None]] = ()) -> None:
+        self.window = window
+        self.langs = list(langs)
+        self.context = context
+        self.size = size
+        self.hold_s = hold_s
+        self.max_fps = max_fps
+        self.fonts = fonts or FontBook()
+        self.zone = zone
+        self.listeners = list(listeners)
+        self.state = ScreenState("idle")
+        self._held: tuple[ScreenState, float] | None = None
+        self._cond = threading.Condition()
+        self._pending: tuple[np.ndarray | None, Any, ScreenState] | None = None
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._panel: tuple[tuple, Rendered] | None = None
+        self._last_label: str | None = None
+
+    # -- camera thread ----------------------------------------------------------------
+
+    def bind(self, *, connected: Callable[[], bool]) -> None:
+        """Learn whether the hub is reachable (the link exists only once the app does)."""
+        self.context = Context(self.context.site, connected, self.context.direction)
+
+    def show(self, frame: Frame | None, obs: Any, outcome: Outcome | None) -> None:
+        """One frame and the decision about it; returns at once."""
+        ts = frame.ts_s if frame is not None else 0.0
+        face = getattr(obs, "face", None)
+        state = state_of(outcome, face is not None, self.context)
+        if state.is_result:
+            self._held = (state, ts)
+        elif self._held is not None and ts - self._held[1] < self.hold_s:
+            state = self._held[0]
+        if state != self.state:
+            self.state = state
+            for listener in self.listeners:
+                listener(state)
+        box = (face.left, face.top, face.right, face.bottom) if face is not None else None
+        with self._cond:
+            self._pending = (frame.rgb if frame is not None else None, box, state)
+            self._cond.notify()
+        if self._thread is None and not isinstance(self.window, NullWindow):
+            self._thread = threading.Thread(target=self._draw_loop, name="kiosk-screen", daemon=True)
+            self._thread.start()
+
+    def close(self) -> None:
+        """Draw what is pending, then stop the drawing thread and the window."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    # -- drawing thread -----------------------------------------------------------------
+
+    def _draw_loop(self) -> None:
+        try:
+            self.window.open()
+        except Exception as exc:  # no display after all: lights, buzzer and voice still work
+            log.error("kiosk screen unavailable (%s): %s", type(self.window).__name__, exc)
+            self._drain_until_stopped()
+            return
+        try:
+            while True:
+                with self._cond:
+                    while self._pending is None and not self._stopping:
+                        self._cond.wait()
+                    item, self._pending = self._pending, None
+                    stopping = self._stopping
+                if item is not None:
+                    self._draw(*item)
+                if stopping:
+                    return
+                with self._cond:
+                    self._cond.wait_for(lambda: self._stopping, timeout=1 / self.max_fps)
+        except Exception:
+            log.exception("kiosk screen failed; the kiosk goes on without it")
+            self._drain_until_stopped()
+        finally:
+            self.window.close()
+
+    def _drain_until_stopped(self) -> None:
+        with self._cond:
+            while not self._stopping:
+                self._pending = None
+                self._cond.wait(1.0)
+
+    def _draw(self, rgb: np.ndarray | None, box: Any, state: ScreenState) -> None:
+        panel = self.panel(state)
+        label = label_of(state)
+        image = with_camera(panel.image, state.tone, rgb, box)
+        self.window.show(image, label, label != self._last_label)
+        self._last_label = label
+
+    def panel(self, state: ScreenState) -> Rendered:
+        """The text panel of ``state``, drawn again only when the state or the minute changes."""
+        now = datetime.now(self.zone)
+        footer = f"{self.context.site} · {now:%H:%M}"
+        key = (label_of(state), tuple(sorted(state.params.items())), footer)
+        if self._panel is None or self._panel[0] != key:
+            self._panel = (key, render_panel(state, self.langs, self.fonts, size=self.size, footer=footer))
+        return self._panel[1]
