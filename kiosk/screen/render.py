@@ -140,7 +140,11 @@ def _blocks(all_texts: list[ScreenTexts], footer: str, first_lang: str) -> list[
         first = all_texts[0]
         second = all_texts[1] if len(all_texts) > 1 else None
         for row, (label, value) in enumerate(first.details):
-            other = f" / {second.details[row][0]}" if second and len(second.details) > row else ""
+            other = ""
+            if second and len(second.details) > row:
+                other_label, other_value = second.details[row]
+                other = f" / {other_label}"
+                value = value if other_value == value else f"{value} / {other_value}"   # In/Out: both languages
             big = row == 0 and first.details[0][0] == texts_label_direction(first.lang)
             blocks.append(_Block(f"{label}{other}: {value}", first.lang, 0.07 if big else 0.05, TEXT, 0.008))
     if footer:

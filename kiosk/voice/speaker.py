@@ -81,7 +81,8 @@ class Speaker:
             return
         said = utterance_for(state)
         if said is None:
-            self._last_prompt = None
+            if state.name == "idle":      # the attempt is over: the next person hears the prompt again
+                self._last_prompt = None
             return
         if state.prompt:   # a prompt is said once per attempt, not again each time it comes back
             if said[0] == self._last_prompt:

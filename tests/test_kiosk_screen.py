@@ -1,0 +1,172 @@
+"""The kiosk screen: every state in both default languages, drawn with glyphs the font really has, inside the
+screen even for a 40-character name; state mapping, the drawing thread and ``kiosk preview``."""
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hardware.camera import Frame
+from i18n.catalogue import catalogue
+from kiosk.cli import main
+from kiosk.daybook import DayBook
+from kiosk.decision import MESSAGES, Outcome
+from kiosk.messages import Message
+from kiosk.screen.display import KioskScreen, label_of
+from kiosk.screen.fonts import DEVANAGARI, LATIN, FontBook, missing_glyphs
+from kiosk.screen.preview import preview_states
+from kiosk.screen.render import render_screen
+from kiosk.screen.state import Context, ScreenState, state_of, texts
+from kiosk.screen.window import FakeWindow, FileWindow
+
+FONTS = FontBook()
+LONG_LATIN = "Ramakrishna Venkatasubramanian Iyer Kuma"           # 40 characters
+LONG_HINDI = ("रामकृष्ण वेंकटसुब्रमण्यम अय्यर कुमार " * 2)[:40]      # 40 characters
+LANG_PAIRS = [["hi", "en"], ["en", "hi"]]
+
+needs_fonts = pytest.mark.skipif(FONTS.find(DEVANAGARI) is None or FONTS.find(LATIN) is None,
+                                 reason="Noto fonts absent: apt-get install fonts-noto-core (Makefile SYSTEM_PACKAGES)")
+
+
+def test_forty_character_names_are_forty_characters():
+    assert len(LONG_LATIN) == len(LONG_HINDI) == 40
+
+
+@needs_fonts
+def test_the_glyph_check_notices_a_font_without_the_script():
+    """The check below must be able to fail: the Latin font has no Devanagari, the Devanagari font no Latin."""
+    assert missing_glyphs("राम", FONTS.find(LATIN)) == {"र", "ा", "म"}
+    assert "A" in missing_glyphs("Asha", FONTS.find(DEVANAGARI))
+    assert missing_glyphs("राम 09:14", FONTS.find(DEVANAGARI)) == set()
+
+
+@needs_fonts
+@pytest.mark.parametrize("name", [LONG_LATIN, LONG_HINDI])
+@pytest.mark.parametrize("langs", LANG_PAIRS, ids=["hi-en", "en-hi"])
+@pytest.mark.parametrize("state_name", list(preview_states()))
+def test_every_state_draws_all_its_words_with_real_glyphs_inside_the_screen(state_name, langs, name):
+    state = preview_states(name=name)[state_name]
+    size = (800, 480)
+    shown = render_screen(state, langs, FONTS, size=size, footer="Collectorate, Lucknow · 09:14")
+    assert shown.image.shape == (480, 800, 3)
+    for run in shown.drawn:
+        assert missing_glyphs(run.text, run.font) == set(), f"tofu: {run.text!r} drawn with {run.font.name}"
+        assert "?" not in run.text and "\ufffd" not in run.text
+        x0, y0, x1, y1 = run.box
+        assert 0 <= x0 and 0 <= y0 and x1 <= size[0] and y1 <= size[1], f"{run.text!r} leaves the screen: {run.box}"
+    drawn = "".join(run.text for run in shown.drawn).replace(" ", "")
+    for lang in langs:
+        words = texts(state, lang)
+        assert words.lang == lang
+        for text in (words.title, words.instruction):
+            if text:
+                assert text.replace(" ", "") in drawn, f"{lang}: {text!r} not drawn whole"
+        assert not any(t.startswith("kiosk.") for t in (words.title, words.instruction or "")), "a key, not words"
+
+
+@needs_fonts
+@pytest.mark.parametrize("size", [(800, 480), (480, 320)])
+def test_a_long_name_stays_on_a_small_screen_too(size):
+    shown = render_screen(preview_states(name=LONG_HINDI)["accepted"], ["hi", "en"], FONTS, size=size,
+                          frame=np.full((480, 640, 3), 120, np.uint8), face_box=(200, 100, 440, 380))
+    assert all(r.box[2] <= size[0] and r.box[3] <= size[1] for r in shown.drawn)
+    assert LONG_HINDI.replace(" ", "") in "".join(r.text for r in shown.drawn).replace(" ", "")
+
+
+def test_accepted_shows_name_staff_number_in_or_out_time_and_site_in_each_language():
+    state = preview_states(name="राम कुमार", direction="out")["accepted"]
+    hindi, english = texts(state, "hi"), texts(state, "en")
+    assert hindi.title == "धन्यवाद, राम कुमार" and english.title == "Thank you, राम कुमार"
+    assert dict(english.details) == {"Punch": "Out", "Staff number": "E1001", "Time": "09:14",
+                                     "Site": "Collectorate, Lucknow"}
+    assert dict(hindi.details)["पंच"] == "आउट"
+
+
+@pytest.mark.parametrize("key", ["kiosk.state.keypad", "kiosk.state.verifying", "kiosk.refused.id_mismatch",
+                                 "kiosk.refused.assisted", "kiosk.next.id_mismatch", "kiosk.next.assisted"])
+def test_the_keypad_fallback_texts_exist_in_both_languages(key):
+    assert catalogue("en").has(key) and catalogue("hi").has(key)
+
+
+def test_a_new_state_is_only_catalogue_keys_and_an_unknown_reason_still_says_not_accepted():
+    verifying = texts(ScreenState("verifying", params={"employee_id": "E77"}), "en")
+    assert verifying.title == "Verifying staff number E77" and verifying.instruction == "Look at the camera"
+    unknown = texts(ScreenState("refused", reason="no_such_reason"), "hi")
+    assert unknown.title == "स्वीकार नहीं"
+
+
+def _outcome(state, **kw):
+    return Outcome(state, **kw)
+
+
+@pytest.mark.parametrize(("outcome", "face", "connected", "expected"), [
+    (None, False, True, ScreenState("idle")),
+    (_outcome("idle"), True, True, ScreenState("checking")),
+    (_outcome("checking", prompt=Message("kiosk.prompt.blink")), True, True,
+     ScreenState("checking", prompt="kiosk.prompt.blink")),
+    (_outcome("checking", prompt=("legacy", "tuple")), True, True, ScreenState("checking")),
+    (_outcome("refused", prompt=MESSAGES["timeout"], reason="timeout"), True, True,
+     ScreenState("refused", reason="timeout")),
+    (_outcome("already", employee_id="E1", prompt=Message("kiosk.decision.already", name="Asha", time="09:14")),
+     True, True, ScreenState("already", params={"name": "Asha", "time": "09:14", "employee_id": "E1"})),
+    (_outcome("accepted", employee_id="E1", prompt=Message("kiosk.decision.accepted", name="Asha", time="09:20")),
+     True, False, ScreenState("offline_saved", params={"name": "Asha", "time": "09:20", "employee_id": "E1",
+                                                       "site": "HQ", "direction": "in"})),
+])
+def test_outcomes_map_to_screens(outcome, face, connected, expected):
+    context = Context("HQ", connected=lambda: connected, direction=lambda employee_id: "in")
+    assert state_of(outcome, face, context) == expected
+
+
+def test_the_day_book_says_in_first_then_out_and_starts_again_next_day(tmp_path):
+    book = DayBook(tmp_path / "daybook.json")
+    day = date(2026, 12, 3)
+    assert [book.record("E1", day), book.record("E1", day), book.record("E2", day)] == ["in", "out", "in"]
+    reopened = DayBook(tmp_path / "daybook.json")                  # a restart at noon
+    assert reopened.record("E1", day) == "out"
+    assert reopened.record("E1", date(2026, 12, 4)) == "in"
+
+
+def _frame(ts: float) -> Frame:
+    return Frame(rgb=np.full((48, 64, 3), 100, np.uint8), ts_s=ts, index=int(ts * 10))
+
+
+@needs_fonts
+def test_the_screen_holds_a_result_tells_listeners_and_draws_on_its_own_thread(tmp_path):
+    window, heard = FakeWindow(), []
+    screen = KioskScreen(window, ["hi", "en"], Context("HQ"), hold_s=2.0, max_fps=50, listeners=[heard.append])
+    accepted = Outcome("accepted", employee_id="E1", prompt=Message("kiosk.decision.accepted", name="Asha",
+                                                                    time="09:14"))
+    screen.show(_frame(0.0), None, Outcome("idle"))
+    screen.show(_frame(0.1), None, accepted)
+    screen.show(_frame(1.0), None, Outcome("cooldown"))       # still the result: it is read, not flashed
+    assert screen.state.name == "accepted"
+    screen.show(_frame(2.5), None, Outcome("idle"))
+    screen.close()
+    assert [s.name for s in heard] == ["accepted", "idle"]
+    assert window.opened and window.closed and window.labels()[-1] == "idle"
+    assert all(rgb.shape == (480, 800, 3) for _, rgb in window.shown)
+
+
+@needs_fonts
+def test_the_file_window_keeps_one_png_per_screen_change(tmp_path):
+    window = FileWindow(tmp_path / "screens")
+    window.open()
+    picture = np.zeros((480, 800, 3), np.uint8)
+    for label, changed in [("idle", True), ("idle", False), ("refused:timeout", True)]:
+        window.show(picture, label, changed)
+    assert [p.name for p in window.saved] == ["001-idle.png", "002-refused-timeout.png"]
+    assert label_of(ScreenState("checking", prompt="kiosk.prompt.blink")) == "checking:blink"
+
+
+@needs_fonts
+def test_kiosk_preview_renders_a_state_without_a_camera(tmp_path, capsys):
+    out = tmp_path / "screen.png"
+    assert main(["preview", "--state", "accepted", "--lang", "hi", "--name", "राम कुमार", "--out", str(out)]) == 0
+    assert Image.open(out).size == (800, 480)
+    assert main(["preview", "--state", "all", "--lang", "en", "--out", str(tmp_path / "all")]) == 0
+    assert len(list((tmp_path / "all").glob("*.png"))) == len(preview_states())
+    assert main(["preview", "--state", "dancing", "--out", str(out)]) == 1
+    assert "unknown state 'dancing'" in capsys.readouterr().err
