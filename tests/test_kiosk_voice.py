@@ -119,6 +119,7 @@ def test_a_prompt_is_said_once_per_attempt_and_idle_is_silent(clips):
     speaker.close()
     assert sink.labels().count("hi/kiosk.prompt.blink") == 1
     assert utterance_for(ScreenState("idle")) is None
+    assert utterance_for(ScreenState("checking", prompt="kiosk.prompt.hold_still")) is None   # nothing to do: quiet
 
 
 def test_a_missing_clip_is_skipped_not_fatal(tmp_path):

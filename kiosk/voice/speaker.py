@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 # A spoken item: (catalogue key of the fixed clip, optional (key, params) to synthesise instead)
 Utterance = tuple[str, tuple[str, dict[str, str]] | None]
+# Shown but not said: they ask nothing of the person, and speaking them would hold back the result.
+SILENT_PROMPTS = frozenset({"kiosk.prompt.hold_still", "kiosk.quality.multiple_faces", "kiosk.quality.no_face"})
 
 
 def utterance_for(state: ScreenState) -> Utterance | None:
@@ -38,7 +40,7 @@ def utterance_for(state: ScreenState) -> Utterance | None:
     if state.name == "refused" and state.reason:
         return f"kiosk.refused.{state.reason}", None
     if state.prompt:
-        return state.prompt, None
+        return None if state.prompt in SILENT_PROMPTS else (state.prompt, None)
     if state.name == "keypad":
         return "kiosk.state.keypad", None
     if state.name == "verifying":
@@ -61,6 +63,7 @@ class Speaker:
         self._queue: queue.Queue[Utterance | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._last_prompt: str | None = None
+        self._newer = threading.Event()   # set when something was queued after what is being said
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._work, name="kiosk-voice", daemon=True)
@@ -92,6 +95,7 @@ class Speaker:
             self._last_prompt = None
         self._drop_pending()
         self._queue.put(said)
+        self._newer.set()
 
     def _drop_pending(self) -> None:
         try:
@@ -107,6 +111,7 @@ class Speaker:
             item = self._queue.get()
             if item is None:
                 return
+            self._newer.clear()
             try:
                 self._say(item)
             except Exception:  # a voice problem must never end the kiosk
@@ -117,7 +122,9 @@ class Speaker:
         if volume <= 0:
             return
         key, named = item
-        for lang in self.langs:
+        for i, lang in enumerate(self.langs):
+            if i and self._newer.is_set():   # something newer to say: the rest of this is stale
+                return
             wav = self._named(named, lang) if named else None
             label = f"{lang}/{named[0]}" if wav is not None and named else f"{lang}/{key}"
             if wav is None:
