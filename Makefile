@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 FACES ?=
-SYSTEM_PACKAGES := python3-venv:venv mosquitto:mosquitto mtools:mcopy fdisk:sfdisk dosfstools:mkfs.vfat systemd:systemd-analyze chromium:chromium chromium-driver:chromedriver
+SYSTEM_PACKAGES := python3-venv:venv mosquitto:mosquitto mtools:mcopy fdisk:sfdisk dosfstools:mkfs.vfat systemd:systemd-analyze chromium:chromium chromium-driver:chromedriver \
+	fonts-noto-core:/usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf espeak-ng:espeak-ng alsa-utils:aplay
 
 .PHONY: demo test venv system clean
 

@@ -16,6 +16,9 @@ FACE = [
 # the `kiosk-blas` extra, installed from a wheelhouse holding that build.
 DLIB_BIN = ["dlib-bin>=19.24"]
 DLIB_BLAS = ["dlib>=19.24"]
+# The kiosk screen reads which characters its Noto fonts can draw (kiosk/screen/fonts.py). Its window is
+# pygame from Debian (python3-pygame, installed by provisioning; the kiosk venv sees system packages).
+SCREEN = ["fonttools>=4.38"]
 
 setup(
     name="face-attendance",
@@ -33,8 +36,8 @@ setup(
         "paho-mqtt>=2.0,<3",
     ],
     extras_require={
-        "kiosk": FACE + DLIB_BIN + ["gpiozero>=2.0"],
-        "kiosk-blas": FACE + DLIB_BLAS + ["gpiozero>=2.0"],
+        "kiosk": FACE + DLIB_BIN + SCREEN + ["gpiozero>=2.0"],
+        "kiosk-blas": FACE + DLIB_BLAS + SCREEN + ["gpiozero>=2.0"],
         "pi": ["picamera2", "lgpio"],
         "hub": FACE + DLIB_BIN + [
             "fastapi>=0.110",

@@ -2,12 +2,15 @@
 # Make sure the system packages the project needs exist; install them with
 # apt-get when running as root, otherwise print the exact command and stop.
 # Usage: devtools/ensure_system.sh PACKAGE:COMMAND ...   (e.g. mosquitto:mosquitto)
+#        PACKAGE:/absolute/path for a package that installs a file rather than a command (a font)
 set -euo pipefail
 missing=()
 for pair in "$@"; do
   pkg=${pair%%:*}; cmd=${pair#*:}
   if [ "$cmd" = venv ]; then
     python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=("$pkg")
+  elif [ "${cmd:0:1}" = / ]; then
+    [ -e "$cmd" ] || missing+=("$pkg")
   elif ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ] && [ ! -x "/usr/bin/$cmd" ]; then
     missing+=("$pkg")
   fi

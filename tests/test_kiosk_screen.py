@@ -170,3 +170,14 @@ def test_kiosk_preview_renders_a_state_without_a_camera(tmp_path, capsys):
     assert len(list((tmp_path / "all").glob("*.png"))) == len(preview_states())
     assert main(["preview", "--state", "dancing", "--out", str(out)]) == 1
     assert "unknown state 'dancing'" in capsys.readouterr().err
+
+
+def test_the_pi_and_this_machine_install_what_the_screen_and_voice_need():
+    from provisioning.firstboot import KIOSK_APT_PACKAGES, install_script
+
+    script = install_script()
+    makefile = (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    for package in ("fonts-noto-core", "espeak-ng", "alsa-utils"):
+        assert package in KIOSK_APT_PACKAGES and f"{package}:" in makefile
+    assert "python3-pygame" in KIOSK_APT_PACKAGES
+    assert " ".join(KIOSK_APT_PACKAGES) in script and "kiosk\" voices build" in script
