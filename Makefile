@@ -33,4 +33,4 @@ test: venv
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) demo-state .pytest_cache
+	rm -rf $(VENV) demo-state demo-screens .pytest_cache
