@@ -1,9 +1,12 @@
 """The kiosk's display: decision outcomes in, screens out, without slowing the camera loop.
 
 ``KioskApp`` calls ``show(frame, obs, outcome)`` for every frame. Here that
-only works out the screen state (cheap) and leaves the newest frame in a
-one-place mailbox; a drawing thread renders and shows it, at most
-``max_fps`` times a second, dropping frames it could not draw in time. The
+only works out the screen state (cheap) and queues the frame; a drawing
+thread renders and shows it, at most ``max_fps`` times a second. Frames of
+the same screen replace each other in the queue (only the newest is drawn),
+but every change of screen is drawn at least once: dlib holds the
+interpreter while it looks for a face, so the drawing thread can fall
+behind, and a one-place mailbox would lose a whole "accepted" screen. The
 text panel, the slow part, is drawn once per state and minute. An accept
 or refusal stays up ``result_hold_s`` (frame time) so it can be read.
 Listeners (the voice) hear each change of state, in the camera thread, and
@@ -12,6 +15,7 @@ must only queue work.
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from typing import Any
@@ -26,6 +30,8 @@ from kiosk.screen.state import Context, ScreenState, state_of
 from kiosk.screen.window import NullWindow, Window
 
 log = logging.getLogger(__name__)
+
+MAX_PENDING = 8   # screens waiting to be drawn, at most; older ones are dropped beyond that
 
 
 def label_of(state: ScreenState) -> str:
@@ -55,7 +61,7 @@ class KioskScreen:
         self.state = ScreenState("idle")
         self._held: tuple[ScreenState, float] | None = None
         self._cond = threading.Condition()
-        self._pending: tuple[np.ndarray | None, Any, ScreenState] | None = None
+        self._pending: deque[tuple[np.ndarray | None, Any, ScreenState]] = deque()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._panel: tuple[tuple, Rendered] | None = None
@@ -81,8 +87,14 @@ class KioskScreen:
             for listener in self.listeners:
                 listener(state)
         box = (face.left, face.top, face.right, face.bottom) if face is not None else None
+        item = (frame.rgb if frame is not None else None, box, state)
         with self._cond:
-            self._pending = (frame.rgb if frame is not None else None, box, state)
+            if self._pending and self._pending[-1][2] == state:
+                self._pending[-1] = item                 # the same screen: only its newest frame
+            else:
+                if len(self._pending) >= MAX_PENDING:
+                    self._pending.popleft()
+                self._pending.append(item)
             self._cond.notify()
         if self._thread is None and not isinstance(self.window, NullWindow):
             self._thread = threading.Thread(target=self._draw_loop, name="kiosk-screen", daemon=True)
@@ -108,10 +120,10 @@ class KioskScreen:
         try:
             while True:
                 with self._cond:
-                    while self._pending is None and not self._stopping:
+                    while not self._pending and not self._stopping:
                         self._cond.wait()
-                    item, self._pending = self._pending, None
-                    stopping = self._stopping
+                    item = self._pending.popleft() if self._pending else None
+                    stopping = self._stopping and not self._pending
                 if item is not None:
                     self._draw(*item)
                 if stopping:
@@ -127,7 +139,7 @@ class KioskScreen:
     def _drain_until_stopped(self) -> None:
         with self._cond:
             while not self._stopping:
-                self._pending = None
+                self._pending.clear()
                 self._cond.wait(1.0)
 
     def _draw(self, rgb: np.ndarray | None, box: Any, state: ScreenState) -> None:
