@@ -183,3 +183,30 @@ def test_the_pi_and_this_machine_install_what_the_screen_and_voice_need():
         assert package in KIOSK_APT_PACKAGES and f"{package}:" in makefile
     assert "python3-pygame" in KIOSK_APT_PACKAGES
     assert " ".join(KIOSK_APT_PACKAGES) in script and "kiosk\" voices build" in script
+
+
+def test_a_state_the_keypad_adds_reaches_the_screen_by_name():
+    context = Context("HQ")
+    keypad = state_of(Outcome("keypad"), False, context)   # a decision state this module never heard of
+    assert keypad == ScreenState("keypad") and texts(keypad, "hi").title == "अपनी कर्मचारी संख्या दर्ज करें"
+    mismatch = state_of(Outcome("refused", employee_id="E9", reason="id_mismatch"), True, context)
+    assert texts(mismatch, "en").title == "Not matched to that staff number"
+
+
+def test_the_file_backend_needs_a_folder():
+    from kiosk.screen.config import ScreenConfig
+
+    with pytest.raises(ValueError, match="screen.folder"):
+        ScreenConfig(backend="file")
+
+
+def test_every_screen_and_voice_key_is_in_the_example_config():
+    import yaml
+
+    from kiosk.screen.config import ScreenConfig
+    from kiosk.voice.config import VoiceConfig
+
+    example = yaml.safe_load((Path(__file__).resolve().parents[1] / "kiosk" / "kiosk.example.yaml").read_text())
+    assert example["display"] is True and example["languages"] == ["hi", "en"]
+    assert sorted(example["screen"]) == sorted(ScreenConfig.model_fields)
+    assert sorted(example["voice"]) == sorted(VoiceConfig.model_fields)

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ScreenConfig(BaseModel):
@@ -21,3 +21,9 @@ class ScreenConfig(BaseModel):
     site_name: str | None = Field(None, description="the site as people know it, shown on accept; default site_id")
     result_hold_s: float = Field(3.0, ge=0, description="an accept or refusal stays on screen this long")
     max_fps: float = Field(10.0, gt=0, description="at most this many screen updates a second (spares the CPU)")
+
+    @model_validator(mode="after")
+    def _folder_for_files(self) -> "ScreenConfig":
+        if self.backend == "file" and self.folder is None:
+            raise ValueError("screen.backend file needs screen.folder (where the PNGs go)")
+        return self

@@ -75,9 +75,13 @@ class KioskScreen:
 
     def show(self, frame: Frame | None, obs: Any, outcome: Outcome | None) -> None:
         """One frame and the decision about it; returns at once."""
-        ts = frame.ts_s if frame is not None else 0.0
         face = getattr(obs, "face", None)
-        state = state_of(outcome, face is not None, self.context)
+        self.show_state(state_of(outcome, face is not None, self.context), frame, face)
+
+    def show_state(self, state: ScreenState, frame: Frame | None = None, face: Any = None) -> None:
+        """Show ``state`` directly (the keypad fallback's screens: ``ScreenState("keypad", params=...)``);
+        ``face`` is a box with left/top/right/bottom in ``frame``. Returns at once."""
+        ts = frame.ts_s if frame is not None else 0.0
         if state.is_result:
             self._held = (state, ts)
         elif self._held is not None and ts - self._held[1] < self.hold_s:

@@ -23,7 +23,7 @@ TONES: dict[str, str] = {
     "accepted": "good", "offline_saved": "good", "already": "notice",
     "refused": "bad", "checking": "busy", "verifying": "busy",
 }
-RESULT_STATES = ("accepted", "offline_saved", "already", "refused")
+RESULT_STATES = ("accepted", "offline_saved", "already", "refused")   # held on screen for result_hold_s
 # Detail rows: parameter -> label key, in the order shown.
 DETAIL_ROWS = (("direction", "kiosk.label.direction"), ("employee_id", "kiosk.label.staff_number"),
                ("time", "kiosk.label.time"), ("site", "kiosk.label.site"))
@@ -108,6 +108,7 @@ def state_of(outcome: Outcome | None, face_seen: bool, context: Context) -> Scre
         direction = context.direction(outcome.employee_id or "")
         params.update(site=context.site, **({"direction": direction} if direction else {}))
         return ScreenState("accepted" if context.connected() else "offline_saved", params=params)
-    if outcome.state == "already":
-        return ScreenState("already", params=params)
-    return ScreenState("refused", reason=outcome.reason, params=params)
+    if outcome.state == "refused":
+        return ScreenState("refused", reason=outcome.reason, params=params)
+    # "already", and states added later (the keypad's "keypad", "verifying"): the name is the state
+    return ScreenState(outcome.state, params=params)
