@@ -130,8 +130,8 @@ def test_the_day_book_says_in_first_then_out_and_starts_again_next_day(tmp_path)
     assert reopened.record("E1", date(2026, 12, 4)) == "in"
 
 
-def _frame(ts: float) -> Frame:
-    return Frame(rgb=np.full((48, 64, 3), 100, np.uint8), ts_s=ts, index=int(ts * 10))
+def _frame(ts: float, grey: int = 100) -> Frame:
+    return Frame(rgb=np.full((48, 64, 3), grey, np.uint8), ts_s=ts, index=int(ts * 10))
 
 
 @needs_fonts
@@ -141,13 +141,15 @@ def test_the_screen_holds_a_result_tells_listeners_and_draws_on_its_own_thread(t
     accepted = Outcome("accepted", employee_id="E1", prompt=Message("kiosk.decision.accepted", name="Asha",
                                                                     time="09:14"))
     screen.show(_frame(0.0), None, Outcome("idle"))
-    screen.show(_frame(0.1), None, accepted)
-    screen.show(_frame(1.0), None, Outcome("cooldown"))       # still the result: it is read, not flashed
+    screen.show(_frame(0.1, grey=200), None, accepted)
+    screen.show(_frame(1.0, grey=10), None, Outcome("cooldown"))   # still the result: it is read, not flashed
     assert screen.state.name == "accepted"
     screen.show(_frame(2.5), None, Outcome("idle"))
     screen.close()
     assert [s.name for s in heard] == ["accepted", "idle"]
     drawn = [label for label, _ in groupby(window.labels())]   # a screen may be drawn on several frames
+    camera_middle = [(label, int(rgb[240, 180, 0])) for label, rgb in window.shown]
+    assert all(grey == 200 for label, grey in camera_middle if label == "accepted")   # the decided-on picture
     assert window.opened and window.closed and drawn == ["idle", "accepted", "idle"]   # each change at least once
     assert all(rgb.shape == (480, 800, 3) for _, rgb in window.shown)
 

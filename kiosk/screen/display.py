@@ -8,7 +8,8 @@ but every change of screen is drawn at least once: dlib holds the
 interpreter while it looks for a face, so the drawing thread can fall
 behind, and a one-place mailbox would lose a whole "accepted" screen. The
 text panel, the slow part, is drawn once per state and minute. An accept
-or refusal stays up ``result_hold_s`` (frame time) so it can be read.
+or refusal stays up ``result_hold_s`` (frame time) so it can be read, with
+the camera picture it was decided on.
 Listeners (the voice) hear each change of state, in the camera thread, and
 must only queue work.
 """
@@ -59,13 +60,13 @@ class KioskScreen:
         self.zone = zone
         self.listeners = list(listeners)
         self.state = ScreenState("idle")
-        self._held: tuple[ScreenState, float] | None = None
+        self._held: tuple[tuple[np.ndarray | None, Any, ScreenState], float] | None = None
         self._cond = threading.Condition()
         self._pending: deque[tuple[np.ndarray | None, Any, ScreenState]] = deque()
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._panel: tuple[tuple, Rendered] | None = None
-        self._last_label: str | None = None
+        self._last_drawn: ScreenState | None = None
 
     # -- camera thread ----------------------------------------------------------------
 
@@ -82,16 +83,19 @@ class KioskScreen:
         """Show ``state`` directly (the keypad fallback's screens: ``ScreenState("keypad", params=...)``);
         ``face`` is a box with left/top/right/bottom in ``frame``. Returns at once."""
         ts = frame.ts_s if frame is not None else 0.0
+        box = (face.left, face.top, face.right, face.bottom) if face is not None else None
+        item = (frame.rgb if frame is not None else None, box, state)
         if state.is_result:
-            self._held = (state, ts)
+            self._held = (item, ts)
         elif self._held is not None and ts - self._held[1] < self.hold_s:
-            state = self._held[0]
+            # The result stays up with the picture it was decided on, not the next person walking in:
+            # a name under someone else's face would hide a wrong match.
+            item = self._held[0]
+            state = item[2]
         if state != self.state:
             self.state = state
             for listener in self.listeners:
                 listener(state)
-        box = (face.left, face.top, face.right, face.bottom) if face is not None else None
-        item = (frame.rgb if frame is not None else None, box, state)
         with self._cond:
             if self._pending and self._pending[-1][2] == state:
                 self._pending[-1] = item                 # the same screen: only its newest frame
@@ -148,10 +152,9 @@ class KioskScreen:
 
     def _draw(self, rgb: np.ndarray | None, box: Any, state: ScreenState) -> None:
         panel = self.panel(state)
-        label = label_of(state)
         image = with_camera(panel.image, state.tone, rgb, box)
-        self.window.show(image, label, label != self._last_label)
-        self._last_label = label
+        self.window.show(image, label_of(state), state != self._last_drawn)   # the next person's accept is new too
+        self._last_drawn = state
 
     def panel(self, state: ScreenState) -> Rendered:
         """The text panel of ``state``, drawn again only when the state or the minute changes."""
