@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 
+from devtools.mosquitto import free_port
 from hardware.replay import ReplayCamera
 from kiosk.app import KioskApp, RunOptions
-from devtools.mosquitto import free_port
 from kiosk.screen.fonts import DEVANAGARI, FontBook
 from kiosk.screen.window import FakeWindow
 from kiosk.ui import build_ui
@@ -22,7 +22,7 @@ from tests.test_kiosk_app import PEOPLE, kiosk_config, seed_gallery
 def test_an_offline_accept_is_shown_and_spoken_in_both_languages(tmp_path, faces_dir):
     frames = tmp_path / "frames"
     frames.mkdir()
-    (frames / "1.jpg").symlink_to(sorted((faces_dir / "dev" / PEOPLE[1]).glob("*.jpg"))[-1])
+    (frames / "1.jpg").symlink_to(max((faces_dir / "dev" / PEOPLE[1]).glob("*.jpg")))
     config = kiosk_config(tmp_path, frames, free_port())   # nobody listens there: offline
     config.voice.clips_dir = tmp_path / "voices"
     config.voice.speak_names = False                       # the fixed clip: names are tested in test_kiosk_voice

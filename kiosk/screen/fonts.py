@@ -56,12 +56,8 @@ class FontBook:
     def __init__(self, dirs: tuple[Path, ...] = FONT_DIRS) -> None:
         self.dirs = dirs
 
-    @lru_cache(maxsize=64)
     def find(self, name: str) -> Path | None:
-        for folder in self.dirs:
-            if (folder / name).is_file():
-                return folder / name
-        return None
+        return _find(self.dirs, name)
 
     def candidates(self, lang: str) -> list[Path]:
         names = BY_LANG.get(lang.split("-")[0], ()) + FALLBACKS
@@ -91,10 +87,22 @@ class FontBook:
                 out.append((ch, path))
         return out
 
-    @lru_cache(maxsize=256)
     def font(self, path: Path, size: int) -> ImageFont.FreeTypeFont:
-        return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.RAQM
-                                  if _has_raqm() else ImageFont.Layout.BASIC)
+        return _font(path, size)
+
+
+@lru_cache(maxsize=64)
+def _find(dirs: tuple[Path, ...], name: str) -> Path | None:
+    for folder in dirs:
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+@lru_cache(maxsize=256)
+def _font(path: Path, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(path), size, layout_engine=ImageFont.Layout.RAQM
+                              if _has_raqm() else ImageFont.Layout.BASIC)
 
 
 @lru_cache(maxsize=1)

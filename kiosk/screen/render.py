@@ -13,7 +13,7 @@ leaves the screen.
 
 import logging
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -209,7 +209,7 @@ def _lay_out(block: _Block, max_w: int, height: int, scale: float, fonts: FontBo
     size = max(8, round(block.size * height * scale))
     floor = max(8, round(block.size * height * MIN_SCALE))
     while True:
-        lines = _wrap(block.text, lambda s: _measure(s, block.lang, size, fonts), max_w)
+        lines = _wrap(block.text, lambda s, size=size: _measure(s, block.lang, size, fonts), max_w)
         if len(lines) <= MAX_LINES or size <= floor:
             break
         size = max(floor, round(size * 0.9))
@@ -222,7 +222,7 @@ def _lay_out(block: _Block, max_w: int, height: int, scale: float, fonts: FontBo
     return out
 
 
-def _wrap(text: str, length, max_w: int) -> list[str]:
+def _wrap(text: str, length: Callable[[str], float], max_w: int) -> list[str]:
     """Word wrap; a word wider than the line is broken between characters (never before a vowel sign)."""
     lines: list[str] = []
     current = ""
@@ -243,7 +243,7 @@ def _wrap(text: str, length, max_w: int) -> list[str]:
     return lines or [""]
 
 
-def _split_long(word: str, length, max_w: int) -> list[str]:
+def _split_long(word: str, length: Callable[[str], float], max_w: int) -> list[str]:
     if length(word) <= max_w:
         return [word]
     pieces, piece = [], ""
