@@ -216,3 +216,18 @@ def test_every_screen_and_voice_key_is_in_the_example_config():
     assert example["display"] is True and example["languages"] == ["hi", "en"]
     assert sorted(example["screen"]) == sorted(ScreenConfig.model_fields)
     assert sorted(example["voice"]) == sorted(VoiceConfig.model_fields)
+
+
+@pytest.mark.parametrize(("reason", "last_prompt", "shown"), [
+    ("timeout", "kiosk.quality.too_dark", "too_dark"), ("timeout", "kiosk.quality.too_small", "too_far"),
+    ("liveness_failed", "kiosk.prompt.still_image", "not_live"), ("timeout", "kiosk.prompt.blink", "timeout"),
+    ("not_recognised", "kiosk.quality.too_dark", "not_recognised"), ("timeout", None, "timeout"),
+])
+def test_a_refusal_after_a_telling_prompt_says_the_real_reason(reason, last_prompt, shown):
+    window = FakeWindow()
+    screen = KioskScreen(window, ["en"], Context("HQ"))
+    if last_prompt:
+        screen.show(_frame(0.0), None, Outcome("checking", prompt=Message(last_prompt)))
+    screen.show(_frame(0.1), None, Outcome("refused", prompt=Message(f"kiosk.refused.{reason}"), reason=reason))
+    screen.close()
+    assert screen.state == ScreenState("refused", reason=shown)

@@ -27,7 +27,7 @@ from hardware.camera import Frame
 from kiosk.decision import Outcome
 from kiosk.screen.fonts import FontBook
 from kiosk.screen.render import Rendered, render_panel, with_camera
-from kiosk.screen.state import Context, ScreenState, state_of
+from kiosk.screen.state import Context, ScreenState, refined, state_of
 from kiosk.screen.window import NullWindow, Window
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class KioskScreen:
         self._thread: threading.Thread | None = None
         self._panel: tuple[tuple, Rendered] | None = None
         self._last_drawn: ScreenState | None = None
+        self._last_prompt: str | None = None   # of this attempt, to say why it ran out of time
 
     # -- camera thread ----------------------------------------------------------------
 
@@ -77,7 +78,12 @@ class KioskScreen:
     def show(self, frame: Frame | None, obs: Any, outcome: Outcome | None) -> None:
         """One frame and the decision about it; returns at once."""
         face = getattr(obs, "face", None)
-        self.show_state(state_of(outcome, face is not None, self.context), frame, face)
+        state = state_of(outcome, face is not None, self.context)
+        if state.prompt:
+            self._last_prompt = state.prompt
+        elif state.name == "idle":
+            self._last_prompt = None
+        self.show_state(refined(state, self._last_prompt), frame, face)
 
     def show_state(self, state: ScreenState, frame: Frame | None = None, face: Any = None) -> None:
         """Show ``state`` directly (the keypad fallback's screens: ``ScreenState("keypad", params=...)``);

@@ -84,6 +84,22 @@ def texts(state: ScreenState, lang: str) -> ScreenTexts:
     return ScreenTexts(cat.lang, title, instruction, details)
 
 
+# A refusal for running out of time says why, when the attempt's last prompt knew it.
+SPECIFIC_REASONS = {
+    "kiosk.quality.too_dark": "too_dark", "kiosk.quality.too_small": "too_far",
+    "kiosk.prompt.face_too_small": "too_far", "kiosk.prompt.still_image": "not_live",
+}
+VAGUE_REASONS = ("timeout", "liveness_failed")
+
+
+def refined(state: ScreenState, last_prompt: str | None) -> ScreenState:
+    """``refused: timeout`` after "too dark: move into the light" becomes ``refused: too_dark`` (and its
+    advice); any other state is returned as it is."""
+    if state.name != "refused" or state.reason not in VAGUE_REASONS or last_prompt not in SPECIFIC_REASONS:
+        return state
+    return ScreenState("refused", reason=SPECIFIC_REASONS[last_prompt], params=state.params)
+
+
 @dataclass(frozen=True)
 class Context:
     """What the screen needs beyond the decision: the site's name, whether the hub is reachable,
