@@ -231,3 +231,35 @@ def test_a_refusal_after_a_telling_prompt_says_the_real_reason(reason, last_prom
     screen.show(_frame(0.1), None, Outcome("refused", prompt=Message(f"kiosk.refused.{reason}"), reason=reason))
     screen.close()
     assert screen.state == ScreenState("refused", reason=shown)
+
+
+class _StuckWindow(FakeWindow):
+    """A window that cannot draw until released: the drawing thread falls behind, as under dlib's load."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        import threading
+
+        self.release = threading.Event()
+
+    def open(self) -> None:
+        self.release.wait(10)
+        super().open()
+
+
+def test_a_drawing_thread_that_falls_behind_loses_prompts_never_results():
+    window = _StuckWindow()
+    screen = KioskScreen(window, ["en"], Context("HQ"), hold_s=0.0)
+    prompts = ["kiosk.prompt.blink", "kiosk.prompt.look_again", "kiosk.quality.too_dark", "kiosk.prompt.turn_left"]
+    ts = 0.0
+    for person in ("A", "B", "C"):
+        for key in prompts:
+            ts += 0.1
+            screen.show(_frame(ts), None, Outcome("checking", prompt=Message(key)))
+        ts += 0.1
+        screen.show(_frame(ts), None, Outcome("accepted", employee_id=person,
+                                              prompt=Message("kiosk.decision.accepted", name=person, time="09:14")))
+    window.release.set()
+    screen.close()
+    accepted = [rgb for label, rgb in window.shown if label == "accepted"]
+    assert len(window.shown) <= 8 and len(accepted) == 3      # 15 screens queued, 8 kept: all three results

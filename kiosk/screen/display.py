@@ -107,12 +107,20 @@ class KioskScreen:
                 self._pending[-1] = item                 # the same screen: only its newest frame
             else:
                 if len(self._pending) >= MAX_PENDING:
-                    self._pending.popleft()
+                    self._drop_oldest()
                 self._pending.append(item)
             self._cond.notify()
         if self._thread is None and not isinstance(self.window, NullWindow):
             self._thread = threading.Thread(target=self._draw_loop, name="kiosk-screen", daemon=True)
             self._thread.start()
+
+    def _drop_oldest(self) -> None:
+        """Make room, losing a passing prompt rather than a result someone must read."""
+        for i, (_, _, queued) in enumerate(self._pending):
+            if not queued.is_result:
+                del self._pending[i]
+                return
+        self._pending.popleft()
 
     def close(self) -> None:
         """Draw what is pending, then stop the drawing thread and the window."""
