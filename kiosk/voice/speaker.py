@@ -64,6 +64,7 @@ class Speaker:
         self._thread: threading.Thread | None = None
         self._last_prompt: str | None = None
         self._newer = threading.Event()   # set when something was queued after what is being said
+        self._missing: set[Path] = set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._work, name="kiosk-voice", daemon=True)
@@ -152,5 +153,7 @@ class Speaker:
         try:
             return path.read_bytes()
         except OSError:
-            log.warning("no voice clip %s (run `kiosk voices build`)", path)
+            if path not in self._missing:   # once per clip, not at every punch
+                self._missing.add(path)
+                log.warning("no voice clip %s (run `kiosk voices build`)", path)
             return None
