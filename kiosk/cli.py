@@ -83,6 +83,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(args.config, problems)
     print(f"{args.config}: {mode_line(config.mqtt)}")
+    if config.voice.enabled:
+        from kiosk.voice.clips import clips_line
+
+        print(f"{args.config}: {clips_line(config.voice.clips_dir, config.languages)}")
     print(f"{args.config}: ok")
     return 0
 

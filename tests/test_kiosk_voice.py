@@ -145,3 +145,22 @@ def test_bad_quiet_hours_are_a_config_error():
 
 def test_every_spoken_catalogue_text_exists_in_hindi():
     assert all(catalogue("hi").has(key) for key in clip_keys())
+
+
+def test_check_config_says_how_many_clips_the_voice_has(clips, tmp_path, capsys):
+    import yaml
+
+    from protocol import signing
+
+    key = tmp_path / "device.key"
+    signing.write_private_key(signing.generate_private_key(), key)
+    config = {"device_id": "kiosk-v", "site_id": "site-v", "signing_key_file": str(key), "state_dir": str(tmp_path),
+              "camera": {"kind": "replay", "path": str(tmp_path)}, "voice": {"clips_dir": str(clips)}}
+    (tmp_path / "kiosk.yaml").write_text(yaml.safe_dump(config))
+    assert main(["check-config", str(tmp_path / "kiosk.yaml")]) == 0
+    total = 2 * len(clip_keys())
+    assert f"voice: {total} of {total} clips in {clips}\n" in capsys.readouterr().out
+    config["voice"]["clips_dir"] = str(tmp_path / "none")
+    (tmp_path / "kiosk.yaml").write_text(yaml.safe_dump(config))
+    assert main(["check-config", str(tmp_path / "kiosk.yaml")]) == 0
+    assert f"voice: 0 of {total} clips in {tmp_path / 'none'} (run `kiosk voices build" in capsys.readouterr().out

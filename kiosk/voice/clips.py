@@ -87,3 +87,11 @@ def build_clips(folder: Path, langs: list[str], *, overwrite: bool = False) -> t
             made.append(path)
     log.info("voice clips in %s: %d made, %d kept", folder, len(made), len(kept))
     return made, kept
+
+
+def clips_line(folder: Path, langs: list[str]) -> str:
+    """One line for ``kiosk check-config``: how many clips the voice has, and what to run when some lack."""
+    wanted = [clip_path(folder, lang, key) for lang in langs for key in clip_keys()]
+    have = sum(path.is_file() for path in wanted)
+    advice = "" if have == len(wanted) else f" (run `kiosk voices build --out {folder}`)"
+    return f"voice: {have} of {len(wanted)} clips in {folder}{advice}"
