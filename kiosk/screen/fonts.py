@@ -67,6 +67,9 @@ class FontBook:
         return found
 
     def runs(self, text: str, lang: str) -> list[tuple[str, Path]]:
+        return list(_runs(self.dirs, text, lang))
+
+    def _runs(self, text: str, lang: str) -> list[tuple[str, Path]]:
         """``text`` cut into runs each drawn with one font: per character the first preferred font that has
         it; a character the current run's font has stays in that run (vowel signs must be shaped with their
         consonant, and spaces and digits need not switch fonts)."""
@@ -89,6 +92,11 @@ class FontBook:
 
     def font(self, path: Path, size: int) -> ImageFont.FreeTypeFont:
         return _font(path, size)
+
+
+@lru_cache(maxsize=4096)
+def _runs(dirs: tuple[Path, ...], text: str, lang: str) -> tuple[tuple[str, Path], ...]:
+    return tuple(FontBook(dirs)._runs(text, lang))
 
 
 @lru_cache(maxsize=64)

@@ -15,6 +15,7 @@ import logging
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -199,7 +200,9 @@ class _Line:
     height: int
 
 
+@lru_cache(maxsize=4096)
 def _measure(text: str, lang: str, size: int, fonts: FontBook) -> float:
+    """Width of ``text`` in pixels; cached, since wrapping and shrinking measure the same words again and again."""
     return sum(fonts.font(path, size).getlength(run) for run, path in fonts.runs(text, lang))
 
 
