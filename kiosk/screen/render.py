@@ -94,26 +94,30 @@ def render_panel(state: ScreenState, langs: Sequence[str], fonts: FontBook, *, s
 
 def with_camera(panel: np.ndarray, tone: str, frame: np.ndarray | None,
                 face_box: tuple[int, int, int, int] | None) -> np.ndarray:
-    """``panel`` with the camera picture, mirrored like a mirror, and the face box in the state's colour."""
+    """``panel`` with the camera picture, mirrored like a mirror, and the face box in the state's colour.
+
+    Done for every frame shown, so with OpenCV on arrays (it lets go of the interpreter while it scales)
+    rather than Pillow images."""
     if frame is None:
         return panel
-    image = Image.fromarray(panel)
-    x, y, w, h = _camera_area(image.size)
+    import cv2
+
+    x, y, w, h = _camera_area((panel.shape[1], panel.shape[0]))
     fh, fw = frame.shape[:2]
     ratio = min(w / fw, h / fh)
     size = (max(1, round(fw * ratio)), max(1, round(fh * ratio)))
-    picture = Image.fromarray(np.ascontiguousarray(frame[:, ::-1])).resize(size, Image.Resampling.BILINEAR)
+    picture = cv2.resize(np.ascontiguousarray(frame[:, ::-1]), size, interpolation=cv2.INTER_LINEAR)
     ox, oy = x + (w - size[0]) // 2, y + (h - size[1]) // 2
-    image.paste(picture, (ox, oy))
+    out = panel.copy()
+    out[oy:oy + size[1], ox:ox + size[0]] = picture
     if face_box is not None:
         left, top, right, bottom = face_box
         mirrored = (fw - right, top, fw - left, bottom)
-        box = [round(v * ratio) for v in mirrored]
-        box = [min(max(0, box[0]), size[0]), min(max(0, box[1]), size[1]),
-               min(max(0, box[2]), size[0]), min(max(0, box[3]), size[1])]
-        ImageDraw.Draw(image).rectangle((ox + box[0], oy + box[1], ox + box[2], oy + box[3]),
-                                        outline=_colour(tone), width=4)
-    return np.asarray(image)
+        x0, y0, x1, y1 = (round(v * ratio) for v in mirrored)
+        x0, x1 = (min(max(0, v), size[0] - 1) for v in (x0, x1))
+        y0, y1 = (min(max(0, v), size[1] - 1) for v in (y0, y1))
+        cv2.rectangle(out, (ox + x0, oy + y0), (ox + x1, oy + y1), _colour(tone), 4)
+    return out
 
 
 def _camera_area(size: tuple[int, int]) -> tuple[int, int, int, int]:
