@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 FACES ?=
 SYSTEM_PACKAGES := python3-venv:venv mosquitto:mosquitto mtools:mcopy fdisk:sfdisk dosfstools:mkfs.vfat systemd:systemd-analyze chromium:chromium chromium-driver:chromedriver e2fsprogs:debugfs \
-	fonts-noto-core:/usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf
+	fonts-noto-core:/usr/share/fonts/truetype/noto/NotoSansDevanagari-Regular.ttf espeak-ng:espeak-ng alsa-utils:aplay
 
-.PHONY: demo test venv system clean
+.PHONY: demo test venv system clean voices
 
 system:
 	@devtools/ensure_system.sh $(SYSTEM_PACKAGES)
@@ -32,5 +32,9 @@ demo: venv
 test: venv
 	$(PY) -m pytest
 
+# The kiosk's voice clips for Hindi and English (kiosk/voice/clips.py); provisioning makes them on the Pi.
+voices: venv
+	$(VENV)/bin/kiosk voices build --out voices --lang hi --lang en
+
 clean:
-	rm -rf $(VENV) demo-state .pytest_cache
+	rm -rf $(VENV) demo-state demo-screens voices .pytest_cache

@@ -132,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faces", type=Path, default=Path(os.environ.get("FACES") or DEFAULT_FACES),
                         help="folder with one subfolder of photos per person (default ../shared/faces/dev)")
     parser.add_argument("--keep", action="store_true", help="leave the hub and broker running until Ctrl-C")
+    parser.add_argument("--screens", type=Path, default=Path("demo-screens"),
+                        help="where the kiosk's screens are saved as PNGs (kept after the demo; default ./demo-screens)")
     args = parser.parse_args(argv)
 
     faces: Path = args.faces
@@ -187,18 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         if reg.status_code != 201:
             raise SystemExit(f"demo: registering the kiosk failed: {reg.status_code} {reg.text}")
 
-        kiosk_cfg = write_yaml(work / "kiosk.yaml", {
-            "device_id": DEVICE_ID,
-            "site_id": SITE_ID,
-            "state_dir": str(work / "kiosk"),
-            "signing_key_file": str(key_file),
-            "mqtt": {"host": "127.0.0.1", "port": broker.port},
-            # Six frames per person at 4 fps: 1.5 s in front of the camera, as at a real terminal
-            # (three agreeing frames decide, then a one-second rest before the next person).
-            "camera": {"kind": "replay", "path": str(frames_dir), "fps": FPS, "repeat": REPEAT},
-            "liveness": {"mode": "off"},  # still photos cannot blink: liveness is shown by its own tests
-            "clock": {"require_sync": False},  # a bench, not a kiosk: its clock need not be NTP-synchronised
-        })
+        screens = prepare_screens(args.screens)
+        kiosk_cfg = write_yaml(work / "kiosk.yaml", kiosk_settings(work, key_file, broker.port, frames_dir, screens))
         print(f"[demo] kiosk {DEVICE_ID} replaying {len(plan.probes)} people "
               f"({sum(p[2] for p in plan.probes)} enrolled, {sum(not p[2] for p in plan.probes)} not enrolled), {REPEAT} frames each, liveness off (still photos) ...")
         kiosk_out = run([tool("kiosk"), "run", "--config", str(kiosk_cfg), "--exit-when-done",
@@ -208,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         stored = httpx.get(f"{hub_url}/api/v1/punches", params={"limit": 1000}, headers=headers, timeout=10).json()
         punches = stored["items"] if isinstance(stored, dict) else stored
         report(summary, punches, plan, hub_url)
+        report_screens(screens)
         print(f"  phone page             {hub_url}/phone/  (activate staff number {phone_user}; the SMS code lands in"
               f" {work / 'sms-outbox.jsonl'})")
         print(f"  dashboard              {hub_url}/dashboard/  (user demo-admin, one-time password {admin_password};"
@@ -227,6 +220,42 @@ def main(argv: list[str] | None = None) -> int:
 
 
 FPS, REPEAT = 4, 6
+
+
+def kiosk_settings(work: Path, key_file: Path, broker_port: int, frames_dir: Path, screens: Path) -> dict:
+    """The demo kiosk's config: replayed photos, and its screen saved as PNGs (one per change) in ``screens``."""
+    return {
+        "device_id": DEVICE_ID,
+        "site_id": SITE_ID,
+        "state_dir": str(work / "kiosk"),
+        "signing_key_file": str(key_file),
+        "mqtt": {"host": "127.0.0.1", "port": broker_port},
+        # Six frames per person at 4 fps: 1.5 s in front of the camera, as at a real terminal
+        # (three agreeing frames decide, then a one-second rest before the next person).
+        "camera": {"kind": "replay", "path": str(frames_dir), "fps": FPS, "repeat": REPEAT},
+        "liveness": {"mode": "off"},  # still photos cannot blink: liveness is shown by its own tests
+        "clock": {"require_sync": False},  # a bench, not a kiosk: its clock need not be NTP-synchronised
+        # The screen as the person at the kiosk would see it, in Hindi and English. A result stays up
+        # 1 s of frame time here (3 s on a kiosk) so each person's screen is saved before the next one's.
+        "languages": ["hi", "en"],
+        "screen": {"backend": "file", "folder": str(screens), "site_name": "Demo office", "result_hold_s": 1.0},
+        "voice": {"enabled": False},  # a build machine has no loudspeaker; tests play the clips into a fake sink
+    }
+
+
+def prepare_screens(folder: Path) -> Path:
+    """An empty ``folder`` for this run's screens (the PNGs of an earlier demo are removed)."""
+    folder = folder.resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    return folder
+
+
+def report_screens(folder: Path) -> None:
+    shots = sorted(folder.glob("*.png"))
+    kinds = sorted({p.stem.split("-", 1)[1] for p in shots if "-" in p.stem})
+    print(f"  kiosk screens          {len(shots)} PNGs in {folder}/ (kept after the demo): {', '.join(kinds) or '-'}")
 
 
 def report(summary: dict, punches: list[dict], plan: Plan, hub_url: str) -> None:

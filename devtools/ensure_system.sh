@@ -2,7 +2,7 @@
 # Make sure the system packages the project needs exist; install them with
 # apt-get when running as root, otherwise print the exact command and stop.
 # Usage: devtools/ensure_system.sh PACKAGE:COMMAND ...   (e.g. mosquitto:mosquitto)
-#        a COMMAND starting with / is a file the package installs (e.g. a font)
+#        PACKAGE:/absolute/path for a package that installs a file rather than a command (a font)
 set -euo pipefail
 missing=()
 for pair in "$@"; do

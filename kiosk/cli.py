@@ -1,4 +1,5 @@
-"""``kiosk``: check the config, make the device key, run the kiosk, benchmark it on the device.
+"""``kiosk``: check the config, make the device key, run the kiosk, preview its screens, build its voice
+clips, benchmark it on the device.
 
 Errors are one line on stderr naming the file and key, and a non-zero exit.
 An error that ends ``kiosk run`` is also kept in the state directory and
@@ -82,6 +83,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(args.config, problems)
     print(f"{args.config}: {mode_line(config.mqtt)}")
+    if config.voice.enabled:
+        from kiosk.voice.clips import clips_line
+
+        print(f"{args.config}: {clips_line(config.voice.clips_dir, config.languages)}")
     print(f"{args.config}: ok")
     return 0
 
@@ -101,26 +106,45 @@ def cmd_keygen(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from kiosk.app import KioskApp, RunOptions
+    from kiosk.ui import build_ui
 
     config = load_config(args.config, KioskConfig, env_prefix=ENV_PREFIX)
-    display = None
-    if config.display and not args.headless:
-        from kiosk.overlay import WindowDisplay
-
-        display = WindowDisplay(config.device_id)
+    ui = None
     try:
-        app = KioskApp(config, make_camera(config.camera), make_feedback(config), display=display)
+        ui = build_ui(config, headless=args.headless)
+        app = KioskApp(config, make_camera(config.camera), make_feedback(config), display=ui.screen)
+        ui.bind(connected=app.link.connected.is_set)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: app.stop())
         summary = app.run(RunOptions(args.exit_when_done, args.wait_gallery_s, args.drain_timeout_s))
     except Exception as exc:
         record_last_exit(config.state_dir, exc)
         raise
+    finally:
+        if ui is not None:
+            ui.close()
     if args.summary_json:
         print(json.dumps(summary, sort_keys=True))
     else:
         for key, value in summary.items():
             print(f"{key}: {value}")
+    return 0
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from kiosk.screen.preview_cli import preview
+
+    for path in preview(args):
+        print(path)
+    return 0
+
+
+def cmd_voices_build(args: argparse.Namespace) -> int:
+    from kiosk.voice.clips import build_clips
+
+    langs = args.lang or (load_config(args.config, KioskConfig).languages if args.config else ["hi", "en"])
+    made, kept = build_clips(args.out, langs, overwrite=args.force)
+    print(f"{args.out}: {len(made)} clips made, {len(kept)} kept (recorded or made before) in {', '.join(langs)}")
     return 0
 
 
@@ -197,6 +221,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary-json", action="store_true", help="print the summary as one JSON line")
     p.add_argument("--headless", action="store_true", help="no window even when display: true")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("preview", help="render a kiosk screen without a camera, e.g. --state accepted --lang hi")
+    from kiosk.screen.preview_cli import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=cmd_preview)
+
+    p = sub.add_parser("voices", help="voice clips for the kiosk's prompts")
+    voices = p.add_subparsers(dest="voices_command", required=True)
+    p = voices.add_parser("build", help="make a WAV clip of every fixed prompt in each language with espeak-ng")
+    p.add_argument("--out", type=Path, required=True, help="clips folder (voice.clips_dir), <lang>/<key>.wav")
+    p.add_argument("--lang", action="append", help="a language (repeat); default: the config's, else hi and en")
+    p.add_argument("--config", type=Path, default=None, help="kiosk.yaml whose languages to use")
+    p.add_argument("--force", action="store_true", help="replace existing clips (also recorded ones)")
+    p.set_defaults(func=cmd_voices_build)
 
     p = sub.add_parser("bench", help="time each pipeline stage on sample frames (on the device itself)")
     p.add_argument("frames", type=Path, help="a folder of images or a video file")

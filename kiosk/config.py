@@ -3,15 +3,18 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hardware.indicators import IndicatorsConfig
+from i18n.catalogue import available_languages
 from kiosk.clock import ClockConfig
 from kiosk.decision import DecisionConfig
 from kiosk.fallback import MatchConfig
 from kiosk.liveness import LivenessConfig
 from kiosk.pipeline import PipelineConfig
 from kiosk.quality import QualityConfig
+from kiosk.screen.config import ScreenConfig
+from kiosk.voice.config import VoiceConfig
 from protocol.messages import DeviceId, EntityId
 from protocol.transport import AllowPlaintext, CaFile
 
@@ -93,7 +96,11 @@ class KioskConfig(Section):
         300.0, gt=0, description="seconds between asking the hub whether the site's gallery changed"
     )
     gallery: GalleryConfig = Field(default_factory=GalleryConfig, description="the gallery cache's key")
-    display: bool = Field(False, description="show the camera with name, time and instructions in a window")
+    display: bool = Field(True, description="show the kiosk screen (camera, name, In/Out, time, reasons); see screen")
+    languages: list[str] = Field(["hi", "en"], min_length=1,
+                                 description="the site's languages for screen and voice, first shown largest")
+    screen: ScreenConfig = Field(default_factory=ScreenConfig, description="the kiosk screen")
+    voice: VoiceConfig = Field(default_factory=VoiceConfig, description="spoken prompts and results")
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     camera: CameraConfig = Field(default_factory=CameraConfig)
     recognition: RecognitionConfig = Field(default_factory=RecognitionConfig)
@@ -116,3 +123,11 @@ class KioskConfig(Section):
         if self.match.keypad.kind == "evdev" and self.match.keypad.device is None:
             raise ValueError("match.keypad.kind evdev needs match.keypad.device")
         return self
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        unknown = [lang for lang in value if lang not in available_languages()]
+        if unknown:
+            raise ValueError(f"no catalogue for {', '.join(unknown)} (have {', '.join(available_languages())})")
+        return value

@@ -31,13 +31,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 from biometrics.matcher import MatchResult
+from kiosk.messages import Message, messages
 
 Verdict = Literal["pending", "accept", "refuse"]
 
+# (English, Hindi) pairs from the catalogue (kiosk.prompt.*, kiosk.refused.not_recognised)
 PROMPTS: dict[str, tuple[str, str]] = {
-    "look_again": ("Please look at the camera again", "कृपया फिर से कैमरे की ओर देखिए"),
-    "not_recognised": ("Not recognised", "पहचान नहीं हुई"),
-    "hold_still": ("Hold still, checking", "स्थिर रहिए, जाँच हो रही है"),
+    **messages("kiosk.prompt.", ("look_again", "hold_still")),
+    "not_recognised": Message("kiosk.refused.not_recognised"),
 }
 
 

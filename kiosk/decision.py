@@ -28,6 +28,7 @@ from kiosk.consensus import PROMPTS as CONSENSUS_PROMPTS
 from kiosk.consensus import Consensus
 from kiosk.liveness import PROMPTS as LIVENESS_PROMPTS
 from kiosk.liveness import LivenessChecker, LivenessConfig, LivenessState
+from kiosk.messages import Message, messages
 from kiosk.outbox import RememberedPunch
 from kiosk.pipeline import Observation
 
@@ -36,23 +37,15 @@ log = logging.getLogger(__name__)
 State = Literal["idle", "checking", "keypad", "verifying", "accepted", "already", "refused", "cooldown"]
 DECIDED = ("accepted", "already", "refused", "cooldown")  # an attempt ended; the rest after it may still run
 
+# (English, Hindi) pairs from the catalogue; each also carries its key for the screen and voice (kiosk/messages.py)
 MESSAGES: dict[str, tuple[str, str]] = {
-    "accepted": ("Thank you, {name}: {time}", "धन्यवाद, {name}: {time}"),
-    "already": ("{name}: already punched at {time}", "{name}: {time} पर पहले ही दर्ज"),
+    **messages("kiosk.decision.", ("accepted", "already")),
     "not_recognised": CONSENSUS_PROMPTS["not_recognised"],
-    "liveness_failed": ("Not accepted: please try again, facing the camera", "स्वीकार नहीं: कृपया फिर कोशिश करें"),
-    "timeout": ("Not recognised: please try again", "पहचान नहीं हुई: कृपया फिर कोशिश करें"),
-    "cannot_save": ("Cannot save: please use the register / tell the office",
-                    "सहेजा नहीं जा सका: कृपया रजिस्टर में दर्ज करें / कार्यालय को बताएं"),
-    "clock_unset": ("Clock not set: attendance cannot be recorded now, please tell the office",
-                    "घड़ी सही नहीं है: अभी उपस्थिति दर्ज नहीं हो सकती, कृपया कार्यालय को बताएँ"),
-    # the staff-number fallback (kiosk/fallback.py); {digits}: what has been typed, {id}: the number entered
-    "keypad": ("Enter your staff number, then press Enter: {digits}",
-               "अपना कर्मचारी क्रमांक दर्ज करें, फिर Enter दबाएँ: {digits}"),
-    "verifying": ("Staff number {id}: please look at the camera", "कर्मचारी क्रमांक {id}: कृपया कैमरे की ओर देखिए"),
-    "id_mismatch": ("Face does not match staff number {id}", "चेहरा कर्मचारी क्रमांक {id} से मेल नहीं खाता"),
-    "assisted": ("Not matched: your attempt is recorded for the office to review",
-                 "मेल नहीं हुआ: आपका प्रयास कार्यालय की जाँच के लिए दर्ज किया गया"),
+    **messages("kiosk.refused.", ("liveness_failed", "timeout", "cannot_save", "clock_unset")),
+    # the staff-number fallback (kiosk/fallback.py): {employee_id} is the number typed so far / entered
+    "keypad": Message("kiosk.state.keypad"),
+    "verifying": Message("kiosk.state.verifying"),
+    **messages("kiosk.refused.", ("id_mismatch", "assisted")),
 }
 
 
@@ -208,7 +201,7 @@ class DecisionMachine:
         named = False
         quality = obs.quality
         if quality is not None and quality.instruction is not None:
-            prompt = (quality.instruction.message_en, quality.instruction.message_hi)
+            prompt = quality.instruction.message
         if obs.match is not None:
             verdict = self.consensus.feed(obs.ts, obs.match)
             if verdict.verdict == "refuse":
@@ -271,4 +264,6 @@ class DecisionMachine:
 
 def _fill(template: tuple[str, str], name: str, when: datetime) -> tuple[str, str]:
     hhmm = when.strftime("%H:%M")
+    if isinstance(template, Message):
+        return template.with_params(name=name, time=hhmm)
     return tuple(t.format(name=name, time=hhmm) for t in template)  # type: ignore[return-value]

@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from biometrics.matcher import VERIFY_ACCEPT_DISTANCE, verify
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome
+from kiosk.messages import Message
 from kiosk.keypad import EvdevKeypad, FakeKeypad, Keypad, KeypadEntry
 from kiosk.liveness import PROMPTS as LIVENESS_PROMPTS
 from kiosk.liveness import LivenessState
@@ -95,9 +96,9 @@ class FailedAttempt:
     known: bool                 # the number is in this kiosk's gallery
 
 
-def fill(key: str, **values: str) -> tuple[str, str]:
-    """A message pair with its parameters filled in."""
-    return tuple(text.format(**values) for text in MESSAGES[key])  # type: ignore[return-value]
+def fill(key: str, **values: str) -> Message:
+    """A fallback message (a catalogue ``Message``) with its parameters filled in."""
+    return MESSAGES[key].with_params(**values)
 
 
 class FallbackFlow:
@@ -145,7 +146,7 @@ class FallbackFlow:
                 if outcome.state == "refused" and outcome.reason == "not_recognised" and self.config.mode == "auto":
                     log.info("not recognised: staff number offered")
                     self._ask_number(obs.ts)
-                    return Outcome("keypad", prompt=fill("keypad", digits=""))
+                    return Outcome("keypad", prompt=fill("keypad", employee_id=""))
                 return outcome
         live = self._liveness(obs)
         if self.phase == "keypad":
@@ -167,14 +168,14 @@ class FallbackFlow:
             number = self.entry.press(key)
             if number is not None:
                 self._start_verify(number, obs.ts)
-                return Outcome("verifying", prompt=fill("verifying", id=number))
+                return Outcome("verifying", prompt=fill("verifying", employee_id=number))
         if obs.ts - self._since >= self.config.keypad_timeout_s:
             self.phase = "face"
             if not self._typed:   # nobody took up the keypad (someone walking past): no red light, no buzzer
                 self.machine.state = "idle"
                 return Outcome("idle")
             return self.machine.conclude("refused", ts=obs.ts, wall=wall, reason="timeout")
-        return Outcome("keypad", prompt=fill("keypad", digits=self.entry.digits))
+        return Outcome("keypad", prompt=fill("keypad", employee_id=self.entry.digits))
 
     def _start_verify(self, number: str, ts: float) -> None:
         self.phase, self._since = "verifying", ts
@@ -186,7 +187,7 @@ class FallbackFlow:
 
     def _verify(self, obs: Observation, live: LivenessState | None, wall: datetime, mono_s: float) -> Outcome:
         decision = self.machine.config
-        prompt = fill("verifying", id=self._claimed)
+        prompt = fill("verifying", employee_id=self._claimed)
         if obs.probe is not None:
             ok, distance = verify(self._claimed_templates, obs.probe, self.config.verify_distance)
             self._checked += 1
@@ -219,7 +220,7 @@ class FallbackFlow:
         self.failed = FailedAttempt(self._claimed, self._best, bool(live and live.passed),
                                     bool(self._claimed_templates))
         return self.machine.conclude("refused", ts=ts, wall=wall, reason="id_mismatch",
-                                     prompt=fill("id_mismatch", id=self._claimed))
+                                     prompt=fill("id_mismatch", employee_id=self._claimed))
 
     def _liveness(self, obs: Observation) -> LivenessState | None:
         """The attempt's liveness, fed with every frame of the fallback as the face path does."""

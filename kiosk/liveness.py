@@ -34,6 +34,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from biometrics.pose import head_pose
+from kiosk.messages import messages
 from protocol.messages import LivenessInfo
 
 # iBUG 68: eye on the image's left 36..41, on the image's right 42..47.
@@ -43,13 +44,9 @@ NON_EYE = np.r_[0:36, 48:68]  # points that stay put in a blink
 
 Mode = Literal["blink", "head_turn", "blink_or_head_turn", "off"]
 
-PROMPTS: dict[str, tuple[str, str]] = {
-    "blink": ("Please blink", "कृपया पलक झपकाइए"),
-    "turn_left": ("Turn your head to your left, then back", "सिर अपनी बाईं ओर घुमाइए, फिर वापस"),
-    "turn_right": ("Turn your head to your right, then back", "सिर अपनी दाईं ओर घुमाइए, फिर वापस"),
-    "still_image": ("Photo or screen not allowed", "फ़ोटो या स्क्रीन की अनुमति नहीं है"),
-    "face_too_small": ("Come closer", "पास आइए"),
-}
+# (English, Hindi) pairs from the catalogue (kiosk.prompt.*)
+PROMPTS: dict[str, tuple[str, str]] = messages(
+    "kiosk.prompt.", ("blink", "turn_left", "turn_right", "still_image", "face_too_small"))
 
 
 class LivenessConfig(BaseModel):

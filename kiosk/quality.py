@@ -33,17 +33,11 @@ from biometrics.face_quality import (  # noqa: F401  (re-exported: the kiosk's n
     sharpness,
 )
 from biometrics.pose import HeadPose
+from kiosk.messages import Message, messages
 
-MESSAGES: dict[str, tuple[str, str]] = {
-    "no_face": ("Please stand in front of the camera", "कृपया कैमरे के सामने खड़े होइए"),
-    "too_small": ("Come closer", "पास आइए"),
-    "too_blurred": ("Hold still", "स्थिर रहिए"),
-    "too_dark": ("Too dark: move into the light", "बहुत अँधेरा है: रोशनी में आइए"),
-    "too_bright": ("Too bright: step out of direct light", "बहुत तेज़ रोशनी है: सीधी रोशनी से हटिए"),
-    "multiple_faces": ("One person at a time: checking the nearest face",
-                       "एक बार में एक व्यक्ति: सबसे पास वाला चेहरा जाँचा जा रहा है"),
-    "not_frontal": ("Look straight at the camera", "सीधे कैमरे की ओर देखिए"),
-}
+# (English, Hindi) pairs from the catalogue (kiosk.quality.*)
+MESSAGES: dict[str, tuple[str, str]] = messages(
+    "kiosk.quality.", ("no_face", "too_small", "too_blurred", "too_dark", "too_bright", "multiple_faces", "not_frontal"))
 
 
 class QualityConfig(BaseModel):
@@ -86,6 +80,11 @@ class QualityIssue:
     message_en: str
     message_hi: str
     blocking: bool = True  # False: a notice (more than one face, the largest is used)
+
+    @property
+    def message(self) -> Message:
+        """The instruction as a catalogue message, so the screen and voice can use the site's languages."""
+        return Message(f"kiosk.quality.{self.code}")
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,12 @@ KIOSK_UNIT = "kiosk.service"
 JOURNALD_CONF = "journald.conf"  # in the bundle folder; install.sh puts it into JOURNALD_DROPIN
 JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-kiosk.conf"
 JOURNAL_RAM_MB = 32
+# Debian packages the kiosk needs beyond Raspberry Pi OS Lite, installed by install.sh:
+# the screen (SDL window through pygame; Noto fonts with Devanagari; fontTools reads their
+# glyph coverage), the voice (espeak-ng makes the clips and speaks names; aplay plays them).
+# Keep in step with the Makefile's SYSTEM_PACKAGES.
+KIOSK_APT_PACKAGES = ("python3-pygame", "fonts-noto-core", "espeak-ng", "alsa-utils")
+VOICES_DIR = "/opt/kiosk/voices"
 FIRSTRUN_ARGS = (
     f"systemd.run={BOOT_MOUNT}/firstrun.sh systemd.run_success_action=reboot systemd.unit=kernel-command-line.target"
 )
@@ -67,7 +73,7 @@ def user_data(
             "name": "kiosk",
             "system": True,
             "no_create_home": True,
-            "groups": ["video", "gpio"],
+            "groups": ["video", "gpio", "audio"],
             "shell": "/usr/sbin/nologin",
             "lock_passwd": True,
         }
@@ -145,7 +151,7 @@ if ! id kiosk >/dev/null 2>&1; then
   say "creating the kiosk system user"
   useradd --system --no-create-home --home-dir /var/lib/kiosk --shell /usr/sbin/nologin kiosk
 fi
-for group in video gpio; do
+for group in video gpio audio; do
   getent group "$group" >/dev/null && usermod -aG "$group" kiosk
 done
 
@@ -179,6 +185,25 @@ if [ -d "$BUNDLE/wheelhouse" ]; then
 elif [ ! -x "$VENV/bin/kiosk" ]; then
   say "no wheelhouse in the bundle and no kiosk installed at $VENV; rerun provision image with --wheelhouse"
   exit 1
+fi
+
+# The screen and the voice (KIOSK_APT_PACKAGES in provisioning/firstboot.py). They need the
+# network once; without it the kiosk still runs (lights and buzzer) and the next boot tries again.
+packages_ok=1
+missing_packages=$(for pkg in @KIOSK_APT_PACKAGES@; do dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
+  grep -q "install ok installed" || echo "$pkg"; done)
+if [ -n "$missing_packages" ]; then
+  say "installing the screen and voice packages: $missing_packages"
+  # shellcheck disable=SC2086
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing_packages; }; then
+    say "could not install $missing_packages (no network?); the kiosk runs without screen or voice until they are"
+    packages_ok=0   # not marked done: the next boot tries again
+  fi
+fi
+if command -v espeak-ng >/dev/null 2>&1; then
+  say "making the voice clips in @VOICES_DIR@ (recorded clips already there are kept)"
+  "$VENV/bin/kiosk" voices build --config /etc/kiosk/kiosk.yaml --out @VOICES_DIR@ || say "voice clips not made"
 fi
 
 say "allowing the kiosk user to reboot the device (the hub's remote 'reboot' command)"
@@ -226,7 +251,7 @@ systemctl daemon-reload
 say "removing the credentials from the boot partition"
 rm -f "$BUNDLE/credentials/device.key" "$BUNDLE/credentials/mqtt.password" "$BUNDLE/credentials/mqtt-client.key"
 install -d -m 0755 "$(dirname "$MARKER")"
-touch "$MARKER"
+if [ "$packages_ok" = 1 ]; then touch "$MARKER"; fi
 systemctl start --no-block kiosk.service
 say "done"
 """
@@ -253,7 +278,7 @@ def journald_conf(ram_mb: int = JOURNAL_RAM_MB) -> str:
 
 
 def install_script() -> str:
-    return INSTALL_SH
+    return INSTALL_SH.replace("@KIOSK_APT_PACKAGES@", " ".join(KIOSK_APT_PACKAGES)).replace("@VOICES_DIR@", VOICES_DIR)
 
 
 def firstrun_script(hostname: str, wifi: Wifi | None, connection_uuid: str) -> str:

@@ -39,3 +39,20 @@ def test_the_demo_config_passes_check_config_and_activation_codes_land_in_its_fo
     assert answer.status_code == 200, answer.text
     [sms] = read_outbox(work / "sms-outbox.jsonl")
     assert sms["to"] == "+919812345612" and "activation code" in sms["text"]
+
+
+def test_the_demo_kiosk_saves_its_screens_as_pngs_in_a_folder_that_outlives_the_demo(tmp_path, capsys):
+    from devtools.demo import kiosk_settings, prepare_screens, report_screens
+    from kiosk.config import KioskConfig
+
+    old = tmp_path / "demo-screens" / "001-idle.png"
+    old.parent.mkdir()
+    old.write_bytes(b"from an earlier run")
+    screens = prepare_screens(tmp_path / "demo-screens")
+    assert not old.exists()
+    config = KioskConfig.model_validate(kiosk_settings(tmp_path / "work", tmp_path / "k.key", 1883, tmp_path, screens))
+    assert (config.display, config.screen.backend, config.screen.folder) == (True, "file", screens)
+    assert config.languages == ["hi", "en"]
+    (screens / "001-accepted.png").write_bytes(b"png")
+    report_screens(screens)
+    assert f"1 PNGs in {screens}/" in capsys.readouterr().out

@@ -1,6 +1,6 @@
-"""The kiosk as a whole, in-process: offline operation from its cached gallery, overlay, commands, config."""
+"""The kiosk as a whole, in-process: offline operation from its cached gallery, commands, config.
+(Its screen: tests/test_kiosk_screen.py and tests/test_kiosk_screen_app.py.)"""
 
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +11,9 @@ from devtools.mosquitto import free_port
 from hardware.replay import ReplayCamera
 from kiosk.app import GALLERY_FILE, KioskApp, RunOptions
 from kiosk.config import KioskConfig
-from kiosk.decision import Outcome
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_key import CardGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
-from kiosk.overlay import render
 from protocol import messages, signing
 from protocol.settings import load_config
 
@@ -80,17 +78,6 @@ def test_offline_kiosk_recognises_from_its_cache_and_keeps_the_punch(tmp_path, f
     signing.verify_fields(messages.decode_json(row.payload),
                           signing.load_private_key(config.signing_key_file).public_key())
     box.close()
-
-
-def test_render_shows_the_outcome_colour_and_message():
-    rgb = np.full((480, 640, 3), 90, np.uint8)
-    now = datetime(2026, 11, 23, 9, 14)
-    accepted = render(rgb, None, Outcome("accepted", prompt=("Thank you, Asha: 09:14", "")), now)
-    refused = render(rgb, None, Outcome("refused", prompt=("Not recognised", "")), now)
-    assert accepted.shape == (480, 640, 3)
-    assert not np.array_equal(accepted, refused)
-    banner = accepted[-40:, :, :].reshape(-1, 3)
-    assert (banner == (60, 180, 60)).all(axis=1).mean() > 0.5    # mostly the green of "accepted"
 
 
 def test_commands(tmp_path):

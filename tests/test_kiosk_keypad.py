@@ -88,7 +88,7 @@ def test_evdev_key_events_become_key_names():
 def test_verify_with_id_asks_for_the_number_then_punches_face_id():
     k = Kiosk()
     first = k.frame(near(0.3))
-    assert first.state == "keypad" and first.prompt == tuple(t.format(digits="") for t in MESSAGES["keypad"])
+    assert first.state == "keypad" and first.prompt == MESSAGES["keypad"] and first.prompt.params == {"employee_id": ""}
     k.keypad.type("10")
     assert k.frame(face=False).prompt[0].endswith(": 10")       # echoes what was typed, face or not
     k.keypad.type("01", "enter")
@@ -129,7 +129,7 @@ def test_another_face_for_the_number_is_refused_id_mismatch_and_never_punches():
     outs = [k.frame(near(0.8)) for _ in range(6)]
     assert [o.state for o in outs] == ["verifying"] * 5 + ["refused"]
     assert outs[-1].reason == "id_mismatch" and outs[-1].punch is None
-    assert outs[-1].prompt == tuple(t.format(id="1001") for t in MESSAGES["id_mismatch"])
+    assert outs[-1].prompt.key == "kiosk.refused.id_mismatch" and outs[-1].prompt.params == {"employee_id": "1001"}
     failed = k.flow.failed
     assert failed.claimed_id == "1001" and failed.known and failed.distance == pytest.approx(0.8, abs=1e-4)
 

@@ -114,13 +114,14 @@ def test_kiosk_unit_contract():
         "Service.ReadWritePaths": ["/var/lib/kiosk"],
         "Service.PrivateTmp": ["yes"],
         "Service.ProtectHome": ["yes"],
-        "Service.SupplementaryGroups": ["video gpio"],
+        "Service.SupplementaryGroups": ["video gpio audio"],   # audio: the voice (aplay)
         "Service.ExecStart": ["/opt/kiosk/venv/bin/kiosk run --config /etc/kiosk/kiosk.yaml"],
         "Install.WantedBy": ["multi-user.target"],
     }
     for key, value in expected.items():
         assert d.get(key) == value, key
     assert int(d["Service.WatchdogSec"][0]) >= 10  # the kiosk pets at half of it
+    assert "SDL_VIDEODRIVER=kmsdrm" in d["Service.Environment"]   # the screen is on by default, without a desktop
     # a bounded restart loop (issue 21): at most StartLimitBurst starts per interval, RestartSec apart
     assert d["Unit.StartLimitIntervalSec"] == ["10min"] and d["Unit.StartLimitBurst"] == ["5"]
     assert d["Service.RestartSec"] == ["10"]

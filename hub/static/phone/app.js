@@ -1,63 +1,13 @@
 /* The phone punch page: activation, login, punch with position and selfie.
  * The hub decides everything; this page only gathers position, a selfie and
  * a reason, and shows the answer (refusals come with English and Hindi text).
+ * Its words are the phone.* keys of the shared catalogue, loaded by /static/common/i18n.js.
  * The device token that binds this phone lives in localStorage; the session
  * token in sessionStorage. */
 "use strict";
 
 const API = "/phone/api";
 const KEYS = { device: "att.device", staff: "att.staff", lang: "att.lang", session: "att.session" };
-
-const TEXT = {
-  en: {
-    title: "Attendance", activate_title: "Activate this phone", staff_number: "Staff number",
-    send_code: "Send code", code_label: "Code from SMS", code_sent: "If this staff number has a registered mobile, a code was sent to it. No SMS in a few minutes? Contact your office.",
-    verify: "Verify", new_password: "New password", repeat_password: "Repeat password",
-    password_rules: "At least 10 characters with letters and digits; not your staff or mobile number.",
-    set_password: "Set password", passwords_differ: "The two passwords differ.", login_title: "Log in",
-    password: "Password", login: "Log in", reactivate: "New phone or forgot password? Activate again",
-    sites_title: "Your sites", home: "home", inside: "inside", away: "{d} away", no_fence: "no location set",
-    no_position: "Waiting for location…", position: "Your location (±{acc} m)",
-    reason_label: "Reason for punching at another site", punch: "Punch", checking: "Checking…",
-    logout: "Log out", camera_unavailable: "The camera could not be started. Close other apps that use it and reload this page.",
-    camera_starting: "Starting camera…", camera_off: "No camera",
-    camera_denied: "Camera access is blocked for this page. Allow it: tap the lock icon next to the address (or browser Settings › Site settings › Camera), choose Allow, then reload.",
-    camera_timeout: "The camera did not start within {s} seconds. Allow the camera for this page (lock icon next to the address) and reload.",
-    location_unavailable: "Location is not available. Turn on the phone's location (GPS) and allow it for this page.",
-    location_denied: "Location access is blocked for this page. Allow it: tap the lock icon next to the address (or browser Settings › Site settings › Location), turn on the phone's location, then reload.",
-    location_timeout: "No location after {s} seconds. Turn on the phone's location (GPS), allow it for this page, step outdoors and reload.",
-    poor_accuracy: "Location too rough: ±{acc} m, but at most ±{max} m is accepted. Step outdoors or wait a moment; a punch now would be refused.",
-    no_site: "You are not at any of your sites (nearest: {name}, {d} away). A punch here would be refused.",
-    no_site_anywhere: "You are not at any of your sites. A punch here would be refused.",
-    at_site: "A punch here counts for {name}.", near: "about {d}",
-    network_error: "No connection to the server. Try again.", request_invalid: "The request was not valid.",
-    activated: "This phone is activated.", phone_blocked: "no phone punch", who: "{name} ({id})",
-  },
-  hi: {
-    title: "उपस्थिति", activate_title: "यह फ़ोन सक्रिय करें", staff_number: "कर्मचारी नंबर",
-    send_code: "कोड भेजें", code_label: "SMS में आया कोड", code_sent: "यदि इस कर्मचारी नंबर का मोबाइल पंजीकृत है, तो उस पर कोड भेजा गया है। कुछ मिनट में SMS न आए तो अपने कार्यालय से संपर्क करें।",
-    verify: "पुष्टि करें", new_password: "नया पासवर्ड", repeat_password: "पासवर्ड दोबारा लिखें",
-    password_rules: "कम से कम 10 अक्षर, अक्षर और अंक दोनों; आपका कर्मचारी या मोबाइल नंबर नहीं।",
-    set_password: "पासवर्ड सेट करें", passwords_differ: "दोनों पासवर्ड अलग हैं।", login_title: "लॉग इन",
-    password: "पासवर्ड", login: "लॉग इन करें", reactivate: "नया फ़ोन या पासवर्ड भूल गए? फिर से सक्रिय करें",
-    sites_title: "आपकी साइटें", home: "मूल", inside: "अंदर", away: "{d} दूर", no_fence: "स्थान तय नहीं",
-    no_position: "स्थान की प्रतीक्षा…", position: "आपका स्थान (±{acc} मी)",
-    reason_label: "दूसरी साइट पर पंच करने का कारण", punch: "पंच करें", checking: "जाँच हो रही है…",
-    logout: "लॉग आउट", camera_unavailable: "कैमरा चालू नहीं हो सका। कैमरा इस्तेमाल कर रहे दूसरे ऐप बंद करें और यह पेज फिर से खोलें।",
-    camera_starting: "कैमरा चालू हो रहा है…", camera_off: "कैमरा नहीं",
-    camera_denied: "इस पेज के लिए कैमरा रोका गया है। अनुमति दें: पते के पास ताले के चिह्न पर टैप करें (या ब्राउज़र सेटिंग › साइट सेटिंग › कैमरा), अनुमति दें चुनें, फिर पेज दोबारा खोलें।",
-    camera_timeout: "कैमरा {s} सेकंड में चालू नहीं हुआ। इस पेज के लिए कैमरे की अनुमति दें (पते के पास ताले का चिह्न) और पेज दोबारा खोलें।",
-    location_unavailable: "स्थान उपलब्ध नहीं है। फ़ोन की लोकेशन (GPS) चालू करें और इस पेज को अनुमति दें।",
-    location_denied: "इस पेज के लिए लोकेशन रोकी गई है। अनुमति दें: पते के पास ताले के चिह्न पर टैप करें (या ब्राउज़र सेटिंग › साइट सेटिंग › लोकेशन), फ़ोन की लोकेशन चालू करें, फिर पेज दोबारा खोलें।",
-    location_timeout: "{s} सेकंड में स्थान नहीं मिला। फ़ोन की लोकेशन (GPS) चालू करें, इस पेज को अनुमति दें, खुले में जाएँ और पेज दोबारा खोलें।",
-    poor_accuracy: "स्थान पर्याप्त सटीक नहीं: ±{acc} मी, जबकि अधिकतम ±{max} मी स्वीकार है। खुले में जाएँ या थोड़ा रुकें; अभी पंच अस्वीकार होगा।",
-    no_site: "आप अपनी किसी साइट पर नहीं हैं (सबसे नज़दीक: {name}, {d} दूर)। यहाँ पंच अस्वीकार होगा।",
-    no_site_anywhere: "आप अपनी किसी साइट पर नहीं हैं। यहाँ पंच अस्वीकार होगा।",
-    at_site: "यहाँ पंच {name} के लिए गिना जाएगा।", near: "लगभग {d}",
-    network_error: "सर्वर से संपर्क नहीं हो पाया। फिर से प्रयास करें।", request_invalid: "अनुरोध मान्य नहीं था।",
-    activated: "यह फ़ोन सक्रिय हो गया है।", phone_blocked: "फ़ोन पंच नहीं", who: "{name} ({id})",
-  },
-};
 
 const $ = (id) => document.getElementById(id);
 const CAMERA_TIMEOUT_S = 15;
@@ -77,9 +27,12 @@ const state = { lang: localStorage.getItem(KEYS.lang) || phoneLanguage(), activa
                 sites: null, sitesSeq: 0, stream: null, watch: null, status: null, result: null,
                 camera: "off", cameraNote: null, locationNote: null, locationTimer: null, busy: false };
 
+/* The page's words come from the hub's one catalogue (phone.* keys, /static/common/i18n.js); a reason the
+ * catalogue does not know (a new hub refusal) is shown as the hub named it. */
 function t(key, values = {}) {
-  const text = (TEXT[state.lang] || TEXT.en)[key] || TEXT.en[key] || key;
-  return text.replace(/\{(\w+)\}/g, (_, name) => (name in values ? values[name] : "?"));
+  const full = `phone.${key}`;
+  const text = I18n.t(full, values);
+  return text === full ? key : text.replace(/\{(\w+)\}/g, "?");
 }
 
 /* --- language ------------------------------------------------------------ */
@@ -97,8 +50,10 @@ function applyLanguage() {
   renderPunchButton();
 }
 
-$("lang").addEventListener("click", () => {
-  state.lang = state.lang === "en" ? "hi" : "en";
+$("lang").addEventListener("click", async () => {
+  const wanted = state.lang === "en" ? "hi" : "en";
+  try { await I18n.load(wanted); } catch (err) { return; }   // no catalogue: stay in the language shown
+  state.lang = wanted;
   localStorage.setItem(KEYS.lang, state.lang);
   applyLanguage();
 });
@@ -512,6 +467,7 @@ $("punch-btn").addEventListener("click", async () => {
 /* --- start ------------------------------------------------------------------------------ */
 
 async function start() {
+  try { state.lang = await I18n.load(state.lang); } catch (err) { /* the English in the page stays */ }
   applyLanguage();
   if (!localStorage.getItem(KEYS.device)) { startActivation(); return; }
   if (!sessionStorage.getItem(KEYS.session)) { startLogin(); return; }
