@@ -34,6 +34,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from biometrics.pose import head_pose
+from kiosk.liveness_pixels import FrameCues, PixelCues
 from protocol.messages import LivenessInfo
 
 # iBUG 68: eye on the image's left 36..41, on the image's right 42..47.
@@ -41,13 +42,14 @@ LEFT_EYE = slice(36, 42)
 RIGHT_EYE = slice(42, 48)
 NON_EYE = np.r_[0:36, 48:68]  # points that stay put in a blink
 
-Mode = Literal["blink", "head_turn", "blink_or_head_turn", "off"]
+Mode = Literal["blink", "head_turn", "blink_or_head_turn", "blink_and_head_turn", "off"]
 
 PROMPTS: dict[str, tuple[str, str]] = {
     "blink": ("Please blink", "कृपया पलक झपकाइए"),
     "turn_left": ("Turn your head to your left, then back", "सिर अपनी बाईं ओर घुमाइए, फिर वापस"),
     "turn_right": ("Turn your head to your right, then back", "सिर अपनी दाईं ओर घुमाइए, फिर वापस"),
     "still_image": ("Photo or screen not allowed", "फ़ोटो या स्क्रीन की अनुमति नहीं है"),
+    "pose_jump": ("Photo or screen not allowed", "फ़ोटो या स्क्रीन की अनुमति नहीं है"),
     "face_too_small": ("Come closer", "पास आइए"),
 }
 
@@ -57,7 +59,18 @@ class LivenessConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Mode = Field("blink", description="blink, head_turn, blink_or_head_turn (either passes) or off")
+    mode: Mode = Field(
+        "blink_and_head_turn",
+        description="blink, head_turn, blink_or_head_turn (either passes), blink_and_head_turn (both, in a random "
+        "order, each after its own prompt: what a doctored photo cannot follow) or off")
+    challenge_step_s: float = Field(
+        4.0, gt=0,
+        description="blink_and_head_turn: each asked action must come within this long after its prompt "
+        "(two steps must fit in decision.attempt_timeout_s)")
+    min_pixel_change: float = Field(
+        0.3, ge=0,
+        description="frames whose face, outside the eyes, changes less than this (median grey levels against the "
+        "previous frame) are injected or frozen: still_image; a real camera's noise alone gives 0.5 or more")
     blink_window_s: float = Field(5.0, gt=0, description="a blink counts for this long after it ends")
     blink_closed_ratio: float = Field(
         0.65, gt=0, lt=1,
@@ -98,13 +111,17 @@ class LivenessConfig(BaseModel):
     )
     head_turn_timeout_s: float = Field(6.0, gt=0, description="the challenge fails after this long")
     head_turn_max_step_deg: float = Field(
-        25.0, gt=0, description="a yaw jump larger than this between two frames (a swapped photo) restarts"
+        25.0, gt=0, description="a yaw jump larger than this between two frames (a swapped photo) fails the attempt"
     )
     head_turn_min_parallax: float = Field(
         0.003, ge=0,
         description="nose shift across the eye-mouth plane (eye distances) per degree of yaw a turn must show; "
         "a flat photo or screen, however turned, shows none",
     )
+    head_turn_parallax_frames: int = Field(
+        3, ge=1,
+        description="frames past head_turn_min_yaw_deg that must show the parallax, and more of them than frames "
+        "that do not (a bent print shows it on the odd frame)")
     frames_mirrored: bool = Field(False, description="camera frames are mirrored (selfie view); flips left and right")
 
 
@@ -314,7 +331,7 @@ class BlinkDetector:
         self._previous: np.ndarray | None = None
         self._phase = "start"  # start -> open -> closed -> open ...; too_long waits for open
         self._closure: dict | None = None
-        self._blinks: deque[tuple[float, float]] = deque()  # ts of reopening, depth
+        self._blinks: deque[tuple[float, float, float]] = deque()  # ts of reopening, depth, ts the lids closed
         self._last_rejection: str | None = None
 
     def feed(self, ts: float, landmarks: np.ndarray) -> LivenessState:
@@ -351,7 +368,12 @@ class BlinkDetector:
         # that for Gaussian noise): a median would read 0 on whole-pixel
         # landmarks that mostly repeat, and a blink adds only two jumps. Never
         # below the rounding noise alone, about 0.2 / eye width (px).
-        flicker = 0.886 * float(np.mean(np.abs(np.diff(ears))))
+        # The largest fifth of the steps is left out (and the mean of the rest
+        # scaled back up: 0.70 of the full mean for Gaussian noise), so a
+        # blink's own two jumps do not raise the noise estimate until the
+        # next blink is missed.
+        steps = np.sort(np.abs(np.diff(ears)))
+        flicker = 0.886 * float(np.mean(steps[:max(1, int(len(steps) * 0.8))])) / 0.70
         rounding = 0.2 / float(np.median([s.eye_px for s in self._samples]))
         noise = max(flicker, rounding)
         return {"ear": base, "closed": min(self.closed_ratio * base, base - self.noise_k * noise),
@@ -398,8 +420,12 @@ class BlinkDetector:
         if aspect_change > self.max_face_aspect_change or brow_drop > self.max_brow_drop:
             self._last_rejection = "face_distorted"
             return
-        self._blinks.append((sample.ts, 1.0 - c["min_ear"] / c["base"]["ear"]))
+        self._blinks.append((sample.ts, 1.0 - c["min_ear"] / c["base"]["ear"], c["start"]))
         self._last_rejection = None
+
+    def blinked_since(self, ts: float) -> bool:
+        """Whether a blink that began (the lids closing) at or after ``ts`` has been counted."""
+        return any(start >= ts for _, _, start in self._blinks)
 
     def is_moving(self) -> bool | None:
         """Whether the landmarks move between frames at all; None until two frames were seen."""
@@ -412,7 +438,7 @@ class BlinkDetector:
         if moving is False:
             return LivenessState(False, 0.0, "still_image", "blink")
         if self._blinks:
-            score = float(min(1.0, max(d for _, d in self._blinks)))
+            score = float(min(1.0, max(d for _, d, _ in self._blinks)))
             if moving:
                 return LivenessState(True, score, None, "blink")
         return LivenessState(False, 0.0, self._last_rejection or "no_blink", "blink")
@@ -432,11 +458,17 @@ class HeadTurnChallenge:
     (``nose_offset``), by a median 0.0080 eye distances per degree over pairs
     of dev photos of one person, while no view of a flat picture moves it.
     The turn counts only when the nose moved at least ``min_parallax`` per
-    degree of the yaw change (BENCHMARKS-accuracy.md has the trade-off).
+    degree of the yaw change on ``parallax_frames`` frames past ``min_yaw_deg``,
+    and on more of them than not: a bent or curved print shows parallax on
+    the odd frame of a swing, a head on every frame of its turn. A yaw jump
+    of more than ``max_step_deg`` between frames (a photo swapped, or the
+    pose of a bent print flipping) fails the challenge for good: restarting
+    it would hand the forger another try (BENCHMARKS-liveness.md).
     """
 
     def __init__(self, direction: Literal["left", "right"], min_yaw_deg: float = 20.0,
-                 timeout_s: float = 6.0, max_step_deg: float = 25.0, min_parallax: float = 0.003) -> None:
+                 timeout_s: float = 6.0, max_step_deg: float = 25.0, min_parallax: float = 0.003,
+                 parallax_frames: int = 3) -> None:
         if direction not in ("left", "right"):
             raise ValueError(f"direction must be 'left' or 'right', got {direction!r}")
         self.direction = direction
@@ -444,6 +476,7 @@ class HeadTurnChallenge:
         self.timeout_s = timeout_s
         self.max_step_deg = max_step_deg
         self.min_parallax = min_parallax
+        self.parallax_frames = parallax_frames
         self.reset()
 
     def reset(self) -> None:
@@ -453,8 +486,8 @@ class HeadTurnChallenge:
         self._origin: tuple[float, float] | None = None
         self._last_yaw: float | None = None
         self._peak = 0.0
-        self._reached = False
-        self._flat = False
+        self._deep = 0   # frames past min_yaw_deg with the parallax of a real head
+        self._flat = 0   # frames past min_yaw_deg without it
         self._result: LivenessState | None = None
 
     def feed(self, ts: float, landmarks: np.ndarray, image_size: tuple[int, int]) -> LivenessState:
@@ -469,10 +502,9 @@ class HeadTurnChallenge:
             self._start_ts = ts
         jumped = self._last_yaw is not None and abs(yaw_deg - self._last_yaw) > self.max_step_deg
         self._last_yaw = yaw_deg
-        if jumped:
-            self._first, self._origin = [(yaw_deg, nose)], None
-            self._peak, self._reached, self._flat = 0.0, False, False
-            return self._pending(ts, "pose_jump")
+        if jumped:  # a swapped or flipped picture; restarting would give a forger another try
+            self._result = LivenessState(False, 0.0, "pose_jump", "head_turn")
+            return self._result
         if self._origin is None:
             self._first.append((yaw_deg, nose))
             if len(self._first) < 3:
@@ -484,13 +516,14 @@ class HeadTurnChallenge:
         self._peak = max(self._peak, turn)
         if turn >= self.min_yaw_deg:
             if shift >= self.min_parallax * turn:
-                self._reached = True
+                self._deep += 1
             else:
-                self._flat = True
-        if self._reached and turn <= self.min_yaw_deg / 2.0:
+                self._flat += 1
+        reached = self._deep >= self.parallax_frames and self._deep > self._flat
+        if reached and turn <= self.min_yaw_deg / 2.0:
             self._result = LivenessState(True, 1.0, None, "head_turn")
             return self._result
-        return self._pending(ts, "flat_face" if self._flat and not self._reached else "no_head_turn")
+        return self._pending(ts, "flat_face" if self._flat and not reached else "no_head_turn")
 
     def _pending(self, ts: float, reason: str) -> LivenessState:
         progress = float(min(1.0, max(0.0, self._peak / self.min_yaw_deg)))
@@ -503,19 +536,22 @@ class HeadTurnChallenge:
 class LivenessChecker:
     """The per-site mode applied to one tracked face; ``reset()`` for the next person.
 
-    Call ``feed(ts, landmarks, image_size)`` on every frame of the track, with
-    ``ts`` in seconds (monotonic, non-decreasing), the (68, 2) landmarks of
-    ``FaceEncoder.landmarks68`` and the frame's (width, height). It returns
-    the ``LivenessState`` now: ``passed`` is True while a blink seen in the
-    last ``blink_window_s`` stands, and from a completed head turn on (a turn
-    stays passed, a blink lapses), so check it when the punch is made.
-    ``reason`` while not passed: ``still_image``, ``face_too_small``,
-    ``no_blink``, ``blink_too_short``, ``eyes_closed_too_long``,
-    ``face_distorted`` (blink); ``no_head_turn``, ``flat_face``,
-    ``pose_jump``, ``timeout`` (head turn; ``timeout`` is final until
-    ``reset()`` in ``head_turn`` mode). ``prompt`` is what to show. The
-    per-track state means a new face must get ``reset()``, or one person's
-    blink would vouch for the next.
+    Call ``feed(ts, landmarks, image_size, frame)`` on every frame of the
+    track, with ``ts`` in seconds (monotonic, non-decreasing), the (68, 2)
+    landmarks of ``FaceEncoder.landmarks68``, the frame's (width, height)
+    and the frame itself (RGB; for the pixel cues of ``kiosk.liveness_pixels``,
+    skipped when None). It returns the ``LivenessState`` now: ``passed`` is
+    True while a blink seen in the last ``blink_window_s`` stands, and from a
+    completed head turn or blink-and-turn challenge on (those stay passed, a
+    blink lapses), so check it when the punch is made. ``reason`` while not
+    passed: ``still_image`` (landmarks or pixels that do not move),
+    ``face_too_small``, ``no_blink``, ``blink_too_short``,
+    ``eyes_closed_too_long``, ``face_distorted`` (blink); ``no_head_turn``,
+    ``flat_face``, ``pose_jump``, ``timeout`` (head turn; ``timeout`` and
+    ``pose_jump`` are final until ``reset()``); ``next_step`` (the first
+    action of ``blink_and_head_turn`` passed, the second is asked now).
+    ``prompt`` is what to show. The per-track state means a new face must
+    get ``reset()``, or one person's blink would vouch for the next.
     """
 
     def __init__(self, config: LivenessConfig, rng: random.Random | None = None) -> None:
@@ -524,6 +560,8 @@ class LivenessChecker:
         self.reset()
 
     def reset(self) -> None:
+        from kiosk.liveness_challenge import BlinkTurnChallenge  # it builds on this module's checks
+
         c = self.config
         self.blink = BlinkDetector(
             window_s=c.blink_window_s, closed_ratio=c.blink_closed_ratio,
@@ -536,10 +574,19 @@ class LivenessChecker:
         if asked == "random":
             asked = self._rng.choice(("left", "right"))
         self.asked_direction: Literal["left", "right"] = asked
+        self.head_turn = self._make_turn(c.head_turn_timeout_s)
+        order = ("blink", "turn") if self._rng.random() < 0.5 else ("turn", "blink")
+        self.challenge = BlinkTurnChallenge(self.blink, lambda: self._make_turn(c.challenge_step_s), order,
+                                            c.challenge_step_s)
+        self.pixels = PixelCues()
+        self._changes: deque[tuple[float, float]] = deque()  # ts, still_change
+
+    def _make_turn(self, timeout_s: float) -> HeadTurnChallenge:
+        c = self.config
         # In a mirrored frame the person's left shows where an un-mirrored frame shows their right.
-        seen = {"left": "right", "right": "left"}[asked] if c.frames_mirrored else asked
-        self.head_turn = HeadTurnChallenge(seen, c.head_turn_min_yaw_deg, c.head_turn_timeout_s,
-                                           c.head_turn_max_step_deg, c.head_turn_min_parallax)
+        seen = {"left": "right", "right": "left"}[self.asked_direction] if c.frames_mirrored else self.asked_direction
+        return HeadTurnChallenge(seen, c.head_turn_min_yaw_deg, timeout_s, c.head_turn_max_step_deg,
+                                 c.head_turn_min_parallax, c.head_turn_parallax_frames)
 
     @property
     def prompt(self) -> tuple[str, str] | None:
@@ -547,20 +594,44 @@ class LivenessChecker:
         mode = self.config.mode
         if mode == "off":
             return None
-        if mode == "blink":
+        if mode == "blink" or (mode == "blink_and_head_turn" and self.challenge.current == "blink"):
             return PROMPTS["blink"]
         return PROMPTS[f"turn_{self.asked_direction}"]
 
-    def feed(self, ts: float, landmarks: np.ndarray, image_size: tuple[int, int]) -> LivenessState:
+    def feed(self, ts: float, landmarks: np.ndarray, image_size: tuple[int, int],
+             frame: np.ndarray | None = None, cues: FrameCues | None = None) -> LivenessState:
+        """One frame; ``cues`` (already measured, e.g. by a benchmark) stands in for ``frame``."""
         mode = self.config.mode
         if mode == "off":
             return LivenessState(True, 0.0, None, "off")
+        if cues is None and frame is not None:
+            cues = self.pixels.feed(frame, landmarks)
+        state = self._feed_mode(mode, ts, landmarks, image_size)
+        if cues is not None and self._pixels_still(ts, cues.still_change):
+            return LivenessState(False, 0.0, "still_image", state.method)
+        return state
+
+    def _pixels_still(self, ts: float, change: float) -> bool:
+        """Whether the face's pixels outside the eyes stood still (median over the blink window)."""
+        if math.isfinite(change):
+            self._changes.append((ts, change))
+        while self._changes and self._changes[0][0] < ts - self.config.blink_window_s:
+            self._changes.popleft()
+        if len(self._changes) < 2:
+            return False
+        return float(np.median([c for _, c in self._changes])) < self.config.min_pixel_change
+
+    def _feed_mode(self, mode: str, ts: float, landmarks: np.ndarray, image_size: tuple[int, int]) -> LivenessState:
         if mode == "blink":
             return self.blink.feed(ts, landmarks)
         if mode == "head_turn":
             return self.head_turn.feed(ts, landmarks, image_size)
+        if mode == "blink_and_head_turn":
+            return self.challenge.feed(ts, landmarks, image_size)
         blink = self.blink.feed(ts, landmarks)
         turn = self.head_turn.feed(ts, landmarks, image_size)
+        if turn.reason == "pose_jump":
+            return turn
         if blink.passed:
             return blink
         if turn.passed and self.blink.is_moving() is not False:
