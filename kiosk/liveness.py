@@ -1,24 +1,37 @@
-"""Liveness from 68-point landmarks over time: a blink, or a head-turn challenge.
+"""Liveness from 68-point landmarks over time: a blink, a head turn, or both in a random order.
 
-Pure logic: callers pass timestamps and the landmarks ``FaceEncoder.landmarks68``
-found on each frame of one tracked face; nothing here touches a camera or dlib.
+Pure logic: callers pass timestamps, the landmarks ``FaceEncoder.landmarks68``
+found on each frame of one tracked face and, for the pixel cues, the frame;
+nothing here touches a camera or dlib.
 
-What these checks stop, and what they do not:
+What these checks stop, and what they do not (BENCHMARKS-liveness.md has
+the rates, measured on forgeries built from photos of unseen people):
 
-- A still picture (a photo, a frozen or replayed frame) never blinks and never
-  turns its head, so it never passes. Frames whose non-eye landmarks do not
-  move at all (identical replayed or injected frames, a frozen camera) are
-  flagged ``still_image`` even when the eyes seem to move. A print in front
-  of a real camera is *not* caught by that: sensor noise alone moves the
-  whole-pixel landmarks.
+- A still picture never blinks and never turns its head, so it never
+  passes. Frames that do not change *in their pixels* outside the eyes
+  (injected or replayed frames, a frozen camera, a still with painted eyes
+  swapped in) are flagged ``still_image`` (``kiosk.liveness_pixels``); the
+  landmarks alone cannot tell, because the kiosk re-detects the face box on
+  every frame and the landmarks move with it. A print in front of a real
+  camera is *not* caught by that: sensor noise moves every pixel.
 - Tilting a printed photo foreshortens it and lowers the eye aspect ratio
   like a blink would; a blink is therefore counted only when the face's own
   proportions (eye line to mouth, against eye distance) stay put while the
   eyes close, and only when the eyebrows do not come down with the lids (a
-  print folded back along the eyes). Turning a photo about its vertical axis
-  fools solvePnP into a head turn; the turn counts only with the nose
-  parallax a real head shows. Neither guard is perfect against a print moved
-  far enough (BENCHMARKS-accuracy.md has the rates).
+  print folded back along the eyes).
+- A photo alternated with a copy whose eyes are painted shut closes and
+  opens its "eyes" in one frame each way; real lids rise more slowly than
+  they fall, so a blink must show a half-open frame on the way up
+  (``blink_require_rising``), and, where the pixels are given, the closed
+  eye must keep a lash line (``blink_min_lash_ratio``).
+- Turning a photo about its vertical axis fools solvePnP into a head turn;
+  the turn counts only with the nose parallax a real head shows, on several
+  frames; a bent or curved print shows it on the odd frame, and its pose
+  estimate tends to flip, which now fails the attempt.
+- ``blink_and_head_turn`` (the default) asks for both, in an order drawn
+  per attempt, each counted only after its own prompt
+  (``kiosk.liveness_challenge``): the props that fake one do not fake the
+  other.
 - A *video* of the person (phone or tablet replay) blinks and turns like the
   person: these checks do not stop it. That needs a passive texture/depth cue
   or hardware (IR, depth), see BENCHMARKS-accuracy.md.
@@ -98,6 +111,14 @@ class LivenessConfig(BaseModel):
         description="no blink when the eyebrows come closer to the eye-corner line by more than this share "
         "(a print folded along the eyes); unvalidated on real blinks, see BENCHMARKS-accuracy.md",
     )
+    blink_require_rising: bool = Field(
+        True,
+        description="a blink must show a half-open frame while the lids rise (they rise in 150-300 ms, over a "
+        "frame at 10 fps); a photo swapped back in for its painted-shut copy snaps open")
+    blink_min_lash_ratio: float = Field(
+        0.6, ge=0, lt=1,
+        description="the closed eye's dark lash line (kiosk.liveness_pixels lash_contrast) must keep this share of "
+        "the open eye's; an eye painted shut with skin has none. 0 turns the cue off")
     min_motion: float = Field(
         0.001, ge=0,
         description="frames whose non-eye landmarks move less (median over frames of the mean movement, "
@@ -250,6 +271,11 @@ def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.r_[h, 1.0].reshape(3, 3) @ norm
 
 
+def _nanmedian(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.median(finite)) if finite else math.nan
+
+
 def _check_landmarks(landmarks: np.ndarray) -> np.ndarray:
     pts = np.asarray(landmarks, dtype=np.float64)
     if pts.shape != (68, 2) or not np.all(np.isfinite(pts)):
@@ -277,6 +303,7 @@ class _Sample(NamedTuple):
     right: float
     eye_px: float   # eye width, corner to corner
     brow: float     # brow_gap
+    lash: float     # kiosk.liveness_pixels lash_contrast; NaN when the pixels were not given
 
 
 class BlinkDetector:
@@ -293,8 +320,12 @@ class BlinkDetector:
     landmarks); and it has to close *both* eyes. A closure that also
     changes the face's proportions (``face_aspect``: a tilted print) or
     brings the brows down with the lids (``brow_gap``: a print folded along
-    the eyes) is not a blink. Feed one tracked face; ``reset()`` when the
-    track changes.
+    the eyes) is not a blink. Nor is one whose eyes go from closed straight
+    to open with no half-open frame between (``require_rising``: lids rise
+    in 150-300 ms, a photo swapped back for its painted-shut copy in one
+    frame), or, given ``lash`` per frame, one whose closed eyes lost the
+    dark lash line the open eyes had (``min_lash_ratio``: painted with skin).
+    Feed one tracked face; ``reset()`` when the track changes.
     """
 
     def __init__(
@@ -310,6 +341,8 @@ class BlinkDetector:
         min_eye_px: float = 20.0,
         min_baseline_frames: int = 8,
         max_brow_drop: float = 0.25,
+        require_rising: bool = True,
+        min_lash_ratio: float = 0.0,
     ) -> None:
         self.window_s = window_s
         self.closed_ratio = closed_ratio
@@ -322,6 +355,8 @@ class BlinkDetector:
         self.min_eye_px = min_eye_px
         self.min_baseline_frames = min_baseline_frames
         self.max_brow_drop = max_brow_drop
+        self.require_rising = require_rising
+        self.min_lash_ratio = min_lash_ratio
         self.reset()
 
     def reset(self) -> None:
@@ -334,12 +369,13 @@ class BlinkDetector:
         self._blinks: deque[tuple[float, float, float]] = deque()  # ts of reopening, depth, ts the lids closed
         self._last_rejection: str | None = None
 
-    def feed(self, ts: float, landmarks: np.ndarray) -> LivenessState:
+    def feed(self, ts: float, landmarks: np.ndarray, lash: float = math.nan) -> LivenessState:
+        """One frame's landmarks, and its eyes' ``lash_contrast`` when the pixels were measured."""
         pts = _check_landmarks(landmarks)
         self._clock.tick(ts)
         left, right = _ear(pts[LEFT_EYE]), _ear(pts[RIGHT_EYE])
         eye_px = float(np.linalg.norm(pts[36] - pts[39]) + np.linalg.norm(pts[42] - pts[45])) / 2.0
-        sample = _Sample(ts, (left + right) / 2.0, face_aspect(pts), left, right, eye_px, brow_gap(pts))
+        sample = _Sample(ts, (left + right) / 2.0, face_aspect(pts), left, right, eye_px, brow_gap(pts), float(lash))
         if self._previous is not None:
             self._motions.append((ts, landmark_motion(self._previous, pts)))
         self._previous = pts
@@ -398,7 +434,9 @@ class BlinkDetector:
             self._phase = "closed"
             self._closure = {"base": base, "start": sample.ts, "frames": 1, "min_ear": sample.ear,
                              "open_aspect": float(np.median([s.aspect for s in recent])),
-                             "open_brow": float(np.median([s.brow for s in recent])), "during": [sample]}
+                             "open_brow": float(np.median([s.brow for s in recent])), "during": [sample],
+                             "open_lash": _nanmedian([s.lash for s in recent]), "closed_lash": [sample.lash],
+                             "rising": False}
 
     def _step_closed(self, sample: _Sample) -> None:
         c = self._closure
@@ -410,6 +448,9 @@ class BlinkDetector:
             if self._is_closed(sample, c["base"]):
                 c["frames"] += 1
                 c["min_ear"] = min(c["min_ear"], sample.ear)
+                c["closed_lash"].append(sample.lash)
+            else:
+                c["rising"] = True  # half open: the lids on their way up
             return
         self._phase, self._closure = "open", None
         if c["frames"] < self.min_closed_frames:
@@ -419,6 +460,13 @@ class BlinkDetector:
         brow_drop = max(1.0 - s.brow / c["open_brow"] for s in c["during"]) if c["open_brow"] > 0 else 0.0
         if aspect_change > self.max_face_aspect_change or brow_drop > self.max_brow_drop:
             self._last_rejection = "face_distorted"
+            return
+        if self.require_rising and not c["rising"]:
+            self._last_rejection = "eyes_snapped_open"
+            return
+        lash_ratio = _nanmedian(c["closed_lash"]) / c["open_lash"] if c["open_lash"] > 0 else math.nan
+        if lash_ratio < self.min_lash_ratio:  # False for NaN: without pixels the cue is not applied
+            self._last_rejection = "eyes_painted"
             return
         self._blinks.append((sample.ts, 1.0 - c["min_ear"] / c["base"]["ear"], c["start"]))
         self._last_rejection = None
@@ -568,7 +616,8 @@ class LivenessChecker:
             min_closed_frames=c.blink_min_closed_frames, max_closed_s=c.blink_max_closed_s,
             reopen_ratio=c.blink_reopen_ratio, max_face_aspect_change=c.max_face_aspect_change,
             min_motion=c.min_motion, noise_k=c.blink_noise_k, min_eye_px=c.blink_min_eye_px,
-            max_brow_drop=c.max_brow_drop,
+            max_brow_drop=c.max_brow_drop, require_rising=c.blink_require_rising,
+            min_lash_ratio=c.blink_min_lash_ratio,
         )
         asked = c.head_turn_direction
         if asked == "random":
@@ -606,7 +655,8 @@ class LivenessChecker:
             return LivenessState(True, 0.0, None, "off")
         if cues is None and frame is not None:
             cues = self.pixels.feed(frame, landmarks)
-        state = self._feed_mode(mode, ts, landmarks, image_size)
+        lash = cues.lash_contrast if cues is not None else math.nan
+        state = self._feed_mode(mode, ts, landmarks, image_size, lash)
         if cues is not None and self._pixels_still(ts, cues.still_change):
             return LivenessState(False, 0.0, "still_image", state.method)
         return state
@@ -621,14 +671,15 @@ class LivenessChecker:
             return False
         return float(np.median([c for _, c in self._changes])) < self.config.min_pixel_change
 
-    def _feed_mode(self, mode: str, ts: float, landmarks: np.ndarray, image_size: tuple[int, int]) -> LivenessState:
+    def _feed_mode(self, mode: str, ts: float, landmarks: np.ndarray, image_size: tuple[int, int],
+                   lash: float) -> LivenessState:
         if mode == "blink":
-            return self.blink.feed(ts, landmarks)
+            return self.blink.feed(ts, landmarks, lash)
         if mode == "head_turn":
             return self.head_turn.feed(ts, landmarks, image_size)
         if mode == "blink_and_head_turn":
-            return self.challenge.feed(ts, landmarks, image_size)
-        blink = self.blink.feed(ts, landmarks)
+            return self.challenge.feed(ts, landmarks, image_size, lash)
+        blink = self.blink.feed(ts, landmarks, lash)
         turn = self.head_turn.feed(ts, landmarks, image_size)
         if turn.reason == "pose_jump":
             return turn

@@ -12,6 +12,7 @@ Pure logic on the landmarks of one tracked face, like ``kiosk.liveness``;
 """
 
 import logging
+import math
 from collections.abc import Callable
 from typing import Literal
 
@@ -55,8 +56,9 @@ class BlinkTurnChallenge:
         """The action asked now; None when the challenge is over."""
         return self.order[self._step] if self._step < len(self.order) and self._result is None else None
 
-    def feed(self, ts: float, landmarks: np.ndarray, image_size: tuple[int, int]) -> LivenessState:
-        blink_state = self.blink.feed(ts, landmarks)
+    def feed(self, ts: float, landmarks: np.ndarray, image_size: tuple[int, int],
+             lash: float = math.nan) -> LivenessState:
+        blink_state = self.blink.feed(ts, landmarks, lash)
         if self._result is not None:
             return self._result
         if self._step_start is None:
