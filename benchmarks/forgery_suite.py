@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 CUES_VERSION = 1
 MODES = ("blink", "head_turn", "blink_or_head_turn", "blink_and_head_turn")
+# Blink as it was before issue 19 (landmark rules only; the pose-jump restart is not reproduced), for comparison.
+BEFORE = "blink, before"
+BEFORE_UPDATE = {"mode": "blink", "blink_require_rising": False, "blink_min_lash_ratio": 0.0, "min_pixel_change": 0.0}
+COLUMNS = (BEFORE,) + MODES
 
 
 @dataclass
@@ -124,14 +128,14 @@ def family_table(results: dict[str, dict[str, list[bool]]], default_mode: str) -
         if family not in results:
             continue
         row = [family]
-        for mode in MODES:
+        for mode in COLUMNS:
             got = results[family][mode]
             k, n = sum(got), len(got)
             mark = "**" if mode == default_mode else ""
             row.append(f"{mark}{k}/{n}{mark} (≤ {100 * upper95(k, n):.1f}%)")
         rows.append(row)
     headers = ["family"] + [f"{m}{' (default)' if m == default_mode else ''}: passed/sequences (95% upper)"
-                            for m in MODES]
+                            for m in COLUMNS]
     return markdown_table(headers, rows)
 
 
@@ -142,12 +146,13 @@ def run_families(photo_list: list[Photo], encoder: FaceEncoder, seed: int, famil
     results: dict[str, dict[str, list[bool]]] = {}
     reasons: dict[str, dict[str, int]] = {}
     for family in families:
-        results[family] = {m: [] for m in MODES}
+        results[family] = {m: [] for m in COLUMNS}
         reasons[family] = {}
         for j, photo in enumerate(photo_list):
             seq = sequence_of(Spec(family, photo, seed), encoder)
-            for mode in MODES:
-                ok, why = passes(seq, base.model_copy(update={"mode": mode}), seed * 1000 + j)
+            for mode in COLUMNS:
+                update = BEFORE_UPDATE if mode == BEFORE else {"mode": mode}
+                ok, why = passes(seq, base.model_copy(update=update), seed * 1000 + j)
                 results[family][mode].append(ok)
                 if mode == base.mode and not ok:
                     reasons[family][why] = reasons[family].get(why, 0) + 1

@@ -85,7 +85,7 @@ def windows(duration_s: float) -> list[Window]:
         t, kind = after[0]
         # the previous blink must be over (a blink lasts ~0.3 s) before the eyes count as open
         previous = [b for b in VIDEO_BLINKS_S if b < start - 0.1]
-        if previous and start - previous[-1] < 0.3:
+        if previous and start - previous[-1] < 0.3 - 1e-6:
             continue
         if kind == "blink" and t - start >= OPEN_BEFORE_S - 1e-6 and t + AFTER_S <= start + WINDOW_S + 1e-6:
             out.append(Window(start, t))
