@@ -1,9 +1,9 @@
 """The forgery suite: every attack family through the kiosk's frame path and every liveness mode.
 
 Honest by construction: the liveness settings were tuned on sequences built
-from the ``dev`` photos (``--set tune``); the table reported is on sequences
-built from ``calib/people`` photos, people neither the tuning nor the
-engine's enrolment ever saw (``--set report``).
+from the ``dev`` photos (``benchmarks.liveness --forgeries --tune``); the
+table reported is on sequences built from ``calib/people`` photos, people
+neither the tuning nor the engine's enrolment ever saw.
 
 Per sequence and frame the cache (``~/.cache/face-attendance/liveness``)
 holds the dlib landmarks from ``kiosk.pipeline.FrameAnalyzer``'s detect-and-

@@ -448,14 +448,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the forgery suite and the genuine video instead (benchmarks.liveness_report), "
                         "writing BENCHMARKS-liveness.md and gathering it into BENCHMARKS.md")
     parser.add_argument("--people", type=int, default=40, help="--forgeries: unseen people, one sequence each per family")
+    parser.add_argument("--tune", action="store_true", help="--forgeries: print the table on the dev people tuned on")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.forgeries:
-        from benchmarks.liveness_report import run
+        from benchmarks.liveness_report import run, tune
 
         if not require_dir(args.faces / "calib" / "people", "calib photos"):
             return 0
-        return run(args.faces, args.people, seed=1)
+        return tune(args.faces, seed=1) if args.tune else run(args.faces, args.people, seed=1)
     if not require_dir(args.faces / "dev", "dev photos"):
         return 0
     encoder = FaceEncoder()
