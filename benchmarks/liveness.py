@@ -1,5 +1,8 @@
 """Liveness benchmark: replayed stills, prints moved in front of the camera, one passive cue.
 
+``python -m benchmarks.liveness --forgeries`` runs the forgery suite and the
+genuine video instead (``benchmarks.liveness_report``, BENCHMARKS-liveness.md).
+
 Run ``python -m benchmarks.liveness`` (about 10 minutes on two shared cores
 the first time; the landmarks of every simulated frame are cached under
 ``benchmarks/.cache``, so a rerun takes well under a minute).
@@ -441,8 +444,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     faces_dir_arg(parser)
     parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--forgeries", action="store_true",
+                        help="run the forgery suite and the genuine video instead (benchmarks.liveness_report), "
+                        "writing BENCHMARKS-liveness.md and gathering it into BENCHMARKS.md")
+    parser.add_argument("--people", type=int, default=40, help="--forgeries: unseen people, one sequence each per family")
+    parser.add_argument("--tune", action="store_true", help="--forgeries: print the table on the dev people tuned on")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.forgeries:
+        from benchmarks.liveness_report import run, tune
+
+        if not require_dir(args.faces / "calib" / "people", "calib photos"):
+            return 0
+        return tune(args.faces, seed=1) if args.tune else run(args.faces, args.people, seed=1)
     if not require_dir(args.faces / "dev", "dev photos"):
         return 0
     encoder = FaceEncoder()

@@ -1,24 +1,37 @@
-"""Liveness from 68-point landmarks over time: a blink, or a head-turn challenge.
+"""Liveness from 68-point landmarks over time: a blink, a head turn, or both in a random order.
 
-Pure logic: callers pass timestamps and the landmarks ``FaceEncoder.landmarks68``
-found on each frame of one tracked face; nothing here touches a camera or dlib.
+Pure logic: callers pass timestamps, the landmarks ``FaceEncoder.landmarks68``
+found on each frame of one tracked face and, for the pixel cues, the frame;
+nothing here touches a camera or dlib.
 
-What these checks stop, and what they do not:
+What these checks stop, and what they do not (BENCHMARKS-liveness.md has
+the rates, measured on forgeries built from photos of unseen people):
 
-- A still picture (a photo, a frozen or replayed frame) never blinks and never
-  turns its head, so it never passes. Frames whose non-eye landmarks do not
-  move at all (identical replayed or injected frames, a frozen camera) are
-  flagged ``still_image`` even when the eyes seem to move. A print in front
-  of a real camera is *not* caught by that: sensor noise alone moves the
-  whole-pixel landmarks.
+- A still picture never blinks and never turns its head, so it never
+  passes. Frames that do not change *in their pixels* outside the eyes
+  (injected or replayed frames, a frozen camera, a still with painted eyes
+  swapped in) are flagged ``still_image`` (``kiosk.liveness_pixels``); the
+  landmarks alone cannot tell, because the kiosk re-detects the face box on
+  every frame and the landmarks move with it. A print in front of a real
+  camera is *not* caught by that: sensor noise moves every pixel.
 - Tilting a printed photo foreshortens it and lowers the eye aspect ratio
   like a blink would; a blink is therefore counted only when the face's own
   proportions (eye line to mouth, against eye distance) stay put while the
   eyes close, and only when the eyebrows do not come down with the lids (a
-  print folded back along the eyes). Turning a photo about its vertical axis
-  fools solvePnP into a head turn; the turn counts only with the nose
-  parallax a real head shows. Neither guard is perfect against a print moved
-  far enough (BENCHMARKS-accuracy.md has the rates).
+  print folded back along the eyes).
+- A photo alternated with a copy whose eyes are painted shut closes and
+  opens its "eyes" in one frame each way; real lids rise more slowly than
+  they fall, so a blink must show a half-open frame on the way up
+  (``blink_require_rising``), and, where the pixels are given, the closed
+  eye must keep a lash line (``blink_min_lash_ratio``).
+- Turning a photo about its vertical axis fools solvePnP into a head turn;
+  the turn counts only with the nose parallax a real head shows, on several
+  frames; a bent or curved print shows it on the odd frame, and its pose
+  estimate tends to flip, which now fails the attempt.
+- ``blink_and_head_turn`` (the default) asks for both, in an order drawn
+  per attempt, each counted only after its own prompt
+  (``kiosk.liveness_challenge``): the props that fake one do not fake the
+  other.
 - A *video* of the person (phone or tablet replay) blinks and turns like the
   person: these checks do not stop it. That needs a passive texture/depth cue
   or hardware (IR, depth), see BENCHMARKS-accuracy.md.
@@ -35,6 +48,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from biometrics.pose import head_pose
 from kiosk.messages import messages
+from kiosk.liveness_pixels import FrameCues, PixelCues
 from protocol.messages import LivenessInfo
 
 # iBUG 68: eye on the image's left 36..41, on the image's right 42..47.
@@ -42,11 +56,11 @@ LEFT_EYE = slice(36, 42)
 RIGHT_EYE = slice(42, 48)
 NON_EYE = np.r_[0:36, 48:68]  # points that stay put in a blink
 
-Mode = Literal["blink", "head_turn", "blink_or_head_turn", "off"]
+Mode = Literal["blink", "head_turn", "blink_or_head_turn", "blink_and_head_turn", "off"]
 
 # (English, Hindi) pairs from the catalogue (kiosk.prompt.*)
 PROMPTS: dict[str, tuple[str, str]] = messages(
-    "kiosk.prompt.", ("blink", "turn_left", "turn_right", "still_image", "face_too_small"))
+    "kiosk.prompt.", ("blink", "turn_left", "turn_right", "still_image", "pose_jump", "face_too_small"))
 
 
 class LivenessConfig(BaseModel):
@@ -54,7 +68,18 @@ class LivenessConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Mode = Field("blink", description="blink, head_turn, blink_or_head_turn (either passes) or off")
+    mode: Mode = Field(
+        "blink_and_head_turn",
+        description="blink, head_turn, blink_or_head_turn (either passes), blink_and_head_turn (both, in a random "
+        "order, each after its own prompt: what a doctored photo cannot follow) or off")
+    challenge_step_s: float = Field(
+        4.0, gt=0,
+        description="blink_and_head_turn: each asked action must come within this long after its prompt "
+        "(two steps must fit in decision.attempt_timeout_s)")
+    min_pixel_change: float = Field(
+        0.3, ge=0,
+        description="frames whose face, outside the eyes, changes less than this (median grey levels against the "
+        "previous frame) are injected or frozen: still_image; a real camera's noise alone gives 0.5 or more")
     blink_window_s: float = Field(5.0, gt=0, description="a blink counts for this long after it ends")
     blink_closed_ratio: float = Field(
         0.65, gt=0, lt=1,
@@ -82,6 +107,14 @@ class LivenessConfig(BaseModel):
         description="no blink when the eyebrows come closer to the eye-corner line by more than this share "
         "(a print folded along the eyes); unvalidated on real blinks, see BENCHMARKS-accuracy.md",
     )
+    blink_require_rising: bool = Field(
+        True,
+        description="a blink must show a half-open frame while the lids rise (they rise in 150-300 ms, over a "
+        "frame at 10 fps); a photo swapped back in for its painted-shut copy snaps open")
+    blink_min_lash_ratio: float = Field(
+        0.6, ge=0, lt=1,
+        description="the closed eye's dark lash line (kiosk.liveness_pixels lash_contrast) must keep this share of "
+        "the open eye's; an eye painted shut with skin has none. 0 turns the cue off")
     min_motion: float = Field(
         0.001, ge=0,
         description="frames whose non-eye landmarks move less (median over frames of the mean movement, "
@@ -95,13 +128,17 @@ class LivenessConfig(BaseModel):
     )
     head_turn_timeout_s: float = Field(6.0, gt=0, description="the challenge fails after this long")
     head_turn_max_step_deg: float = Field(
-        25.0, gt=0, description="a yaw jump larger than this between two frames (a swapped photo) restarts"
+        25.0, gt=0, description="a yaw jump larger than this between two frames (a swapped photo) fails the attempt"
     )
     head_turn_min_parallax: float = Field(
         0.003, ge=0,
         description="nose shift across the eye-mouth plane (eye distances) per degree of yaw a turn must show; "
         "a flat photo or screen, however turned, shows none",
     )
+    head_turn_parallax_frames: int = Field(
+        3, ge=1,
+        description="frames past head_turn_min_yaw_deg that must show the parallax, and more of them than frames "
+        "that do not (a bent print shows it on the odd frame)")
     frames_mirrored: bool = Field(False, description="camera frames are mirrored (selfie view); flips left and right")
 
 
@@ -230,6 +267,11 @@ def _homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     return np.r_[h, 1.0].reshape(3, 3) @ norm
 
 
+def _nanmedian(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.median(finite)) if finite else math.nan
+
+
 def _check_landmarks(landmarks: np.ndarray) -> np.ndarray:
     pts = np.asarray(landmarks, dtype=np.float64)
     if pts.shape != (68, 2) or not np.all(np.isfinite(pts)):
@@ -257,6 +299,7 @@ class _Sample(NamedTuple):
     right: float
     eye_px: float   # eye width, corner to corner
     brow: float     # brow_gap
+    lash: float     # kiosk.liveness_pixels lash_contrast; NaN when the pixels were not given
 
 
 class BlinkDetector:
@@ -273,8 +316,12 @@ class BlinkDetector:
     landmarks); and it has to close *both* eyes. A closure that also
     changes the face's proportions (``face_aspect``: a tilted print) or
     brings the brows down with the lids (``brow_gap``: a print folded along
-    the eyes) is not a blink. Feed one tracked face; ``reset()`` when the
-    track changes.
+    the eyes) is not a blink. Nor is one whose eyes go from closed straight
+    to open with no half-open frame between (``require_rising``: lids rise
+    in 150-300 ms, a photo swapped back for its painted-shut copy in one
+    frame), or, given ``lash`` per frame, one whose closed eyes lost the
+    dark lash line the open eyes had (``min_lash_ratio``: painted with skin).
+    Feed one tracked face; ``reset()`` when the track changes.
     """
 
     def __init__(
@@ -290,6 +337,8 @@ class BlinkDetector:
         min_eye_px: float = 20.0,
         min_baseline_frames: int = 8,
         max_brow_drop: float = 0.25,
+        require_rising: bool = True,
+        min_lash_ratio: float = 0.0,
     ) -> None:
         self.window_s = window_s
         self.closed_ratio = closed_ratio
@@ -302,6 +351,8 @@ class BlinkDetector:
         self.min_eye_px = min_eye_px
         self.min_baseline_frames = min_baseline_frames
         self.max_brow_drop = max_brow_drop
+        self.require_rising = require_rising
+        self.min_lash_ratio = min_lash_ratio
         self.reset()
 
     def reset(self) -> None:
@@ -311,15 +362,16 @@ class BlinkDetector:
         self._previous: np.ndarray | None = None
         self._phase = "start"  # start -> open -> closed -> open ...; too_long waits for open
         self._closure: dict | None = None
-        self._blinks: deque[tuple[float, float]] = deque()  # ts of reopening, depth
+        self._blinks: deque[tuple[float, float, float]] = deque()  # ts of reopening, depth, ts the lids closed
         self._last_rejection: str | None = None
 
-    def feed(self, ts: float, landmarks: np.ndarray) -> LivenessState:
+    def feed(self, ts: float, landmarks: np.ndarray, lash: float = math.nan) -> LivenessState:
+        """One frame's landmarks, and its eyes' ``lash_contrast`` when the pixels were measured."""
         pts = _check_landmarks(landmarks)
         self._clock.tick(ts)
         left, right = _ear(pts[LEFT_EYE]), _ear(pts[RIGHT_EYE])
         eye_px = float(np.linalg.norm(pts[36] - pts[39]) + np.linalg.norm(pts[42] - pts[45])) / 2.0
-        sample = _Sample(ts, (left + right) / 2.0, face_aspect(pts), left, right, eye_px, brow_gap(pts))
+        sample = _Sample(ts, (left + right) / 2.0, face_aspect(pts), left, right, eye_px, brow_gap(pts), float(lash))
         if self._previous is not None:
             self._motions.append((ts, landmark_motion(self._previous, pts)))
         self._previous = pts
@@ -348,7 +400,12 @@ class BlinkDetector:
         # that for Gaussian noise): a median would read 0 on whole-pixel
         # landmarks that mostly repeat, and a blink adds only two jumps. Never
         # below the rounding noise alone, about 0.2 / eye width (px).
-        flicker = 0.886 * float(np.mean(np.abs(np.diff(ears))))
+        # The largest fifth of the steps is left out (and the mean of the rest
+        # scaled back up: 0.70 of the full mean for Gaussian noise), so a
+        # blink's own two jumps do not raise the noise estimate until the
+        # next blink is missed.
+        steps = np.sort(np.abs(np.diff(ears)))
+        flicker = 0.886 * float(np.mean(steps[:max(1, int(len(steps) * 0.8))])) / 0.70
         rounding = 0.2 / float(np.median([s.eye_px for s in self._samples]))
         noise = max(flicker, rounding)
         return {"ear": base, "closed": min(self.closed_ratio * base, base - self.noise_k * noise),
@@ -373,7 +430,9 @@ class BlinkDetector:
             self._phase = "closed"
             self._closure = {"base": base, "start": sample.ts, "frames": 1, "min_ear": sample.ear,
                              "open_aspect": float(np.median([s.aspect for s in recent])),
-                             "open_brow": float(np.median([s.brow for s in recent])), "during": [sample]}
+                             "open_brow": float(np.median([s.brow for s in recent])), "during": [sample],
+                             "open_lash": _nanmedian([s.lash for s in recent]), "closed_lash": [sample.lash],
+                             "rising": False}
 
     def _step_closed(self, sample: _Sample) -> None:
         c = self._closure
@@ -385,6 +444,9 @@ class BlinkDetector:
             if self._is_closed(sample, c["base"]):
                 c["frames"] += 1
                 c["min_ear"] = min(c["min_ear"], sample.ear)
+                c["closed_lash"].append(sample.lash)
+            else:
+                c["rising"] = True  # half open: the lids on their way up
             return
         self._phase, self._closure = "open", None
         if c["frames"] < self.min_closed_frames:
@@ -395,8 +457,19 @@ class BlinkDetector:
         if aspect_change > self.max_face_aspect_change or brow_drop > self.max_brow_drop:
             self._last_rejection = "face_distorted"
             return
-        self._blinks.append((sample.ts, 1.0 - c["min_ear"] / c["base"]["ear"]))
+        if self.require_rising and not c["rising"]:
+            self._last_rejection = "eyes_snapped_open"
+            return
+        lash_ratio = _nanmedian(c["closed_lash"]) / c["open_lash"] if c["open_lash"] > 0 else math.nan
+        if lash_ratio < self.min_lash_ratio:  # False for NaN: without pixels the cue is not applied
+            self._last_rejection = "eyes_painted"
+            return
+        self._blinks.append((sample.ts, 1.0 - c["min_ear"] / c["base"]["ear"], c["start"]))
         self._last_rejection = None
+
+    def blinked_since(self, ts: float) -> bool:
+        """Whether a blink that began (the lids closing) at or after ``ts`` has been counted."""
+        return any(start >= ts for _, _, start in self._blinks)
 
     def is_moving(self) -> bool | None:
         """Whether the landmarks move between frames at all; None until two frames were seen."""
@@ -409,7 +482,7 @@ class BlinkDetector:
         if moving is False:
             return LivenessState(False, 0.0, "still_image", "blink")
         if self._blinks:
-            score = float(min(1.0, max(d for _, d in self._blinks)))
+            score = float(min(1.0, max(d for _, d, _ in self._blinks)))
             if moving:
                 return LivenessState(True, score, None, "blink")
         return LivenessState(False, 0.0, self._last_rejection or "no_blink", "blink")
@@ -429,11 +502,17 @@ class HeadTurnChallenge:
     (``nose_offset``), by a median 0.0080 eye distances per degree over pairs
     of dev photos of one person, while no view of a flat picture moves it.
     The turn counts only when the nose moved at least ``min_parallax`` per
-    degree of the yaw change (BENCHMARKS-accuracy.md has the trade-off).
+    degree of the yaw change on ``parallax_frames`` frames past ``min_yaw_deg``,
+    and on more of them than not: a bent or curved print shows parallax on
+    the odd frame of a swing, a head on every frame of its turn. A yaw jump
+    of more than ``max_step_deg`` between frames (a photo swapped, or the
+    pose of a bent print flipping) fails the challenge for good: restarting
+    it would hand the forger another try (BENCHMARKS-liveness.md).
     """
 
     def __init__(self, direction: Literal["left", "right"], min_yaw_deg: float = 20.0,
-                 timeout_s: float = 6.0, max_step_deg: float = 25.0, min_parallax: float = 0.003) -> None:
+                 timeout_s: float = 6.0, max_step_deg: float = 25.0, min_parallax: float = 0.003,
+                 parallax_frames: int = 3) -> None:
         if direction not in ("left", "right"):
             raise ValueError(f"direction must be 'left' or 'right', got {direction!r}")
         self.direction = direction
@@ -441,6 +520,7 @@ class HeadTurnChallenge:
         self.timeout_s = timeout_s
         self.max_step_deg = max_step_deg
         self.min_parallax = min_parallax
+        self.parallax_frames = parallax_frames
         self.reset()
 
     def reset(self) -> None:
@@ -450,8 +530,8 @@ class HeadTurnChallenge:
         self._origin: tuple[float, float] | None = None
         self._last_yaw: float | None = None
         self._peak = 0.0
-        self._reached = False
-        self._flat = False
+        self._deep = 0   # frames past min_yaw_deg with the parallax of a real head
+        self._flat = 0   # frames past min_yaw_deg without it
         self._result: LivenessState | None = None
 
     def feed(self, ts: float, landmarks: np.ndarray, image_size: tuple[int, int]) -> LivenessState:
@@ -466,10 +546,9 @@ class HeadTurnChallenge:
             self._start_ts = ts
         jumped = self._last_yaw is not None and abs(yaw_deg - self._last_yaw) > self.max_step_deg
         self._last_yaw = yaw_deg
-        if jumped:
-            self._first, self._origin = [(yaw_deg, nose)], None
-            self._peak, self._reached, self._flat = 0.0, False, False
-            return self._pending(ts, "pose_jump")
+        if jumped:  # a swapped or flipped picture; restarting would give a forger another try
+            self._result = LivenessState(False, 0.0, "pose_jump", "head_turn")
+            return self._result
         if self._origin is None:
             self._first.append((yaw_deg, nose))
             if len(self._first) < 3:
@@ -481,13 +560,14 @@ class HeadTurnChallenge:
         self._peak = max(self._peak, turn)
         if turn >= self.min_yaw_deg:
             if shift >= self.min_parallax * turn:
-                self._reached = True
+                self._deep += 1
             else:
-                self._flat = True
-        if self._reached and turn <= self.min_yaw_deg / 2.0:
+                self._flat += 1
+        reached = self._deep >= self.parallax_frames and self._deep > self._flat
+        if reached and turn <= self.min_yaw_deg / 2.0:
             self._result = LivenessState(True, 1.0, None, "head_turn")
             return self._result
-        return self._pending(ts, "flat_face" if self._flat and not self._reached else "no_head_turn")
+        return self._pending(ts, "flat_face" if self._flat and not reached else "no_head_turn")
 
     def _pending(self, ts: float, reason: str) -> LivenessState:
         progress = float(min(1.0, max(0.0, self._peak / self.min_yaw_deg)))
@@ -500,19 +580,22 @@ class HeadTurnChallenge:
 class LivenessChecker:
     """The per-site mode applied to one tracked face; ``reset()`` for the next person.
 
-    Call ``feed(ts, landmarks, image_size)`` on every frame of the track, with
-    ``ts`` in seconds (monotonic, non-decreasing), the (68, 2) landmarks of
-    ``FaceEncoder.landmarks68`` and the frame's (width, height). It returns
-    the ``LivenessState`` now: ``passed`` is True while a blink seen in the
-    last ``blink_window_s`` stands, and from a completed head turn on (a turn
-    stays passed, a blink lapses), so check it when the punch is made.
-    ``reason`` while not passed: ``still_image``, ``face_too_small``,
-    ``no_blink``, ``blink_too_short``, ``eyes_closed_too_long``,
-    ``face_distorted`` (blink); ``no_head_turn``, ``flat_face``,
-    ``pose_jump``, ``timeout`` (head turn; ``timeout`` is final until
-    ``reset()`` in ``head_turn`` mode). ``prompt`` is what to show. The
-    per-track state means a new face must get ``reset()``, or one person's
-    blink would vouch for the next.
+    Call ``feed(ts, landmarks, image_size, frame)`` on every frame of the
+    track, with ``ts`` in seconds (monotonic, non-decreasing), the (68, 2)
+    landmarks of ``FaceEncoder.landmarks68``, the frame's (width, height)
+    and the frame itself (RGB; for the pixel cues of ``kiosk.liveness_pixels``,
+    skipped when None). It returns the ``LivenessState`` now: ``passed`` is
+    True while a blink seen in the last ``blink_window_s`` stands, and from a
+    completed head turn or blink-and-turn challenge on (those stay passed, a
+    blink lapses), so check it when the punch is made. ``reason`` while not
+    passed: ``still_image`` (landmarks or pixels that do not move),
+    ``face_too_small``, ``no_blink``, ``blink_too_short``,
+    ``eyes_closed_too_long``, ``face_distorted`` (blink); ``no_head_turn``,
+    ``flat_face``, ``pose_jump``, ``timeout`` (head turn; ``timeout`` and
+    ``pose_jump`` are final until ``reset()``); ``next_step`` (the first
+    action of ``blink_and_head_turn`` passed, the second is asked now).
+    ``prompt`` is what to show. The per-track state means a new face must
+    get ``reset()``, or one person's blink would vouch for the next.
     """
 
     def __init__(self, config: LivenessConfig, rng: random.Random | None = None) -> None:
@@ -521,22 +604,34 @@ class LivenessChecker:
         self.reset()
 
     def reset(self) -> None:
+        from kiosk.liveness_challenge import BlinkTurnChallenge  # it builds on this module's checks
+
         c = self.config
         self.blink = BlinkDetector(
             window_s=c.blink_window_s, closed_ratio=c.blink_closed_ratio,
             min_closed_frames=c.blink_min_closed_frames, max_closed_s=c.blink_max_closed_s,
             reopen_ratio=c.blink_reopen_ratio, max_face_aspect_change=c.max_face_aspect_change,
             min_motion=c.min_motion, noise_k=c.blink_noise_k, min_eye_px=c.blink_min_eye_px,
-            max_brow_drop=c.max_brow_drop,
+            max_brow_drop=c.max_brow_drop, require_rising=c.blink_require_rising,
+            min_lash_ratio=c.blink_min_lash_ratio,
         )
         asked = c.head_turn_direction
         if asked == "random":
             asked = self._rng.choice(("left", "right"))
         self.asked_direction: Literal["left", "right"] = asked
+        self.head_turn = self._make_turn(c.head_turn_timeout_s)
+        order = ("blink", "turn") if self._rng.random() < 0.5 else ("turn", "blink")
+        self.challenge = BlinkTurnChallenge(self.blink, lambda: self._make_turn(c.challenge_step_s), order,
+                                            c.challenge_step_s)
+        self.pixels = PixelCues()
+        self._changes: deque[tuple[float, float]] = deque()  # ts, still_change
+
+    def _make_turn(self, timeout_s: float) -> HeadTurnChallenge:
+        c = self.config
         # In a mirrored frame the person's left shows where an un-mirrored frame shows their right.
-        seen = {"left": "right", "right": "left"}[asked] if c.frames_mirrored else asked
-        self.head_turn = HeadTurnChallenge(seen, c.head_turn_min_yaw_deg, c.head_turn_timeout_s,
-                                           c.head_turn_max_step_deg, c.head_turn_min_parallax)
+        seen = {"left": "right", "right": "left"}[self.asked_direction] if c.frames_mirrored else self.asked_direction
+        return HeadTurnChallenge(seen, c.head_turn_min_yaw_deg, timeout_s, c.head_turn_max_step_deg,
+                                 c.head_turn_min_parallax, c.head_turn_parallax_frames)
 
     @property
     def prompt(self) -> tuple[str, str] | None:
@@ -544,20 +639,46 @@ class LivenessChecker:
         mode = self.config.mode
         if mode == "off":
             return None
-        if mode == "blink":
+        if mode == "blink" or (mode == "blink_and_head_turn" and self.challenge.current == "blink"):
             return PROMPTS["blink"]
         return PROMPTS[f"turn_{self.asked_direction}"]
 
-    def feed(self, ts: float, landmarks: np.ndarray, image_size: tuple[int, int]) -> LivenessState:
+    def feed(self, ts: float, landmarks: np.ndarray, image_size: tuple[int, int],
+             frame: np.ndarray | None = None, cues: FrameCues | None = None) -> LivenessState:
+        """One frame; ``cues`` (already measured, e.g. by a benchmark) stands in for ``frame``."""
         mode = self.config.mode
         if mode == "off":
             return LivenessState(True, 0.0, None, "off")
+        if cues is None and frame is not None:
+            cues = self.pixels.feed(frame, landmarks)
+        lash = cues.lash_contrast if cues is not None else math.nan
+        state = self._feed_mode(mode, ts, landmarks, image_size, lash)
+        if cues is not None and self._pixels_still(ts, cues.still_change):
+            return LivenessState(False, 0.0, "still_image", state.method)
+        return state
+
+    def _pixels_still(self, ts: float, change: float) -> bool:
+        """Whether the face's pixels outside the eyes stood still (median over the blink window)."""
+        if math.isfinite(change):
+            self._changes.append((ts, change))
+        while self._changes and self._changes[0][0] < ts - self.config.blink_window_s:
+            self._changes.popleft()
+        if len(self._changes) < 2:
+            return False
+        return float(np.median([c for _, c in self._changes])) < self.config.min_pixel_change
+
+    def _feed_mode(self, mode: str, ts: float, landmarks: np.ndarray, image_size: tuple[int, int],
+                   lash: float) -> LivenessState:
         if mode == "blink":
-            return self.blink.feed(ts, landmarks)
+            return self.blink.feed(ts, landmarks, lash)
         if mode == "head_turn":
             return self.head_turn.feed(ts, landmarks, image_size)
-        blink = self.blink.feed(ts, landmarks)
+        if mode == "blink_and_head_turn":
+            return self.challenge.feed(ts, landmarks, image_size, lash)
+        blink = self.blink.feed(ts, landmarks, lash)
         turn = self.head_turn.feed(ts, landmarks, image_size)
+        if turn.reason == "pose_jump":
+            return turn
         if blink.passed:
             return blink
         if turn.passed and self.blink.is_moving() is not False:

@@ -75,6 +75,7 @@ class Observation:
     match: MatchResult | None = None
     skipped: bool = False                      # unchanged empty scene: not analysed
     probe: np.ndarray | None = field(default=None, repr=False)  # the 128-d encoding, for a 1:1 check (fallback)
+    frame: np.ndarray | None = field(default=None, repr=False, compare=False)  # the RGB frame, for liveness pixel cues
 
 
 class FrameAnalyzer:
@@ -118,7 +119,7 @@ class FrameAnalyzer:
                 probe = self.encoder.encode(rgb, box)
             with _timed(self.times, "match"):
                 result = match(gallery, probe, self.thresholds)
-        return Observation(ts, size, box, len(boxes), landmarks, report, result, probe=probe)
+        return Observation(ts, size, box, len(boxes), landmarks, report, result, probe=probe, frame=rgb)
 
     def _unchanged(self, rgb: np.ndarray) -> bool:
         thumb = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (64, 48), interpolation=cv2.INTER_AREA)

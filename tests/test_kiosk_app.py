@@ -94,7 +94,7 @@ def test_commands(tmp_path):
 
 def test_example_config_is_valid():
     config = load_config(REPO / "kiosk" / "kiosk.example.yaml", KioskConfig)
-    assert config.liveness.mode == "blink" and config.indicators is not None
+    assert config.liveness.mode == "blink_and_head_turn" and config.indicators is not None
 
 
 

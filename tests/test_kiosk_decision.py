@@ -256,16 +256,33 @@ def test_blink_mode_with_a_moving_face_that_never_blinks_is_refused():
 def test_blink_mode_accepts_after_a_blink_and_the_punch_records_it():
     rng = np.random.default_rng(4)
     f = Feeder(machine("blink"))
-    openness = [1.0] * 12 + [0.5, 0.1, 0.4] + [1.0] * 5
+    openness = [1.0] * 12 + [0.5, 0.1, 0.4, 0.8] + [1.0] * 5  # the lids rise over a frame or two
     outs = [f.frame(accept(), jittered(rng, e)) for e in openness]
     accepted = [o for o in outs if o.state == "accepted"]
     assert len(accepted) == 1
-    assert outs.index(accepted[0]) >= 14                   # not before the eyes reopened
+    assert outs.index(accepted[0]) >= 16                   # not before the eyes reopened
     live = accepted[0].punch.liveness
     assert live.passed and live.method == "blink" and live.score > 0.5
     fields = punch_fields(punch_id="0190f0f0-0000-7000-8000-000000000000", device_id="kiosk-1",
                           site_id="site-1", decision=accepted[0].punch, ts=T0, gallery_version=1, seq=1)
     assert fields["liveness"]["passed"] is True and fields["liveness"]["method"] == "blink"
+
+
+def test_the_frame_reaches_liveness_and_injected_identical_frames_are_a_still_image():
+    # The landmarks jitter (as the kiosk's re-detected box makes them) but the
+    # pixels never change: frames fed in place of a camera. A plain grey array
+    # stands for the frame; only its sameness matters here.
+    rng = np.random.default_rng(5)
+    m = machine("blink_and_head_turn", attempt_timeout_s=2.0)
+    frame = np.full((480, 640, 3), 120, np.uint8)
+    outs = []
+    for i in range(25):
+        ts = i / FPS
+        o = Observation(ts, (640, 480), FACE, 1, jittered(rng), None, accept(), frame=frame)
+        outs.append(m.feed(o, T0 + timedelta(seconds=ts), ts))
+    assert LIVENESS_PROMPTS["still_image"] in [o.prompt for o in outs]
+    assert [(o.state, o.reason) for o in outs if o.state == "refused"] == [("refused", "liveness_failed")]
+    assert all(o.punch is None for o in outs)
 
 
 def test_blink_mode_without_landmarks_never_accepts():

@@ -87,7 +87,7 @@ def texts(state: ScreenState, lang: str) -> ScreenTexts:
 # A refusal for running out of time says why, when the attempt's last prompt knew it.
 SPECIFIC_REASONS = {
     "kiosk.quality.too_dark": "too_dark", "kiosk.quality.too_small": "too_far",
-    "kiosk.prompt.face_too_small": "too_far", "kiosk.prompt.still_image": "not_live",
+    "kiosk.prompt.face_too_small": "too_far", "kiosk.prompt.still_image": "not_live", "kiosk.prompt.pose_jump": "not_live",
 }
 VAGUE_REASONS = ("timeout", "liveness_failed")
 
