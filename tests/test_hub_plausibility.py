@@ -301,10 +301,10 @@ def test_a_match_no_kiosk_accepts_is_refused_with_a_reason_in_the_ack(hub, kiosk
     spoof = signed(seq=2, liveness={"passed": False, "score": 0.1, "method": "blink"})
     good = signed(seq=3, match={"distance": 0.5, "margin": 0.2, "gallery_version": 1})
     send(kiosk, far, spoof, good)
-    assert dict(kiosk.rejections()) == {far["id"]: "match distance above threshold: 0.990 > 0.520",
+    assert dict(kiosk.rejections()) == {far["id"]: "match distance above threshold: 0.990 > 0.550",
                                         spoof["id"]: "liveness failed"}
     assert kiosk.acked_ids() == [good["id"]] and list(stored(hub)) == [good["id"]]
-    assert [r.reason for r in hub.rejected()] == ["match distance above threshold: 0.990 > 0.520", "liveness failed"]
+    assert [r.reason for r in hub.rejected()] == ["match distance above threshold: 0.990 > 0.550", "liveness failed"]
 
 
 @pytest.mark.broker

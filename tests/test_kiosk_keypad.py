@@ -90,7 +90,7 @@ def test_verify_with_id_asks_for_the_number_then_punches_face_id():
     first = k.frame(near(0.3))
     assert first.state == "keypad" and first.prompt == MESSAGES["keypad"] and first.prompt.params == {"employee_id": ""}
     k.keypad.type("10")
-    assert k.frame(face=False).prompt[0].endswith(": 10")       # echoes what was typed, face or not
+    assert k.frame(face=False).prompt.params == {"employee_id": "10"}  # echoes what was typed, face or not
     k.keypad.type("01", "enter")
     assert k.frame(near(0.3)).state == "verifying"
     outs = [k.frame(near(0.3)) for _ in range(3)]
@@ -106,11 +106,11 @@ def test_the_same_liveness_holds_for_the_staff_number():
     rng = np.random.default_rng(4)
     k = Kiosk(liveness="blink")
     k.keypad.type("1001", "enter")
-    openness = [1.0] * 12 + [0.5, 0.1, 0.4] + [1.0] * 5
+    openness = [1.0] * 12 + [0.5, 0.1, 0.4, 0.8] + [1.0] * 5  # the lids rise over a frame or two
     outs = [k.frame(near(0.3), landmarks=face_points(e) + rng.normal(0, 0.3, (68, 2))) for e in openness]
     assert outs[5].state == "verifying" and outs[5].prompt == ("Please blink", "कृपया पलक झपकाइए")
     accepted = [o for o in outs if o.state == "accepted"]
-    assert len(accepted) == 1 and outs.index(accepted[0]) >= 14         # not before the eyes reopened
+    assert len(accepted) == 1 and outs.index(accepted[0]) >= 16         # not before the eyes reopened
     assert accepted[0].punch.method == "face+id" and accepted[0].punch.liveness.method == "blink"
 
 
