@@ -248,7 +248,8 @@ class KioskApp:
             if self.display is not None:
                 self.display.show(frame, None, outcome)
             return outcome
-        obs = self.analyzer.analyze(frame.ts_s, frame.rgb, self.gallery.gallery)
+        obs = self.analyzer.analyze(frame.ts_s, frame.rgb, self.gallery.gallery,
+                                    identity_settled=self.machine.consensus.decided)
         if obs.face is not None:
             self.counts["faces"] += 1
         if obs.match is not None and obs.match.decision == "uncertain":

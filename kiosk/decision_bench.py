@@ -65,7 +65,7 @@ class Setup:
 class WindowResult:
     start_s: float
     end_s: float
-    mode: str                     # liveness mode, "+skip" when encodings are skipped once named
+    mode: str                     # liveness mode; "+encode-all": every frame encoded, as before the kiosk skipped them
     state: str                    # accepted, refused, or none (no decision within the window)
     seconds: float | None         # first face -> decision, simulated real time
     analysed: int                 # frames the kiosk had time to look at
@@ -114,18 +114,16 @@ def enrol(encoder: FaceEncoder, frames: list[Frame], spans: tuple[Span, ...], pe
 
 def run_window(frames: list[Frame], window: Span, gallery: Gallery, setup: Setup, encoder: FaceEncoder,
                mode: str, slowdown: float = 1.0, stage_times: StageTimes | None = None,
-               timer: Callable[[], float] = time.perf_counter, skip_encode_when_named: bool = False
+               timer: Callable[[], float] = time.perf_counter, encode_every_frame: bool = False
                ) -> WindowResult:
     """One person stepping up at ``window[0]``; see the module docstring.
 
-    ``skip_encode_when_named`` (a what-if, not what the kiosk does today): once the consensus has
-    named the person its verdict is final and later encodings change nothing, so they are not
-    computed (the last one is reused); the decisions are the same, the frames come faster.
+    As the kiosk does (kiosk/app.py), frames after the consensus has named the person are not
+    encoded (``FrameAnalyzer.analyze(identity_settled=...)``); ``encode_every_frame`` measures the
+    kiosk before that change, for comparison (the same decisions, fewer frames during the blink wait).
     """
     start, end = window
     machine = DecisionMachine(setup.decision, setup.liveness.model_copy(update={"mode": mode}), RepunchGuard(300.0))
-    if skip_encode_when_named:
-        encoder = _SkipWhenNamed(encoder, machine)
     analyzer = FrameAnalyzer(encoder, setup.thresholds, setup.quality, setup.pipeline, setup.upsample)
     zone = ZoneInfo("Asia/Kolkata")
     i = next((k for k, f in enumerate(frames) if f.ts_s >= start), len(frames))
@@ -137,7 +135,8 @@ def run_window(frames: list[Frame], window: Span, gallery: Gallery, setup: Setup
             i += 1
         frame = frames[i]
         began = timer()
-        obs = analyzer.analyze(frame.ts_s, frame.rgb, gallery)
+        obs = analyzer.analyze(frame.ts_s, frame.rgb, gallery,
+                               identity_settled=machine.consensus.decided and not encode_every_frame)
         outcome = machine.feed(obs, datetime.now(zone), frame.ts_s)
         took = timer() - began
         clock += took * slowdown
@@ -155,22 +154,6 @@ def run_window(frames: list[Frame], window: Span, gallery: Gallery, setup: Setup
             stage_times.total_s[stage] += analyzer.times.total_s[stage]
             stage_times.count[stage] += analyzer.times.count[stage]
     return WindowResult(start, end, mode, result_state, seconds, analysed, compute)
-
-
-class _SkipWhenNamed:
-    """The encoder, except that once ``machine`` has named the person the last encoding is reused."""
-
-    def __init__(self, encoder: FaceEncoder, machine: DecisionMachine) -> None:
-        self._encoder, self._machine = encoder, machine
-        self._last: np.ndarray | None = None
-
-    def __getattr__(self, name: str):
-        return getattr(self._encoder, name)
-
-    def encode(self, rgb: np.ndarray, box: FaceBox) -> np.ndarray:
-        if self._last is None or not self._machine.consensus.decided:
-            self._last = self._encoder.encode(rgb, box)
-        return self._last
 
 
 def warm_up(encoder: FaceEncoder) -> None:
@@ -246,9 +229,9 @@ def run_decision_bench(video: Path, setup: Setup | None = None, *, modes: tuple[
                        enrol_spans: tuple[Span, ...] = BLINK1_ENROL, windows: tuple[Span, ...] = BLINK1_WINDOWS,
                        slowdown: float = 1.0, encoder: FaceEncoder | None = None,
                        timer: Callable[[], float] = time.perf_counter,
-                       skip_encode_when_named: tuple[str, ...] = ()) -> DecisionBench:
-    """Every window of ``video`` under every liveness mode (and the modes in ``skip_encode_when_named``
-    again with that what-if, reported as ``<mode>+skip``).
+                       encode_every_frame: tuple[str, ...] = ()) -> DecisionBench:
+    """Every window of ``video`` under every liveness mode (and the modes in ``encode_every_frame``
+    again encoding every frame, as the kiosk did before, reported as ``<mode>+encode-all``).
 
     ``timer``: wall time (the default: on the kiosk, its own load is part of the answer), or
     ``time.thread_time`` on a shared machine, where waiting for a core is someone else's load.
@@ -263,13 +246,13 @@ def run_decision_bench(video: Path, setup: Setup | None = None, *, modes: tuple[
     gallery = enrol(encoder, frames, enrol_spans)
     stages = StageTimes()
     results = []
-    runs = [(m, False) for m in modes] + [(m, True) for m in skip_encode_when_named]
-    for mode, skip in runs:
+    runs = [(m, False) for m in modes] + [(m, True) for m in encode_every_frame]
+    for mode, every in runs:
         for window in windows:
-            result = run_window(frames, window, gallery, setup, encoder, mode, slowdown, None if skip else stages,
-                                timer, skip)
-            if skip:
-                result = replace(result, mode=f"{mode}+skip")
+            result = run_window(frames, window, gallery, setup, encoder, mode, slowdown, None if every else stages,
+                                timer, every)
+            if every:
+                result = replace(result, mode=f"{mode}+encode-all")
             log.info("%s window %.2f-%.2f: %s in %s s (%d frames)", mode, *window, result.state,
                      fmt(result.seconds), result.analysed)
             results.append(result)

@@ -93,8 +93,16 @@ class FrameAnalyzer:
         self._thumb: np.ndarray | None = None
         self._last_box: FaceBox | None = None
         self._since_full = 0
+        self._last_named: tuple[np.ndarray, MatchResult] | None = None  # the last encoding and its match
 
-    def analyze(self, ts: float, rgb: np.ndarray, gallery: Gallery) -> Observation:
+    def analyze(self, ts: float, rgb: np.ndarray, gallery: Gallery, identity_settled: bool = False) -> Observation:
+        """Gate, detect/track, landmarks, quality, and (unless ``identity_settled``) encode and match.
+
+        ``identity_settled``: the decision already named the face in front (its verdict is final until the
+        face goes), so the 100+ ms encoding changes nothing and is skipped; the last encoding and match are
+        carried on. That leaves liveness its frames: a blink lasts 0.1-0.4 s and falls between frames when
+        every frame is encoded (BENCHMARKS-decision.md).
+        """
         height, width = rgb.shape[:2]
         size = (width, height)
         with _timed(self.times, "gate"):
@@ -104,7 +112,7 @@ class FrameAnalyzer:
 
         boxes = self._find_faces(rgb)
         if not boxes:
-            self._last_box = None
+            self._last_box = self._last_named = None
             return Observation(ts, size)
         box = boxes[0]
         self._last_box = box
@@ -114,11 +122,14 @@ class FrameAnalyzer:
         with _timed(self.times, "quality"):
             report = assess(rgb, boxes, landmarks, self.quality)
         result = probe = None
-        if report.ok:
+        if report.ok and identity_settled and self._last_named is not None:
+            probe, result = self._last_named
+        elif report.ok:
             with _timed(self.times, "encode"):
                 probe = self.encoder.encode(rgb, box)
             with _timed(self.times, "match"):
                 result = match(gallery, probe, self.thresholds)
+            self._last_named = (probe, result)
         return Observation(ts, size, box, len(boxes), landmarks, report, result, probe=probe, frame=rgb)
 
     def _unchanged(self, rgb: np.ndarray) -> bool:

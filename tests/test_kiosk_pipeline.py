@@ -61,3 +61,19 @@ def test_a_face_that_leaves_is_searched_for_again_over_the_whole_frame(encoder, 
     assert analyzer.analyze(0.25, empty, gallery).face is None
     assert analyzer.analyze(0.5, shifted(frame, -100, 0), gallery).face is not None
     assert analyzer.times.count["detect"] >= 2
+
+
+def test_once_the_identity_is_settled_frames_are_not_encoded_again_until_the_face_goes(encoder, frame, gallery):
+    """Liveness needs frames more than a fresh encoding once the person is named (BENCHMARKS-decision.md)."""
+    analyzer = FrameAnalyzer(encoder, MatchThresholds())
+    first = analyzer.analyze(0.0, frame, gallery)
+    assert first.match.employee_id == "naomi" and analyzer.times.count["encode"] == 1
+    for i in range(1, 4):
+        obs = analyzer.analyze(0.1 * i, shifted(frame, 2 * i, 0), gallery, identity_settled=True)
+        assert obs.landmarks is not None and obs.match == first.match and obs.probe is first.probe
+    assert analyzer.times.count["encode"] == 1  # landmarks every frame, no encoding
+    again = analyzer.analyze(0.5, frame, gallery)
+    assert analyzer.times.count["encode"] == 2 and again.match.employee_id == "naomi"
+    assert analyzer.analyze(0.6, np.zeros_like(frame), gallery).face is None  # the face went
+    fresh = analyzer.analyze(0.7, frame, gallery, identity_settled=True)  # nothing to carry on: encoded
+    assert analyzer.times.count["encode"] == 3 and fresh.match.employee_id == "naomi"
