@@ -38,7 +38,9 @@ def create_app(config: HubConfig, engine: Engine) -> FastAPI:
         headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, TooManyAttempts) else None
         if isinstance(exc, Unauthorized):
             headers = {"WWW-Authenticate": "Bearer"}
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        field = getattr(exc, "field", None)  # hub.errors.on_field: said beside that field of the form
+        detail = [{"loc": ["body", field], "msg": str(exc), "type": "value_error"}] if field else str(exc)
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
     for module in route_modules():
         app.include_router(module.router, prefix=getattr(module, "PREFIX", DEFAULT_PREFIX))

@@ -31,7 +31,7 @@ from hub.config import CommandsConfig
 from hub.db import Device, DeviceHealth, Employee
 from hub.devices.models import DeviceCommand
 from hub.enrolment.enrol import PersonPhotos, apply_enrolment
-from hub.errors import Conflict, InvalidInput, NotFound
+from hub.errors import Conflict, InvalidInput, NotFound, on_field
 from protocol import messages, signing
 from protocol.errors import ProtocolError
 from protocol.ids import new_punch_id
@@ -44,14 +44,6 @@ FINISHED = ("ok", "failed", "expired")
 CLAIM_LIMIT = 50
 
 
-class CommandInputError(InvalidInput):
-    """A command request with a bad field; ``field`` names it, so a form shows the error beside it."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-
-
 def create_command(session: Session, *, device_id: str, name: str, employee_id: str | None, actor: str,
                    now: datetime, config: CommandsConfig) -> DeviceCommand:
     """Queue a command for an active kiosk; the caller audits and commits."""
@@ -61,12 +53,12 @@ def create_command(session: Session, *, device_id: str, name: str, employee_id: 
     if device.retired_at is not None:
         raise Conflict(f"device {device_id} is retired; it takes no commands")
     if name not in SENDABLE:
-        raise CommandInputError("name", f"unknown command {name!r}; one of {', '.join(SENDABLE)}")
+        raise on_field(InvalidInput(f"unknown command {name!r}; one of {', '.join(SENDABLE)}"), "name")
     args: dict[str, Any] = {}
     if name == "enrol":
         args = _enrol_args(session, employee_id, config)
     elif employee_id:
-        raise CommandInputError("employee_id", f"only enrol names a person, not {name}")
+        raise on_field(InvalidInput(f"only enrol names a person, not {name}"), "employee_id")
     row = DeviceCommand(id=new_punch_id(), device_id=device_id, name=name, args=json.dumps(args),
                         employee_id=employee_id if name == "enrol" else None, state="queued", created_at=now,
                         created_by=actor[:100], expires_at=now + timedelta(seconds=config.expire_after_s))
@@ -78,12 +70,12 @@ def create_command(session: Session, *, device_id: str, name: str, employee_id: 
 
 def _enrol_args(session: Session, employee_id: str | None, config: CommandsConfig) -> dict[str, Any]:
     if not employee_id:
-        raise CommandInputError("employee_id", "choose the person to enrol")
+        raise on_field(InvalidInput("choose the person to enrol"), "employee_id")
     employee = session.get(Employee, employee_id)
     if employee is None:
-        raise CommandInputError("employee_id", f"unknown employee {employee_id!r}")
+        raise on_field(InvalidInput(f"unknown employee {employee_id!r}"), "employee_id")
     if not employee.active:
-        raise CommandInputError("employee_id", f"{employee_id} has left; a leaver is not enrolled")
+        raise on_field(InvalidInput(f"{employee_id} has left; a leaver is not enrolled"), "employee_id")
     return messages.EnrolArgs(employee_id=employee_id, name=employee.name, frames=config.enrol_frames,
                               consent_s=config.enrol_consent_s,
                               timeout_s=config.enrol_timeout_s).model_dump(mode="json")

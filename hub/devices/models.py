@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hub.db import Base, UTCDateTime, utcnow
+from hub.db import Base, RejectedMessage, UTCDateTime, utcnow
 
 COMMAND_STATES = ("queued", "sent", "ok", "failed", "expired")
 
@@ -37,3 +37,7 @@ class DeviceCommand(Base):
     detail: Mapped[str | None] = mapped_column(Text, default=None, doc="the kiosk's or the hub's word on the result")
     output: Mapped[str | None] = mapped_column(Text, default=None, doc="logs: the kiosk's recent log lines")
     templates_added: Mapped[int] = mapped_column(Integer, default=0, doc="enrol: templates stored")
+
+
+# A device page lists what that kiosk sent that was refused, newest first (GET /api/v1/rejected?device_id=).
+Index("ix_rejected_messages_device_id_id", RejectedMessage.device_id, RejectedMessage.id)

@@ -1,4 +1,4 @@
-"""device commands: remote commands to kiosks and their results (hub/devices/models.py)
+"""device commands: remote commands to kiosks and their results (hub/devices/models.py); refused messages by kiosk
 
 Revision ID: bf32e08dd617
 Revises: 1f002301004f
@@ -38,10 +38,14 @@ def upgrade() -> None:
     with op.batch_alter_table('device_commands', schema=None) as batch_op:
         batch_op.create_index('ix_device_commands_device_id_created_at', ['device_id', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_device_commands_state'), ['state'], unique=False)
+    with op.batch_alter_table('rejected_messages', schema=None) as batch_op:
+        batch_op.create_index('ix_rejected_messages_device_id_id', ['device_id', 'id'], unique=False)
 
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('rejected_messages', schema=None) as batch_op:
+        batch_op.drop_index('ix_rejected_messages_device_id_id')
     with op.batch_alter_table('device_commands', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_device_commands_state'))
         batch_op.drop_index('ix_device_commands_device_id_created_at')
