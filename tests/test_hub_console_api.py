@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from hub.accounts.models import AuditEntry, User
-from hub.db import RejectedMessage
+from hub.db import DeviceHealthSample, RejectedMessage
+from hub.devices.health_series import bucket_series
 from tests.hub_api_kit import HubApi, seed_org
 
 
@@ -85,3 +86,45 @@ def test_refused_messages_list_per_kiosk(api):
     items = api.machine.get("/api/v1/rejected", params={"device_id": "kiosk-1"}).json()["items"]
     assert [r["device_id"] for r in items] == ["kiosk-1", "kiosk-1"]
     assert len(api.machine.get("/api/v1/rejected").json()["items"]) == 3
+
+
+def sample(at: datetime, **values) -> DeviceHealthSample:
+    fields = {"cpu_temp_c": None, "outbox_depth": 0, "clock_skew_s": 0.0, "camera_fps": None, **values}
+    return DeviceHealthSample(device_id="kiosk-1", received_at=at, device_ts=at, uptime_s=1.0, gallery_version=1,
+                              sw_version="1", **fields)
+
+
+def test_health_series_averages_per_bucket_keeps_backlog_peaks_and_leaves_gaps():
+    end = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+    samples = [sample(end - timedelta(minutes=50), cpu_temp_c=50.0, outbox_depth=3, clock_skew_s=1.0),
+               sample(end - timedelta(minutes=40), cpu_temp_c=60.0, outbox_depth=40, clock_skew_s=3.0),
+               sample(end - timedelta(minutes=5), cpu_temp_c=70.0, camera_fps=4.0),
+               sample(end - timedelta(hours=2), cpu_temp_c=99.0)]   # before the window: left out
+    points = bucket_series(samples, end=end, window=timedelta(hours=1), bucket=timedelta(minutes=30))
+    assert [p.samples for p in points] == [2, 1]
+    assert points[0].values == {"cpu_temp_c": 55.0, "outbox_depth": 40, "clock_skew_s": 2.0, "camera_fps": None}
+    assert points[1].values["cpu_temp_c"] == 70.0 and points[1].values["camera_fps"] == 4.0
+    empty = bucket_series([], end=end, window=timedelta(hours=1), bucket=timedelta(minutes=15))
+    assert len(empty) == 4 and all(p.samples == 0 and p.values["cpu_temp_c"] is None for p in empty)
+
+
+def test_the_device_page_reads_a_day_or_a_week_of_health_in_buckets(api):
+    from hub.devices.registry import register_device
+    from protocol import signing
+
+    t_end = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+    api.app.state.clock = lambda: t_end
+    with api.sessions() as session:
+        register_device(session, "kiosk-1", "S-PHC1", signing.public_key_b64(signing.generate_private_key()))
+        session.flush()
+        session.add_all([sample(t_end - timedelta(hours=3), cpu_temp_c=48.0),
+                         sample(t_end - timedelta(days=3), cpu_temp_c=61.0)])
+        session.commit()
+    day = api.machine.get("/api/v1/devices/kiosk-1/health/series").json()
+    assert day["bucket_s"] == 900 and len(day["points"]) == 96
+    assert [p["cpu_temp_c"] for p in day["points"] if p["samples"]] == [48.0]
+    week = api.machine.get("/api/v1/devices/kiosk-1/health/series", params={"window": "week"}).json()
+    assert week["bucket_s"] == 3600 and len(week["points"]) == 168
+    assert [p["cpu_temp_c"] for p in week["points"] if p["samples"]] == [61.0, 48.0]
+    assert api.machine.get("/api/v1/devices/nope/health/series").status_code == 404
+    assert api.machine.get("/api/v1/devices/kiosk-1/health/series", params={"window": "year"}).status_code == 422
