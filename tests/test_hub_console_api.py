@@ -74,6 +74,8 @@ def test_the_audit_log_filters_by_who_what_and_when_and_pages_back(api):
     assert [e["target"] for e in last["items"]] == ["t:0"] and last["next_before_id"] is None
     naive = get(since="2026-12-01T09:00:00")
     assert naive.status_code == 422 and naive.json()["detail"][0]["loc"] == ["body", "since"]
+    backwards = get(since=(t0 + timedelta(hours=2)).isoformat(), until=t0.isoformat())
+    assert backwards.status_code == 422 and backwards.json()["detail"][0]["loc"] == ["body", "until"]
 
 
 def test_refused_messages_list_per_kiosk(api):

@@ -53,6 +53,8 @@ def list_audit(
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.utcoffset() is None:
             raise on_field(InvalidInput(f"{name} needs a UTC offset, e.g. 2026-11-22T09:00:00+05:30"), name)
+    if since is not None and until is not None and until <= since:
+        raise on_field(InvalidInput("the end must come after the start"), "until")
     rows = audit.list_entries(session, limit=limit + 1, action=action, target=target, actor=actor,
                               before_id=before_id, since=since, until=until)
     more = len(rows) > limit
