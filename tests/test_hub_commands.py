@@ -118,14 +118,17 @@ def test_only_kiosks_online_now_are_sent_commands_and_the_rest_expire(api):
     assert states == {first: "sent", second: "expired", third: "queued"}
 
 
-def templates(n: int) -> list[str]:
-    rng = np.random.default_rng(7)  # stored as given; what they encode is not looked at here
-    return [messages.encode_template(rng.normal(size=128).astype(np.float32)) for _ in range(n)]
+def templates(n: int, spread: float = 0.02) -> list[str]:
+    """Vectors near one point, as frames of one face are (``spread``: how far each is moved)."""
+    rng = np.random.default_rng(7)
+    base = rng.normal(scale=0.09, size=128)
+    return [messages.encode_template((base + rng.normal(scale=spread / 11.3, size=128)).astype(np.float32))
+            for _ in range(n)]
 
 
-def result_data(command_id: str, key, **over) -> dict:
+def result_data(command_id: str, key, spread: float = 0.02, **over) -> dict:
     fields = messages.CommandResult(id=command_id, ok=True, detail="3 templates", device_id="kiosk-1",
-                                    templates=templates(3), **over).model_dump(mode="json", exclude_none=True)
+                                    templates=templates(3, spread), **over).model_dump(mode="json", exclude_none=True)
     return signing.sign_fields(fields, key) if key is not None else fields
 
 
@@ -139,17 +142,19 @@ def record(api, device_id: str, data: dict) -> commands.ResultOutcome:
 
 def test_an_enrol_result_is_believed_only_with_the_kiosks_signature(api):
     with api.sessions() as session:
-        unsigned, forged, signed = (queue(session, "kiosk-1", "enrol", employee_id="H001") for _ in range(3))
+        unsigned, forged, mixed, signed = (queue(session, "kiosk-1", "enrol", employee_id="H001") for _ in range(4))
         version_before = session.get(Site, "S-PHC1").gallery_version
 
     assert record(api, "kiosk-1", result_data(unsigned, None)).what == "refused"
     assert record(api, "kiosk-1", result_data(forged, signing.generate_private_key())).what == "refused"
+    assert record(api, "kiosk-1", result_data(mixed, KEY, spread=1.0)).what == "refused"   # two faces
     assert record(api, "kiosk-2", result_data(signed, KEY)).what == "unknown"   # another kiosk's command
     with api.sessions() as session:
         rows = {r.id: r for r in session.scalars(select(DeviceCommand))}
         assert session.scalar(select(func.count()).select_from(FaceTemplate)) == 0
     assert rows[unsigned].state == "failed" and "not signed" in rows[unsigned].detail
     assert rows[forged].state == "failed" and "bad signature" in rows[forged].detail
+    assert rows[mixed].state == "failed" and "not of one face" in rows[mixed].detail
     assert rows[signed].state == "queued"
 
     outcome = record(api, "kiosk-1", result_data(signed, KEY))

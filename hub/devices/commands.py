@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -42,6 +43,10 @@ log = logging.getLogger(__name__)
 SENDABLE = ("resync", "reboot", "logs", "enrol")
 FINISHED = ("ok", "failed", "expired")
 CLAIM_LIMIT = 50
+# Two templates of one enrol result further apart than this are not one face (dlib's own
+# same-person bound is 0.6; two photos of one person are usually 0.3-0.5 apart): someone else
+# stepped in during the capture, and the result is refused rather than enrolling both.
+MAX_TEMPLATE_SPREAD = 0.6
 
 
 def create_command(session: Session, *, device_id: str, name: str, employee_id: str | None, actor: str,
@@ -172,6 +177,9 @@ def _enrol_from_result(session: Session, row: DeviceCommand, data: dict[str, Any
         encodings = [messages.decode_template(t).astype("<f4").tobytes() for t in result.templates]
     except (ProtocolError, ValueError) as exc:
         return f"bad template: {exc}", ()
+    spread = _spread(encodings)
+    if spread > MAX_TEMPLATE_SPREAD:
+        return f"the templates are not of one face (two are {spread:.2f} apart; at most {MAX_TEMPLATE_SPREAD})", ()
     person = PersonPhotos(row.employee_id, row.employee_id,
                           templates=[(f"kiosk-{row.device_id}-{row.id}-{i + 1}", enc) for i, enc in enumerate(encodings)])
     report = apply_enrolment(session, None, [person], name_from_folder=False)
@@ -181,3 +189,9 @@ def _enrol_from_result(session: Session, row: DeviceCommand, data: dict[str, Any
     log.info("enrolled %s at kiosk %s: %d templates; gallery versions %s", row.employee_id, row.device_id,
              len(encodings), report.versions)
     return None, tuple(sorted(report.versions))
+
+
+def _spread(encodings: list[bytes]) -> float:
+    """The largest distance between two of these templates (0 for one)."""
+    vectors = np.stack([np.frombuffer(e, dtype="<f4") for e in encodings])
+    return float(np.max(np.linalg.norm(vectors[:, None, :] - vectors[None, :, :], axis=-1)))
