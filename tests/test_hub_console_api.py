@@ -106,6 +106,9 @@ def test_health_series_averages_per_bucket_keeps_backlog_peaks_and_leaves_gaps()
     assert [p.samples for p in points] == [2, 1]
     assert points[0].values == {"cpu_temp_c": 55.0, "outbox_depth": 40, "clock_skew_s": 2.0, "camera_fps": None}
     assert points[1].values["cpu_temp_c"] == 70.0 and points[1].values["camera_fps"] == 4.0
+    newest = bucket_series([sample(end, cpu_temp_c=40.0)], end=end, window=timedelta(hours=1),
+                           bucket=timedelta(minutes=30))
+    assert [p.samples for p in newest] == [0, 1]   # received at this very moment: the last bucket
     empty = bucket_series([], end=end, window=timedelta(hours=1), bucket=timedelta(minutes=15))
     assert len(empty) == 4 and all(p.samples == 0 and p.values["cpu_temp_c"] is None for p in empty)
 

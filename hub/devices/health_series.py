@@ -35,6 +35,8 @@ def bucket_series(samples: Iterable[DeviceHealthSample], *, end: datetime, windo
     seen = [0] * count
     for sample in samples:
         index = int((sample.received_at - start) / bucket)
+        if index == count and sample.received_at == end:  # the newest sample, received at this very moment
+            index -= 1
         if not 0 <= index < count:
             continue
         seen[index] += 1
