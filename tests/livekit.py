@@ -92,6 +92,7 @@ class LiveHub:
         self.api.close()
         if self._proc is not None:
             self._log.close()
+            self._proc = None
 
 
 class LiveKiosk:
@@ -119,10 +120,16 @@ class LiveKiosk:
         self._proc: subprocess.Popen | None = None
 
     def start(self) -> "LiveKiosk":
-        self._log = open(self.log_file, "w")
+        self._log = open(self.log_file, "a")
         self._proc = subprocess.Popen([tool("kiosk"), "run", "--config", str(self.config_file), "--headless"],
                                       stdout=self._log, stderr=subprocess.STDOUT)
         return self
+
+    def show(self, frames: Path) -> None:
+        """Point the replay camera at another folder (takes effect at the next ``start()``)."""
+        config = yaml.safe_load(self.config_file.read_text())
+        config["camera"]["path"] = str(frames)
+        self.config_file.write_text(yaml.safe_dump(config))
 
     def alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
@@ -137,3 +144,4 @@ class LiveKiosk:
                 self._proc.wait(10)
         if self._proc is not None:
             self._log.close()
+            self._proc = None
