@@ -125,10 +125,12 @@ class LiveKiosk:
                                       stdout=self._log, stderr=subprocess.STDOUT)
         return self
 
-    def show(self, frames: Path) -> None:
-        """Point the replay camera at another folder (takes effect at the next ``start()``)."""
+    def show(self, frames: Path, repeat: int = 2) -> None:
+        """Point the replay camera at another folder, each image ``repeat`` frames in a row (takes
+        effect at the next ``start()``); a person must stay for several frames to be recognised."""
         config = yaml.safe_load(self.config_file.read_text())
         config["camera"]["path"] = str(frames)
+        config["camera"]["repeat"] = repeat
         self.config_file.write_text(yaml.safe_dump(config))
 
     def alive(self) -> bool:
