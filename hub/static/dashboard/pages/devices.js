@@ -1,7 +1,7 @@
 // Device health: one row per kiosk with its state, alarms, last message, clock skew, gallery and
 // the telemetry fields its health messages carry (DESIGN.md), whatever the device list names them.
 import { api } from "../lib/api.js";
-import { $, badge, el, fillTable } from "../lib/dom.js";
+import { $, badge, el, fillTable, link } from "../lib/dom.js";
 import { ago, count, when } from "../lib/format.js";
 import { t } from "../lib/i18n.js";
 import { register } from "../lib/router.js";
@@ -60,7 +60,7 @@ async function render() {
   $("devices-summary").textContent = views.length ? summary(views) : "";
   const stateKind = { online: "ok", offline: "bad", stale: "warn", retired: "muted", "never seen": "muted" };
   const columns = [
-    { label: t("dashboard.col.device"), value: (v) => v.d.device_id },
+    { label: t("dashboard.col.device"), value: (v) => link(`#/device?id=${encodeURIComponent(v.d.device_id)}`, v.d.device_id) },
     { label: t("dashboard.col.site"), value: (v) => (v.d.site_name ? `${v.d.site_name} (${v.d.site_id})` : v.d.site_id) },
     { label: t("dashboard.col.state"), value: (v) => {
       const problem = v.d.health_error
