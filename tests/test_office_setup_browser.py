@@ -1,0 +1,180 @@
+"""An office set up from nothing, the way an admin does it, in headless Chromium.
+
+Real parts throughout: `hub run` on a fresh SQLite database, a real Mosquitto, a real
+`kiosk run` on the replay camera showing real photos (../shared/faces), Chromium on the hub's
+dashboard. The story, each step checked before the next (each later step needs the earlier ones):
+
+1. first admin login with the one-time password `hub admin create` printed; own password chosen;
+2. a unit, two sites and a DDO;
+3. an employee CSV with two bad rows: the problems are shown, the file is fixed, accepted;
+4. three people enrolled from photos, one photo refused with its reason;
+5. a fourth person enrolled at the kiosk through the ``enrol`` command (consent, capture, signed
+   templates), from the device page;
+6. the kiosk punches all four (the fourth recognised from the kiosk's own templates);
+7. the admin sees the four punches on Today and the kiosk's health charts on its device page.
+
+Steps 2-4 go through the hub's API (the admin's session) while the org, import and photo pages
+are being built in the console-org branch; see the report of this branch.
+"""
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.browser import browser_factory, wait_for  # noqa: F401  (fixture)
+from tests.livekit import LiveHub, LiveKiosk, wait_for as wait_until
+from tests.test_dashboard_browser import log_in, open_page
+
+pytestmark = [pytest.mark.browser, pytest.mark.broker, pytest.mark.faces]
+By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium is not installed").By
+
+UNIT, SITES, DDO, DEVICE = "DIST-1", ("S-MAIN", "S-BLOCK"), "DDO-1", "kiosk-main"
+BY_PHOTO = {"DO-001": "Hamid_Karzai", "DO-002": "Benazir_Bhutto", "DO-003": "Atal_Bihari_Vajpayee"}
+AT_KIOSK = {"DO-004": "Naomi_Watts"}
+WINDOW = (1280, 1000)
+
+
+def photos(faces_dir: Path, person: str) -> list[Path]:
+    return sorted((faces_dir / "dev" / person).glob("*.jpg"))
+
+
+def link_frames(folder: Path, files: list[Path]) -> Path:
+    folder.mkdir()
+    for i, photo in enumerate(files):
+        (folder / f"{i:02d}-{photo.name}").symlink_to(photo)
+    return folder
+
+
+class Admin:
+    """The admin's own session (the browser's cookie), for the steps whose pages are not built yet."""
+
+    def __init__(self, hub: LiveHub, driver) -> None:
+        self.url = hub.url + "/api/v1"
+        cookie = driver.get_cookie("hub_session")
+        assert cookie, "the browser holds no session cookie after login"
+        self.headers = {"Cookie": f"hub_session={cookie['value']}"}
+
+    def call(self, method: str, path: str, body: dict | None = None, files=None) -> tuple[int, dict]:
+        import httpx
+
+        response = httpx.request(method, self.url + path, json=body, files=files, headers=self.headers, timeout=120)
+        return response.status_code, response.json()
+
+
+def row_of(driver, css: str) -> tuple[str, str] | None:
+    """(data-state, text) of the row, read in one go (the page redraws the table while it polls)."""
+    return driver.execute_script(
+        "const r = document.querySelector(arguments[0]); return r ? [r.dataset.state, r.innerText] : null", css)
+
+
+def table_row(driver, table_id: str, row_css: str) -> dict[str, str]:
+    """{column header: cell text} of one body row."""
+    return driver.execute_script(
+        "const t = document.getElementById(arguments[0]);"
+        "const heads = [...t.querySelectorAll('thead th')].map(th => th.innerText.trim());"
+        "const row = t.querySelector('tbody ' + arguments[1]);"
+        "return row ? Object.fromEntries([...row.cells].map((c, i) => [heads[i], c.innerText.trim()])) : {};",
+        table_id, row_css)
+
+
+def test_an_office_is_set_up_staff_enrolled_and_punches_seen(tmp_path, broker, faces_dir, browser_factory):  # noqa: F811
+    hub = LiveHub(tmp_path, broker.port, auth={"cookie_secure": False},
+                  enrolment={"photo_dir": str(tmp_path / "photos")},
+                  commands={"poll_s": 0.5, "enrol_frames": 3, "enrol_consent_s": 1.0, "enrol_timeout_s": 120.0})
+    hub.cli("init-db")
+    one_time = hub.cli("admin", "create", "root").strip().splitlines()[-1]
+    hub.start()
+    kiosk = None
+    try:
+        # 1. first login: the one-time password, then the admin's own
+        driver = browser_factory(window=WINDOW)
+        log_in(driver, hub, "root", one_time)
+        admin = Admin(hub, driver)
+
+        # 2. a unit, two sites, a DDO
+        assert admin.call("POST", "/org-units", {"unit_id": UNIT, "name": "District office", "kind": "office"})[0] == 201
+        for site_id, lat in zip(SITES, (26.85, 26.90)):
+            status, body = admin.call("POST", "/sites", {"site_id": site_id, "name": site_id, "unit_id": UNIT,
+                                                         "lat": lat, "lon": 80.95, "radius_m": 150})
+            assert status == 201, body
+        assert admin.call("POST", "/ddos", {"ddo_id": DDO, "name": "District pay", "unit_id": UNIT})[0] == 201
+
+        # 3. a CSV with two bad rows: seen, fixed, accepted
+        people = {**BY_PHOTO, **AT_KIOSK}
+        good = [f"{sid},{name.replace('_', ' ')},permanent,S-MAIN,{UNIT},{DDO}" for sid, name in people.items()]
+        header = "staff_number,name,category,home_site,unit,ddo"
+        bad = [f"DO-005,Ravi Kumar,permanent,S-NOWHERE,{UNIT},{DDO}", f"DO-006,,permanent,S-BLOCK,{UNIT},{DDO}"]
+        status, report = admin.call("POST", "/imports/employees",
+                                    files={"file": ("staff.csv", "\n".join([header, *good, *bad]).encode())})
+        assert status == 201 and report["valid_rows"] == 4
+        assert sorted(p["staff_number"] for p in report["problems"]) == ["DO-005", "DO-006"]
+        assert any("S-NOWHERE" in r for p in report["problems"] for r in p["reasons"])
+        fixed = [f"DO-005,Ravi Kumar,permanent,S-BLOCK,{UNIT},{DDO}", f"DO-006,Sita Devi,permanent,S-BLOCK,{UNIT},{DDO}"]
+        status, report = admin.call("POST", "/imports/employees",
+                                    files={"file": ("staff-fixed.csv", "\n".join([header, *good, *fixed]).encode())})
+        assert status == 201 and report["problems"] == [] and report["valid_rows"] == 6
+        status, accepted = admin.call("POST", f"/imports/employees/{report['import_id']}/accept")
+        assert status == 200 and accepted["created"] == 6
+
+        # 4. three people enrolled from photos; a photo with a face too small is refused, saying why
+        for staff_number, person in BY_PHOTO.items():
+            files = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in photos(faces_dir, person)[:-1]]
+            if staff_number == "DO-001":
+                small = Image.open(photos(faces_dir, person)[0]).convert("RGB")
+                small.thumbnail((60, 60))
+                buffer = io.BytesIO()
+                small.save(buffer, "JPEG")
+                files.append(("files", ("far-away.jpg", buffer.getvalue(), "image/jpeg")))
+            status, enrolled = admin.call("POST", f"/employees/{staff_number}/photos", files=files)
+            assert status == 200 and len(enrolled["accepted"]) == len(photos(faces_dir, person)) - 1, enrolled
+            if staff_number == "DO-001":
+                assert [(r["file"], "small" in r["note"]) for r in enrolled["refused"]] == [("far-away.jpg", True)]
+
+        # 5. the kiosk (registered as `provision device` does) shows the fourth person; enrol from the device page
+        [(kiosk_staff, kiosk_person)] = AT_KIOSK.items()
+        kiosk = LiveKiosk(tmp_path, hub, broker.port, DEVICE, "S-MAIN",
+                          link_frames(tmp_path / "at-kiosk", photos(faces_dir, kiosk_person)))
+        assert hub.api.post("/api/v1/devices", json={"device_id": DEVICE, "site_id": "S-MAIN",
+                                                     "public_key": kiosk.public_key}).status_code == 201
+        kiosk.start()
+        wait_until(lambda: hub.api.get("/api/v1/devices").json()["items"][0]["state"] == "online",
+                   "the kiosk online", logs=(kiosk.log_file,))
+        assert open_page(driver, f"#/device?id={DEVICE}") == "ready"
+        driver.find_element(By.ID, "device-enrol-employee_id").send_keys(kiosk_staff)
+        driver.find_element(By.CSS_SELECTOR, "#device-enrol button[type=submit]").click()
+        state, text = wait_for(driver, lambda d: (r := row_of(d, '#device-commands tr[data-name="enrol"]'))
+                               and r[0] in ("ok", "failed") and r, timeout_s=180,
+                               message="the enrol command's result on the device page")
+        assert state == "ok", text
+        assert "3 templates added" in text and kiosk_staff in text
+
+        # 6. the kiosk punches the person it enrolled, then (next run, other people in front) the other three
+        def punched() -> set[str]:
+            return {p["employee_id"] for p in hub.api.get("/api/v1/punches", params={"limit": 100}).json()["items"]}
+
+        wait_until(lambda: kiosk_staff in punched(), "a punch of the person enrolled at the kiosk",
+                   timeout_s=180, logs=(kiosk.log_file, hub.log_file))
+        kiosk.stop()
+        kiosk.show(link_frames(tmp_path / "probes", [photos(faces_dir, p)[-1] for p in BY_PHOTO.values()]),
+                   repeat=8)
+        kiosk.start()
+        wait_until(lambda: punched() == set(people), "punches of all four", timeout_s=240,
+                   logs=(kiosk.log_file, hub.log_file))
+
+        # 7. Today shows the four punches; the device page draws the kiosk's health. The page is opened
+        # afresh: the dashboard takes the hub's day at login, and before any site existed that day was UTC's.
+        driver.refresh()
+        wait_for(driver, lambda d: d.execute_script("return document.body.dataset.screen") == "app", message="app")
+        assert open_page(driver, "#/today") == "ready"
+        today = table_row(driver, "today-table", f'tr[data-unit="{UNIT}"]')
+        assert today["Employees"] == "6" and int(today["Present"]) + int(today["Late"]) == 4, today
+        assert open_page(driver, f"#/device?id={DEVICE}") == "ready"
+        charts = {f.get_attribute("data-series"): int(f.get_attribute("data-points"))
+                  for f in driver.find_elements(By.CSS_SELECTOR, "#device-charts figure")}
+        assert charts["clock_skew_s"] > 0 and charts["outbox_depth"] > 0, charts
+    finally:
+        if kiosk is not None:
+            kiosk.stop()
+        hub.stop()
