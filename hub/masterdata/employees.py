@@ -6,7 +6,7 @@ galleries and bumps the versions of exactly the sites affected; a new name
 is content every kiosk that knows the person must get.
 """
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.db import Ddo, Employee, EmployeeAllowedSite, OrgUnit, Site
@@ -25,20 +25,44 @@ def get_employee(session: Session, employee_id: str) -> Employee:
     return employee
 
 
-def list_employees(
-    session: Session, *, visible_units: set[str] | None = None, unit_id: str | None = None,
-    site_id: str | None = None, active: bool | None = None, limit: int = 100, after: str | None = None,
-) -> list[Employee]:
-    """By staff number; ``visible_units`` None = all; ``after`` pages on from a staff number."""
-    query = select(Employee).order_by(Employee.employee_id).limit(limit)
+def _filtered(query, *, visible_units, unit_id, site_id, active, search):
+    """``query`` narrowed to the caller's units and the given filters (one place for list and count)."""
     if visible_units is not None:
         query = query.where(Employee.unit_id.in_(sorted(visible_units)))
     for column, value in ((Employee.unit_id, unit_id), (Employee.home_site_id, site_id), (Employee.active, active)):
         if value is not None:
             query = query.where(column == value)
+    if search:
+        # staff numbers by prefix (an index range), names by any part, case-insensitive
+        pattern = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(or_(Employee.employee_id.like(f"{pattern}%", escape="\\"),
+                                func.lower(Employee.name).like(f"%{pattern.lower()}%", escape="\\")))
+    return query
+
+
+def list_employees(
+    session: Session, *, visible_units: set[str] | None = None, unit_id: str | None = None,
+    site_id: str | None = None, active: bool | None = None, limit: int = 100, after: str | None = None,
+    search: str | None = None, offset: int = 0,
+) -> list[Employee]:
+    """By staff number; ``visible_units`` None = all; ``after`` pages on from a staff number (keyset,
+    what scripts should use), ``offset`` skips rows (what a page with Previous/Next uses); ``search``
+    matches a staff-number prefix or any part of the name."""
+    query = _filtered(select(Employee), visible_units=visible_units, unit_id=unit_id, site_id=site_id,
+                      active=active, search=search)
     if after is not None:
         query = query.where(Employee.employee_id > after)
-    return list(session.scalars(query))
+    return list(session.scalars(query.order_by(Employee.employee_id).offset(offset).limit(limit)))
+
+
+def count_employees(
+    session: Session, *, visible_units: set[str] | None = None, unit_id: str | None = None,
+    site_id: str | None = None, active: bool | None = None, search: str | None = None,
+) -> int:
+    """How many employees ``list_employees`` would page through with the same filters."""
+    query = _filtered(select(func.count()).select_from(Employee), visible_units=visible_units, unit_id=unit_id,
+                      site_id=site_id, active=active, search=search)
+    return session.scalar(query) or 0
 
 
 def allowed_sites(session: Session, employee_id: str) -> list[str]:

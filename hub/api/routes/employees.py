@@ -42,6 +42,7 @@ class EmployeeDetail(EmployeeOut):
 
 class EmployeeList(BaseModel):
     items: list[EmployeeOut]
+    total: int | None = None  # how many match the filters (given when ``count=true``)
 
 
 class EmployeeChange(BaseModel):
@@ -77,10 +78,16 @@ def list_employees(
     active: bool | None = None,
     after: Annotated[str | None, Query(description="the last staff number of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    q: Annotated[str | None, Query(max_length=100, description="a staff-number prefix or any part of the name")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="rows to skip (pages with Previous/Next)")] = 0,
+    count: Annotated[bool, Query(description="also say how many match (one more query)")] = False,
 ) -> EmployeeList:
-    rows = employees.list_employees(session, visible_units=visible_unit_ids(user, session), unit_id=unit_id,
-                                    site_id=site_id, active=active, limit=limit, after=after)
-    return EmployeeList(items=[out(session, e) for e in rows])
+    """Staff by staff number, searchable and paged (``after`` for scripts, ``offset`` for pages)."""
+    filters = {"visible_units": visible_unit_ids(user, session), "unit_id": unit_id, "site_id": site_id,
+               "active": active, "search": (q or "").strip() or None}
+    rows = employees.list_employees(session, **filters, limit=limit, after=after, offset=offset)
+    total = employees.count_employees(session, **filters) if count else None
+    return EmployeeList(items=[out(session, e) for e in rows], total=total)
 
 
 @router.get("/{employee_id}")
