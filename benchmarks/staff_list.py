@@ -11,6 +11,7 @@ under 300 ms for the first page and for each search.
 """
 
 import argparse
+import os
 import platform
 import secrets
 import statistics
@@ -119,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
              f"{args.employees:,} employees in 100 offices; `GET /api/v1/employees?limit=50&count=true[&q=...]` "
              f"through FastAPI's TestClient as the admin, median and worst of {args.repeats} after one warm-up. "
              f"Target: under 300 ms. Machine: {platform.machine()}, Python {platform.python_version()}, "
-             "2 cores shared with other work. Rerun: `python -m benchmarks.staff_list`.", "",
+             f"2 cores shared with other work (load average {os.getloadavg()[0]:.1f} at the end). Rerun: `python -m benchmarks.staff_list`.", "",
              "| database | request | q | matches | median ms | max ms |", "|---|---|---|---:|---:|---:|"]
     for db, rows in results.items():
         lines += [f"| {db} | {label} | {q or ''} | {total:,} | {median:.0f} | {worst:.0f} |"

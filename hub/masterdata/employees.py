@@ -70,6 +70,16 @@ def allowed_sites(session: Session, employee_id: str) -> list[str]:
         EmployeeAllowedSite.employee_id == employee_id).order_by(EmployeeAllowedSite.site_id)))
 
 
+def allowed_sites_of(session: Session, employee_ids: list[str]) -> dict[str, list[str]]:
+    """``allowed_sites`` for a whole page of employees in one query (not one per row)."""
+    found: dict[str, list[str]] = {e: [] for e in employee_ids}
+    rows = session.execute(select(EmployeeAllowedSite.employee_id, EmployeeAllowedSite.site_id).where(
+        EmployeeAllowedSite.employee_id.in_(employee_ids)).order_by(EmployeeAllowedSite.site_id)) if employee_ids else []
+    for employee_id, site_id in rows:
+        found[employee_id].append(site_id)
+    return found
+
+
 def create_employee(session: Session, data: EmployeeIn) -> Employee:
     if session.get(Employee, data.employee_id) is not None:
         raise Conflict(f"employee {data.employee_id} exists")

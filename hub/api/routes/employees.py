@@ -50,10 +50,12 @@ class EmployeeChange(BaseModel):
     gallery_versions: dict[str, int]
 
 
-def out(session: Session, row: Employee) -> EmployeeOut:
+def out(session: Session, row: Employee, allowed: list[str] | None = None) -> EmployeeOut:
+    """``allowed``: the allowed sites when the caller fetched them for a whole page already."""
     return EmployeeOut(
         employee_id=row.employee_id, name=row.name, category=row.category, home_site_id=row.home_site_id,
-        allowed_site_ids=employees.allowed_sites(session, row.employee_id), unit_id=row.unit_id,
+        allowed_site_ids=allowed if allowed is not None else employees.allowed_sites(session, row.employee_id),
+        unit_id=row.unit_id,
         ddo_id=row.ddo_id, mobile=row.mobile, active=row.active,
     )
 
@@ -87,7 +89,8 @@ def list_employees(
                "active": active, "search": (q or "").strip() or None}
     rows = employees.list_employees(session, **filters, limit=limit, after=after, offset=offset)
     total = employees.count_employees(session, **filters) if count else None
-    return EmployeeList(items=[out(session, e) for e in rows], total=total)
+    allowed = employees.allowed_sites_of(session, [e.employee_id for e in rows])
+    return EmployeeList(items=[out(session, e, allowed[e.employee_id]) for e in rows], total=total)
 
 
 @router.get("/{employee_id}")
