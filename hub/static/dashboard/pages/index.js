@@ -7,3 +7,6 @@ import "./daily.js";
 import "./muster.js";
 import "./payroll.js";
 import "./history.js";
+
+import "./org.js";
+import "./staff.js";
