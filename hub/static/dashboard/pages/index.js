@@ -7,6 +7,9 @@ import "./daily.js";
 import "./muster.js";
 import "./payroll.js";
 import "./history.js";
+
+import "./org.js";
+import "./staff.js";
 import "./users.js";
 import "./audit.js";
 import "./device.js";

@@ -1,0 +1,183 @@
+"""The admin console's organisation and staff pages in headless Chromium, on a real hub (SQLite).
+
+One hub and one logged-in admin browser for the module. Every form is first sent with bad input:
+the hub's refusal (the same pydantic rules as the CLI and CSV import) appears beside the field
+and nothing is written; then good input is saved and shows in the list.
+"""
+
+import pytest
+
+from hub.masterdata import employees, sites
+from hub.masterdata.fields import EmployeeIn, SitePatch
+from tests.browser import ServedApp, browser_factory, chromium, chromium_available, wait_for  # noqa: F401
+from tests.hub_api_kit import HubApi, seed_org
+from tests.hub_db import sqlite_engine
+from tests.test_dashboard_browser import WINDOW, fill, log_in, open_page, rows
+
+pytestmark = pytest.mark.browser
+By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium is not installed").By
+Select = pytest.importorskip("selenium.webdriver.support.ui", reason="selenium is not installed").Select
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory):
+    """(driver logged in as admin, HubApi) on a hub with seed_org, two placed sites and 120 more staff."""
+    why = chromium_available()
+    if why:
+        pytest.skip(why)
+    root = tmp_path_factory.mktemp("console")
+    api = HubApi(root, sqlite_engine(root))
+    with api.sessions.begin() as session:
+        seed_org(session)
+        sites.update_site(session, "S-PHC1", SitePatch(lat=26.8467, lon=80.9462, radius_m=150))
+        sites.update_site(session, "S-PHC2", SitePatch(lat=26.8500, lon=80.9500, radius_m=100))
+        for n in range(1, 121):
+            employees.create_employee(session, EmployeeIn(employee_id=f"H{1000 + n}", name=f"Worker {n:03d}",
+                                                          home_site_id="S-PHC1", unit_id="PHC-1"))
+    one_time = api.add_user("root", "admin")
+    with ServedApp(api.app) as served, chromium(window=WINDOW) as driver:
+        log_in(driver, served, "root", one_time)
+        yield driver, api
+    api.close()
+
+
+def count(api: HubApi, path: str) -> int:
+    with api.client(api.token) as client:
+        return len(client.get(f"/api/v1{path}").json()["items"])
+
+
+def field_error(driver, name: str) -> str:
+    box = driver.find_element(By.ID, f"org-{name}-error")
+    return box.text if box.is_displayed() else ""
+
+
+def submit_org(driver) -> None:
+    driver.find_element(By.CSS_SELECTOR, "#org-form button[type=submit]").click()
+
+
+def wait_error(driver, name: str) -> str:
+    return wait_for(driver, lambda d: field_error(d, name), message=f"error beside {name}")
+
+
+def test_units_form_refuses_bad_input_beside_the_field_then_saves(console):
+    driver, api = console
+    assert open_page(driver, "#/org?tab=units") == "ready"
+    assert set(rows_by_id(driver)) == {"HEALTH", "PHC-1", "PHC-2", "EDU", "SCH-1"}
+    before = count(api, "/org-units")
+    fill(driver, "org-unit_id", "X" * 65)  # longer than any id may be
+    fill(driver, "org-name", "Block office")
+    submit_org(driver)
+    assert "64" in wait_error(driver, "unit_id")
+    assert field_error(driver, "name") == ""
+    assert driver.find_element(By.ID, "org-unit_id").get_attribute("aria-invalid") == "true"
+    assert count(api, "/org-units") == before  # nothing written
+
+    fill(driver, "org-unit_id", "BLK-1")
+    driver.find_element(By.ID, "org-name").clear()
+    submit_org(driver)
+    assert wait_error(driver, "name")  # name missing: refused by the hub, shown beside it
+    assert count(api, "/org-units") == before
+
+    fill(driver, "org-name", "Block office")
+    Select(driver.find_element(By.ID, "org-parent_id")).select_by_value("HEALTH")
+    submit_org(driver)
+    wait_for(driver, lambda d: "BLK-1" in rows_by_id(d), message="new unit listed")
+    assert "Block office" in rows_by_id(driver)["BLK-1"] and "HEALTH" in rows_by_id(driver)["BLK-1"]
+    assert count(api, "/org-units") == before + 1
+
+
+def test_ddo_form(console):
+    driver, api = console
+    assert open_page(driver, "#/org?tab=ddos") == "ready"
+    before = count(api, "/ddos")
+    fill(driver, "org-ddo_id", "DDO-B")
+    submit_org(driver)
+    assert wait_error(driver, "name")
+    assert count(api, "/ddos") == before
+    fill(driver, "org-name", "Block pay")
+    submit_org(driver)
+    wait_for(driver, lambda d: "DDO-B" in rows_by_id(d), message="new DDO listed")
+    assert count(api, "/ddos") == before + 1
+
+
+def test_site_form_with_geofence_drawing_and_shift_settings(console):
+    driver, api = console
+    assert open_page(driver, "#/org?tab=sites") == "ready"
+    before = count(api, "/sites")
+    fill(driver, "org-site_id", "S-BLK")
+    fill(driver, "org-name", "Block HQ")
+    fill(driver, "org-lat", "123")      # beyond 90
+    fill(driver, "org-lon", "80.9480")
+    fill(driver, "org-radius_m", "-5")  # not > 0
+    fill(driver, "org-timezone", "Mars/Olympus")
+    submit_org(driver)
+    assert "90" in wait_error(driver, "lat")
+    assert "0" in field_error(driver, "radius_m") and "time zone" in field_error(driver, "timezone")
+    assert field_error(driver, "lon") == ""
+    assert count(api, "/sites") == before
+
+    fill(driver, "org-lat", "26.8480")
+    fill(driver, "org-radius_m", "120")
+    fill(driver, "org-timezone", "Asia/Kolkata")
+    # the drawing follows the typed coordinates: own circle and both neighbours, nothing fetched
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, '#org-map circle.fence-own[data-site="S-BLK"]'),
+             message="own circle")
+    neighbours = {c.get_attribute("data-site") for c in driver.find_elements(By.CSS_SELECTOR, "#org-map circle.fence-other")}
+    assert neighbours == {"S-PHC1", "S-PHC2"}
+    own_r = float(driver.find_element(By.CSS_SELECTOR, "#org-map circle.fence-own").get_attribute("r"))
+    phc1_r = float(driver.find_element(By.CSS_SELECTOR, '#org-map circle[data-site="S-PHC1"]').get_attribute("r"))
+    assert own_r / phc1_r == pytest.approx(120 / 150, rel=0.01)  # one scale for every circle
+    driver.execute_script("document.getElementById('org-shift_start').value = '09:30';"
+                          "document.getElementById('org-cutoff').value = '11:00';")
+    Select(driver.find_element(By.ID, "org-phone_policy")).select_by_value("never")
+    submit_org(driver)
+    wait_for(driver, lambda d: "S-BLK" in rows_by_id(d), message="new site listed")
+    row = rows_by_id(driver)["S-BLK"]
+    assert "26.848, 80.948 · 120 m" in row and "09:30" in row and "11:00" in row and "never" in row
+    assert count(api, "/sites") == before + 1
+
+    # edit: the cut-off of an existing site; the code cannot change
+    driver.find_element(By.CSS_SELECTOR, '#org-table tr[data-id="S-PHC1"] button.edit').click()
+    assert driver.find_element(By.ID, "org-site_id").get_attribute("readonly") is not None
+    assert driver.find_element(By.ID, "org-lat").get_attribute("value") == "26.8467"
+    fill(driver, "org-min_gap_min", "-1")
+    submit_org(driver)
+    assert wait_error(driver, "min_gap_min")
+    fill(driver, "org-min_gap_min", "30")
+    driver.execute_script("document.getElementById('org-cutoff').value = '12:30';")
+    submit_org(driver)
+    wait_for(driver, lambda d: "12:30" in rows_by_id(d).get("S-PHC1", ""), message="cut-off changed")
+
+
+def rows_by_id(driver) -> dict[str, str]:
+    """Row text by data-id, read in one script call (the table may be redrawn between calls)."""
+    return driver.execute_script(
+        "return Object.fromEntries([...document.querySelectorAll('#org-table tbody tr[data-id]')]"
+        ".map(tr => [tr.dataset.id, tr.innerText]));")
+
+
+def test_staff_list_searches_and_pages_on_the_server(console):
+    driver, _ = console
+    assert open_page(driver, "#/staff") == "ready"
+    assert "124 staff" in driver.find_element(By.ID, "staff-summary").text  # 4 seeded + 120
+    assert len(rows(driver, "staff-table")) == 50
+    assert driver.find_element(By.CSS_SELECTOR, "#staff-pager .pager-range").text == "1–50 of 124"
+    driver.find_element(By.CSS_SELECTOR, "#staff-pager .pager-next").click()
+    wait_for(driver, lambda d: "offset=50" in d.find_element(By.ID, "screen-app").get_attribute("data-route")
+             and d.find_element(By.ID, "screen-app").get_attribute("data-state") == "ready", message="page 2")
+    assert driver.find_element(By.CSS_SELECTOR, "#staff-pager .pager-range").text == "51–100 of 124"
+
+    fill(driver, "staff-q", "worker 11")
+    driver.find_element(By.CSS_SELECTOR, "#page-staff form.search button").click()
+    wait_for(driver, lambda d: "q=worker" in d.find_element(By.ID, "screen-app").get_attribute("data-route")
+             and d.find_element(By.ID, "screen-app").get_attribute("data-state") == "ready", message="search")
+    assert set(rows(driver, "staff-table")) == {f"H{1110 + n}" for n in range(10)}
+    assert driver.find_element(By.CSS_SELECTOR, "#staff-pager .pager-next").get_attribute("disabled") is not None
+
+    driver.find_element(By.CSS_SELECTOR, '#staff-table tr[data-employee="H1112"] a').click()
+    wait_for(driver, lambda d: "Worker 112 (H1112)" in d.find_element(By.ID, "staff-person").text, message="person")
+    person = driver.find_element(By.ID, "staff-person").text
+    assert "S-PHC1" in person and "not enrolled yet" in person
+
+    assert open_page(driver, "#/staff?q=nobody-like-this") == "ready"
+    assert "Nothing matches" in driver.find_element(By.ID, "staff-table").text
