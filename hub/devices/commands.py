@@ -93,6 +93,11 @@ def list_commands(session: Session, device_id: str, *, limit: int = 50) -> list[
     return list(session.scalars(query))
 
 
+def has_queued(session: Session) -> bool:
+    """Whether any command waits to be sent (one indexed read; the sender asks it every tick)."""
+    return session.scalar(select(DeviceCommand.id).where(DeviceCommand.state == "queued").limit(1)) is not None
+
+
 def expire_due(session: Session, now: datetime) -> int:
     """Queued commands past ``expires_at`` become ``expired`` (never sent); the caller commits."""
     result = session.execute(

@@ -69,6 +69,8 @@ class CommandSender:
         """Expire, claim and publish; returns how many were published."""
         now = self._clock()
         with self._session_factory() as session:
+            if not commands.has_queued(session):  # the usual case: a read only, no write lock every tick
+                return 0
             expired = commands.expire_due(session, now)
             claimed = commands.claim_due(session, now, stale_after_s=self.config.health.stale_after_s)
             session.commit()
