@@ -10,3 +10,4 @@ import "./history.js";
 
 import "./org.js";
 import "./staff.js";
+import "./import.js";
