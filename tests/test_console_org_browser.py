@@ -36,6 +36,13 @@ def console(tmp_path_factory):
                                                           home_site_id="S-PHC1", unit_id="PHC-1"))
     one_time = api.add_user("root", "admin")
     with ServedApp(api.app) as served, chromium(window=WINDOW) as driver:
+        driver.get(served.url + "/")  # the bare address leads to the dashboard's login
+        wait_for(driver, lambda d: d.current_url == served.url + "/dashboard/"
+                 and d.execute_script("return document.body.dataset.screen") == "login", message="redirected")
+        driver.get(served.url + "/dashboard/no-such-page")  # a friendly page, with a way back
+        assert "Page not found" in driver.find_element(By.TAG_NAME, "h2").text
+        driver.find_element(By.CSS_SELECTOR, 'a[href="/dashboard/"]').click()
+        wait_for(driver, lambda d: d.execute_script("return document.body.dataset.screen") == "login", message="back")
         log_in(driver, served, "root", one_time)
         yield driver, api
     api.close()
@@ -181,3 +188,45 @@ def test_staff_list_searches_and_pages_on_the_server(console):
 
     assert open_page(driver, "#/staff?q=nobody-like-this") == "ready"
     assert "Nothing matches" in driver.find_element(By.ID, "staff-table").text
+
+
+def employee_count(api: HubApi) -> int:
+    with api.client(api.token) as client:
+        return client.get("/api/v1/employees", params={"limit": 1, "count": "true"}).json()["total"]
+
+
+def test_import_lists_every_bad_row_writes_nothing_then_accepts_the_fixed_file(console, tmp_path):
+    driver, api = console
+    assert open_page(driver, "#/import") == "ready"
+    header = "staff_number,name,category,home_site,unit,mobile\n"
+    bad = tmp_path / "staff.csv"
+    bad.write_text(header + "N001,New One,permanent,S-PHC1,PHC-1,\n"
+                   "N002,New Two,boss,S-NOWHERE,PHC-1,\n"          # line 3: two reasons
+                   "N003,,permanent,S-PHC1,PHC-1,+9112\n")         # line 4: no name, bad mobile
+    before = employee_count(api)
+    driver.find_element(By.ID, "import-file").send_keys(str(bad))
+    driver.find_element(By.ID, "import-upload").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#import-problems tbody tr[data-line]"), message="report")
+    problems = {tr.get_attribute("data-line"): tr.text for tr in
+                driver.find_elements(By.CSS_SELECTOR, "#import-problems tbody tr[data-line]")}
+    assert set(problems) == {"3", "4"}
+    assert "N002" in problems["3"] and len(driver.find_elements(By.CSS_SELECTOR, '#import-problems tr[data-line="3"] li')) >= 2
+    assert len(driver.find_elements(By.CSS_SELECTOR, '#import-problems tr[data-line="4"] li')) >= 2
+    assert "3 rows: 1 good" in driver.find_element(By.ID, "import-summary").text
+    assert driver.find_element(By.ID, "import-progress").get_attribute("value") == "100"
+    assert employee_count(api) == before  # nothing written on upload
+
+    good = tmp_path / "staff-fixed.csv"
+    good.write_text(header + "N001,New One,permanent,S-PHC1,PHC-1,\n"
+                    "N002,New Two,contract,S-PHC2,PHC-2,\nN003,New Three,permanent,S-PHC1,PHC-1,+919812345670\n")
+    driver.find_element(By.ID, "import-file").clear()
+    driver.find_element(By.ID, "import-file").send_keys(str(good))
+    driver.find_element(By.ID, "import-upload").click()
+    wait_for(driver, lambda d: "Every row is good" in d.find_element(By.ID, "import-problems").text, message="fixed")
+    assert employee_count(api) == before
+    accept = driver.find_element(By.ID, "import-accept")
+    assert accept.text == "Accept and write 3 rows"
+    accept.click()
+    wait_for(driver, lambda d: d.find_element(By.ID, "import-done").is_displayed(), message="accepted")
+    assert "3 new" in driver.find_element(By.ID, "import-done").text
+    assert employee_count(api) == before + 3

@@ -70,6 +70,15 @@ api_router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"])
 
 # --- the page -----------------------------------------------------------------------
 
+root_router = APIRouter(dependencies=[Depends(public)], include_in_schema=False)
+
+
+@root_router.get("/")
+def root_redirect() -> RedirectResponse:
+    """The hub's bare address leads people to the dashboard (its login page)."""
+    return RedirectResponse("/dashboard/")
+
+
 @page_router.get("")
 def page_redirect() -> RedirectResponse:
     return RedirectResponse("/dashboard/")
@@ -160,5 +169,6 @@ def today(request: Request, session: SessionDep, user: OfficerDep,
 
 
 router = APIRouter()
+router.include_router(root_router)
 router.include_router(page_router)
 router.include_router(api_router)

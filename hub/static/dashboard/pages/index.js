@@ -10,6 +10,7 @@ import "./history.js";
 
 import "./org.js";
 import "./staff.js";
+import "./import.js";
 import "./users.js";
 import "./audit.js";
 import "./device.js";
