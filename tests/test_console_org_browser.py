@@ -258,3 +258,28 @@ def test_hindi_labels_from_the_shared_catalogue_and_a_print_stylesheet(console):
         assert shown[:2] == ["none", "none"] and shown[2] != "none"
     finally:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+def test_enrolment_from_photos_gives_a_verdict_per_photo(console, faces_dir):
+    driver, api = console
+    good, no_face = faces_dir / "dev" / "Antonio_Banderas" / "2.jpg", faces_dir / "dev" / "Chan_Gailey" / "2.jpg"
+    for photo in (good, no_face):
+        if not photo.exists():
+            pytest.skip(f"{photo} is not in the shared photos")
+    assert open_page(driver, "#/photos?employee_id=NOPE") == "ready"
+    driver.find_element(By.ID, "photos-files").send_keys(f"{good}\n{no_face}")
+    driver.find_element(By.ID, "photos-send").click()  # an unknown person: said beside the field
+    wait_for(driver, lambda d: "NOPE" in text_of(d, "#photos-employee-error"), message="unknown person")
+    assert driver.find_elements(By.CSS_SELECTOR, "#photos-results li") == []
+
+    fill(driver, "photos-employee", "H1001")
+    driver.find_element(By.ID, "photos-send").click()
+    wait_for(driver, lambda d: "1 of 2 photos accepted" in text_of(d, "#photos-status"), message="verdicts",
+             timeout_s=120)
+    verdicts = driver.execute_script("return [...document.querySelectorAll('#photos-results li')]"
+                                     ".map(li => [li.dataset.file, li.dataset.verdict, li.innerText])")
+    assert [(f, v) for f, v, _ in verdicts] == [("2.jpg", "accepted"), ("2.jpg", "refused")]
+    assert "face" in verdicts[1][2].lower()  # the reason: no face found
+    assert driver.find_element(By.ID, "photos-progress").get_attribute("value") == "2"
+    with api.client(api.token) as client:
+        assert client.get("/api/v1/employees/H1001").json()["templates"] == 1

@@ -11,3 +11,4 @@ import "./history.js";
 import "./org.js";
 import "./staff.js";
 import "./import.js";
+import "./photos.js";
