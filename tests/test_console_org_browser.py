@@ -230,3 +230,56 @@ def test_import_lists_every_bad_row_writes_nothing_then_accepts_the_fixed_file(c
     wait_for(driver, lambda d: d.find_element(By.ID, "import-done").is_displayed(), message="accepted")
     assert "3 new" in driver.find_element(By.ID, "import-done").text
     assert employee_count(api) == before + 3
+
+
+def text_of(driver, css: str) -> str:
+    """An element's text read in one script call (the menu and forms are rebuilt on a language change)."""
+    return driver.execute_script("const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", css)
+
+
+def test_hindi_labels_from_the_shared_catalogue_and_a_print_stylesheet(console):
+    driver, _ = console
+    assert open_page(driver, "#/org?tab=sites") == "ready"
+    Select(driver.find_element(By.ID, "lang")).select_by_value("hi")
+    wait_for(driver, lambda d: text_of(d, '#nav a[data-page="org"]') == "संगठन", message="Hindi menu")
+    wait_for(driver, lambda d: "कार्यस्थल कोड" in text_of(d, "#org-form"), message="Hindi form")
+    assert driver.execute_script("return document.documentElement.lang") == "hi"
+    assert driver.find_element(By.ID, "logout").text == "लॉग आउट"
+    Select(driver.find_element(By.ID, "lang")).select_by_value("en")
+    wait_for(driver, lambda d: text_of(d, '#nav a[data-page="org"]') == "Organisation", message="English")
+    wait_for(driver, lambda d: "Site code" in text_of(d, "#org-form"), message="English form")
+
+    # on paper: the report without menu, filters or buttons
+    assert open_page(driver, "#/exceptions?from=2026-04-07&to=2026-04-07") == "ready"
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": "print"})
+    try:
+        shown = driver.execute_script(
+            "return ['nav', 'form-exceptions', 'exc-table'].map(id => getComputedStyle(document.getElementById(id)).display)")
+        assert shown[:2] == ["none", "none"] and shown[2] != "none"
+    finally:
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+
+
+def test_enrolment_from_photos_gives_a_verdict_per_photo(console, faces_dir):
+    driver, api = console
+    good, no_face = faces_dir / "dev" / "Antonio_Banderas" / "2.jpg", faces_dir / "dev" / "Chan_Gailey" / "2.jpg"
+    for photo in (good, no_face):
+        if not photo.exists():
+            pytest.skip(f"{photo} is not in the shared photos")
+    assert open_page(driver, "#/photos?employee_id=NOPE") == "ready"
+    driver.find_element(By.ID, "photos-files").send_keys(f"{good}\n{no_face}")
+    driver.find_element(By.ID, "photos-send").click()  # an unknown person: said beside the field
+    wait_for(driver, lambda d: "NOPE" in text_of(d, "#photos-employee-error"), message="unknown person")
+    assert driver.find_elements(By.CSS_SELECTOR, "#photos-results li") == []
+
+    fill(driver, "photos-employee", "H1001")
+    driver.find_element(By.ID, "photos-send").click()
+    wait_for(driver, lambda d: "1 of 2 photos accepted" in text_of(d, "#photos-status"), message="verdicts",
+             timeout_s=120)
+    verdicts = driver.execute_script("return [...document.querySelectorAll('#photos-results li')]"
+                                     ".map(li => [li.dataset.file, li.dataset.verdict, li.innerText])")
+    assert [(f, v) for f, v, _ in verdicts] == [("2.jpg", "accepted"), ("2.jpg", "refused")]
+    assert "face" in verdicts[1][2].lower()  # the reason: no face found
+    assert driver.find_element(By.ID, "photos-progress").get_attribute("value") == "2"
+    with api.client(api.token) as client:
+        assert client.get("/api/v1/employees/H1001").json()["templates"] == 1

@@ -11,6 +11,7 @@ import "./history.js";
 import "./org.js";
 import "./staff.js";
 import "./import.js";
+import "./photos.js";
 import "./users.js";
 import "./audit.js";
 import "./device.js";

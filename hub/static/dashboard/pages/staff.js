@@ -30,7 +30,8 @@ function personPanel(p) {
       row("dashboard.staff.mobile", p.mobile),
       row("dashboard.staff.enrolment", p.templates ? t("dashboard.staff.photos", { n: p.templates }) : t("dashboard.staff.not_enrolled")),
       row("dashboard.staff.galleries", p.gallery_sites.join(", ") || null))),
-    link(`#/history?${query({ employee_id: p.employee_id })}`, t("dashboard.staff.history")),
+    el("p", {}, link(`#/history?${query({ employee_id: p.employee_id })}`, t("dashboard.staff.history")), " · ",
+      link(`#/photos?${query({ employee_id: p.employee_id })}`, t("dashboard.nav.photos"))),
   ];
 }
 
