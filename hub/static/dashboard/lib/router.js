@@ -91,6 +91,6 @@ export async function render() {
 /** Rebuild the navigation for ``role`` from the registered pages. */
 export function buildNav(role) {
   const nav = $("nav");
-  nav.replaceChildren(...pages().filter((p) => p.roles.includes(role)).map((p) =>
+  nav.replaceChildren(...pages().filter((p) => p.nav && p.roles.includes(role)).map((p) =>
     el("a", { href: `#/${p.name}`, data: { page: p.name, i18n: p.nav }, text: t(p.nav) })));
 }

@@ -12,3 +12,4 @@ import "./org.js";
 import "./staff.js";
 import "./import.js";
 import "./photos.js";
+import "./staff-form.js";
