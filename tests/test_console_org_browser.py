@@ -319,3 +319,25 @@ def test_add_and_change_a_person_with_choices_from_the_master_data(console):
     Select(driver.find_element(By.ID, "person-ddo_id")).select_by_value("DDO-H")
     driver.find_element(By.CSS_SELECTOR, "#person-form button[type=submit]").click()
     wait_for(driver, lambda d: "DDO-H" in text_of(d, "#staff-person"), message="changed DDO")
+
+
+def test_an_empty_hub_says_what_to_do_next_with_a_link_to_the_page_that_does_it(tmp_path):
+    """A brand-new hub: no units, no DDOs, no staff. Each page names the next step and links to it."""
+    api = HubApi(tmp_path, sqlite_engine(tmp_path))
+    one_time = api.add_user("first", "admin")
+    with ServedApp(api.app) as served, chromium(window=WINDOW) as driver:
+        log_in(driver, served, "first", one_time)
+        assert open_page(driver, "#/daily") == "ready"
+        assert "no units yet" in text_of(driver, "#daily-empty")
+        driver.find_element(By.CSS_SELECTOR, '#daily-empty a[href="#/org"]').click()
+        wait_for(driver, lambda d: d.find_element(By.ID, "screen-app").get_attribute("data-page") == "org"
+                 and d.find_element(By.ID, "screen-app").get_attribute("data-state") == "ready", message="org page")
+        assert "Create a department first" in text_of(driver, "#org-table")
+        assert open_page(driver, "#/payroll") == "ready"
+        assert driver.find_elements(By.CSS_SELECTOR, '#payroll-empty a[href="#/org?tab=ddos"]')
+        assert open_page(driver, "#/staff") == "ready"
+        assert "Set up units and duty sites first" in text_of(driver, "#staff-table")
+        assert driver.find_elements(By.CSS_SELECTOR, '#staff-table a[href="#/org?tab=units"]')
+        assert open_page(driver, "#/today") == "ready"
+        assert driver.find_elements(By.CSS_SELECTOR, '#today-table a[href="#/staff"]')
+    api.close()
