@@ -283,3 +283,61 @@ def test_enrolment_from_photos_gives_a_verdict_per_photo(console, faces_dir):
     assert driver.find_element(By.ID, "photos-progress").get_attribute("value") == "2"
     with api.client(api.token) as client:
         assert client.get("/api/v1/employees/H1001").json()["templates"] == 1
+
+
+def test_add_and_change_a_person_with_choices_from_the_master_data(console):
+    driver, api = console
+    assert open_page(driver, "#/staff") == "ready"
+    driver.find_element(By.ID, "staff-new").click()
+    wait_for(driver, lambda d: d.find_element(By.ID, "screen-app").get_attribute("data-page") == "person"
+             and d.find_element(By.ID, "screen-app").get_attribute("data-state") == "ready", message="person form")
+    sites = [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#person-home_site_id option")]
+    assert {"S-PHC1", "S-PHC2", "S-SCH1"} <= set(sites)
+    ddos = [o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#person-ddo_id option")]
+    assert {"DDO-H", "DDO-E"} <= set(ddos)
+    before = employee_count(api)
+    fill(driver, "person-employee_id", "P0001")
+    fill(driver, "person-mobile", "98123")  # not +91 and ten digits; and no name
+    Select(driver.find_element(By.ID, "person-home_site_id")).select_by_value("S-PHC2")
+    driver.find_element(By.CSS_SELECTOR, "#person-form button[type=submit]").click()
+    wait_for(driver, lambda d: "+91" in text_of(d, "#person-mobile-error"), message="mobile refused")
+    assert text_of(driver, "#person-name-error")
+    assert employee_count(api) == before
+
+    fill(driver, "person-name", "Priya Nair")
+    fill(driver, "person-mobile", "+919812300001")
+    Select(driver.find_element(By.ID, "person-unit_id")).select_by_value("PHC-2")
+    Select(driver.find_element(By.ID, "person-allowed_site_ids")).select_by_value("S-PHC1")
+    driver.find_element(By.CSS_SELECTOR, "#person-form button[type=submit]").click()
+    wait_for(driver, lambda d: "Priya Nair (P0001)" in text_of(d, "#staff-person"), message="saved person")
+    assert "S-PHC1" in text_of(driver, "#staff-person") and "PHC-2" in text_of(driver, "#staff-person")
+    assert employee_count(api) == before + 1
+
+    assert open_page(driver, "#/person?id=P0001") == "ready"
+    assert driver.find_element(By.ID, "person-employee_id").get_attribute("readonly") is not None
+    assert driver.find_element(By.ID, "person-mobile").get_attribute("value") == "+919812300001"
+    Select(driver.find_element(By.ID, "person-ddo_id")).select_by_value("DDO-H")
+    driver.find_element(By.CSS_SELECTOR, "#person-form button[type=submit]").click()
+    wait_for(driver, lambda d: "DDO-H" in text_of(d, "#staff-person"), message="changed DDO")
+
+
+def test_an_empty_hub_says_what_to_do_next_with_a_link_to_the_page_that_does_it(tmp_path):
+    """A brand-new hub: no units, no DDOs, no staff. Each page names the next step and links to it."""
+    api = HubApi(tmp_path, sqlite_engine(tmp_path))
+    one_time = api.add_user("first", "admin")
+    with ServedApp(api.app) as served, chromium(window=WINDOW) as driver:
+        log_in(driver, served, "first", one_time)
+        assert open_page(driver, "#/daily") == "ready"
+        assert "no units yet" in text_of(driver, "#daily-empty")
+        driver.find_element(By.CSS_SELECTOR, '#daily-empty a[href="#/org"]').click()
+        wait_for(driver, lambda d: d.find_element(By.ID, "screen-app").get_attribute("data-page") == "org"
+                 and d.find_element(By.ID, "screen-app").get_attribute("data-state") == "ready", message="org page")
+        assert "Create a department first" in text_of(driver, "#org-table")
+        assert open_page(driver, "#/payroll") == "ready"
+        assert driver.find_elements(By.CSS_SELECTOR, '#payroll-empty a[href="#/org?tab=ddos"]')
+        assert open_page(driver, "#/staff") == "ready"
+        assert "Set up units and duty sites first" in text_of(driver, "#staff-table")
+        assert driver.find_elements(By.CSS_SELECTOR, '#staff-table a[href="#/org?tab=units"]')
+        assert open_page(driver, "#/today") == "ready"
+        assert driver.find_elements(By.CSS_SELECTOR, '#today-table a[href="#/staff"]')
+    api.close()

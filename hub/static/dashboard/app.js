@@ -32,9 +32,18 @@ function showError(box, err) {
   box.hidden = false;
 }
 
+/** Drop the pages that built their own markup, so the next user or language gets them afresh. */
+function unmountPages() {
+  for (const section of document.querySelectorAll(".page[data-mounted]")) {
+    section.replaceChildren();
+    delete section.dataset.mounted;
+  }
+}
+
 function showLogin(message) {
   state.me = null;
   forget();
+  unmountPages();
   $("nav").hidden = true;
   $("logout").hidden = true;
   $("who").textContent = "";
@@ -96,10 +105,7 @@ async function startLanguage() {
     if (state.me && !$("screen-app").hidden) {
       showWho();
       buildNav(state.me.role);
-      for (const section of document.querySelectorAll(".page[data-mounted]")) {
-        section.replaceChildren();
-        delete section.dataset.mounted;
-      }
+      unmountPages();
       await render();
     }
   });

@@ -12,6 +12,7 @@ import "./org.js";
 import "./staff.js";
 import "./import.js";
 import "./photos.js";
+import "./staff-form.js";
 import "./users.js";
 import "./audit.js";
 import "./device.js";

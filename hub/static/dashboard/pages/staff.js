@@ -12,6 +12,8 @@ function mount(section) {
   section.append(
     el("h2", { text: t("dashboard.staff.title") }),
     searchBox({ id: "staff-q", placeholder: t("dashboard.staff.search_hint"), onSearch: (q) => go("staff", { q }) }),
+    state.me.role === "admin" ? el("p", {}, el("a", { class: "button", id: "staff-new", href: "#/person", text: t("dashboard.person.new") }),
+      " ", el("a", { href: "#/import", text: t("dashboard.import.title") })) : null,
     el("p", { id: "staff-summary", class: "summary" }),
     el("div", { class: "scroll" }, el("table", { id: "staff-table" })),
     el("div", { id: "staff-pager", class: "pager", hidden: "" }),
@@ -31,7 +33,8 @@ function personPanel(p) {
       row("dashboard.staff.enrolment", p.templates ? t("dashboard.staff.photos", { n: p.templates }) : t("dashboard.staff.not_enrolled")),
       row("dashboard.staff.galleries", p.gallery_sites.join(", ") || null))),
     el("p", {}, link(`#/history?${query({ employee_id: p.employee_id })}`, t("dashboard.staff.history")), " · ",
-      link(`#/photos?${query({ employee_id: p.employee_id })}`, t("dashboard.nav.photos"))),
+      link(`#/photos?${query({ employee_id: p.employee_id })}`, t("dashboard.nav.photos")),
+      state.me.role === "admin" ? [" · ", link(`#/person?${query({ id: p.employee_id })}`, t("dashboard.org.edit"))] : null),
   ];
 }
 
