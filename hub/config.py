@@ -130,6 +130,21 @@ class HealthConfig(Section):
     )
 
 
+class CommandsConfig(Section):
+    """Remote commands to kiosks (hub/devices/commands.py): queued at the hub until the kiosk is online."""
+
+    poll_s: float = Field(
+        1.0, gt=0, le=60, description="how often an ingest worker looks for queued commands of online kiosks")
+    expire_after_s: float = Field(
+        86_400.0, gt=0, description="a command not sent by then (its kiosk stayed offline) expires and is never "
+        "sent; a kiosk refuses one that reaches it later")
+    enrol_frames: int = Field(5, ge=1, le=10, description="enrol at a kiosk: good frames taken, one template each")
+    enrol_consent_s: float = Field(
+        5.0, ge=0, le=120, description="enrol at a kiosk: the consent text is shown this long before capture")
+    enrol_timeout_s: float = Field(
+        60.0, gt=0, le=600, description="enrol at a kiosk: the kiosk gives up without enough good frames by then")
+
+
 class PunchesConfig(Section):
     """What the hub believes of a correctly signed kiosk punch (hub/ingest/plausibility.py): a stolen kiosk key
     signs anything. Refused punches are kept for audit and the kiosk is told why."""
@@ -205,6 +220,7 @@ class HubConfig(Section):
         default_factory=PunchesConfig, description="which signed kiosk punches are refused at intake"
     )
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="the Prometheus endpoint /metrics")
+    commands: CommandsConfig = Field(default_factory=CommandsConfig, description="remote commands to kiosks")
     security: "SecurityConfig" = Field(
         default_factory=lambda: SecurityConfig(), description="trusted proxies and the login slow-down")
 

@@ -35,3 +35,11 @@ class TooManyAttempts(HubError, PermissionError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+def on_field(error: HubError, field: str) -> HubError:
+    """Name the input field ``error`` is about; the API then answers as FastAPI does for a bad field
+    (``{"detail": [{"loc": ["body", field], "msg": ...}]}``, the status of the error's class), so a
+    form shows the message beside that field. The message itself is unchanged (the CLI prints it)."""
+    error.field = field  # type: ignore[attr-defined]
+    return error

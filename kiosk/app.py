@@ -10,7 +10,6 @@ alarm until a write succeeds again.
 """
 
 import logging
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -28,8 +27,10 @@ from kiosk import __version__
 from kiosk.alarms import Alarms, take_last_exit
 from kiosk.assisted import AssistedLog
 from kiosk.clock import ClockMonitor, Clocks, TimeSync
+from kiosk.commands import CommandRunner, RecentLog
 from kiosk.config import KioskConfig
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
+from kiosk.enrol_capture import EnrolCapture
 from kiosk.fallback import FallbackFlow, keypad_of
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_key import CardGalleryKey, HubGalleryKey
@@ -116,6 +117,16 @@ class KioskApp:
         self.assisted.open()
         self._report_now = threading.Event()   # an assisted attempt: send health at once
         self._last_already: tuple[str | None, float] = (None, 0.0)
+        self.recent_log = RecentLog()  # for the hub's ``logs`` command; removed again in close()
+        logging.getLogger().addHandler(self.recent_log)
+        self.enrolment = EnrolCapture(self.analyzer.encoder, config.quality,
+                                      lambda *done: self.commands.enrolment_done(*done),
+                                      upsample=config.recognition.detect_upsample)
+        self.commands = CommandRunner(
+            device_id=config.device_id, key=self._key, enrolment=self.enrolment, recent_log=self.recent_log,
+            request_full_gallery=lambda: self.link.request_gallery(have_version=0),
+            publish=lambda result: self.link.publish_command_result(result),
+        )
         self.link = MqttLink(
             config, self.outbox, sw_version=__version__, gallery_version=lambda: self.gallery.version,
             on_gallery=self.gallery.apply, on_command=self.handle_command, alarms=self.alarms,
@@ -184,6 +195,7 @@ class KioskApp:
         self.outbox.close()
         self.assisted.close()
         self.notifier.close()
+        logging.getLogger().removeHandler(self.recent_log)
         return summary
 
     def summary(self) -> dict[str, Any]:
@@ -242,6 +254,11 @@ class KioskApp:
         self.counts["frames"] += 1
         self._frame_times.append(time.monotonic())
         del self._frame_times[:-30]
+        if self.enrolment.active:  # the hub's enrol command: consent, then capture instead of punching
+            outcome = self.enrolment.feed(frame)
+            if self.display is not None:
+                self.display.show(frame, None, outcome)
+            return outcome
         if self.flow.resting(frame.ts_s):
             self.counts["resting"] += 1
             outcome = Outcome("cooldown")
@@ -419,18 +436,6 @@ class KioskApp:
 
     # -- remote commands -------------------------------------------------------------------
 
-    def handle_command(self, command: messages.Command) -> messages.CommandResult:
-        if command.name == "resync":
-            sent = self.link.request_gallery(have_version=0)
-            return messages.CommandResult(id=command.id, ok=sent, detail="asked the hub for the full gallery"
-                                          if sent else "not connected to the broker; send the command again when the kiosk is online")
-        if command.name == "reboot":
-            proc = subprocess.run(["systemctl", "reboot"], capture_output=True, text=True, timeout=30)
-            ok = proc.returncode == 0
-            return messages.CommandResult(id=command.id, ok=ok,
-                                          detail="rebooting" if ok else (proc.stderr.strip() or "reboot failed"))
-        return messages.CommandResult(
-            id=command.id, ok=False,
-            detail=f"command {command.name!r} is not supported on this kiosk; change kiosk.yaml and restart",
-        )
-
+    def handle_command(self, command: messages.Command) -> messages.CommandResult | None:
+        """The link's command handler (kiosk/commands.py)."""
+        return self.commands.handle(command)

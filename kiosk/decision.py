@@ -34,7 +34,8 @@ from kiosk.pipeline import Observation
 
 log = logging.getLogger(__name__)
 
-State = Literal["idle", "checking", "keypad", "verifying", "accepted", "already", "refused", "cooldown"]
+State = Literal["idle", "checking", "keypad", "verifying", "consent", "enrolling", "accepted", "already", "refused",
+                "cooldown"]
 DECIDED = ("accepted", "already", "refused", "cooldown")  # an attempt ended; the rest after it may still run
 
 # (English, Hindi) pairs from the catalogue; each also carries its key for the screen and voice (kiosk/messages.py)

@@ -57,7 +57,8 @@ KEY_RETRY_INITIAL_S = 2.0  # first wait for the hub's gallery key before asking 
 KEY_RETRY_MAX_S = 60.0     # ... up to this (each reconnect also asks at once)
 
 GalleryHandler = Callable[[messages.GalleryDelta], int | None]
-CommandHandler = Callable[[messages.Command], messages.CommandResult]
+# None: the result comes later, through ``publish_command_result`` (an enrolment takes seconds of frames).
+CommandHandler = Callable[[messages.Command], messages.CommandResult | None]
 
 
 class MqttLink:
@@ -400,7 +401,13 @@ class MqttLink:
             except Exception as exc:  # a failing command must not take the link down
                 log.exception("command %s (%s) failed", command.id, command.name)
                 result = messages.CommandResult(id=command.id, ok=False, detail=f"{type(exc).__name__}: {exc}")
-        self._client.publish(self._topic(topics.CMD_RESULT), result.to_json(), qos=1)
+        if result is not None:
+            self.publish_command_result(result)
+
+    def publish_command_result(self, result: messages.CommandResult) -> bool:
+        """Answer a command (QoS 1; paho keeps it while the connection is down); False when refused at once."""
+        info = self._client.publish(self._topic(topics.CMD_RESULT), result.to_json(), qos=1)
+        return info.rc == mqtt.MQTT_ERR_SUCCESS
 
     # -- helpers -----------------------------------------------------------------
 

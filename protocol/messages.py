@@ -227,18 +227,53 @@ class GalleryKey(Message):
     sealed: str = Field(min_length=1, max_length=128, description="base64 SealedBox of the key")
 
 
+COMMAND_NAMES = ("resync", "reboot", "config", "logs", "enrol")
+MAX_ENROL_FRAMES = 10
+MAX_LOG_CHARS = 32_000
+Template = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{683}=$")]  # base64 of 128 float32
+
+
 class Command(Message):
+    """Hub -> kiosk on ``cmd``: one remote command (hub/devices/commands.py queues and sends them).
+
+    ``expires_at``: a kiosk that gets the command later (the broker kept it
+    while the kiosk was away) refuses it instead of rebooting days late.
+    """
+
     v: Literal[1] = 1
     id: str = Field(min_length=1, max_length=64)
-    name: Literal["resync", "reboot", "config"]
+    name: Literal["resync", "reboot", "config", "logs", "enrol"]
     args: dict[str, Any] = Field(default_factory=dict)
+    expires_at: AwareDatetime | None = None
+
+
+class EnrolArgs(Message):
+    """``args`` of an ``enrol`` command: whose face to take, and how (kiosk/enrol_capture.py)."""
+
+    employee_id: EntityId
+    name: str = Field("", max_length=200, description="shown on the consent screen")
+    frames: int = Field(5, ge=1, le=MAX_ENROL_FRAMES, description="good frames to take, one template each")
+    consent_s: float = Field(5.0, ge=0, le=120, description="the consent text is shown this long before capture")
+    timeout_s: float = Field(60.0, gt=0, le=600, description="give up when not enough good frames came by then")
 
 
 class CommandResult(KioskMessage):
+    """Kiosk -> hub on ``cmd/result``.
+
+    A result with ``templates`` (an ``enrol``) must carry ``device_id`` and
+    ``sig`` (Ed25519 over every other field, as a punch): the hub adds those
+    templates to a person's gallery, so it believes only the kiosk's key.
+    Templates, never photos, leave the kiosk.
+    """
+
     v: Version1 = 1
     id: str
     ok: bool
     detail: str = ""
+    device_id: DeviceId | None = None
+    templates: list[Template] = Field(default_factory=list, max_length=MAX_ENROL_FRAMES)
+    logs: str | None = Field(default=None, max_length=MAX_LOG_CHARS, description="``logs``: the kiosk's recent log")
+    sig: str | None = None
 
 
 M = TypeVar("M", bound=Message)

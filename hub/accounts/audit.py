@@ -75,15 +75,25 @@ def record_login(session: Session, username: str, *, ok: bool, source: str | Non
 
 def list_entries(
     session: Session, *, limit: int = 100, action: str | None = None, target: str | None = None,
-    actor: str | None = None, before_id: int | None = None,
+    actor: str | None = None, before_id: int | None = None, since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[AuditEntry]:
-    """Newest first; ``before_id`` pages back."""
+    """Newest first; ``before_id`` pages back. ``action`` ending in ``*`` matches a prefix
+    (``user.*``: every user action); ``since`` / ``until`` bound ``at`` (until excluded)."""
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if action is not None and action.endswith("*"):
+        prefix = action[:-1].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(AuditEntry.action.like(f"{prefix}%", escape="\\"))
+        action = None
     for column, value in ((AuditEntry.action, action), (AuditEntry.target, target), (AuditEntry.actor, actor)):
         if value is not None:
             query = query.where(column == value)
     if before_id is not None:
         query = query.where(AuditEntry.id < before_id)
+    if since is not None:
+        query = query.where(AuditEntry.at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.at < until)
     return list(session.scalars(query))
 
 

@@ -16,7 +16,7 @@ from hub.accounts.models import ROLES, AuthSession, User, UserUnit
 from hub.accounts.passwords import check_new_password, hash_password, one_time_password, verify_password
 from hub.accounts.principal import EMPLOYEE, UNIT_OFFICER, Principal
 from hub.db import Employee, OrgUnit, utcnow
-from hub.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from hub.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized, on_field
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,8 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{2,63}$")
 def normalise_username(username: str) -> str:
     name = username.strip().lower()
     if not USERNAME.match(name):
-        raise InvalidInput(f"user name {username!r}: 3-64 of a-z 0-9 . _ @ -, starting with a letter or digit")
+        raise on_field(InvalidInput(f"user name {username!r}: 3-64 of a-z 0-9 . _ @ -, starting with a letter or digit"),
+                       "username")
     return name
 
 
@@ -56,7 +57,7 @@ def create_user(
     """A new account with a one-time password; returns (user, the password to hand over once)."""
     name = normalise_username(username)
     if session.scalar(select(User.user_id).where(User.username == name)) is not None:
-        raise Conflict(f"user {name} exists; reset their password instead")
+        raise on_field(Conflict(f"user {name} exists; reset their password instead"), "username")
     _check_role(session, role, unit_ids or [], employee_id)
     password = one_time_password()
     user = User(username=name, password_hash=hash_password(password), role=role, employee_id=employee_id,
@@ -130,20 +131,20 @@ def principal_of(session: Session, user: User, source: str | None = None) -> Pri
 
 def _check_role(session: Session, role: str, unit_ids: list[str], employee_id: str | None) -> None:
     if role not in ROLES:
-        raise InvalidInput(f"role must be one of {', '.join(ROLES)}: {role!r}")
+        raise on_field(InvalidInput(f"role must be one of {', '.join(ROLES)}: {role!r}"), "role")
     if role == UNIT_OFFICER and not unit_ids:
-        raise InvalidInput("a unit officer needs at least one org unit")
+        raise on_field(InvalidInput("a unit officer needs at least one org unit"), "unit_ids")
     if role != UNIT_OFFICER and unit_ids:
-        raise InvalidInput("only unit officers have org units")
+        raise on_field(InvalidInput("only unit officers have org units"), "unit_ids")
     if role == EMPLOYEE and not employee_id:
-        raise InvalidInput("an employee account needs the employee's staff number")
+        raise on_field(InvalidInput("an employee account needs the employee's staff number"), "employee_id")
     if role != EMPLOYEE and employee_id:
-        raise InvalidInput("only employee accounts are linked to a staff number")
+        raise on_field(InvalidInput("only employee accounts are linked to a staff number"), "employee_id")
     if employee_id and session.get(Employee, employee_id) is None:
-        raise NotFound(f"unknown employee {employee_id!r}")
+        raise on_field(NotFound(f"unknown employee {employee_id!r}"), "employee_id")
     for unit_id in unit_ids:
         if session.get(OrgUnit, unit_id) is None:
-            raise NotFound(f"unknown org unit {unit_id!r}")
+            raise on_field(NotFound(f"unknown org unit {unit_id!r}"), "unit_ids")
 
 
 def _set_units(session: Session, user: User, unit_ids: list[str]) -> None:

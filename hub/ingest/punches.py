@@ -280,6 +280,9 @@ def list_flagged(session: Session, policy: FlagPolicy, *, limit: int, device_id:
     return out
 
 
-def list_rejected(session: Session, *, limit: int = 100) -> list[RejectedMessage]:
+def list_rejected(session: Session, *, limit: int = 100, device_id: str | None = None) -> list[RejectedMessage]:
+    """Newest first; ``device_id``: only what that kiosk sent (its device page)."""
     query = select(RejectedMessage).order_by(RejectedMessage.id.desc()).limit(limit)
+    if device_id is not None:
+        query = query.where(RejectedMessage.device_id == device_id)
     return list(session.scalars(query))

@@ -58,6 +58,7 @@ from hub.enrolment.gallery import (
     record_applied,
 )
 from hub.ingest import plausibility
+from hub.ingest.command_sender import CommandSender
 from hub.ingest.inbox import Inbox
 from hub.ingest.intake import (
     Accepted,
@@ -85,7 +86,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 VERIFY_THREADS = min(2, os.cpu_count() or 1)  # signature checks release the GIL: one thread per core they can use
 Stored = tuple[list[Outcome], list[str]]  # per message: what to tell the kiosk, and stored/duplicate/rejected
-SUBSCRIBED_KINDS = (topics.PUNCH, topics.GALLERY_REQUEST, topics.GALLERY_APPLIED, topics.GALLERY_KEY_REQUEST)
+SUBSCRIBED_KINDS = (topics.PUNCH, topics.GALLERY_REQUEST, topics.GALLERY_APPLIED, topics.GALLERY_KEY_REQUEST,
+                    topics.CMD_RESULT)
 PUBLISHER_SUFFIX = "-out"  # the client id of a worker's publishing connection: its own id plus this
 
 
@@ -155,6 +157,7 @@ class IngestWorker:
         self._verifier: ThreadPoolExecutor | None = None  # None: signatures checked on the worker thread
         self._gallery_key_secret: bytes | None = None  # read (or made) at the first key request
         self._working_since: float | None = None  # monotonic time of the last step of the batch in hand
+        self.commands = CommandSender(config, session_factory, self._publish, clock)  # remote commands to kiosks
 
     # --- lifecycle -------------------------------------------------------
 
@@ -185,6 +188,7 @@ class IngestWorker:
         log.info("ingest connecting to mqtt %s:%s as %s", cfg.host, cfg.port, cfg.client_id)
         publisher.loop_start()
         client.loop_start()
+        self.commands.start()
 
     def _new_client(self, client_id: str, *, manual_ack: bool = False) -> mqtt.Client:
         """A paho client with the configured login, TLS and reconnect delays."""
@@ -205,6 +209,7 @@ class IngestWorker:
         if self._thread is None and self._client is None:
             return
         self._stop.set()
+        self.commands.stop()
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
@@ -334,7 +339,8 @@ class IngestWorker:
             self._handle_punches(punches)
         handlers = {topics.GALLERY_REQUEST: self._handle_gallery_request,
                     topics.GALLERY_APPLIED: self._handle_gallery_applied,
-                    topics.GALLERY_KEY_REQUEST: self._handle_gallery_key_request}
+                    topics.GALLERY_KEY_REQUEST: self._handle_gallery_key_request,
+                    topics.CMD_RESULT: self._handle_command_result}
         for delivery in batch:
             kind = kinds[id(delivery)]
             if kind == topics.PUNCH or kind in health.KINDS:
@@ -658,6 +664,13 @@ class IngestWorker:
         self._publish(topics.device_topic(device_id, topics.GALLERY_KEY), answer.to_json())
         self.stats["gallery_keys_sent"] += 1
         log.info("gallery key sent to %s", device_id)
+        self._ack([delivery])
+
+    def _handle_command_result(self, delivery: Delivery) -> None:
+        """A kiosk's answer to a remote command (hub/ingest/command_sender.py), acked once recorded."""
+        message = delivery.message
+        self._retry(lambda: self.commands.take_result(message.topic, message.payload, message.received_at),
+                    "recording a command result")
         self._ack([delivery])
 
     def _lookup(self, device_id: str) -> DeviceRecord | None:

@@ -6,7 +6,7 @@ galleries and bumps the versions of exactly the sites affected; a new name
 is content every kiosk that knows the person must get.
 """
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from hub.db import Ddo, Employee, EmployeeAllowedSite, OrgUnit, Site
@@ -25,25 +25,59 @@ def get_employee(session: Session, employee_id: str) -> Employee:
     return employee
 
 
-def list_employees(
-    session: Session, *, visible_units: set[str] | None = None, unit_id: str | None = None,
-    site_id: str | None = None, active: bool | None = None, limit: int = 100, after: str | None = None,
-) -> list[Employee]:
-    """By staff number; ``visible_units`` None = all; ``after`` pages on from a staff number."""
-    query = select(Employee).order_by(Employee.employee_id).limit(limit)
+def _filtered(query, *, visible_units, unit_id, site_id, active, search):
+    """``query`` narrowed to the caller's units and the given filters (one place for list and count)."""
     if visible_units is not None:
         query = query.where(Employee.unit_id.in_(sorted(visible_units)))
     for column, value in ((Employee.unit_id, unit_id), (Employee.home_site_id, site_id), (Employee.active, active)):
         if value is not None:
             query = query.where(column == value)
+    if search:
+        # staff numbers by prefix (an index range), names by any part, case-insensitive
+        pattern = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(or_(Employee.employee_id.like(f"{pattern}%", escape="\\"),
+                                func.lower(Employee.name).like(f"%{pattern.lower()}%", escape="\\")))
+    return query
+
+
+def list_employees(
+    session: Session, *, visible_units: set[str] | None = None, unit_id: str | None = None,
+    site_id: str | None = None, active: bool | None = None, limit: int = 100, after: str | None = None,
+    search: str | None = None, offset: int = 0,
+) -> list[Employee]:
+    """By staff number; ``visible_units`` None = all; ``after`` pages on from a staff number (keyset,
+    what scripts should use), ``offset`` skips rows (what a page with Previous/Next uses); ``search``
+    matches a staff-number prefix or any part of the name."""
+    query = _filtered(select(Employee), visible_units=visible_units, unit_id=unit_id, site_id=site_id,
+                      active=active, search=search)
     if after is not None:
         query = query.where(Employee.employee_id > after)
-    return list(session.scalars(query))
+    return list(session.scalars(query.order_by(Employee.employee_id).offset(offset).limit(limit)))
+
+
+def count_employees(
+    session: Session, *, visible_units: set[str] | None = None, unit_id: str | None = None,
+    site_id: str | None = None, active: bool | None = None, search: str | None = None,
+) -> int:
+    """How many employees ``list_employees`` would page through with the same filters."""
+    query = _filtered(select(func.count()).select_from(Employee), visible_units=visible_units, unit_id=unit_id,
+                      site_id=site_id, active=active, search=search)
+    return session.scalar(query) or 0
 
 
 def allowed_sites(session: Session, employee_id: str) -> list[str]:
     return list(session.scalars(select(EmployeeAllowedSite.site_id).where(
         EmployeeAllowedSite.employee_id == employee_id).order_by(EmployeeAllowedSite.site_id)))
+
+
+def allowed_sites_of(session: Session, employee_ids: list[str]) -> dict[str, list[str]]:
+    """``allowed_sites`` for a whole page of employees in one query (not one per row)."""
+    found: dict[str, list[str]] = {e: [] for e in employee_ids}
+    rows = session.execute(select(EmployeeAllowedSite.employee_id, EmployeeAllowedSite.site_id).where(
+        EmployeeAllowedSite.employee_id.in_(employee_ids)).order_by(EmployeeAllowedSite.site_id)) if employee_ids else []
+    for employee_id, site_id in rows:
+        found[employee_id].append(site_id)
+    return found
 
 
 def create_employee(session: Session, data: EmployeeIn) -> Employee:

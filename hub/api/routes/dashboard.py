@@ -36,8 +36,21 @@ from hub.reports.config import AttendanceConfig
 
 PREFIX = ""  # the page lives at /dashboard, its JSON under /api/v1/dashboard
 STATIC = Path(__file__).resolve().parents[2] / "static" / "dashboard"
-ASSETS = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8",
-          "icon.svg": "image/svg+xml"}
+MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
+
+
+def dashboard_assets(root: Path = STATIC) -> dict[str, str]:
+    """{relative path: media type} of every servable file under ``root`` (app.js, lib/*.js, pages/*.js, ...).
+
+    Listed once at start-up: a request is answered only when its path is a key of this dict, so no
+    path the client makes up (``..``, encoded slashes, absolute paths, symlinks added later) can reach
+    any other file.
+    """
+    return {path.relative_to(root).as_posix(): MEDIA_TYPES[path.suffix]
+            for path in sorted(root.rglob("*")) if path.is_file() and path.suffix in MEDIA_TYPES}
+
+
+ASSETS = dashboard_assets()
 PAGE_HEADERS = {
     # no inline script or style anywhere: data reaches the page only as text nodes
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -57,6 +70,15 @@ api_router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboard"])
 
 # --- the page -----------------------------------------------------------------------
 
+root_router = APIRouter(dependencies=[Depends(public)], include_in_schema=False)
+
+
+@root_router.get("/")
+def root_redirect() -> RedirectResponse:
+    """The hub's bare address leads people to the dashboard (its login page)."""
+    return RedirectResponse("/dashboard/")
+
+
 @page_router.get("")
 def page_redirect() -> RedirectResponse:
     return RedirectResponse("/dashboard/")
@@ -67,7 +89,7 @@ def page() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
-@page_router.get("/{asset}")
+@page_router.get("/{asset:path}")
 def page_asset(asset: str) -> FileResponse:
     if asset not in ASSETS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such file")
@@ -147,5 +169,6 @@ def today(request: Request, session: SessionDep, user: OfficerDep,
 
 
 router = APIRouter()
+router.include_router(root_router)
 router.include_router(page_router)
 router.include_router(api_router)

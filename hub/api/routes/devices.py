@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from hub.accounts import audit
 from hub.api.deps import AdminDep, SessionDep, now
 from hub.db import Device, DeviceHealth, Site
-from hub.devices import health, registry
+from hub.devices import health, health_series, registry
 from hub.errors import InvalidInput, NotFound
 
 router = APIRouter(prefix="/devices", tags=["devices"])
@@ -141,6 +141,38 @@ def device_health(
         clock_skew_s=view.health.clock_skew_s if view.health else None,
         items=[HealthSampleOut(**health.sample_dict(s)) for s in samples],
     )
+
+
+class SeriesPoint(BaseModel):
+    start: datetime  # bucket start, hub time
+    samples: int  # health messages in the bucket (0: a gap; the kiosk was silent)
+    cpu_temp_c: float | None  # mean
+    outbox_depth: float | None  # largest: a backlog shows even when short
+    clock_skew_s: float | None  # mean
+    camera_fps: float | None  # mean
+
+
+class HealthSeries(BaseModel):
+    device_id: str
+    window: Literal["day", "week"]
+    bucket_s: int
+    end: datetime
+    points: list[SeriesPoint]  # oldest first
+
+
+@router.get("/{device_id}/health/series")
+def device_health_series(request: Request, device_id: str, session: SessionDep, _admin: AdminDep,
+                         window: Literal["day", "week"] = "day") -> HealthSeries:
+    """A day (15-minute buckets) or a week (hourly) of a kiosk's health, for the device page's charts."""
+    if session.get(Device, device_id) is None:
+        raise NotFound(f"unknown device {device_id!r}")
+    span, bucket = health_series.WINDOWS[window]
+    end = now(request)
+    samples = health.health_history(session, device_id, limit=request.app.state.config.health.history_max_samples,
+                                    since=end - span)
+    points = health_series.bucket_series(samples, end=end, window=span, bucket=bucket)
+    return HealthSeries(device_id=device_id, window=window, bucket_s=int(bucket.total_seconds()), end=end,
+                        points=[SeriesPoint(start=p.start, samples=p.samples, **p.values) for p in points])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)

@@ -42,6 +42,7 @@ class EmployeeDetail(EmployeeOut):
 
 class EmployeeList(BaseModel):
     items: list[EmployeeOut]
+    total: int | None = None  # how many match the filters (given when ``count=true``)
 
 
 class EmployeeChange(BaseModel):
@@ -49,10 +50,12 @@ class EmployeeChange(BaseModel):
     gallery_versions: dict[str, int]
 
 
-def out(session: Session, row: Employee) -> EmployeeOut:
+def out(session: Session, row: Employee, allowed: list[str] | None = None) -> EmployeeOut:
+    """``allowed``: the allowed sites when the caller fetched them for a whole page already."""
     return EmployeeOut(
         employee_id=row.employee_id, name=row.name, category=row.category, home_site_id=row.home_site_id,
-        allowed_site_ids=employees.allowed_sites(session, row.employee_id), unit_id=row.unit_id,
+        allowed_site_ids=allowed if allowed is not None else employees.allowed_sites(session, row.employee_id),
+        unit_id=row.unit_id,
         ddo_id=row.ddo_id, mobile=row.mobile, active=row.active,
     )
 
@@ -77,10 +80,17 @@ def list_employees(
     active: bool | None = None,
     after: Annotated[str | None, Query(description="the last staff number of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    q: Annotated[str | None, Query(max_length=100, description="a staff-number prefix or any part of the name")] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000, description="rows to skip (pages with Previous/Next)")] = 0,
+    count: Annotated[bool, Query(description="also say how many match (one more query)")] = False,
 ) -> EmployeeList:
-    rows = employees.list_employees(session, visible_units=visible_unit_ids(user, session), unit_id=unit_id,
-                                    site_id=site_id, active=active, limit=limit, after=after)
-    return EmployeeList(items=[out(session, e) for e in rows])
+    """Staff by staff number, searchable and paged (``after`` for scripts, ``offset`` for pages)."""
+    filters = {"visible_units": visible_unit_ids(user, session), "unit_id": unit_id, "site_id": site_id,
+               "active": active, "search": (q or "").strip() or None}
+    rows = employees.list_employees(session, **filters, limit=limit, after=after, offset=offset)
+    total = employees.count_employees(session, **filters) if count else None
+    allowed = employees.allowed_sites_of(session, [e.employee_id for e in rows])
+    return EmployeeList(items=[out(session, e, allowed[e.employee_id]) for e in rows], total=total)
 
 
 @router.get("/{employee_id}")

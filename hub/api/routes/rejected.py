@@ -39,6 +39,8 @@ class RejectedList(BaseModel):
 
 @router.get("")
 def list_rejected(
-    session: SessionDep, _admin: AdminDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    session: SessionDep, _admin: AdminDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    device_id: Annotated[str | None, Query(description="only messages from this kiosk")] = None,
 ) -> RejectedList:
-    return RejectedList(items=[RejectedOut.of(r) for r in punches.list_rejected(session, limit=limit)])
+    return RejectedList(items=[RejectedOut.of(r) for r in punches.list_rejected(session, limit=limit,
+                                                                                 device_id=device_id)])

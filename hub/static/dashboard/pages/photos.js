@@ -1,0 +1,83 @@
+// Enrolment from photos: choose a person and one or many photos; each photo is sent on its own
+// (POST /employees/{id}/photos), so the bar moves photo by photo and each gets the hub's verdict
+// from the kiosk's own quality rules (hub/enrolment/enrol.py, photo_quality.py).
+import { upload } from "../lib/api.js";
+import { $, badge, el } from "../lib/dom.js";
+import { t } from "../lib/i18n.js";
+import { register } from "../lib/router.js";
+
+function mount(section) {
+  const form = el("form", { id: "photos-form", class: "panel" },
+    el("p", { class: "hint", text: t("dashboard.photos.hint") }),
+    el("div", { class: "field", data: { field: "employee_id" } },
+      el("label", { for: "photos-employee", text: t("dashboard.filter.staff_no") }),
+      el("input", { id: "photos-employee", name: "employee_id", maxlength: 64, autocomplete: "off" }),
+      el("p", { id: "photos-employee-error", class: "field-error", role: "alert", hidden: "" })),
+    el("div", { class: "field" },
+      el("label", { for: "photos-files", text: t("dashboard.photos.files") }),
+      el("input", { id: "photos-files", type: "file", multiple: "", accept: ".jpg,.jpeg,.png,image/jpeg,image/png" })),
+    el("button", { type: "submit", class: "primary", id: "photos-send", text: t("dashboard.photos.send") }),
+    el("progress", { id: "photos-progress", max: 1, value: 0, hidden: "" }),
+    el("p", { id: "photos-status", class: "summary", role: "status" }));
+  form.addEventListener("submit", (event) => { event.preventDefault(); send(); });
+  section.append(el("h2", { text: t("dashboard.photos.title") }), form, el("ul", { id: "photos-results", class: "verdicts" }));
+}
+
+function verdict(file, ok, note) {
+  return el("li", { data: { file, verdict: ok ? "accepted" : "refused" } },
+    badge(ok ? "ok" : "bad", ok ? t("dashboard.photos.accepted") : t("dashboard.photos.refused")), ` ${file}`,
+    note ? el("span", { class: "small" }, ` — ${note}`) : null);
+}
+
+async function send() {
+  const employee = $("photos-employee").value.trim();
+  const files = [...$("photos-files").files];
+  const error = $("photos-employee-error");
+  error.hidden = true;
+  $("photos-employee").removeAttribute("aria-invalid");
+  if (!employee || !files.length) {
+    $("photos-status").textContent = t("dashboard.photos.choose");
+    return;
+  }
+  const bar = $("photos-progress");
+  const results = $("photos-results");
+  results.replaceChildren();
+  bar.hidden = false;
+  bar.max = files.length;
+  bar.value = 0;
+  $("photos-send").disabled = true;
+  let accepted = 0;
+  try {
+    for (const [i, file] of files.entries()) {
+      $("photos-status").textContent = t("dashboard.photos.progress", { n: i + 1, total: files.length });
+      const data = new FormData();
+      data.append("files", file);
+      try {
+        const answer = await upload(`/employees/${encodeURIComponent(employee)}/photos`, data,
+          (sent, total) => { bar.value = i + (total ? sent / total : 0) * 0.5; });
+        for (const p of answer.accepted) results.append(verdict(p.file, true, p.note));
+        for (const p of answer.refused) results.append(verdict(p.file, false, p.note));
+        accepted += answer.accepted.length;
+      } catch (err) {
+        if (err.status === 404) {  // the person: said beside the field, nothing more is sent
+          error.textContent = err.message;
+          error.hidden = false;
+          $("photos-employee").setAttribute("aria-invalid", "true");
+          $("photos-status").textContent = "";
+          return;
+        }
+        results.append(verdict(file.name, false, err.message));
+      }
+      bar.value = i + 1;
+    }
+    $("photos-status").textContent = t("dashboard.photos.done", { accepted, total: files.length });
+  } finally {
+    $("photos-send").disabled = false;
+  }
+}
+
+async function render(params) {
+  if (params.get("employee_id")) $("photos-employee").value = params.get("employee_id");
+}
+
+register({ name: "photos", nav: "dashboard.nav.photos", roles: ["admin"], mount, render });
