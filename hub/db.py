@@ -10,13 +10,14 @@ needs a migration (see hub/migrations/README). Constraint names follow
 import logging
 import os
 from collections.abc import Callable
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Engine,
     Float,
@@ -139,6 +140,8 @@ class Employee(Base):
     ddo_id: Mapped[str | None] = mapped_column(ForeignKey("ddos.ddo_id"), default=None, index=True)
     mobile: Mapped[str | None] = mapped_column(String(16), default=None, unique=True, doc="E.164, e.g. +919812345678")
     active: Mapped[bool] = mapped_column(Boolean, default=True, doc="False once the employee has left")
+    joined_on: Mapped[date | None] = mapped_column(Date, default=None, doc="date of joining service here")
+    left_on: Mapped[date | None] = mapped_column(Date, default=None, doc="date of leaving; not before joined_on")
 
 
 class EmployeeAllowedSite(Base):

@@ -299,9 +299,13 @@ def test_add_and_change_a_person_with_choices_from_the_master_data(console):
     fill(driver, "person-employee_id", "P0001")
     fill(driver, "person-mobile", "98123")  # not +91 and ten digits; and no name
     Select(driver.find_element(By.ID, "person-home_site_id")).select_by_value("S-PHC2")
+    driver.execute_script("document.getElementById('person-joined_on').value = '2026-04-01';"
+                          "document.getElementById('person-left_on').value = '2026-03-01';")  # leaving before joining
     driver.find_element(By.CSS_SELECTOR, "#person-form button[type=submit]").click()
     wait_for(driver, lambda d: "+91" in text_of(d, "#person-mobile-error"), message="mobile refused")
     assert text_of(driver, "#person-name-error")
+    assert "before the joining date" in text_of(driver, "#person-left_on-error")
+    driver.execute_script("document.getElementById('person-left_on').value = '';")
     assert employee_count(api) == before
 
     fill(driver, "person-name", "Priya Nair")
@@ -316,6 +320,7 @@ def test_add_and_change_a_person_with_choices_from_the_master_data(console):
     assert open_page(driver, "#/person?id=P0001") == "ready"
     assert driver.find_element(By.ID, "person-employee_id").get_attribute("readonly") is not None
     assert driver.find_element(By.ID, "person-mobile").get_attribute("value") == "+919812300001"
+    assert driver.find_element(By.ID, "person-joined_on").get_attribute("value") == "2026-04-01"
     Select(driver.find_element(By.ID, "person-ddo_id")).select_by_value("DDO-H")
     driver.find_element(By.CSS_SELECTOR, "#person-form button[type=submit]").click()
     wait_for(driver, lambda d: "DDO-H" in text_of(d, "#staff-person"), message="changed DDO")

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from hub.db import Ddo, Employee, EmployeeAllowedSite, OrgUnit, Site
 from hub.enrolment.gallery import sync_members
-from hub.errors import Conflict, NotFound
+from hub.errors import Conflict, InvalidInput, NotFound
 from hub.masterdata.common import apply, changes_of
-from hub.masterdata.fields import EmployeeIn, EmployeePatch
+from hub.masterdata.fields import EmployeeIn, EmployeePatch, check_service_dates
 
 REQUIRED = {"name", "category", "home_site_id", "active", "allowed_site_ids"}
 
@@ -99,6 +99,10 @@ def update_employee(session: Session, employee_id: str, patch: EmployeePatch) ->
     employee = get_employee(session, employee_id)
     changes = changes_of(patch, REQUIRED)
     _check_refs(session, changes, employee_id)
+    try:  # one date changed: checked against the other as stored
+        check_service_dates(changes.get("joined_on", employee.joined_on), changes.get("left_on", employee.left_on))
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
     allowed = changes.pop("allowed_site_ids", None)
     renamed = "name" in changes and changes["name"] != employee.name
     apply(employee, changes)

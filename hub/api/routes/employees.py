@@ -6,6 +6,7 @@ leaver; both move the person between site galleries (the answer names the
 gallery versions that changed).
 """
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -33,6 +34,8 @@ class EmployeeOut(BaseModel):
     ddo_id: str | None
     mobile: str | None
     active: bool
+    joined_on: date | None
+    left_on: date | None
 
 
 class EmployeeDetail(EmployeeOut):
@@ -56,7 +59,7 @@ def out(session: Session, row: Employee, allowed: list[str] | None = None) -> Em
         employee_id=row.employee_id, name=row.name, category=row.category, home_site_id=row.home_site_id,
         allowed_site_ids=allowed if allowed is not None else employees.allowed_sites(session, row.employee_id),
         unit_id=row.unit_id,
-        ddo_id=row.ddo_id, mobile=row.mobile, active=row.active,
+        ddo_id=row.ddo_id, mobile=row.mobile, active=row.active, joined_on=row.joined_on, left_on=row.left_on,
     )
 
 

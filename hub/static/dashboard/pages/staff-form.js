@@ -33,7 +33,9 @@ async function render(params, live) {
     field("person", { name: "unit_id", label: t("dashboard.col.unit"), type: "select", options: [...none, ...unitChoices(unitList)] }),
     field("person", { name: "ddo_id", label: t("dashboard.filter.ddo"), type: "select",
       options: [...none, ...ddoList.map((d) => [d.ddo_id, `${d.name} (${d.ddo_id})`])] }),
-    field("person", { name: "mobile", label: t("dashboard.staff.mobile"), hint: t("dashboard.person.mobile_hint") })),
+    field("person", { name: "mobile", label: t("dashboard.staff.mobile"), hint: t("dashboard.person.mobile_hint") }),
+    field("person", { name: "joined_on", label: t("dashboard.person.joined_on"), type: "date" }),
+    field("person", { name: "left_on", label: t("dashboard.person.left_on"), type: "date", hint: t("dashboard.person.left_on_hint") })),
   ...formFooter(t("common.save")));
   if (person) {
     for (const control of form.querySelectorAll("[name]")) {
