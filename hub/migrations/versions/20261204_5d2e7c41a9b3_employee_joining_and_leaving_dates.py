@@ -3,7 +3,7 @@
 Adds two nullable columns, no data to convert; SQLite adds them with ALTER TABLE.
 
 Revision ID: 5d2e7c41a9b3
-Revises: 1f002301004f
+Revises: bf32e08dd617
 Create Date: 2026-12-04 00:10:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '5d2e7c41a9b3'
-down_revision = '1f002301004f'
+down_revision = 'bf32e08dd617'
 branch_labels = None
 depends_on = None
 
