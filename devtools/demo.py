@@ -41,6 +41,17 @@ class Plan:
     probes: list[tuple[str, Path, bool]]  # (identity, photo, enrolled?)
 
 
+# The admin console's pages the summary points to (hub/static/dashboard/pages/): an office from an empty hub.
+CONSOLE_PAGES = (
+    ("org", "units, duty sites with their geofence, pay officers (DDOs), shift and cut-off"),
+    ("staff", "search and page through staff; a person's record; add or change someone"),
+    ("import", "a staff CSV: every bad row with its line before anything is written"),
+    ("photos", "enrol from photos, each judged by the kiosk's quality rules"),
+    ("devices", "kiosks, their health charts, remote commands and enrolling at a kiosk"),
+    ("users", "users, roles and unit scopes; one-time passwords; lock and unlock"),
+    ("audit", "who did what, when"),
+)
+
 def plan_people(faces: Path) -> Plan:
     """Enrol most identities; keep one photo of some back as probes; leave a few out entirely."""
     people = {
@@ -205,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
               f" {work / 'sms-outbox.jsonl'})")
         print(f"  dashboard              {hub_url}/dashboard/  (user demo-admin, one-time password {admin_password};"
               " it asks for a new one)")
+        for page, what in CONSOLE_PAGES:
+            print(f"                         {hub_url}/dashboard/#/{page:<8} {what}")
         if not args.keep:
             print("                         the hub stops now; `make demo KEEP=1` keeps it (and the dashboard) up")
         if args.keep:
