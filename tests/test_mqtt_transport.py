@@ -62,8 +62,8 @@ def test_plaintext_to_a_broker_elsewhere_is_refused_naming_the_key(tmp_path, cap
 def test_plaintext_on_loopback_is_accepted_and_said(tmp_path, capsys, which, host):
     rc, path = check_config(tmp_path, which, {"host": host, "port": 1883})
     assert rc == 0, capsys.readouterr().err
-    assert capsys.readouterr().out.splitlines() == [
-        f"{path}: mqtt: plaintext to {host}:1883 (loopback: never leaves this machine)", f"{path}: ok"]
+    lines = [line for line in capsys.readouterr().out.splitlines() if ": voice: " not in line]  # the kiosk's clips
+    assert lines == [f"{path}: mqtt: plaintext to {host}:1883 (loopback: never leaves this machine)", f"{path}: ok"]
 
 
 @pytest.mark.parametrize("which", CHECKS)
