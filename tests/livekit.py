@@ -114,6 +114,7 @@ class LiveKiosk:
             "camera": {"kind": "replay", "path": str(frames), "fps": 4, "repeat": 2, "loop": True},
             "liveness": {"mode": "off"},  # still photos cannot blink; liveness has its own tests
             "clock": {"require_sync": False},  # a test machine's kernel may not call its clock synchronised
+            "voice": {"enabled": False},  # no sound card here; the voice has its own tests (fake sink)
             "health_interval_s": 5,
             **config,
         }))

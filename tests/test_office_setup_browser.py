@@ -30,7 +30,8 @@ By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium is not
 Select = pytest.importorskip("selenium.webdriver.support.ui", reason="selenium is not installed").Select
 
 UNIT, SITES, DDO, DEVICE = "DIST-1", ("S-MAIN", "S-BLOCK"), "DDO-1", "kiosk-main"
-BY_PHOTO = {"DO-001": "Hamid_Karzai", "DO-002": "Benazir_Bhutto", "DO-003": "Atal_Bihari_Vajpayee"}
+# their last photo, the probe, is named under the shipped thresholds (0.46 / 0.08: BENCHMARKS-accuracy-calib.md)
+BY_PHOTO = {"DO-001": "Hamid_Karzai", "DO-002": "Pervez_Musharraf", "DO-003": "Atal_Bihari_Vajpayee"}
 AT_KIOSK = {"DO-004": "Naomi_Watts"}
 WINDOW = (1280, 1000)
 
