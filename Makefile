@@ -29,8 +29,14 @@ venv: system $(VENV)/.installed
 demo: venv
 	$(PY) -m devtools.demo $(if $(FACES),--faces "$(FACES)") $(if $(KEEP),--keep)
 
+# The suite runs in TEST_WORKERS processes, a test file per process at a time (module fixtures
+# stay shared; every test has its own broker, hub, ports and temporary folder). Most of a test's
+# time is spent waiting on brokers, hubs and browsers, so two workers halve it on two cores.
+# `make test TEST_WORKERS=0` runs it in one process.
+TEST_WORKERS ?= 2
+
 test: venv
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The kiosk's voice clips for Hindi and English (kiosk/voice/clips.py); provisioning makes them on the Pi.
 voices: venv
