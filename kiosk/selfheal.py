@@ -97,6 +97,11 @@ class CameraWatch:
         self._error: str | None = None
         self.failing = False           # a restart was due and no frame came since
 
+    def reset(self, now_s: float) -> None:
+        """The frame loop starts (after the waits for the hub): the stall clock starts now."""
+        self._since_s, self._error, self.failing = now_s, None, False
+        self.retry.reset()
+
     def saw_frame(self, now_s: float) -> bool:
         """A frame arrived; True when it ends a stop (the camera recovered)."""
         self._since_s, self._error = now_s, None
