@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -144,6 +144,8 @@ class KioskApp:
         self.notifier = SdNotifier()
         self.watchdog = WatchdogPetter.from_env(self.notifier)
         self._frame_times: list[float] = []
+        self._ts_shift = 0.0                                  # added to camera times (_on_one_timeline)
+        self._timeline: tuple[float, float] | None = None     # (frame time, monotonic) of the last frame
 
     def _repunch_guard(self) -> RepunchGuard:
         """Who punched within the suppression window, remembered across restarts."""
@@ -256,14 +258,30 @@ class KioskApp:
                 self._stop.wait(CAMERA_ERROR_PAUSE_S)
                 continue
             if frame is None:
+                if self.healer.camera.failing and not options.exit_when_done:
+                    self._stop.wait(CAMERA_ERROR_PAUSE_S)   # not reopened yet: a closed camera has no frames
+                    continue
                 if options.exit_when_done or getattr(self.camera, "ended", True):
                     log.info("camera has no more frames")
                     return
                 continue
-            self.healer.camera_frame()
-            self.process(frame)
+            self.process(self._on_one_timeline(frame))
+            self.healer.camera_frame()       # after the work: a slow frame (dlib) is no stalled camera
             self.watchdog.frame_seen()
             self.watchdog.maybe_ping()
+
+    def _on_one_timeline(self, frame: Frame) -> Frame:
+        """Frame times that never go back: a restarted camera counts from 0 again (the replay) or from
+        its own new origin, while the decision's windows need one timeline. A frame that would go back
+        is moved to the last frame's time plus the time that really passed (monotonic clock)."""
+        now = self.clocks.monotonic()
+        ts = frame.ts_s + self._ts_shift
+        if self._timeline is not None and ts < self._timeline[0]:
+            last_ts, last_mono = self._timeline
+            self._ts_shift += last_ts + max(now - last_mono, 0.0) - ts
+            ts = frame.ts_s + self._ts_shift
+        self._timeline = (ts, now)
+        return frame if ts == frame.ts_s else replace(frame, ts_s=ts)
 
     def _heal_camera(self) -> None:
         """Close and reopen the camera when the healer says it stopped (on this, the reading thread)."""

@@ -163,11 +163,19 @@ class ThresholdWatch:
 class _Entry:
     fault: str
     action: str
-    detail: str
+    first: str               # what was seen and done the first time (the cause)
+    latest: str              # ... and the latest time
     since: datetime          # wall time of the first action about this fault
     at: datetime             # wall time of the latest action
     count: int
     recovered_mono_s: float | None = None
+    cure: str = ""
+
+    @property
+    def detail(self) -> str:
+        half = HEAL_MAX_DETAIL // 2 - 20
+        text = self.first if self.count == 1 else f"{self.first[:half]} | latest: {self.latest[:half]}"
+        return f"{text}; {self.cure}"[:HEAL_MAX_DETAIL] if self.cure else text[:HEAL_MAX_DETAIL]
 
 
 class HealLog:
@@ -181,17 +189,16 @@ class HealLog:
         """An action was taken; a fault that had cleared and comes back starts a new entry."""
         entry = self._entries.get(fault)
         if entry is None or entry.recovered_mono_s is not None:
-            self._entries[fault] = _Entry(fault, action, detail[:HEAL_MAX_DETAIL], wall, wall, 1)
+            self._entries[fault] = _Entry(fault, action, detail, detail, wall, wall, 1)
             return
-        entry.action, entry.detail, entry.at, entry.count = action, detail[:HEAL_MAX_DETAIL], wall, entry.count + 1
+        entry.action, entry.latest, entry.at, entry.count = action, detail, wall, entry.count + 1
 
     def recovered(self, fault: str, detail: str, now_s: float) -> bool:
         """The fault cleared; False when nothing had been done about it (nothing to report)."""
         entry = self._entries.get(fault)
         if entry is None or entry.recovered_mono_s is not None:
             return False
-        entry.recovered_mono_s = now_s
-        entry.detail = f"{entry.detail}; {detail}"[:HEAL_MAX_DETAIL]
+        entry.recovered_mono_s, entry.cure = now_s, detail
         return True
 
     def is_open(self, fault: str) -> bool:

@@ -106,7 +106,8 @@ def test_heal_log_counts_actions_keeps_a_cure_for_its_hold_and_starts_anew_after
     assert (open_.count, open_.recovered, open_.since, open_.at) == (2, False, T0, T0 + timedelta(seconds=12))
     assert log.recovered(FAULT_CAMERA, "frames again", 50.0)
     [cured] = log.report(149.0)
-    assert cured.recovered and cured.detail == "no frame for 12 s: restart 2; frames again"
+    assert cured.recovered
+    assert cured.detail == "no frame for 10 s: restart 1 | latest: no frame for 12 s: restart 2; frames again"
     assert log.report(150.0) == []
     log.acted(FAULT_CAMERA, "restart_camera", "x", T0)
     log.recovered(FAULT_CAMERA, "y", 200.0)
@@ -207,3 +208,164 @@ def test_the_log_spill_is_bounded_and_trimmed_to_nothing(tmp_path):
         assert (tmp_path / "logs" / "kiosk.log").read_text().endswith("after the trim\n")
     finally:
         spill.close()
+
+
+# -- end to end: the real kiosk, a real hub and broker ------------------------------------------------
+
+from tests.test_kiosk_storage_faults import encoder, health as health_watch, hub, key_file  # noqa: E402,F401 (fixtures)
+
+
+
+
+def stored_heal(hub: HubIngest, device_id: str) -> list[dict]:
+    """``heal`` of the device's latest health as the hub stored it."""
+    with sqlite3.connect(hub.db_path, timeout=30) as db:
+        row = db.execute("SELECT telemetry FROM device_health WHERE device_id = ?", (device_id,)).fetchone()
+    return json.loads(row[0]).get("heal", []) if row and row[0] else []
+
+
+def healed(watch: HealthWatch, fault: str, **expect) -> messages.HealAction | None:
+    """The latest health's heal entry for ``fault`` when it has the ``expect``ed values."""
+    latest = watch.latest()
+    for action in (latest.heal or []) if latest else []:
+        if action.fault == fault and all(getattr(action, k) == v for k, v in expect.items()):
+            return action
+    return None
+
+
+def accepted_punch(app: KioskApp, employee_id: str) -> str:
+    """An accepted decision through ``KioskApp.punch`` (the path a recognised face takes); its state."""
+    from kiosk.decision import Outcome, PunchDecision
+    from kiosk.liveness import LivenessState
+
+    decision = PunchDecision(employee_id, 0.3, 0.1, LivenessState(True, 0.0, None, "off"))
+    outcome = Outcome("accepted", employee_id=employee_id, punch=decision)
+    return app.punch(outcome, app.clocks.wall_at(app.zone), app.clocks.monotonic()).state
+
+
+def assert_all_delivered(hub: HubIngest, app: KioskApp, accepted: int) -> None:
+    wait_until(lambda: len(hub.seqs(DEVICE)) == accepted and app.outbox.depth() == 0, 60,
+               f"all {accepted} accepted punches at the hub")
+    seqs = hub.seqs(DEVICE)
+    assert len(seqs) == len(set(seqs)) == accepted, f"lost or doubled: {sorted(seqs)}"
+
+
+@pytest.mark.broker
+def test_a_camera_that_hangs_then_fails_is_restarted_and_reported_no_punch_lost(
+        tmp_path, hub, key_file, broker, health_watch, encoder, faces_dir):
+    start_hub(hub)
+    config = kiosk_config(tmp_path / "state", key_file, broker.port, gallery={"key_source": "card"},
+                          heal={"camera_stall_s": 1.5, "camera_retry_s": 0.5, "camera_retry_max_s": 2})
+    camera = FaultyCamera(ReplayCamera(faces_dir / "dev" / "Alex_Lacamoire", fps=10, loop=True))
+    app = KioskApp(config, LatestFrameGrabber(camera, stop_timeout_s=1.0), encoder=encoder)
+    runner = threading.Thread(target=app.run, name="kiosk-run", daemon=True)
+    runner.start()
+    accepted = 0
+    try:
+        wait_until(lambda: app.counts["frames"] >= 5, 60, "frames to flow")
+        accepted += accepted_punch(app, EMPLOYEES[0]) == "accepted"
+
+        assert camera.opens == 1 and healed(health_watch, FAULT_CAMERA) is None
+        camera.hang()                                      # the driver's read never returns
+        threading.Event().wait(0.5)
+        hung_at = app.counts["frames"]
+        accepted += accepted_punch(app, EMPLOYEES[1]) == "accepted"     # punches go on without a camera
+        wait_until(lambda: healed(health_watch, FAULT_CAMERA, recovered=True), 60, "the hung camera to be cured")
+        assert app.counts["frames"] > hung_at and camera.opens >= 2
+        report = healed(health_watch, FAULT_CAMERA)
+        assert report.action == "restart_camera" and report.detail.startswith("no frame for ")
+        assert "frames again after 1 restart(s)" in report.detail
+
+        opens = camera.opens
+        camera.fail(opens=2)                               # read errors, and the next two opens fail too
+        wait_until(lambda: healed(health_watch, FAULT_CAMERA, recovered=False), 30, "the failing camera reported")
+        accepted += accepted_punch(app, EMPLOYEES[2]) == "accepted"
+        wait_until(lambda: healed(health_watch, FAULT_CAMERA, recovered=True, count=3), 60,
+                   "the failing camera cured after three restarts")
+        report = healed(health_watch, FAULT_CAMERA)
+        assert "camera error: camera read failed (simulated: device disconnected)" in report.detail
+        assert camera.opens == opens + 3 and runner.is_alive()
+        wait_until(lambda: any(h["fault"] == FAULT_CAMERA and h["recovered"] for h in stored_heal(hub, DEVICE)),
+                   30, "the hub to store the cure")
+        assert_all_delivered(hub, app, accepted)
+        assert accepted == 3
+    finally:
+        app.stop()
+        runner.join(30)
+    assert not runner.is_alive()
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    with small_tmpfs(tmp_path / "small-fs", "3m") as where:
+        yield where
+
+
+@pytest.mark.broker
+def test_a_full_disk_is_cured_by_trimming_the_log_spill_and_no_punch_lost(small_fs, hub, key_file, broker,
+                                                                          health_watch, encoder):
+    start_hub(hub)
+    config = kiosk_config(small_fs / "state", key_file, broker.port, storage={"min_free_mb": 0.25, "reserve_mb": 0},
+                          logs={"spill_mb": 1.6}, heal={"disk_trim_below_mb": 0.6})
+    k = Kiosk(config, encoder).start()
+    accepted = 0
+    try:
+        noisy = logging.getLogger("kiosk.selfheal-test")
+        for i in range(1500):                              # warnings fill the spill to its bound (1.6 MB)
+            noisy.warning("sensor %04d: %s", i, "x" * 1000)
+        assert k.app.spill.size_bytes() > 1.2 * 2**20
+        accepted += k.punch(EMPLOYEES[0]).state == "accepted"
+        wait_until(lambda: k.app.outbox.depth() == 0, 30, "the first punch acked")
+
+        filler = small_fs / "filler"                       # another writer takes every free byte
+        free = os.statvfs(small_fs).f_bavail * os.statvfs(small_fs).f_frsize
+        fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+        try:
+            os.posix_fallocate(fd, 0, free - 8192)
+        finally:
+            os.close(fd)
+        refused_or_not = k.punch(EMPLOYEES[1])             # refused on screen (never green) or, once trimmed, saved
+        accepted += refused_or_not.state == "accepted"
+        assert refused_or_not.state == "accepted" or refused_or_not.reason == "cannot_save"
+
+        wait_until(lambda: healed(health_watch, FAULT_DISK, recovered=True), 30, "the disk to be cured")
+        report = healed(health_watch, FAULT_DISK)
+        assert report.action == "trim_logs" and "trimmed the log spill" in report.detail
+        assert filler.exists()                             # nobody else freed anything
+        assert k.app.spill.size_bytes() < 0.2 * 2**20
+        assert k.punch(EMPLOYEES[2]).state == "accepted"
+        accepted += 1
+        wait_until(lambda: health_watch.alarm(messages.ALARM_STORAGE_ERROR) is None, 30, "no storage alarm")
+        assert_all_delivered(hub, k.app, accepted)
+        assert k.running()
+    finally:
+        k.close()
+
+
+@pytest.mark.broker
+def test_a_broker_down_for_long_gets_a_fresh_client_and_every_punch_taken_meanwhile_arrives(
+        tmp_path, hub, key_file, broker, health_watch, encoder):
+    start_hub(hub)
+    config = kiosk_config(tmp_path / "state", key_file, broker.port,
+                          heal={"link_renew_after_s": 3, "link_retry_max_s": 6})
+    k = Kiosk(config, encoder).start()
+    try:
+        assert k.punch(EMPLOYEES[0]).state == "accepted"
+        wait_until(lambda: k.app.outbox.depth() == 0, 30, "the first punch acked")
+
+        broker.kill()                                      # "minutes" down: compressed by link_renew_after_s
+        for employee in EMPLOYEES[1:6]:
+            assert k.punch(employee).state == "accepted"   # kept in the outbox meanwhile
+        wait_until(lambda: k.app.link.stats["renewals"] >= 2, 60, "two fresh MQTT clients while it is down")
+        assert k.app.outbox.depth() == 5
+        broker.start()
+
+        wait_until(lambda: healed(health_watch, FAULT_LINK, recovered=True), 60, "the outage reported as cured")
+        report = healed(health_watch, FAULT_LINK)
+        assert report.action == "renew_link" and report.count >= 2
+        assert "made a fresh MQTT client" in report.detail and "reconnected after" in report.detail
+        assert_all_delivered(hub, k.app, 6)
+        wait_until(lambda: any(h["fault"] == FAULT_LINK for h in stored_heal(hub, DEVICE)), 30, "the hub to store it")
+        assert k.running()
+    finally:
+        k.close()
