@@ -209,6 +209,17 @@ if command -v espeak-ng >/dev/null 2>&1; then
   "$VENV/bin/kiosk" voices build --config /etc/kiosk/kiosk.yaml --out @VOICES_DIR@ || say "voice clips not made"
 fi
 
+say "allowing the kiosk user to restart time sync (self-healing of a clock that is off)"
+install -d -m 0755 /etc/polkit-1/rules.d
+cat > /etc/polkit-1/rules.d/50-kiosk-timesync.rules <<'RULES'
+polkit.addRule(function (action, subject) {
+  if (subject.user == "kiosk" && action.id == "org.freedesktop.systemd1.manage-units" &&
+      action.lookup("unit") == "systemd-timesyncd.service" && action.lookup("verb") == "restart") {
+    return polkit.Result.YES;
+  }
+});
+RULES
+
 say "allowing the kiosk user to reboot the device (the hub's remote 'reboot' command)"
 install -d -m 0755 /etc/polkit-1/rules.d
 cat > /etc/polkit-1/rules.d/50-kiosk-reboot.rules <<'RULES'
