@@ -21,6 +21,7 @@ from provisioning import datapart, firstboot
 from provisioning.cli import main
 from provisioning.partitions import SECTOR
 from tests.raspios_image import Layout, build_image, copy_boot_folder, needs_image_tools, os_tree, read_boot, sh
+from tests.test_provision_batch import GOOD, devices_csv, fleet  # noqa: F401 (fleet: fixture)
 from tests.test_provision_image import bundle  # noqa: F401 (fixture)
 
 pytestmark = needs_image_tools
@@ -89,3 +90,26 @@ def test_a_too_small_data_partition_is_refused_and_the_image_left_alone(tmp_path
     assert main(["image", "--image", str(img), "--bundle", str(bundle), "--read-only-root", "--data-mb", "4"]) == 1
     assert "needs at least 16 MiB" in capsys.readouterr().err
     assert hashlib.sha256(img.read_bytes()).hexdigest() == before
+
+
+@pytest.mark.broker
+def test_batch_cards_each_get_the_data_partition_and_the_base_stays_as_it_was(tmp_path, fleet, capsys):
+    hub, _brk = fleet
+    base = tmp_path / "raspios-lite.img"
+    layout = build_image(base, os_tree(tmp_path / "tree"), Layout(root_mib=8))
+    base_digest = hashlib.sha256(base.read_bytes()).hexdigest()
+    cards = tmp_path / "cards"
+    good = GOOD[:3]
+    argv = ["batch", str(devices_csv(tmp_path / "a.csv", good)), "--image", str(base), "--out", str(cards),
+            *hub.auth, "--read-only-root", "--data-mb", "16", "--root-room-mb", "4"]
+    assert main(argv) == 1                                      # the CSV's two bad rows fail, the rest go on
+    assert "cards: 3 written" in capsys.readouterr().out
+    assert hashlib.sha256(base.read_bytes()).hexdigest() == base_digest
+    for device_id in good:
+        card = cards / f"{device_id}.img"
+        parts = datapart.read_mbr_partitions(card)
+        assert len(parts) == 3 and datapart.ext4_label(card, parts[2]) == datapart.DATA_LABEL
+        flag = read_boot(card, layout, f"{firstboot.BUNDLE_DIR}/{firstboot.READONLY_CONF}").decode()
+        assert "mount=/var/lib/kiosk" in flag
+    assert main(argv) == 1                                      # rerun: the same cards, nothing rewritten
+    assert "cards: 0 written, 3 unchanged" in capsys.readouterr().out
