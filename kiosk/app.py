@@ -57,8 +57,8 @@ QUIET_REPEAT_S = 30.0  # "already punched" for the same person again within this
 HOUSEKEEPING_TICK_S = 1.0
 HOUSEKEEPING_RETRY_MAX_S = 60.0
 MAX_ALARMS = messages.Health.model_fields["alarms"].metadata[0].max_length
-LOCKED_STATUS_S = 5.0
-CAMERA_ERROR_PAUSE_S = 0.5   # a camera that fails at once is not read in a tight loop while its restart waits  # while the hub has not sent the gallery key: status and watchdog this often
+LOCKED_STATUS_S = 5.0  # while the hub has not sent the gallery key: status and watchdog this often
+CAMERA_ERROR_PAUSE_S = 0.5   # a camera that fails at once is not read in a tight loop while its restart waits
 
 
 @dataclass(frozen=True)

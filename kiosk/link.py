@@ -188,7 +188,8 @@ class MqttLink:
         attempt = 0
         while not self._stop.is_set():
             if self._renew.is_set():
-                attempt = self._renew_client()
+                self._renew_client()
+                attempt = 0
             try:
                 self.stats["connect_attempts"] += 1
                 self._client.connect(mqtt_cfg.host, mqtt_cfg.port, mqtt_cfg.keepalive_s)
@@ -226,15 +227,15 @@ class MqttLink:
         self._interrupt.wait(delay_s)
         self._interrupt.clear()
 
-    def _renew_client(self) -> int:
-        """Replace the paho client (network thread, between connections); returns the backoff attempt to use."""
+    def _renew_client(self) -> None:
+        """Replace the paho client (network thread, between connections)."""
         self._renew.clear()
         old = self._client
         try:
             self._client = self._make_client()
         except (OSError, ValueError, ssl.SSLError) as exc:   # e.g. the password file is unreadable now
             log.error("a fresh MQTT client could not be made (%s); keeping the old one", exc)
-            return 0
+            return
         self._fresh_client = True
         self.stats["renewals"] += 1
         try:
@@ -242,7 +243,6 @@ class MqttLink:
         except Exception:  # noqa: BLE001 - it is being dropped; nothing to keep from it
             log.debug("dropping the old MQTT client failed", exc_info=True)
         log.warning("made a fresh MQTT client after a long outage (renewal %d)", self.stats["renewals"])
-        return 0
 
     def _gallery_key_loop(self) -> None:
         """Ask again, with a capped, jittered backoff, until the key is in (each connect also asks)."""

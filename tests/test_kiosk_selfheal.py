@@ -26,7 +26,9 @@ from hardware.latest_frame import LatestFrameGrabber
 from hardware.replay import ReplayCamera
 from kiosk.app import KioskApp, RunOptions
 from kiosk.clock import ClockConfig, ClockMonitor
+from kiosk.decision import Outcome, PunchDecision
 from kiosk.healer import Healer
+from kiosk.liveness import LivenessState
 from kiosk.logspill import LogsConfig, LogSpill
 from kiosk.selfheal import (
     FAULT_CAMERA, FAULT_CLOCK, FAULT_DISK, FAULT_LINK, CameraWatch, HealConfig, HealLog, Retry, ThresholdWatch,
@@ -37,6 +39,7 @@ from tests.clockkit import StepClock
 from tests.diskfaults import small_tmpfs
 from tests.faultkit import EMPLOYEES, HubIngest, wait_until
 from tests.test_kiosk_storage_faults import DEVICE, HealthWatch, Kiosk, kiosk_config, start_hub
+from tests.test_kiosk_storage_faults import encoder, health as health_watch, hub, key_file  # noqa: F401 (fixtures)
 
 T0 = datetime(2026, 12, 4, 9, 0, tzinfo=timezone.utc)
 
@@ -174,6 +177,25 @@ def test_an_unsynchronised_clock_is_resynced_after_its_time_and_reported_cured(t
     assert cured.recovered and cured.detail.endswith("clock synced again") and resync.requests == 1
 
 
+def test_a_clock_drifted_past_the_bound_from_the_hub_is_resynced_and_cured_when_ntp_sets_it(tmp_path):
+    """The hub's time from an ack says the clock is 400 s behind (bound 300 s): unfit, so resynced; NTP sets it."""
+    clock = StepClock(T0)
+    clock.step(-400)
+    resync = FakeResync(fix=clock.correct)
+    link = StandInLink()
+    link.connected.set()
+    healer = make_healer(tmp_path, clock, FakeTimeSync(synced=True), resync, link, clock_resync_after_s=30,
+                         disk_trim_below_mb=0)
+    healer.clock.note_hub_time(clock.true_now())
+    for _ in range(4):
+        healer.tick()
+        clock.advance(10)
+    assert resync.requests == 1 and clock.error_s() == 0
+    healer.tick()
+    [cured] = healer.report()
+    assert cured.recovered and "clock 400 s behind the hub's time (allowed 300 s)" in cured.detail
+
+
 def test_a_long_outage_renews_the_link_with_backoff_and_the_reconnect_is_reported(tmp_path):
     clock, link = StepClock(T0), StandInLink()
     healer = make_healer(tmp_path, clock, FakeTimeSync(), FakeResync(), link, link_renew_after_s=300,
@@ -212,9 +234,6 @@ def test_the_log_spill_is_bounded_and_trimmed_to_nothing(tmp_path):
 
 # -- end to end: the real kiosk, a real hub and broker ------------------------------------------------
 
-from tests.test_kiosk_storage_faults import encoder, health as health_watch, hub, key_file  # noqa: E402,F401 (fixtures)
-
-
 
 
 def stored_heal(hub: HubIngest, device_id: str) -> list[dict]:
@@ -235,9 +254,6 @@ def healed(watch: HealthWatch, fault: str, **expect) -> messages.HealAction | No
 
 def accepted_punch(app: KioskApp, employee_id: str) -> str:
     """An accepted decision through ``KioskApp.punch`` (the path a recognised face takes); its state."""
-    from kiosk.decision import Outcome, PunchDecision
-    from kiosk.liveness import LivenessState
-
     decision = PunchDecision(employee_id, 0.3, 0.1, LivenessState(True, 0.0, None, "off"))
     outcome = Outcome("accepted", employee_id=employee_id, punch=decision)
     return app.punch(outcome, app.clocks.wall_at(app.zone), app.clocks.monotonic()).state
