@@ -3,7 +3,9 @@
 Only the FAT boot partition is written (through mtools at its byte offset);
 the root file system and everything else in the image stays byte-for-byte
 as it was. The files are staged in a private temporary folder first, so a
-refused image (no FAT partition, bad bundle) is never half-written.
+refused image (no FAT partition, bad bundle) is never half-written. The one
+exception is ``--read-only-root``: it also appends the writable kiosk-data
+partition (provisioning/datapart.py), once.
 """
 
 import logging
