@@ -304,6 +304,8 @@ class DeviceHealthSample(Base):
     gallery_version: Mapped[int] = mapped_column(BigInteger)
     sw_version: Mapped[str] = mapped_column(String(64))
     alarms: Mapped[str | None] = mapped_column(Text, default=None, doc="the kiosk's alarms (JSON list); None: none")
+    heal: Mapped[str | None] = mapped_column(
+        Text, default=None, doc="faults the kiosk acted on by itself (JSON list of HealAction); None: none")
 
 
 def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:

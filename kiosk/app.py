@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -35,8 +35,10 @@ from kiosk.fallback import FallbackFlow, keypad_of
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_key import CardGalleryKey, HubGalleryKey
 from kiosk.gallery_store import EncryptedGalleryStore
+from kiosk.healer import Healer
 from kiosk.keypad import Keypad
 from kiosk.link import THREAD_ALARM_HOLD_S, MqttLink
+from kiosk.logspill import LogSpill
 from kiosk.outbox import RememberedPunch
 from kiosk.outbox_keeper import OUTBOX_FILE, OutboxKeeper  # noqa: F401 (OUTBOX_FILE: tools import it from here)
 from kiosk.pipeline import STAGES, FrameAnalyzer, Observation
@@ -44,7 +46,7 @@ from kiosk.punches import make_signed_punch
 from protocol.sdnotify import SdNotifier, WatchdogPetter
 from kiosk.storage import StorageError
 from kiosk.telemetry import collect_health
-from kiosk.timesync import system_time_sync
+from kiosk.timesync import TimeResync, TimesyncdResync, system_time_sync
 from protocol import messages, signing
 from protocol.backoff import backoff_delay
 
@@ -56,6 +58,7 @@ HOUSEKEEPING_TICK_S = 1.0
 HOUSEKEEPING_RETRY_MAX_S = 60.0
 MAX_ALARMS = messages.Health.model_fields["alarms"].metadata[0].max_length
 LOCKED_STATUS_S = 5.0  # while the hub has not sent the gallery key: status and watchdog this often
+CAMERA_ERROR_PAUSE_S = 0.5   # a camera that fails at once is not read in a tight loop while its restart waits
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ class KioskApp:
 
     def __init__(self, config: KioskConfig, camera: FrameSource, feedback: Feedback | None = None,
                  encoder: FaceEncoder | None = None, display: Any = None, clocks: Clocks | None = None,
-                 time_sync: TimeSync | None = None, keypad: Keypad | None = None) -> None:
+                 time_sync: TimeSync | None = None, keypad: Keypad | None = None,
+                 time_resync: TimeResync | None = None) -> None:
         self.config = config
         self.clocks = clocks or Clocks()
         self.clock = ClockMonitor(config.clock, self.clocks, time_sync or system_time_sync())
@@ -133,9 +137,15 @@ class KioskApp:
             on_hub_time=self.clock.note_hub_time,
             gallery_key=self.gallery_key, on_gallery_unlocked=self.gallery.load,
         )
+        self.spill = LogSpill(config.state_dir, config.logs)
+        self.healer = Healer(config.heal, state_dir=config.state_dir, spill=self.spill, clock=self.clock,
+                             resync=time_resync or TimesyncdResync(), link=self.link,
+                             wall=lambda: self.clocks.wall_at(self.zone), monotonic=self.clocks.monotonic)
         self.notifier = SdNotifier()
         self.watchdog = WatchdogPetter.from_env(self.notifier)
         self._frame_times: list[float] = []
+        self._ts_shift = 0.0                                  # added to camera times (_on_one_timeline)
+        self._timeline: tuple[float, float] | None = None     # (frame time, monotonic) of the last frame
 
     def _repunch_guard(self) -> RepunchGuard:
         """Who punched within the suppression window, remembered across restarts."""
@@ -173,6 +183,7 @@ class KioskApp:
         """Everything but the frames: feedback, the link and the housekeeping thread."""
         log.info("kiosk %s at site %s starting (%s, gallery version %s)", self.config.device_id,
                  self.config.site_id, dlib_build(), self.gallery.version)
+        self.spill.open()
         self.notifier.start()
         self.feedback.open()
         if self.keypad is not None:
@@ -195,6 +206,7 @@ class KioskApp:
         self.outbox.close()
         self.assisted.close()
         self.notifier.close()
+        self.spill.close()
         logging.getLogger().removeHandler(self.recent_log)
         return summary
 
@@ -229,20 +241,64 @@ class KioskApp:
     # -- frames ----------------------------------------------------------------------
 
     def _frames(self, options: RunOptions) -> None:
+        """Frames until the camera ends or ``stop()``; a stopped or failing camera is restarted (kiosk/healer.py).
+
+        Only a finite run (``exit_when_done``: demo, bench) still ends on a camera error.
+        """
+        self.healer.camera.reset(self.clocks.monotonic())
         while not self._stop.is_set():
+            self._heal_camera()
             try:
                 frame = self._read()
             except CameraError as exc:
                 log.error("camera failed: %s", exc)
-                raise
+                if options.exit_when_done:
+                    raise
+                self.healer.camera_failed(str(exc))
+                self._stop.wait(CAMERA_ERROR_PAUSE_S)
+                continue
             if frame is None:
+                if self.healer.camera.failing and not options.exit_when_done:
+                    self._stop.wait(CAMERA_ERROR_PAUSE_S)   # not reopened yet: a closed camera has no frames
+                    continue
                 if options.exit_when_done or getattr(self.camera, "ended", True):
                     log.info("camera has no more frames")
                     return
                 continue
-            self.process(frame)
+            self.process(self._on_one_timeline(frame))
+            self.healer.camera_frame()       # after the work: a slow frame (dlib) is no stalled camera
             self.watchdog.frame_seen()
             self.watchdog.maybe_ping()
+
+    def _on_one_timeline(self, frame: Frame) -> Frame:
+        """Frame times that never go back: a restarted camera counts from 0 again (the replay) or from
+        its own new origin, while the decision's windows need one timeline. A frame that would go back
+        is moved to the last frame's time plus the time that really passed (monotonic clock)."""
+        now = self.clocks.monotonic()
+        ts = frame.ts_s + self._ts_shift
+        if self._timeline is not None and ts < self._timeline[0]:
+            last_ts, last_mono = self._timeline
+            self._ts_shift += last_ts + max(now - last_mono, 0.0) - ts
+            ts = frame.ts_s + self._ts_shift
+        self._timeline = (ts, now)
+        return frame if ts == frame.ts_s else replace(frame, ts_s=ts)
+
+    def _heal_camera(self) -> None:
+        """Close and reopen the camera when the healer says it stopped (on this, the reading thread)."""
+        reason = self.healer.camera_due()
+        if reason is None:
+            return
+        log.warning("restarting the camera: %s", reason)
+        try:
+            self.camera.close()
+        except Exception:  # a broken driver may fail to close too; the reopen says whether it is back
+            log.exception("closing the camera failed")
+        error = None
+        try:
+            self.camera.open()
+        except CameraError as exc:
+            error = str(exc)
+        self.healer.camera_restarted(reason, error)
 
     def _read(self) -> Frame | None:
         if isinstance(self.camera, LatestFrameGrabber):
@@ -404,6 +460,7 @@ class KioskApp:
             schedule["health"] = now + self.config.health_interval_s
             self.keeper.recheck()
             self.link.publish_health(self.health())
+        self.healer.tick()
         if now >= schedule["poll"]:
             schedule["poll"] = now + self.config.gallery_poll_s
             self.link.request_gallery()
@@ -423,6 +480,7 @@ class KioskApp:
             camera_fps=self._camera_fps(),
             process_uptime_s=time.monotonic() - self._started,
             alarms=(alarms + self.clock.alarms())[:MAX_ALARMS],
+            heal=self.healer.report(),
         )
 
     def _camera_fps(self) -> float | None:

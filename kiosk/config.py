@@ -11,9 +11,11 @@ from kiosk.clock import ClockConfig
 from kiosk.decision import DecisionConfig
 from kiosk.fallback import MatchConfig
 from kiosk.liveness import LivenessConfig
+from kiosk.logspill import LogsConfig
 from kiosk.pipeline import PipelineConfig
 from kiosk.quality import QualityConfig
 from kiosk.screen.config import ScreenConfig
+from kiosk.selfheal import HealConfig
 from kiosk.voice.config import VoiceConfig
 from protocol.messages import DeviceId, EntityId
 from protocol.transport import AllowPlaintext, CaFile
@@ -111,6 +113,9 @@ class KioskConfig(Section):
     match: MatchConfig = Field(default_factory=MatchConfig, description="face alone, or staff number and face")
     storage: StorageConfig = Field(default_factory=StorageConfig)
     clock: ClockConfig = Field(default_factory=ClockConfig)
+    heal: HealConfig = Field(default_factory=HealConfig, description="what the kiosk cures by itself (camera, disk, "
+                             "clock, link); kiosk/selfheal.py")
+    logs: LogsConfig = Field(default_factory=LogsConfig, description="warnings kept on disk, bounded (kiosk/logspill.py)")
     indicators: IndicatorsConfig | None = Field(
         None, description="GPIO LEDs/buzzer/door relay (BCM pins); null: no indicators (a bench or a test)"
     )

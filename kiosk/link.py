@@ -99,6 +99,9 @@ class MqttLink:
         self.gallery_applied = threading.Event()
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._interrupt = threading.Event()   # cuts a reconnect pause short: stop() or renew()
+        self._renew = threading.Event()
+        self._fresh_client = False            # the next CONNACK is this client's first: resend all unacked
         self._threads: list[threading.Thread] = []
         # Published punches the outbox could not mark sent: id -> monotonic publish time (sender thread).
         self._held: dict[str, float] = {}
@@ -130,9 +133,21 @@ class MqttLink:
                 pass
         self._stop.set()
         self._wake.set()
+        self._interrupt.set()
         self._client.disconnect()
         for thread in self._threads:
             thread.join(timeout_s)
+
+    def renew(self) -> None:
+        """Self-healing (kiosk/selfheal.py): before the next connect, drop the MQTT client and make a fresh one.
+
+        A new socket, TLS context and the password file read again: what a
+        long outage may have made stale (a rotated password, a wedged
+        client). Punches lose nothing: the new client's first connection
+        sends every unacked punch again.
+        """
+        self._renew.set()
+        self._interrupt.set()
 
     def wake(self) -> None:
         """A punch was added to the outbox: send it without waiting for a timer."""
@@ -172,14 +187,18 @@ class MqttLink:
         mqtt_cfg = self.config.mqtt
         attempt = 0
         while not self._stop.is_set():
+            if self._renew.is_set():
+                self._renew_client()
+                attempt = 0
             try:
+                self.stats["connect_attempts"] += 1
                 self._client.connect(mqtt_cfg.host, mqtt_cfg.port, mqtt_cfg.keepalive_s)
             except (OSError, ssl.SSLError, socket.timeout) as exc:
                 delay = backoff_delay(attempt, 1.0, mqtt_cfg.reconnect_max_s)
                 log.warning("broker %s:%s unreachable (%s); retrying in %.1f s",
                             mqtt_cfg.host, mqtt_cfg.port, exc, delay)
                 attempt += 1
-                self._stop.wait(delay)
+                self._pause(delay)
                 continue
             connects_before = self.stats["connects"]
             while not self._stop.is_set():
@@ -201,7 +220,29 @@ class MqttLink:
             delay = backoff_delay(attempt, 1.0, mqtt_cfg.reconnect_max_s)
             attempt += 1
             log.warning("connection to the broker lost; reconnecting in %.1f s", delay)
-            self._stop.wait(delay)
+            self._pause(delay)
+
+    def _pause(self, delay_s: float) -> None:
+        """The reconnect backoff, cut short by ``stop()`` or ``renew()``."""
+        self._interrupt.wait(delay_s)
+        self._interrupt.clear()
+
+    def _renew_client(self) -> None:
+        """Replace the paho client (network thread, between connections)."""
+        self._renew.clear()
+        old = self._client
+        try:
+            self._client = self._make_client()
+        except (OSError, ValueError, ssl.SSLError) as exc:   # e.g. the password file is unreadable now
+            log.error("a fresh MQTT client could not be made (%s); keeping the old one", exc)
+            return
+        self._fresh_client = True
+        self.stats["renewals"] += 1
+        try:
+            old.disconnect()
+        except Exception:  # noqa: BLE001 - it is being dropped; nothing to keep from it
+            log.debug("dropping the old MQTT client failed", exc_info=True)
+        log.warning("made a fresh MQTT client after a long outage (renewal %d)", self.stats["renewals"])
 
     def _gallery_key_loop(self) -> None:
         """Ask again, with a capped, jittered backoff, until the key is in (each connect also asks)."""
@@ -290,10 +331,12 @@ class MqttLink:
         kinds = [topics.ACK, topics.GALLERY_DELTA, topics.CMD] + ([topics.GALLERY_KEY] if self._gallery_key else [])
         client.subscribe([(self._topic(kind), 1) for kind in kinds])
         client.publish(self._topic(topics.STATUS), self._status("online"), qos=1, retain=True)
-        if self.stats["connects"] == 1 or not flags.session_present:
+        fresh, self._fresh_client = self._fresh_client, False
+        if self.stats["connects"] == 1 or fresh or not flags.session_present:
             # A new process, or a broker that lost our session (restart without persistence):
             # whatever was in flight may be gone. Otherwise paho resends its own in-flight
             # messages and the ack timeout covers the rest, without doubling the traffic.
+            # A renewed client (renew()) lost paho's in-flight messages with the old one.
             self._held = {}
             try:
                 self.outbox.mark_all_unsent()

@@ -10,7 +10,7 @@ import shutil
 from datetime import datetime
 from pathlib import Path
 
-from protocol.messages import DeviceAlarm, Health
+from protocol.messages import DeviceAlarm, HealAction, Health
 
 THERMAL_ROOT = Path("/sys/class/thermal")
 PROC = Path("/proc")
@@ -63,6 +63,7 @@ def collect_health(
     camera_fps: float | None,
     process_uptime_s: float,
     alarms: list[DeviceAlarm] | None = None,
+    heal: list[HealAction] | None = None,
     thermal_root: Path = THERMAL_ROOT,
     proc: Path = PROC,
 ) -> Health:
@@ -80,6 +81,7 @@ def collect_health(
         gallery_version=gallery_version,
         sw_version=sw_version,
         alarms=alarms or [],
+        heal=heal or None,     # left out while empty: what an older hub accepts
     )
 
 

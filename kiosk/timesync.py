@@ -10,14 +10,22 @@ Two readers, asked in this order:
 None when neither answers: the caller cannot tell, and does not refuse for it.
 
 ``FakeTimeSync`` is the test double: a flag the test sets.
+
+Resyncing (kiosk/selfheal.py, a clock unfit to punch for long): the kiosk
+may not set the clock itself (``ProtectClock=yes``), so ``TimesyncdResync``
+asks systemd to restart ``systemd-timesyncd``, which then queries its NTP
+servers at once instead of at its next, possibly 34-minute, poll. First boot
+installs the polkit rule that lets the kiosk user restart that one unit
+(provisioning/firstboot.py). ``FakeResync`` counts the requests.
 """
 
 import ctypes
 import ctypes.util
 import logging
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from kiosk.clock import TimeSync
 
@@ -26,6 +34,7 @@ log = logging.getLogger(__name__)
 TIME_ERROR = 5           # adjtimex(2): clock not synchronised
 TIMEX_BYTES = 512        # larger than struct timex on every architecture; modes=0 leaves it unread
 TIMEDATECTL_TIMEOUT_S = 5.0
+TIMESYNCD_UNIT = "systemd-timesyncd.service"
 
 
 class TimedatectlSync:
@@ -80,6 +89,42 @@ class FirstAnswer:
             if answer is not None:
                 return answer
         return None
+
+
+class TimeResync(Protocol):
+    """Asks the system to synchronise its clock now; returns what it did, raises OSError when refused."""
+
+    def resync(self) -> str: ...
+
+
+class TimesyncdResync:
+    """``systemctl restart systemd-timesyncd.service`` (polkit lets the kiosk user do exactly this)."""
+
+    def __init__(self, command: Sequence[str] = ("systemctl", "restart", "--no-block", TIMESYNCD_UNIT)) -> None:
+        self.command = list(command)
+
+    def resync(self) -> str:
+        try:
+            proc = subprocess.run(self.command, capture_output=True, text=True, timeout=TIMEDATECTL_TIMEOUT_S)
+        except subprocess.TimeoutExpired as exc:
+            raise OSError(f"{' '.join(self.command)} did not return within {TIMEDATECTL_TIMEOUT_S:.0f} s") from exc
+        if proc.returncode != 0:
+            raise OSError(f"{' '.join(self.command)} failed (rc {proc.returncode}): {proc.stderr.strip()[:200]}")
+        return f"restarted {TIMESYNCD_UNIT}"
+
+
+@dataclass
+class FakeResync:
+    """Counts resync requests; ``fix`` (when given) is called, as NTP would set the clock."""
+
+    fix: Callable[[], None] | None = None
+    requests: int = 0
+
+    def resync(self) -> str:
+        self.requests += 1
+        if self.fix is not None:
+            self.fix()
+        return "fake resync"
 
 
 def system_time_sync() -> FirstAnswer:

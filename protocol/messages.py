@@ -152,6 +152,26 @@ class DeviceAlarm(KioskMessage):
     since: Timestamp
 
 
+HEAL_MAX_DETAIL = 300
+
+
+class HealAction(KioskMessage):
+    """A fault the kiosk acted on by itself (kiosk/selfheal.py): what it did, how often, and whether it is cured.
+
+    Unlike an alarm it asks nobody to come; a fault that keeps coming back
+    (a count that grows, ``recovered`` false for long) is still worth a visit.
+    """
+
+    fault: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="camera_stopped, disk_low, clock_off, link_down")
+    action: str = Field(pattern=r"^[a-z][a-z0-9_]{0,39}$",
+                        description="the latest action: restart_camera, trim_logs, resync_time, renew_link")
+    detail: str = Field(default="", max_length=HEAL_MAX_DETAIL, description="what was seen and done")
+    since: Timestamp = Field(description="first action about this fault")
+    at: Timestamp = Field(description="latest action about this fault")
+    count: int = Field(ge=1, description="actions taken about this fault")
+    recovered: bool = Field(description="the fault has cleared")
+
+
 class Health(KioskMessage):
     ts: Timestamp
     uptime_s: float
@@ -165,6 +185,10 @@ class Health(KioskMessage):
     gallery_version: int = Field(ge=0)
     sw_version: str
     alarms: list[DeviceAlarm] = Field(default_factory=list, max_length=16)
+    # None (left out of the JSON) while there is nothing to report, so such a message is
+    # what a hub from before self-healing accepts; update the hub before the kiosks.
+    heal: list[HealAction] | None = Field(
+        default=None, max_length=8, description="faults the kiosk acted on by itself within the last hour")
 
 
 class GalleryRequest(KioskMessage):

@@ -120,6 +120,9 @@ class CardMaker:
     def _flash(self, device_id: str, stage: Path, fingerprint: str, known: dict[str, Any] | None) -> Card:
         """The card written onto the SD card in the reader; not again if that card had these very inputs."""
         assert self.reader is not None
+        if self.template.read_only_root:
+            raise ImageError("--read-only-root cannot be written straight to a card reader yet: make card files "
+                             "(without --card-reader) and flash them")
         if known and known.get("flashed") and known["fingerprint"] == fingerprint:
             return Card(device_id, self.reader, known["sha256"], written=False)
         if not self.ready(device_id):
@@ -146,6 +149,7 @@ class CardMaker:
             os.close(fd)
             copied = copy_sparse(self.base, tmp)
             os.chmod(tmp, 0o600)
+            image.add_data_partition(self.template, tmp)
             FatImage(tmp, self.partition).copy_in(sorted(stage.iterdir()))
             digest = sha256_file(tmp)
             os.replace(tmp, card)

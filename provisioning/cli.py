@@ -62,6 +62,13 @@ def _image_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ssh-key-file", type=Path, metavar="F", help="public SSH key for --admin-user")
     p.add_argument("--firstrun", action="store_true", help="also write firstrun.sh for images without cloud-init")
     p.add_argument("--units-dir", type=Path, default=image.DEFAULT_UNITS_DIR, help="folder with the unit files")
+    p.add_argument("--read-only-root", action="store_true",
+                   help="run the root read-only (Raspberry Pi OS overlay); outbox and gallery on an added "
+                        "writable partition (provisioning/README.md)")
+    p.add_argument("--data-mb", type=int, default=512, metavar="MB",
+                   help="with --read-only-root: size of the writable kiosk-data partition (default 512)")
+    p.add_argument("--root-room-mb", type=int, default=2048, metavar="MB",
+                   help="with --read-only-root: free space left after the root for it to grow into (default 2048)")
 
 
 def _broker_args(p: argparse.ArgumentParser) -> None:
@@ -272,7 +279,8 @@ def _image_request(args: argparse.Namespace, image_path: Path, bundle: Path) -> 
             raise ProvisionError("--admin-user needs --ssh-key-file (no password logins)")
         ssh_key = args.ssh_key_file.read_text(encoding="utf-8").strip()
     return image.ImageRequest(image_path, bundle, getattr(args, "hostname", None), wifi, args.wheelhouse,
-                              args.admin_user, ssh_key, args.firstrun, args.units_dir)
+                              args.admin_user, ssh_key, args.firstrun, args.units_dir,
+                              args.read_only_root, args.data_mb, args.root_room_mb)
 
 
 def cmd_replace(args: argparse.Namespace, http: httpx.Client) -> int:

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import yaml
 
+from provisioning import datapart
+
 BOOT_MOUNT = "/boot/firmware"
 BUNDLE_DIR = "kiosk"  # folder in the boot partition
 BUNDLE_ON_PI = f"{BOOT_MOUNT}/{BUNDLE_DIR}"
@@ -28,6 +30,7 @@ KIOSK_UNIT = "kiosk.service"
 JOURNALD_CONF = "journald.conf"  # in the bundle folder; install.sh puts it into JOURNALD_DROPIN
 JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-kiosk.conf"
 JOURNAL_RAM_MB = 32
+READONLY_CONF = "read-only-root.conf"  # in the bundle folder with --read-only-root (provisioning/datapart.py)
 # Debian packages the kiosk needs beyond Raspberry Pi OS Lite, installed by install.sh:
 # the screen (SDL window through pygame; Noto fonts with Devanagari; fontTools reads their
 # glyph coverage), the voice (espeak-ng makes the clips and speaks names; aplay plays them).
@@ -206,6 +209,17 @@ if command -v espeak-ng >/dev/null 2>&1; then
   "$VENV/bin/kiosk" voices build --config /etc/kiosk/kiosk.yaml --out @VOICES_DIR@ || say "voice clips not made"
 fi
 
+say "allowing the kiosk user to restart time sync (self-healing of a clock that is off)"
+install -d -m 0755 /etc/polkit-1/rules.d
+cat > /etc/polkit-1/rules.d/50-kiosk-timesync.rules <<'RULES'
+polkit.addRule(function (action, subject) {
+  if (subject.user == "kiosk" && action.id == "org.freedesktop.systemd1.manage-units" &&
+      action.lookup("unit") == "systemd-timesyncd.service" && action.lookup("verb") == "restart") {
+    return polkit.Result.YES;
+  }
+});
+RULES
+
 say "allowing the kiosk user to reboot the device (the hub's remote 'reboot' command)"
 install -d -m 0755 /etc/polkit-1/rules.d
 cat > /etc/polkit-1/rules.d/50-kiosk-reboot.rules <<'RULES'
@@ -222,6 +236,22 @@ if [ -f "$BUNDLE/journald.conf" ]; then
   install -d -m 0755 /etc/systemd/journald.conf.d
   install -m 0644 "$BUNDLE/journald.conf" /etc/systemd/journald.conf.d/50-kiosk.conf
   systemctl restart systemd-journald || true
+fi
+
+readonly_root=0
+if [ -f "$BUNDLE/@READONLY_CONF@" ]; then
+  # provision image --read-only-root (provisioning/datapart.py): the outbox, the gallery cache and the
+  # log spill live on the kiosk-data partition; everything else is read-only from the next boot on.
+  readonly_root=1
+  say "read-only root: mounting the partition labelled @DATA_LABEL@ at @DATA_MOUNT@ for the kiosk's state"
+  if ! blkid -L @DATA_LABEL@ >/dev/null 2>&1; then
+    say "no partition labelled @DATA_LABEL@ on this card; make the card again with provision image --read-only-root"
+    exit 1
+  fi
+  grep -q '^LABEL=@DATA_LABEL@ ' /etc/fstab || echo '@FSTAB_LINE@' >> /etc/fstab
+  install -d -m 0700 @DATA_MOUNT@
+  mountpoint -q @DATA_MOUNT@ || mount @DATA_MOUNT@
+  install -d -m 0700 -o kiosk -g kiosk @DATA_MOUNT@
 fi
 
 say "installing and enabling kiosk.service"
@@ -252,6 +282,13 @@ say "removing the credentials from the boot partition"
 rm -f "$BUNDLE/credentials/device.key" "$BUNDLE/credentials/mqtt.password" "$BUNDLE/credentials/mqtt-client.key"
 install -d -m 0755 "$(dirname "$MARKER")"
 if [ "$packages_ok" = 1 ]; then touch "$MARKER"; fi
+if [ "$readonly_root" = 1 ] && [ "$packages_ok" = 1 ]; then
+  # Last: from the next boot on, writes to / go to RAM (the marker above is already on the card).
+  say "turning on the read-only (overlay) root and rebooting into it"
+  raspi-config nonint enable_overlayfs
+  systemctl reboot
+  exit 0
+fi
 systemctl start --no-block kiosk.service
 say "done"
 """
@@ -278,7 +315,13 @@ def journald_conf(ram_mb: int = JOURNAL_RAM_MB) -> str:
 
 
 def install_script() -> str:
-    return INSTALL_SH.replace("@KIOSK_APT_PACKAGES@", " ".join(KIOSK_APT_PACKAGES)).replace("@VOICES_DIR@", VOICES_DIR)
+    fills = {"@KIOSK_APT_PACKAGES@": " ".join(KIOSK_APT_PACKAGES), "@VOICES_DIR@": VOICES_DIR,
+             "@READONLY_CONF@": READONLY_CONF, "@DATA_LABEL@": datapart.DATA_LABEL,
+             "@DATA_MOUNT@": datapart.DATA_MOUNT, "@FSTAB_LINE@": datapart.fstab_line().strip()}
+    text = INSTALL_SH
+    for key, value in fills.items():
+        text = text.replace(key, value)
+    return text
 
 
 def firstrun_script(hostname: str, wifi: Wifi | None, connection_uuid: str) -> str:

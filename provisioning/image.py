@@ -3,7 +3,9 @@
 Only the FAT boot partition is written (through mtools at its byte offset);
 the root file system and everything else in the image stays byte-for-byte
 as it was. The files are staged in a private temporary folder first, so a
-refused image (no FAT partition, bad bundle) is never half-written.
+refused image (no FAT partition, bad bundle) is never half-written. The one
+exception is ``--read-only-root``: it also appends the writable kiosk-data
+partition (provisioning/datapart.py), once.
 """
 
 import logging
@@ -17,7 +19,7 @@ from pathlib import Path
 from kiosk.config import KioskConfig
 from protocol.settings import load_config
 from provisioning import bundle as bundles
-from provisioning import firstboot
+from provisioning import datapart, firstboot
 from provisioning.errors import BundleError, ImageError
 from provisioning.fatimage import FatImage
 from provisioning.partitions import Partition, find_boot_partition
@@ -40,6 +42,9 @@ class ImageRequest:
     ssh_public_key: str | None = None
     firstrun: bool = False  # also write firstrun.sh + cmdline.txt, for images without cloud-init
     units_dir: Path = DEFAULT_UNITS_DIR
+    read_only_root: bool = False  # a kiosk-data partition for state_dir, and the overlay root (datapart.py)
+    data_mb: int = 512
+    root_room_mb: int = 2048
 
 
 def locate_boot_partition(image: Path) -> tuple[Partition, str]:
@@ -64,6 +69,7 @@ def write_image(request: ImageRequest) -> tuple[Partition, list[str]]:
     with tempfile.TemporaryDirectory(prefix="provision-image-") as tmp:
         stage = Path(tmp)
         stage_files(request, fat, stage)
+        add_data_partition(request, request.image)
         fat.copy_in(sorted(stage.iterdir()))
         written = staged_paths(stage)
     return partition, written
@@ -92,6 +98,12 @@ def stage_files(request: ImageRequest, fat: FatImage, stage: Path) -> None:
     (stage / "network-config").write_text(firstboot.network_config(request.wifi))
     if request.firstrun:
         _stage_firstrun(fat, stage, hostname, request.wifi)
+
+
+def add_data_partition(request: ImageRequest, card: Path) -> None:
+    """With ``read_only_root``: the card's writable kiosk-data partition (appended once; datapart.py)."""
+    if request.read_only_root:
+        datapart.ensure_data_partition(card, request.data_mb, request.root_room_mb)
 
 
 def staged_paths(stage: Path) -> list[str]:
@@ -130,6 +142,8 @@ def _stage_bundle(request: ImageRequest, kiosk_dir: Path, wheels: list[Path]) ->
             shutil.copyfile(src / bundles.CREDENTIALS / name, kiosk_dir / bundles.CREDENTIALS / name)
     (kiosk_dir / "install.sh").write_text(firstboot.install_script())
     (kiosk_dir / firstboot.JOURNALD_CONF).write_text(firstboot.journald_conf())
+    if request.read_only_root:
+        (kiosk_dir / firstboot.READONLY_CONF).write_text(datapart.readonly_conf())
     (kiosk_dir / "systemd").mkdir()
     for unit in UNITS_ON_IMAGE:
         unit_path = request.units_dir / unit

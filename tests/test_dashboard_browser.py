@@ -71,7 +71,11 @@ def device_reports(session, config) -> None:
         message("kiosk-1", topics.STATUS, {"state": "online"}, NOW - timedelta(hours=2)),
         sample("kiosk-1", NOW - timedelta(seconds=30), 2.0, cpu_temp_c=51.3, outbox_depth=3, camera_fps=9.8,
                alarms=[{"kind": "storage_error", "detail": "disk full writing the outbox",
-                        "since": (NOW - timedelta(minutes=2)).isoformat()}]),
+                        "since": (NOW - timedelta(minutes=2)).isoformat()}],
+               heal=[{"fault": "camera_stopped", "action": "restart_camera", "count": 1, "recovered": True,
+                      "detail": "no frame for 10 s: restart 1, reopened; frames again after 1 restart(s)",
+                      "since": (NOW - timedelta(minutes=5)).isoformat(),
+                      "at": (NOW - timedelta(minutes=5)).isoformat()}]),
         message("kiosk-2", topics.STATUS, {"state": "online"}, NOW - timedelta(hours=3)),
         sample("kiosk-2", NOW - timedelta(hours=1), 400.0, cpu_temp_c=62.0),
         message("kiosk-2", topics.STATUS, {"state": "offline"}, NOW - timedelta(minutes=50)),
@@ -284,9 +288,11 @@ def test_admin_first_login_then_every_page(hub, browser_factory, tmp_path):  # n
     assert "+400.0 s" in devices["kiosk-2"]
     assert "storage_error" in devices["kiosk-1"] and "disk full writing the outbox" in devices["kiosk-1"]
     assert "1 with alarms" in driver.find_element(By.ID, "devices-summary").text
+    assert "camera_stopped" in devices["kiosk-1"] and "restart_camera ×1, cured" in devices["kiosk-1"]
+    assert not any("heal:" in row for row in devices.values())     # its own column, not under "other"
     assert driver.find_elements(By.CSS_SELECTOR, '#devices-table tr[data-device="kiosk-2"] .badge-bad')  # off clock
     headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#devices-table thead th")]
-    assert {"Device", "State", "Last seen", "Clock skew", "Gallery", "CPU °C", "Backlog"} <= set(headers)
+    assert {"Device", "State", "Self-healed", "Last seen", "Clock skew", "Gallery", "CPU °C", "Backlog"} <= set(headers)
     assert "3 devices" in driver.find_element(By.ID, "devices-summary").text
     assert_painted(driver, tmp_path / "devices.png")
 

@@ -429,3 +429,18 @@ def punch_count(sessions) -> int:
 def test_health_model_fields_are_all_stored():
     """A field added to protocol.messages.Health must get a column and a place in the API."""
     assert set(messages.Health.model_fields) | {"received_at", "clock_skew_s"} == set(health.SAMPLE_FIELDS)
+
+
+def test_what_a_kiosk_healed_is_stored_per_sample_and_shown_with_its_telemetry(api):
+    heal = [{"fault": "link_down", "action": "renew_link", "detail": "broker unreachable for 300 s: made a fresh "
+             "MQTT client; reconnected after 412 s down and 9 connection attempts", "since": T0.isoformat(),
+             "at": T0.isoformat(), "count": 1, "recovered": True}]
+    record(api.sessions, (message("kiosk-01", topics.HEALTH, health_fields(T0, heal=heal), T0), False),
+           (message("kiosk-02", topics.HEALTH, health_fields(T0), T0), False))   # a kiosk from before: no heal
+    api.app.state.clock = lambda: T0 + timedelta(seconds=30)
+    items = {d["device_id"]: d for d in api.machine.get("/api/v1/devices").json()["items"]}
+    [shown] = items["kiosk-01"]["telemetry"]["heal"]
+    assert (shown["fault"], shown["action"], shown["count"], shown["recovered"]) == ("link_down", "renew_link", 1, True)
+    assert items["kiosk-02"]["telemetry"]["heal"] == []
+    [sample] = api.machine.get("/api/v1/devices/kiosk-01/health").json()["items"]
+    assert sample["heal"][0]["detail"].endswith("9 connection attempts")

@@ -139,7 +139,7 @@ def unstorable(parsed: messages.Status | messages.Health) -> str | None:
 # A sample as the API shows it (the columns, with ts for device_ts).
 SAMPLE_FIELDS = ("received_at", "ts", "clock_skew_s", "uptime_s", "cpu_temp_c", "load1", "mem_free_mb",
                  "disk_free_mb", "camera_fps", "outbox_depth", "oldest_unacked_s", "gallery_version", "sw_version",
-                 "alarms")
+                 "alarms", "heal")
 
 
 def sample_of(report: HealthReport) -> dict[str, Any]:
@@ -151,13 +151,15 @@ def sample_of(report: HealthReport) -> dict[str, Any]:
         "disk_free_mb": h.disk_free_mb, "camera_fps": h.camera_fps, "outbox_depth": h.outbox_depth, "oldest_unacked_s": h.oldest_unacked_s,
         "gallery_version": h.gallery_version, "sw_version": h.sw_version,
         "alarms": [alarm.model_dump(mode="json") for alarm in h.alarms],
+        "heal": [action.model_dump(mode="json") for action in h.heal or []],
     }
 
 
 def sample_dict(row: DeviceHealthSample) -> dict[str, Any]:
     """A stored sample in the shape of ``sample_of``."""
-    fields = {k: getattr(row, k) for k in SAMPLE_FIELDS if k not in ("ts", "alarms")}
-    return {**fields, "ts": row.device_ts, "alarms": json.loads(row.alarms) if row.alarms else []}
+    fields = {k: getattr(row, k) for k in SAMPLE_FIELDS if k not in ("ts", "alarms", "heal")}
+    return {**fields, "ts": row.device_ts, "alarms": json.loads(row.alarms) if row.alarms else [],
+            "heal": json.loads(row.heal) if row.heal else []}
 
 
 def alarms_of(telemetry: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -249,6 +251,7 @@ def _sample_columns(report: HealthReport) -> dict[str, Any]:
     columns = sample_of(report)
     columns["device_ts"] = columns.pop("ts")
     columns["alarms"] = json.dumps(columns["alarms"]) if columns["alarms"] else None
+    columns["heal"] = json.dumps(columns["heal"]) if columns["heal"] else None
     return columns
 
 

@@ -38,6 +38,18 @@ class AlarmOut(BaseModel):
     since: datetime  # device time it was raised
 
 
+class HealOut(BaseModel):
+    """A fault the kiosk acted on by itself (protocol.messages.HealAction)."""
+
+    fault: str  # camera_stopped, disk_low, clock_off, link_down, or newer
+    action: str  # restart_camera, trim_logs, resync_time, renew_link, or newer
+    detail: str
+    since: datetime  # device time of the first action
+    at: datetime  # device time of the latest action
+    count: int
+    recovered: bool
+
+
 class HealthSampleOut(BaseModel):
     """One health message as the hub stored it."""
 
@@ -55,6 +67,7 @@ class HealthSampleOut(BaseModel):
     gallery_version: int  # the version the kiosk holds, as it says in health
     sw_version: str
     alarms: list[AlarmOut] = []  # samples stored before kiosks sent alarms have none
+    heal: list[HealOut] = []  # what the kiosk did by itself about faults (kiosk/selfheal.py); older samples: none
 
 
 class DeviceOut(BaseModel):

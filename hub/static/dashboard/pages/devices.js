@@ -17,7 +17,7 @@ const TELEMETRY = [
 const SHOWN = new Set(["device_id", "site_id", "site_name", "state", "status", "last_seen", "last_seen_at", "last_health_at",
   "clock_skew_s", "skew_s", "clock_suspect", "gallery_version", "site_gallery_version", "gallery_behind", "retired_at",
   "telemetry", "health", "last_health", "public_key", "gallery_confirmed_at", "created_at", "status_at",
-  "received_at", "ts", "health_error", "health_error_at", "alarms", ...TELEMETRY.map(([k]) => k)]);
+  "received_at", "ts", "health_error", "health_error_at", "alarms", "heal", ...TELEMETRY.map(([k]) => k)]);
 
 function deviceView(d) {
   const tel = d.telemetry || d.health || d.last_health || {};
@@ -41,6 +41,14 @@ function otherFields(v) {
     }
   }
   return parts.length ? el("span", { class: "small" }, parts.join(" · ")) : null;
+}
+
+// What the kiosk did by itself about a fault (Health.heal, kiosk/selfheal.py): cured, or still failing.
+function healed(v) {
+  const actions = v.tel.heal || [];
+  return actions.length ? el("span", { class: "alarms" }, ...actions.map((h) => el("div", { title: `${when(h.at)}: ${h.detail}` },
+    badge(h.recovered ? "ok" : "warn", h.fault),
+    el("span", { class: "small" }, ` ${h.action} ×${h.count}, ${t(h.recovered ? "dashboard.devices.heal_cured" : "dashboard.devices.heal_open")}`)))) : null;
 }
 
 function summary(views) {
@@ -73,6 +81,7 @@ async function render() {
       return alarms.length ? el("span", { class: "alarms" }, ...alarms.map((a) => el("div", { title: when(a.since) },
         badge("bad", a.kind), a.detail ? el("span", { class: "small" }, a.detail) : null))) : null;
     } },
+    ...(views.some((v) => (v.tel.heal || []).length) ? [{ label: t("dashboard.col.healed"), value: healed }] : []),
     { label: t("dashboard.col.last_seen"), value: (v) => {
       const seen = v.pick("last_seen", "last_seen_at", "last_health_at");
       return seen ? el("span", { title: when(seen) }, ago(seen, clock.now) || when(seen)) : null;
