@@ -346,3 +346,46 @@ def test_an_empty_hub_says_what_to_do_next_with_a_link_to_the_page_that_does_it(
         assert open_page(driver, "#/today") == "ready"
         assert driver.find_elements(By.CSS_SELECTOR, '#today-table a[href="#/staff"]')
     api.close()
+
+
+def test_enrolment_from_a_zip_refuses_a_bad_archive_beside_the_field_then_shows_each_verdict(console, faces_dir, tmp_path):
+    import zipfile
+
+    driver, api = console
+    good, no_face = faces_dir / "dev" / "Barack_Obama" / "1.jpg", faces_dir / "dev" / "Chan_Gailey" / "2.jpg"
+    for photo in (good, no_face):
+        if not photo.exists():
+            pytest.skip(f"{photo} is not in the shared photos")
+    assert open_page(driver, "#/photos") == "ready"
+    driver.find_element(By.ID, "zip-send").click()  # nothing chosen: said beside the field
+    wait_for(driver, lambda d: "ZIP" in text_of(d, "#zip-file-error"), message="choose a file")
+    fake = tmp_path / "photos.zip"
+    fake.write_text("not a zip at all")
+    driver.find_element(By.ID, "zip-file").send_keys(str(fake))
+    driver.find_element(By.ID, "zip-send").click()  # the hub refuses the archive: beside the field, nothing written
+    wait_for(driver, lambda d: "not a ZIP file" in text_of(d, "#zip-file-error"), message="refused archive")
+    assert driver.find_element(By.ID, "zip-file").get_attribute("aria-invalid") == "true"
+    with api.client(api.token) as client:
+        assert client.get("/api/v1/employees/H1002").json()["templates"] == 0
+
+    batch = tmp_path / "batch.zip"
+    with zipfile.ZipFile(batch, "w") as archive:
+        archive.write(good, "H1002/front.jpg")
+        archive.write(no_face, "H1002/none.jpg")
+        archive.write(good, "NOBODY/front.jpg")
+        archive.writestr("../escape.jpg", b"x")
+    driver.find_element(By.ID, "zip-file").clear()
+    driver.find_element(By.ID, "zip-file").send_keys(str(batch))
+    driver.find_element(By.ID, "zip-send").click()
+    wait_for(driver, lambda d: "1 photos accepted, 3 refused; 1 people enrolled" in text_of(d, "#zip-status"),
+             message="the job's end", timeout_s=180)
+    assert text_of(driver, "#zip-file-error") == ""
+    verdicts = driver.execute_script("return Object.fromEntries([...document.querySelectorAll('#zip-results li')]"
+                                     ".map(li => [li.dataset.file, [li.dataset.verdict, li.innerText]]))")
+    assert {f: v for f, (v, _) in verdicts.items()} == {"../escape.jpg": "refused", "H1002/front.jpg": "accepted",
+                                                        "H1002/none.jpg": "refused", "NOBODY/front.jpg": "refused"}
+    assert "no face" in verdicts["H1002/none.jpg"][1] and "master data" in verdicts["NOBODY/front.jpg"][1]
+    bar = driver.find_element(By.ID, "zip-progress")
+    assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("3", "3")
+    with api.client(api.token) as client:
+        assert client.get("/api/v1/employees/H1002").json()["templates"] == 1
