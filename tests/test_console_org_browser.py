@@ -389,3 +389,36 @@ def test_enrolment_from_a_zip_refuses_a_bad_archive_beside_the_field_then_shows_
     assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("3", "3")
     with api.client(api.token) as client:
         assert client.get("/api/v1/employees/H1002").json()["templates"] == 1
+
+
+def test_a_10000_row_import_shows_the_hubs_progress_then_every_bad_row_before_anything_is_written(console, tmp_path):
+    driver, api = console
+    assert open_page(driver, "#/import") == "ready"
+    rows = ["staff_number,name,category,home_site,unit,mobile"]
+    rows += [f"B{i:05d},Bulk {i},permanent,S-PHC1,PHC-1," for i in range(10_000)]
+    rows[2001] = "B02000,Bulk 2000,boss,S-PHC1,PHC-1,12"  # line 2002: two reasons
+    rows[9001] = "B09000,,permanent,S-NOWHERE,PHC-1,"     # line 9002: two reasons
+    big = tmp_path / "big.csv"
+    big.write_text("\n".join(rows) + "\n")
+    before = employee_count(api)
+    driver.execute_script(  # every status line the page shows, as it changes
+        "window.seenStatus = []; new MutationObserver(() => window.seenStatus.push("
+        "document.getElementById('import-status').textContent)).observe("
+        "document.getElementById('import-status'), {childList: true, characterData: true, subtree: true});")
+    driver.find_element(By.ID, "import-file").clear()
+    driver.find_element(By.ID, "import-file").send_keys(str(big))
+    driver.find_element(By.ID, "import-upload").click()
+    wait_for(driver, lambda d: "10000 rows: 9998 good" in text_of(d, "#import-summary"), message="report",
+             timeout_s=180)
+    lines = {tr.get_attribute("data-line"): len(tr.find_elements(By.TAG_NAME, "li"))
+             for tr in driver.find_elements(By.CSS_SELECTOR, "#import-problems tbody tr[data-line]")}
+    assert lines == {"2002": 2, "9002": 2}
+    assert "Checked 10000 of 10000 rows…" in driver.execute_script("return window.seenStatus")
+    assert driver.find_element(By.ID, "import-progress").get_attribute("value") == "100"
+    assert employee_count(api) == before  # nothing written yet
+
+    driver.find_element(By.ID, "import-accept").click()
+    wait_for(driver, lambda d: d.find_element(By.ID, "import-done").is_displayed(), message="accepted", timeout_s=300)
+    assert "9998 new" in text_of(driver, "#import-done")
+    assert "Written 9998 of 9998 rows…" in driver.execute_script("return window.seenStatus")
+    assert employee_count(api) == before + 9_998
