@@ -131,7 +131,26 @@ def test_a_zip_is_judged_photo_by_photo_in_a_job_and_each_verdict_is_reported(ap
     assert templates(api) == {"H001": 2, "E001": 1}
     assert admin.get(f"/api/v1/jobs/{job_id}", params={"since": 6}).json()["items"] == [job["items"][-1]]
     audit = admin.get("/api/v1/audit", params={"action": "employee.enrol"}).json()["items"]
-    assert {e["target"] for e in audit} == {"employee:H001", "employee:E001"}
+    assert {e["target"] for e in audit} == {"employee:H001", "employee:H002", "employee:E001"}
+
+    # what the person page reads: each template with a thumbnail of its kept photo, the refusals with reasons
+    h001 = admin.get("/api/v1/employees/H001/photos").json()
+    assert [(t["source"], t["photo_kept"]) for t in h001["templates"]] == [("front.jpg", True), ("side.jpg", True)]
+    assert h001["refused"] == []
+    thumb = admin.get(f"/api/v1/employees/H001/photos/{h001['templates'][0]['template_id']}/thumbnail")
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    from PIL import Image
+
+    assert max(Image.open(io.BytesIO(thumb.content)).size) == 160
+    other = admin.get(f"/api/v1/employees/H002/photos/{h001['templates'][0]['template_id']}/thumbnail")
+    assert other.status_code == 404  # another person's template is not reachable through H002
+    h002 = admin.get("/api/v1/employees/H002/photos").json()
+    assert h002["templates"] == []
+    assert {r["file"]: r["reason"].split(":")[0] for r in h002["refused"]} == {
+        "none.jpg": "no face found", "broken.jpg": "unreadable image"}
+    assert admin.get("/api/v1/employees/NOBODY/photos").status_code == 404
+    officer = api.user_client("officer", "unit_officer", unit_ids=["PHC-1"])
+    assert officer.get("/api/v1/employees/H001/photos").status_code == 403
 
 
 def test_a_refused_zip_answers_at_once_and_writes_nothing(api):

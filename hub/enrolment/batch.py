@@ -54,8 +54,9 @@ def enrol_contents(
                     "verdict": "accepted" if ok else "refused", "note": note})
             done += 1
         accepted, refused = accepted + len(person.accepted), refused + len(person.refused)
-        if person.templates:
+        if known:  # also when every photo was refused: the audit log keeps the reasons (the person page)
             versions.update(_store(session_factory, person, store, actor))
+        if person.templates:
             enrolled.append(employee_id)
     progress("photos", done, total)
     log.info("ZIP enrolment: %d people enrolled, %d photos accepted, %d refused", len(enrolled), accepted, refused)
