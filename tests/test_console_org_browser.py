@@ -422,3 +422,42 @@ def test_a_10000_row_import_shows_the_hubs_progress_then_every_bad_row_before_an
     assert "9998 new" in text_of(driver, "#import-done")
     assert "Written 9998 of 9998 rows…" in driver.execute_script("return window.seenStatus")
     assert employee_count(api) == before + 9_998
+
+
+def test_a_persons_page_shows_photos_with_verdicts_recent_punches_phone_and_allowed_sites(console, faces_dir):
+    from hub.phone.models import PhoneBinding
+    from tests.hub_api_kit import punch_record
+
+    driver, api = console
+    good, no_face = faces_dir / "dev" / "Barack_Obama" / "2.jpg", faces_dir / "dev" / "Chan_Gailey" / "2.jpg"
+    for photo in (good, no_face):
+        if not photo.exists():
+            pytest.skip(f"{photo} is not in the shared photos")
+    with api.client(api.token) as client:
+        assert client.patch("/api/v1/employees/H1003", json={"allowed_site_ids": ["S-PHC2"]}).status_code == 200
+        enrolled = client.post("/api/v1/employees/H1003/photos", files=[
+            ("files", ("front.jpg", good.read_bytes(), "image/jpeg")), ("files", ("blank.jpg", no_face.read_bytes(), "image/jpeg"))])
+        assert [p["file"] for p in enrolled.json()["accepted"]] == ["front.jpg"]
+    with api.sessions.begin() as session:
+        session.add_all([punch_record("H1003", "S-PHC1", "09:05"), punch_record("H1003", "S-PHC1", "17:40")])
+        session.add(PhoneBinding(employee_id="H1003", token_hash="x" * 64, label="TestPhone/1.0"))
+    assert open_page(driver, "#/staff?q=H1003&id=H1003") == "ready"
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#person-photos li"), message="the person's photos")
+    photos = driver.execute_script("return [...document.querySelectorAll('#person-photos li')].map(li => "
+                                   "[li.dataset.file, li.dataset.verdict, li.innerText, "
+                                   "li.querySelector('img') ? li.querySelector('img').naturalWidth : null])")
+    assert [(f, v) for f, v, _, _ in photos] == [("front.jpg", "accepted"), ("blank.jpg", "refused")]
+    assert "no face found" in photos[1][2]
+    wait_for(driver, lambda d: d.execute_script(
+        "const i = document.querySelector('#person-photos img'); return i && i.complete && i.naturalWidth"),
+        message="the thumbnail loaded")
+    assert 0 < driver.execute_script("return document.querySelector('#person-photos img').naturalWidth") <= 160
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#person-punches tbody tr[data-punch]")) == 2
+    assert "TestPhone/1.0" in text_of(driver, "#person-phone")
+    assert driver.find_element(By.ID, "person-phone").get_attribute("data-bound") == "true"
+    assert "S-PHC2" in text_of(driver, "#staff-person")
+
+    assert open_page(driver, "#/staff?q=H1004&id=H1004") == "ready"  # nobody enrolled, no punches, no phone
+    wait_for(driver, lambda d: "not enrolled" in text_of(d, "#person-photos"), message="empty enrolment")
+    assert "No punches yet" in text_of(driver, "#person-punches")
+    assert "no phone bound" in text_of(driver, "#person-phone")
