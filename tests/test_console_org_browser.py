@@ -461,3 +461,47 @@ def test_a_persons_page_shows_photos_with_verdicts_recent_punches_phone_and_allo
     wait_for(driver, lambda d: "not enrolled" in text_of(d, "#person-photos"), message="empty enrolment")
     assert "No punches yet" in text_of(driver, "#person-punches")
     assert "no phone bound" in text_of(driver, "#person-phone")
+
+
+def test_bad_input_on_the_remaining_forms_is_refused_visibly_and_writes_nothing(console, tmp_path):
+    """The login, an import with no file or a file that is not a staff list, and a person's edit."""
+    from hub.accounts.models import AuditEntry
+    from sqlalchemy import func, select
+
+    driver, api = console
+    base = driver.current_url.split("/dashboard")[0]
+    with chromium(window=WINDOW) as other:  # a wrong password: said under the form, no session
+        other.get(base + "/dashboard/")
+        wait_for(other, lambda d: d.execute_script("return document.body.dataset.screen") == "login", message="login")
+        fill(other, "login-user", "root")
+        fill(other, "login-password", "not-the-password")
+        other.find_element(By.ID, "login-btn").click()
+        wait_for(other, lambda d: d.find_element(By.ID, "login-error").is_displayed(), message="refused login")
+        assert other.execute_script("return document.body.dataset.screen") == "login"
+        assert other.find_element(By.ID, "login-error").text
+    with api.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "auth.login_failed", AuditEntry.actor == "root")) >= 1
+
+    before = employee_count(api)
+    assert open_page(driver, "#/import") == "ready"
+    driver.find_element(By.ID, "import-file").clear()
+    driver.find_element(By.ID, "import-upload").click()  # nothing chosen
+    wait_for(driver, lambda d: "Choose a CSV" in text_of(d, "#import-error"), message="choose a file")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("id,full name\n1,Somebody\n")  # not the staff list's columns
+    driver.find_element(By.ID, "import-file").send_keys(str(wrong))
+    driver.find_element(By.ID, "import-upload").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#import-file-problems li"), message="file problems")
+    assert "staff_number" in text_of(driver, "#import-file-problems")
+    assert not driver.find_element(By.ID, "import-accept").is_displayed()
+    assert employee_count(api) == before
+
+    assert open_page(driver, "#/person?id=H1005") == "ready"  # an edit with a bad mobile and an empty name
+    fill(driver, "person-mobile", "12345")
+    fill(driver, "person-name", "")
+    driver.find_element(By.CSS_SELECTOR, "#person-form button[type=submit]").click()
+    wait_for(driver, lambda d: "+91" in text_of(d, "#person-mobile-error"), message="mobile refused")
+    with api.client(api.token) as client:
+        person = client.get("/api/v1/employees/H1005").json()
+    assert (person["name"], person["mobile"]) == ("Worker 005", None)
