@@ -505,3 +505,34 @@ def test_bad_input_on_the_remaining_forms_is_refused_visibly_and_writes_nothing(
     with api.client(api.token) as client:
         person = client.get("/api/v1/employees/H1005").json()
     assert (person["name"], person["mobile"]) == ("Worker 005", None)
+
+
+def test_the_devices_units_and_users_lists_search_and_page(console):
+    from hub.devices import registry
+    from protocol import signing
+
+    driver, api = console
+    with api.sessions.begin() as session:
+        for n in range(55):
+            registry.register_device(session, f"kiosk-{n:02d}", "S-PHC1" if n % 2 else "S-PHC2",
+                                     signing.public_key_b64(signing.generate_private_key()))
+    assert open_page(driver, "#/devices") == "ready"
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#devices-table tbody tr[data-device]")) == 50
+    assert "1–50 of 55" in text_of(driver, "#devices-pager")
+    driver.find_element(By.CSS_SELECTOR, "#devices-pager .pager-next").click()
+    wait_for(driver, lambda d: "offset=50" in d.find_element(By.ID, "screen-app").get_attribute("data-route")
+             and len(d.find_elements(By.CSS_SELECTOR, "#devices-table tbody tr[data-device]")) == 5, message="page 2")
+    fill(driver, "devices-q", "kiosk-1")
+    driver.find_element(By.ID, "devices-q").submit()
+    wait_for(driver, lambda d: "q=kiosk-1" in d.find_element(By.ID, "screen-app").get_attribute("data-route")
+             and len(d.find_elements(By.CSS_SELECTOR, "#devices-table tbody tr[data-device]")) == 10, message="search")
+
+    assert open_page(driver, "#/org?tab=units&q=phc") == "ready"
+    assert sorted(tr.get_attribute("data-id") for tr in driver.find_elements(By.CSS_SELECTOR, "#org-table tbody tr[data-id]")) \
+        == ["PHC-1", "PHC-2"]
+    assert open_page(driver, "#/org?tab=units&q=nothing-like-this") == "ready"
+    assert "Nothing matches" in text_of(driver, "#org-table")
+
+    assert open_page(driver, "#/users?q=root") == "ready"
+    assert [tr.get_attribute("data-user") for tr in driver.find_elements(By.CSS_SELECTOR, "#users-table tbody tr[data-user]")] \
+        == ["root"]
