@@ -3,8 +3,9 @@
 Each photo goes through ``enrol.add_photo`` (the kiosk's quality rules, then
 the encoder), so a ZIP and a one-person upload judge alike. Each person is
 stored in a short transaction of their own once their photos are encoded:
-a person whose photos were all refused, or who is not in the master data,
-changes nothing, and a failure half-way keeps the people already enrolled.
+a person whose photos were all refused gets only the audit entry that keeps
+the reasons (the person page shows them), one not in the master data changes
+nothing, and a failure half-way keeps the people already enrolled.
 """
 
 import logging
@@ -44,11 +45,12 @@ def enrol_contents(
         person = PersonPhotos(employee_id, employee_id)
         for photo in photos:
             progress("photos", done, total)
+            accepted_before = len(person.accepted)
             if known:
                 add_photo(person, encoder, photo.file, photo.data, limits)
             else:
                 person.refused.append(_unknown(photo.file))
-            ok = bool(person.accepted) and person.accepted[-1].file == photo.file
+            ok = len(person.accepted) > accepted_before
             note = (person.accepted[-1] if ok else person.refused[-1]).note
             report({"employee_id": employee_id, "file": f"{employee_id}/{photo.file}",
                     "verdict": "accepted" if ok else "refused", "note": note})

@@ -32,7 +32,7 @@ IGNORED_PREFIXES = ("__MACOSX/",)  # macOS Finder's resource forks
 class ZipLimits:
     max_entries: int = MAX_ENTRIES
     max_photo_bytes: int = 8 * 1024 * 1024
-    max_total_bytes: int = 512 * 1024 * 1024
+    max_total_bytes: int = 256 * 1024 * 1024  # held in memory while the job runs
     max_ratio: float = MAX_RATIO
 
 
