@@ -536,3 +536,19 @@ def test_the_devices_units_and_users_lists_search_and_page(console):
     assert open_page(driver, "#/users?q=root") == "ready"
     assert [tr.get_attribute("data-user") for tr in driver.find_elements(By.CSS_SELECTOR, "#users-table tbody tr[data-user]")] \
         == ["root"]
+
+
+def test_a_report_filter_the_hub_refuses_is_marked_beside_its_field(console):
+    driver, _ = console
+    assert open_page(driver, "#/exceptions?from=2026-04-07&to=2026-04-07") == "ready"
+    for name, day in (("from", "2026-04-07"), ("to", "2026-04-01")):   # an end before the start
+        driver.execute_script("arguments[0].value = arguments[1]", driver.find_element(By.ID, f"exc-{name}"), day)
+    driver.find_element(By.CSS_SELECTOR, "#form-exceptions button[type=submit]").click()
+    wait_for(driver, lambda d: "before it starts" in text_of(d, '#page-exceptions p.field-error[data-for="to"]'),
+             message="the refusal beside To")
+    assert driver.find_element(By.ID, "exc-to").get_attribute("aria-invalid") == "true"
+    assert driver.find_element(By.ID, "exc-from").get_attribute("aria-invalid") is None
+    assert driver.find_element(By.ID, "page-error").is_displayed()
+    assert open_page(driver, "#/exceptions?from=2026-04-01&to=2026-04-07") == "ready"  # fixed: the mark goes
+    assert not driver.find_elements(By.CSS_SELECTOR, "#page-exceptions p.field-error[data-for]")
+    assert driver.find_element(By.ID, "exc-to").get_attribute("aria-invalid") is None
