@@ -346,3 +346,209 @@ def test_an_empty_hub_says_what_to_do_next_with_a_link_to_the_page_that_does_it(
         assert open_page(driver, "#/today") == "ready"
         assert driver.find_elements(By.CSS_SELECTOR, '#today-table a[href="#/staff"]')
     api.close()
+
+
+def test_enrolment_from_a_zip_refuses_a_bad_archive_beside_the_field_then_shows_each_verdict(console, faces_dir, tmp_path):
+    import zipfile
+
+    driver, api = console
+    good, no_face = faces_dir / "dev" / "Barack_Obama" / "1.jpg", faces_dir / "dev" / "Chan_Gailey" / "2.jpg"
+    for photo in (good, no_face):
+        if not photo.exists():
+            pytest.skip(f"{photo} is not in the shared photos")
+    assert open_page(driver, "#/photos") == "ready"
+    driver.find_element(By.ID, "zip-send").click()  # nothing chosen: said beside the field
+    wait_for(driver, lambda d: "ZIP" in text_of(d, "#zip-file-error"), message="choose a file")
+    fake = tmp_path / "photos.zip"
+    fake.write_text("not a zip at all")
+    driver.find_element(By.ID, "zip-file").send_keys(str(fake))
+    driver.find_element(By.ID, "zip-send").click()  # the hub refuses the archive: beside the field, nothing written
+    wait_for(driver, lambda d: "not a ZIP file" in text_of(d, "#zip-file-error"), message="refused archive")
+    assert driver.find_element(By.ID, "zip-file").get_attribute("aria-invalid") == "true"
+    with api.client(api.token) as client:
+        assert client.get("/api/v1/employees/H1002").json()["templates"] == 0
+
+    batch = tmp_path / "batch.zip"
+    with zipfile.ZipFile(batch, "w") as archive:
+        archive.write(good, "H1002/front.jpg")
+        archive.write(no_face, "H1002/none.jpg")
+        archive.write(good, "NOBODY/front.jpg")
+        archive.writestr("../escape.jpg", b"x")
+    driver.find_element(By.ID, "zip-file").clear()
+    driver.find_element(By.ID, "zip-file").send_keys(str(batch))
+    driver.find_element(By.ID, "zip-send").click()
+    wait_for(driver, lambda d: "1 photos accepted, 3 refused; 1 people enrolled" in text_of(d, "#zip-status"),
+             message="the job's end", timeout_s=180)
+    assert text_of(driver, "#zip-file-error") == ""
+    verdicts = driver.execute_script("return Object.fromEntries([...document.querySelectorAll('#zip-results li')]"
+                                     ".map(li => [li.dataset.file, [li.dataset.verdict, li.innerText]]))")
+    assert {f: v for f, (v, _) in verdicts.items()} == {"../escape.jpg": "refused", "H1002/front.jpg": "accepted",
+                                                        "H1002/none.jpg": "refused", "NOBODY/front.jpg": "refused"}
+    assert "no face" in verdicts["H1002/none.jpg"][1] and "master data" in verdicts["NOBODY/front.jpg"][1]
+    bar = driver.find_element(By.ID, "zip-progress")
+    assert (bar.get_attribute("value"), bar.get_attribute("max")) == ("3", "3")
+    with api.client(api.token) as client:
+        assert client.get("/api/v1/employees/H1002").json()["templates"] == 1
+
+
+def test_a_10000_row_import_shows_the_hubs_progress_then_every_bad_row_before_anything_is_written(console, tmp_path):
+    driver, api = console
+    assert open_page(driver, "#/import") == "ready"
+    rows = ["staff_number,name,category,home_site,unit,mobile"]
+    rows += [f"B{i:05d},Bulk {i},permanent,S-PHC1,PHC-1," for i in range(10_000)]
+    rows[2001] = "B02000,Bulk 2000,boss,S-PHC1,PHC-1,12"  # line 2002: two reasons
+    rows[9001] = "B09000,,permanent,S-NOWHERE,PHC-1,"     # line 9002: two reasons
+    big = tmp_path / "big.csv"
+    big.write_text("\n".join(rows) + "\n")
+    before = employee_count(api)
+    driver.execute_script(  # every status line the page shows, as it changes
+        "window.seenStatus = []; new MutationObserver(() => window.seenStatus.push("
+        "document.getElementById('import-status').textContent)).observe("
+        "document.getElementById('import-status'), {childList: true, characterData: true, subtree: true});")
+    driver.find_element(By.ID, "import-file").clear()
+    driver.find_element(By.ID, "import-file").send_keys(str(big))
+    driver.find_element(By.ID, "import-upload").click()
+    wait_for(driver, lambda d: "10000 rows: 9998 good" in text_of(d, "#import-summary"), message="report",
+             timeout_s=180)
+    lines = {tr.get_attribute("data-line"): len(tr.find_elements(By.TAG_NAME, "li"))
+             for tr in driver.find_elements(By.CSS_SELECTOR, "#import-problems tbody tr[data-line]")}
+    assert lines == {"2002": 2, "9002": 2}
+    assert "Checked 10000 of 10000 rows…" in driver.execute_script("return window.seenStatus")
+    assert driver.find_element(By.ID, "import-progress").get_attribute("value") == "100"
+    assert employee_count(api) == before  # nothing written yet
+
+    driver.find_element(By.ID, "import-accept").click()
+    wait_for(driver, lambda d: d.find_element(By.ID, "import-done").is_displayed(), message="accepted", timeout_s=300)
+    assert "9998 new" in text_of(driver, "#import-done")
+    assert "Written 9998 of 9998 rows…" in driver.execute_script("return window.seenStatus")
+    assert employee_count(api) == before + 9_998
+
+
+def test_a_persons_page_shows_photos_with_verdicts_recent_punches_phone_and_allowed_sites(console, faces_dir):
+    from hub.phone.models import PhoneBinding
+    from tests.hub_api_kit import punch_record
+
+    driver, api = console
+    good, no_face = faces_dir / "dev" / "Barack_Obama" / "2.jpg", faces_dir / "dev" / "Chan_Gailey" / "2.jpg"
+    for photo in (good, no_face):
+        if not photo.exists():
+            pytest.skip(f"{photo} is not in the shared photos")
+    with api.client(api.token) as client:
+        assert client.patch("/api/v1/employees/H1003", json={"allowed_site_ids": ["S-PHC2"]}).status_code == 200
+        enrolled = client.post("/api/v1/employees/H1003/photos", files=[
+            ("files", ("front.jpg", good.read_bytes(), "image/jpeg")), ("files", ("blank.jpg", no_face.read_bytes(), "image/jpeg"))])
+        assert [p["file"] for p in enrolled.json()["accepted"]] == ["front.jpg"]
+    with api.sessions.begin() as session:
+        session.add_all([punch_record("H1003", "S-PHC1", "09:05"), punch_record("H1003", "S-PHC1", "17:40")])
+        session.add(PhoneBinding(employee_id="H1003", token_hash="x" * 64, label="TestPhone/1.0"))
+    assert open_page(driver, "#/staff?q=H1003&id=H1003") == "ready"
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#person-photos li"), message="the person's photos")
+    photos = driver.execute_script("return [...document.querySelectorAll('#person-photos li')].map(li => "
+                                   "[li.dataset.file, li.dataset.verdict, li.innerText, "
+                                   "li.querySelector('img') ? li.querySelector('img').naturalWidth : null])")
+    assert [(f, v) for f, v, _, _ in photos] == [("front.jpg", "accepted"), ("blank.jpg", "refused")]
+    assert "no face found" in photos[1][2]
+    wait_for(driver, lambda d: d.execute_script(
+        "const i = document.querySelector('#person-photos img'); return i && i.complete && i.naturalWidth"),
+        message="the thumbnail loaded")
+    assert 0 < driver.execute_script("return document.querySelector('#person-photos img').naturalWidth") <= 160
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#person-punches tbody tr[data-punch]")) == 2
+    assert "TestPhone/1.0" in text_of(driver, "#person-phone")
+    assert driver.find_element(By.ID, "person-phone").get_attribute("data-bound") == "true"
+    assert "S-PHC2" in text_of(driver, "#staff-person")
+
+    assert open_page(driver, "#/staff?q=H1004&id=H1004") == "ready"  # nobody enrolled, no punches, no phone
+    wait_for(driver, lambda d: "not enrolled" in text_of(d, "#person-photos"), message="empty enrolment")
+    assert "No punches yet" in text_of(driver, "#person-punches")
+    assert "no phone bound" in text_of(driver, "#person-phone")
+
+
+def test_bad_input_on_the_remaining_forms_is_refused_visibly_and_writes_nothing(console, tmp_path):
+    """The login, an import with no file or a file that is not a staff list, and a person's edit."""
+    from hub.accounts.models import AuditEntry
+    from sqlalchemy import func, select
+
+    driver, api = console
+    base = driver.current_url.split("/dashboard")[0]
+    with chromium(window=WINDOW) as other:  # a wrong password: said under the form, no session
+        other.get(base + "/dashboard/")
+        wait_for(other, lambda d: d.execute_script("return document.body.dataset.screen") == "login", message="login")
+        fill(other, "login-user", "root")
+        fill(other, "login-password", "not-the-password")
+        other.find_element(By.ID, "login-btn").click()
+        wait_for(other, lambda d: d.find_element(By.ID, "login-error").is_displayed(), message="refused login")
+        assert other.execute_script("return document.body.dataset.screen") == "login"
+        assert other.find_element(By.ID, "login-error").text
+    with api.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "auth.login_failed", AuditEntry.actor == "root")) >= 1
+
+    before = employee_count(api)
+    assert open_page(driver, "#/import") == "ready"
+    driver.find_element(By.ID, "import-file").clear()
+    driver.find_element(By.ID, "import-upload").click()  # nothing chosen
+    wait_for(driver, lambda d: "Choose a CSV" in text_of(d, "#import-error"), message="choose a file")
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("id,full name\n1,Somebody\n")  # not the staff list's columns
+    driver.find_element(By.ID, "import-file").send_keys(str(wrong))
+    driver.find_element(By.ID, "import-upload").click()
+    wait_for(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#import-file-problems li"), message="file problems")
+    assert "staff_number" in text_of(driver, "#import-file-problems")
+    assert not driver.find_element(By.ID, "import-accept").is_displayed()
+    assert employee_count(api) == before
+
+    assert open_page(driver, "#/person?id=H1005") == "ready"  # an edit with a bad mobile and an empty name
+    fill(driver, "person-mobile", "12345")
+    fill(driver, "person-name", "")
+    driver.find_element(By.CSS_SELECTOR, "#person-form button[type=submit]").click()
+    wait_for(driver, lambda d: "+91" in text_of(d, "#person-mobile-error"), message="mobile refused")
+    with api.client(api.token) as client:
+        person = client.get("/api/v1/employees/H1005").json()
+    assert (person["name"], person["mobile"]) == ("Worker 005", None)
+
+
+def test_the_devices_units_and_users_lists_search_and_page(console):
+    from hub.devices import registry
+    from protocol import signing
+
+    driver, api = console
+    with api.sessions.begin() as session:
+        for n in range(55):
+            registry.register_device(session, f"kiosk-{n:02d}", "S-PHC1" if n % 2 else "S-PHC2",
+                                     signing.public_key_b64(signing.generate_private_key()))
+    assert open_page(driver, "#/devices") == "ready"
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#devices-table tbody tr[data-device]")) == 50
+    assert "1–50 of 55" in text_of(driver, "#devices-pager")
+    driver.find_element(By.CSS_SELECTOR, "#devices-pager .pager-next").click()
+    wait_for(driver, lambda d: "offset=50" in d.find_element(By.ID, "screen-app").get_attribute("data-route")
+             and len(d.find_elements(By.CSS_SELECTOR, "#devices-table tbody tr[data-device]")) == 5, message="page 2")
+    fill(driver, "devices-q", "kiosk-1")
+    driver.find_element(By.ID, "devices-q").submit()
+    wait_for(driver, lambda d: "q=kiosk-1" in d.find_element(By.ID, "screen-app").get_attribute("data-route")
+             and len(d.find_elements(By.CSS_SELECTOR, "#devices-table tbody tr[data-device]")) == 10, message="search")
+
+    assert open_page(driver, "#/org?tab=units&q=phc") == "ready"
+    assert sorted(tr.get_attribute("data-id") for tr in driver.find_elements(By.CSS_SELECTOR, "#org-table tbody tr[data-id]")) \
+        == ["PHC-1", "PHC-2"]
+    assert open_page(driver, "#/org?tab=units&q=nothing-like-this") == "ready"
+    assert "Nothing matches" in text_of(driver, "#org-table")
+
+    assert open_page(driver, "#/users?q=root") == "ready"
+    assert [tr.get_attribute("data-user") for tr in driver.find_elements(By.CSS_SELECTOR, "#users-table tbody tr[data-user]")] \
+        == ["root"]
+
+
+def test_a_report_filter_the_hub_refuses_is_marked_beside_its_field(console):
+    driver, _ = console
+    assert open_page(driver, "#/exceptions?from=2026-04-07&to=2026-04-07") == "ready"
+    for name, day in (("from", "2026-04-07"), ("to", "2026-04-01")):   # an end before the start
+        driver.execute_script("arguments[0].value = arguments[1]", driver.find_element(By.ID, f"exc-{name}"), day)
+    driver.find_element(By.CSS_SELECTOR, "#form-exceptions button[type=submit]").click()
+    wait_for(driver, lambda d: "before it starts" in text_of(d, '#page-exceptions p.field-error[data-for="to"]'),
+             message="the refusal beside To")
+    assert driver.find_element(By.ID, "exc-to").get_attribute("aria-invalid") == "true"
+    assert driver.find_element(By.ID, "exc-from").get_attribute("aria-invalid") is None
+    assert driver.find_element(By.ID, "page-error").is_displayed()
+    assert open_page(driver, "#/exceptions?from=2026-04-01&to=2026-04-07") == "ready"  # fixed: the mark goes
+    assert not driver.find_elements(By.CSS_SELECTOR, "#page-exceptions p.field-error[data-for]")
+    assert driver.find_element(By.ID, "exc-to").get_attribute("aria-invalid") is None

@@ -23,6 +23,7 @@ from hub.masterdata import employees, importer
 from hub.masterdata.fields import EmployeeIn
 from tests.hub_api_kit import HubApi, seed_org
 from tests.hub_db import any_engine, sqlite_engine  # noqa: F401  (fixture)
+from tests.polling import wait_until
 
 ROWS = 3000
 HEADER = ["staff_number", "name", "category", "home_site", "allowed_sites", "unit", "ddo", "mobile"]
@@ -233,3 +234,54 @@ def test_imported_rows_pass_the_same_checks_as_the_api(hub):
                    home_site_id=row.values["home_site_id"], unit_id=row.values["unit_id"],
                    ddo_id=row.values.get("ddo_id"), mobile=row.values.get("mobile"),
                    allowed_site_ids=row.allowed or [])
+
+
+@pytest.fixture
+def sqlite_hub(tmp_path):
+    engine = sqlite_engine(tmp_path)
+    api = HubApi(tmp_path, engine)
+    seed(api)
+    yield api
+    api.close()
+    engine.dispose()
+
+
+def finished(admin, job_id: str) -> dict:
+    assert wait_until(lambda: admin.get(f"/api/v1/jobs/{job_id}").json()["state"] != "running", timeout_s=300)
+    return admin.get(f"/api/v1/jobs/{job_id}").json()
+
+
+def test_a_large_file_is_checked_and_accepted_in_jobs_that_report_progress(sqlite_hub):
+    """10,000 rows through the background twins the dashboard uses: the job counts the rows, its result
+    is the same report as the plain upload (every bad line, every reason), nothing is written before
+    the accept, and a second accept is refused at once."""
+    hub = sqlite_hub
+    rows = [good_row(i) for i in range(10_000)]
+    rows[4000][HEADER.index("unit")] = "PHC-9"
+    rows[4000][HEADER.index("mobile")] = "12"
+    rows[9999][HEADER.index("home_site")] = "S-MARS"
+    out = io.StringIO()
+    csv.writer(out).writerows([HEADER, *rows])
+    data = out.getvalue().encode()
+    admin = hub.machine
+    started = admin.post("/api/v1/imports/employees/background", files={"file": ("big.csv", data, "text/csv")})
+    assert started.status_code == 202, started.text
+    job = finished(admin, started.json()["job_id"])
+    assert job["state"] == "done", job
+    assert (job["stage"], job["done"], job["total"]) == ("validating", 10_000, 10_000)
+    report = job["result"]
+    assert report["import_id"] == started.json()["import_id"] and report["valid_rows"] == 9_998
+    assert {p["line"]: len(p["reasons"]) for p in report["problems"]} == {4002: 2, 10_001: 1}
+    plain = admin.post("/api/v1/imports/employees", files={"file": ("big.csv", data, "text/csv")}).json()
+    assert plain["problems"] == report["problems"]
+    assert employee_count(hub) == 4
+
+    accepting = admin.post(f"/api/v1/imports/employees/{report['import_id']}/accept/background")
+    assert accepting.status_code == 202, accepting.text
+    job = finished(admin, accepting.json()["job_id"])
+    assert job["state"] == "done", job
+    assert (job["stage"], job["done"], job["total"]) == ("writing", 9_998, 9_998)
+    assert job["result"]["created"] == 9_998 and employee_count(hub) == 4 + 9_998
+    again = admin.post(f"/api/v1/imports/employees/{report['import_id']}/accept/background")
+    assert again.status_code == 409
+    assert admin.post("/api/v1/imports/employees/999/accept/background").status_code == 404

@@ -1,5 +1,7 @@
 """Alembic migrations: a fresh SQLite and a fresh PostgreSQL database migrated to head match the models."""
 
+from functools import partial
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -8,7 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from hub.db import init_db, make_engine
-from hub.migrations import UnversionedSchema, alembic_config, current_revisions, head_revisions
+from hub.migrations import UnversionedSchema, alembic_config, current_revisions, head_revisions, include_object
 from hub.schema import metadata
 from tests.hub_db import postgres_database
 
@@ -32,7 +34,9 @@ def empty_engine(request, tmp_path):
 
 def schema_diff(engine) -> list:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+        context = MigrationContext.configure(conn, opts={
+            "compare_type": True, "compare_server_default": False,
+            "include_object": partial(include_object, dialect_name=conn.dialect.name)})
         return compare_metadata(context, metadata)
 
 

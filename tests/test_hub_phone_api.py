@@ -236,6 +236,22 @@ def test_a_new_activation_revokes_the_old_phone(hub):
     refused(login(client, new["X-Phone-Device"], kit.PASSWORD), "login_failed")  # the old password went too
 
 
+
+def test_admins_see_the_binding_never_the_token(hub, tmp_path):
+    """What the console's person page shows: bound or not, the browser, when; old phones counted."""
+    client, _, outbox = hub()
+    admin = {"Authorization": f"Bearer {(tmp_path / 'admin.token').read_text().strip()}"}
+    path = f"/api/v1/phone/bindings/{kit.STAFF}"
+    before = client.get(path, headers=admin).json()
+    assert (before["bound"], before["password_set_at"], before["revoked"]) == (False, None, 0)
+    activate(client, outbox)
+    phone = activate(client, outbox, password="Naya-phone-2026")
+    after = client.get(path, headers=admin).json()
+    assert (after["bound"], after["revoked"]) == (True, 1) and after["bound_at"] and after["password_set_at"]
+    assert phone["X-Phone-Device"] not in str(after)
+    assert client.get("/api/v1/phone/bindings/NOBODY", headers=admin).status_code == 404
+    assert client.get(path, headers=phone).status_code == 401  # a phone session is no admin
+
 # --- login and sessions ---------------------------------------------------------------------------------------
 
 def test_login_needs_the_bound_phone_and_the_password(hub):

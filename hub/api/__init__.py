@@ -12,6 +12,7 @@ from hub import __version__
 from hub.api.docs import add_docs
 from hub.api.error_pages import error_page, wants_html
 from hub.api.headers import SecurityHeadersMiddleware
+from hub.api.jobs import JobBoard
 from hub.api.proxies import TrustedProxyMiddleware
 from hub.api.routes import DEFAULT_PREFIX, route_modules
 from hub.config import HubConfig
@@ -37,6 +38,7 @@ def create_app(config: HubConfig, engine: Engine) -> FastAPI:
     app.state.metrics_token = read_secret(metrics_token_file, "metrics token") if metrics_token_file else None
     app.state.clock = utcnow
     app.state.encoder_factory = _build_encoder
+    app.state.jobs = JobBoard()  # long uploads the dashboard polls (hub/api/jobs.py)
 
     @app.exception_handler(HubError)
     async def hub_error(_request: Request, exc: HubError) -> JSONResponse:

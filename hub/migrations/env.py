@@ -5,11 +5,13 @@ command line for developers (README): ``-x url=...`` or ``$HUB_DATABASE_URL``.
 """
 
 import os
+from functools import partial
 
 from alembic import context
 from sqlalchemy import Connection
 
 from hub.db import UTCDateTime, make_engine
+from hub.migrations import include_object
 from hub.schema import metadata
 
 config = context.config
@@ -29,6 +31,7 @@ def options(dialect_name: str) -> dict:
         "render_as_batch": dialect_name == "sqlite",
         "compare_type": True,
         "render_item": render_item,
+        "include_object": partial(include_object, dialect_name=dialect_name),
     }
 
 

@@ -46,7 +46,7 @@ from hub.attendance.rules import (
     WorkCalendar,
 )
 from hub.db import Ddo, Employee, OrgUnit, PunchRecord, Site
-from hub.errors import Forbidden, InvalidInput, NotFound
+from hub.errors import Forbidden, InvalidInput, NotFound, on_field
 from hub.ingest.punches import may_be_flagged
 
 MAX_RANGE_DAYS = 366
@@ -171,16 +171,17 @@ def month_range(month: str) -> tuple[date, date]:
     try:
         first = datetime.strptime(month, "%Y-%m").date()
     except ValueError as exc:
-        raise InvalidInput(f"month must be YYYY-MM, not {month!r}") from exc
+        raise on_field(InvalidInput(f"month must be YYYY-MM, not {month!r}"), "month") from exc
     following = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     return first, following - timedelta(days=1)
 
 
 def check_range(first: date, last: date) -> None:
+    """The report forms show these beside their "to" field (``on_field``)."""
     if last < first:
-        raise InvalidInput(f"the range ends ({last}) before it starts ({first})")
+        raise on_field(InvalidInput(f"the range ends ({last}) before it starts ({first})"), "to")
     if (last - first).days >= MAX_RANGE_DAYS:
-        raise InvalidInput(f"a report covers at most {MAX_RANGE_DAYS} days")
+        raise on_field(InvalidInput(f"a report covers at most {MAX_RANGE_DAYS} days"), "to")
 
 
 def unit_scope(session: Session, unit_id: str | None, visible: set[str] | None) -> list[ColumnElement[bool]]:

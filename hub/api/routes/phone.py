@@ -33,7 +33,9 @@ from sqlalchemy import select
 from hub.accounts import audit
 from hub.api.deps import AdminDep, SessionDep, public
 from hub.devices.health import site_kiosk_status
+from hub.masterdata.employees import get_employee
 from hub.phone.accounts import Identity
+from hub.phone.bindings import phone_state
 from hub.phone.config import PhoneConfig
 from hub.phone.geofence import Fix, check_fix
 from hub.phone.models import PhoneRefusal
@@ -304,6 +306,22 @@ def list_refusals(session: SessionDep, _admin: AdminDep, employee_id: str | None
     if employee_id is not None:
         query = query.where(PhoneRefusal.employee_id == employee_id)
     return {"items": [RefusalOut.model_validate(r, from_attributes=True) for r in session.scalars(query)]}
+
+
+class PhoneStateOut(BaseModel):
+    employee_id: str
+    bound: bool
+    label: str | None
+    bound_at: datetime | None
+    password_set_at: datetime | None
+    revoked: int
+
+
+@admin_router.get("/bindings/{employee_id}")
+def phone_binding(employee_id: str, session: SessionDep, _admin: AdminDep) -> PhoneStateOut:
+    """Whether the employee has a phone bound (and which browser), and when the phone password was set."""
+    get_employee(session, employee_id)
+    return PhoneStateOut(employee_id=employee_id, **vars(phone_state(session, employee_id)))
 
 
 router = APIRouter()

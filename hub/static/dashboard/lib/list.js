@@ -44,3 +44,23 @@ export function searchBox({ id, value = "", placeholder = "", onSearch }) {
   });
   return form;
 }
+
+/**
+ * A client-side list with a search box before ``table`` and a pager after it (made on first use,
+ * ids ``<id>-q`` and ``<id>-pager``): returns the items of the page the route's ``q`` and ``offset``
+ * select. ``onRoute({q, offset})`` goes to the new page (the route keeps what is on screen).
+ */
+export function pageOfList({ id, table, params, items, text, onRoute }) {
+  const q = params.get("q") || "";
+  const offset = Math.max(0, Number(params.get("offset")) || 0);
+  const around = table.closest(".scroll") || table;
+  if (!document.getElementById(`${id}-q`)) {
+    around.before(searchBox({ id: `${id}-q`, onSearch: (value) => onRoute({ q: value }) }));
+    around.after(el("div", { id: `${id}-pager`, class: "pager", hidden: "" }));
+  }
+  document.getElementById(`${id}-q`).value = q;
+  const page = slicePage(items, { offset, search: q, text });
+  pager(document.getElementById(`${id}-pager`), { offset: page.offset, shown: page.items.length, total: page.total,
+    onPage: (next) => onRoute({ q, offset: next }) });
+  return page.items;
+}

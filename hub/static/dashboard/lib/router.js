@@ -48,6 +48,21 @@ function sectionOf(page) {
   return section;
 }
 
+/** A refused filter (a 422 naming its fields): each message beside its control in the page's form. */
+function markFields(section, fields) {
+  for (const [name, message] of Object.entries(fields || {})) {
+    const control = section.querySelector(`form.filters [name="${CSS.escape(name)}"]`);
+    if (!control) continue;
+    control.setAttribute("aria-invalid", "true");
+    (control.closest("label") || control).after(el("p", { class: "field-error", role: "alert", data: { for: name }, text: message }));
+  }
+}
+
+function clearMarks(section) {
+  for (const p of section.querySelectorAll("p.field-error[data-for]")) p.remove();
+  for (const c of section.querySelectorAll("form.filters [aria-invalid]")) c.removeAttribute("aria-invalid");
+}
+
 function errorText(err) {
   const key = { 403: "dashboard.error.not_allowed", 404: "dashboard.error.not_found", 422: "dashboard.error.check_form" }[err.status];
   return key ? t(key, { detail: err.message })
@@ -71,6 +86,7 @@ export async function render() {
   app.dataset.route = location.hash;
   app.dataset.page = name;
   app.dataset.state = section.dataset.state = "loading";
+  clearMarks(section);
   try {
     await page.render(params, live, section);
     if (live()) app.dataset.state = section.dataset.state = "ready";
@@ -81,6 +97,7 @@ export async function render() {
     errorBox.dataset.status = String(err.status);
     errorBox.textContent = errorText(err);
     errorBox.hidden = false;
+    if (err.status === 422) markFields(section, err.fields);
     for (const table of section.querySelectorAll("table")) table.replaceChildren();
     for (const p of section.querySelectorAll(".summary")) p.textContent = "";
     for (const a of section.querySelectorAll("a.csv")) a.hidden = true;

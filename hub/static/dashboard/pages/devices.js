@@ -4,7 +4,8 @@ import { api } from "../lib/api.js";
 import { $, badge, el, fillTable, link } from "../lib/dom.js";
 import { ago, count, when } from "../lib/format.js";
 import { t } from "../lib/i18n.js";
-import { register } from "../lib/router.js";
+import { pageOfList } from "../lib/list.js";
+import { go, register } from "../lib/router.js";
 import { emptyState } from "../lib/empty.js";
 
 const TELEMETRY = [
@@ -62,7 +63,7 @@ function summary(views) {
     + (alarmed ? `; ${t("dashboard.devices.alarmed_count", { n: alarmed })}` : "") + ".";
 }
 
-async function render() {
+async function render(params) {
   const [data, clock] = await Promise.all([api("/devices"), api("/dashboard/clock")]);
   const views = data.items.map(deviceView);
   $("devices-summary").textContent = views.length ? summary(views) : "";
@@ -104,8 +105,11 @@ async function render() {
       .map(([key, label, fmt]) => ({ label: t(label), cls: "num", value: (v) => (v.pick(key) === null ? null : fmt(v.pick(key))) })),
   ];
   if (views.some((v) => otherFields(v) !== null)) columns.push({ label: t("dashboard.col.other"), value: otherFields });
-  fillTable($("devices-table"), columns, views, (v) => ({ device: v.d.device_id, state: v.state || "" }),
-    emptyState(t("dashboard.devices.empty")));
+  const shown = pageOfList({ id: "devices", table: $("devices-table"), params, items: views,
+    text: (v) => `${v.d.device_id} ${v.d.site_id || ""} ${v.d.site_name || ""} ${v.state || ""}`,
+    onRoute: (where) => go("devices", where) });
+  fillTable($("devices-table"), columns, shown, (v) => ({ device: v.d.device_id, state: v.state || "" }),
+    params.get("q") ? emptyState(t("dashboard.list.no_match", { q: params.get("q") })) : emptyState(t("dashboard.devices.empty")));
 }
 
 register({ name: "devices", nav: "dashboard.nav.devices", roles: ["admin"], render });

@@ -1,9 +1,12 @@
 // Import a staff list: upload a CSV, read every bad row with its line and reasons (nothing is
 // written yet), fix the file and upload again, then accept. The hub checks each row with the same
-// rules as the CLI (hub/masterdata/importer.py); this page only shows what it says.
+// rules as the CLI (hub/masterdata/importer.py); this page only shows what it says. Checking and
+// accepting run as hub jobs (the /background twins): the bar shows the upload, then rows checked
+// or written of the total as the hub counts them (lib/jobs.js), so 10,000 rows never look frozen.
 import { api, upload } from "../lib/api.js";
 import { $, el, fillTable } from "../lib/dom.js";
 import { t } from "../lib/i18n.js";
+import { followJob } from "../lib/jobs.js";
 import { pager, slicePage } from "../lib/list.js";
 import { register } from "../lib/router.js";
 import { forget } from "../lib/session.js";
@@ -35,6 +38,20 @@ function showError(err) {
   $("import-error").hidden = false;
 }
 
+/** Follow a job on the bar (upload is the first 10%) and the status line; its result, or throws its error. */
+async function followOnBar(jobId) {
+  const bar = $("import-progress");
+  const job = await followJob(jobId, (now) => {
+    if (!now.total) return;
+    bar.value = 10 + Math.round((90 * now.done) / now.total);
+    $("import-status").textContent = t(now.stage === "writing" ? "dashboard.import.writing" : "dashboard.import.checked",
+      { n: now.done, total: now.total });
+  });
+  if (job.state === "failed") throw new Error(job.error);
+  bar.value = 100;
+  return job.result;
+}
+
 async function send() {
   const chosen = $("import-file").files[0];
   $("import-error").hidden = true;
@@ -48,11 +65,11 @@ async function send() {
   const data = new FormData();
   data.append("file", chosen);
   try {
-    report = await upload("/imports/employees", data, (sent, total) => {
-      bar.value = total ? Math.round((100 * sent) / total) : 0;
+    const started = await upload("/imports/employees/background", data, (sent, total) => {
+      bar.value = total ? Math.round((10 * sent) / total) : 0;
       if (total && sent >= total) $("import-status").textContent = t("dashboard.import.checking");
     });
-    bar.value = 100;
+    report = await followOnBar(started.job_id);
     $("import-status").textContent = "";
     showReport(0);
   } catch (err) {
@@ -85,8 +102,12 @@ function showReport(offset) {
 async function acceptReport() {
   const accept = $("import-accept");
   accept.disabled = true;
+  $("import-error").hidden = true;
+  $("import-progress").value = 0;
   try {
-    const done = await api(`/imports/employees/${report.import_id}/accept`, { method: "POST" });
+    const started = await api(`/imports/employees/${report.import_id}/accept/background`, { method: "POST" });
+    const done = await followOnBar(started.job_id);
+    $("import-status").textContent = "";
     forget();
     report = done;
     showReport(0);

@@ -8,6 +8,7 @@ import { emptyState } from "../lib/empty.js";
 import { clearErrors, field, formFooter, showErrors, values } from "../lib/form.js";
 import { geofenceDrawing } from "../lib/geofence.js";
 import { t } from "../lib/i18n.js";
+import { pageOfList } from "../lib/list.js";
 import { go, register } from "../lib/router.js";
 import { forget, sites, unitChoices, units } from "../lib/session.js";
 
@@ -140,8 +141,11 @@ async function render(params, live) {
     }
   };
   fill(null);
-  const empty = emptyState(t(`dashboard.org.empty_${tab}`));
-  fillTable($("org-table"), columns(tab, fill), rows, (r) => ({ id: r[ID[tab]] }), empty);
+  const empty = params.get("q") ? emptyState(t("dashboard.list.no_match", { q: params.get("q") }))
+    : emptyState(t(`dashboard.org.empty_${tab}`));
+  const shown = pageOfList({ id: "org", table: $("org-table"), params, items: rows,
+    text: (r) => Object.values(r).filter((v) => typeof v === "string").join(" "), onRoute: (where) => go("org", { tab, ...where }) });
+  fillTable($("org-table"), columns(tab, fill), shown, (r) => ({ id: r[ID[tab]] }), empty);
   if (params.get("saved")) $("org-table").querySelector(`tr[data-id="${CSS.escape(params.get("saved"))}"]`)?.classList.add("saved");
 }
 

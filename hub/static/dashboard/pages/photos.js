@@ -1,9 +1,12 @@
 // Enrolment from photos: choose a person and one or many photos; each photo is sent on its own
 // (POST /employees/{id}/photos), so the bar moves photo by photo and each gets the hub's verdict
-// from the kiosk's own quality rules (hub/enrolment/enrol.py, photo_quality.py).
+// from the kiosk's own quality rules (hub/enrolment/enrol.py, photo_quality.py). Or send a ZIP of
+// staff_number/photo.jpg for many people: the hub checks the archive at once (a refusal appears
+// beside the field) and judges the photos in a job this page follows (lib/jobs.js).
 import { upload } from "../lib/api.js";
 import { $, badge, el } from "../lib/dom.js";
 import { t } from "../lib/i18n.js";
+import { followJob } from "../lib/jobs.js";
 import { register } from "../lib/router.js";
 
 function mount(section) {
@@ -20,7 +23,19 @@ function mount(section) {
     el("progress", { id: "photos-progress", max: 1, value: 0, hidden: "" }),
     el("p", { id: "photos-status", class: "summary", role: "status" }));
   form.addEventListener("submit", (event) => { event.preventDefault(); send(); });
-  section.append(el("h2", { text: t("dashboard.photos.title") }), form, el("ul", { id: "photos-results", class: "verdicts" }));
+  const zip = el("form", { id: "zip-form", class: "panel", novalidate: "" },
+    el("h3", { text: t("dashboard.photos.zip_title") }),
+    el("p", { class: "hint", text: t("dashboard.photos.zip_hint") }),
+    el("div", { class: "field", data: { field: "file" } },
+      el("label", { for: "zip-file", text: t("dashboard.photos.zip_file") }),
+      el("input", { id: "zip-file", name: "file", type: "file", accept: ".zip,application/zip", "aria-describedby": "zip-file-error" }),
+      el("p", { id: "zip-file-error", class: "field-error", role: "alert", hidden: "" })),
+    el("button", { type: "submit", class: "primary", id: "zip-send", text: t("dashboard.photos.send") }),
+    el("progress", { id: "zip-progress", max: 1, value: 0, hidden: "" }),
+    el("p", { id: "zip-status", class: "summary", role: "status" }));
+  zip.addEventListener("submit", (event) => { event.preventDefault(); sendZip(); });
+  section.append(el("h2", { text: t("dashboard.photos.title") }), form, el("ul", { id: "photos-results", class: "verdicts" }),
+    zip, el("ul", { id: "zip-results", class: "verdicts" }));
 }
 
 function verdict(file, ok, note) {
@@ -73,6 +88,55 @@ async function send() {
     $("photos-status").textContent = t("dashboard.photos.done", { accepted, total: files.length });
   } finally {
     $("photos-send").disabled = false;
+  }
+}
+
+function zipRefused(message) {
+  const error = $("zip-file-error");
+  error.textContent = message;
+  error.hidden = false;
+  $("zip-file").setAttribute("aria-invalid", "true");
+}
+
+async function sendZip() {
+  const chosen = $("zip-file").files[0];
+  $("zip-file-error").textContent = "";
+  $("zip-file-error").hidden = true;
+  $("zip-file").removeAttribute("aria-invalid");
+  $("zip-results").replaceChildren();
+  $("zip-status").textContent = "";
+  if (!chosen) return zipRefused(t("dashboard.photos.zip_choose"));
+  const bar = $("zip-progress");
+  bar.hidden = false;
+  bar.max = 1;
+  bar.value = 0;
+  $("zip-send").disabled = true;
+  try {
+    const data = new FormData();
+    data.append("file", chosen);
+    $("zip-status").textContent = t("dashboard.import.uploading");
+    const started = await upload("/enrolment/zip", data, (sent, total) => { bar.value = total ? (0.1 * sent) / total : 0; });
+    const job = await followJob(started.job_id, (now, items) => {
+      for (const i of items) $("zip-results").append(verdict(i.file, i.verdict === "accepted", i.note));
+      if (now.total) {
+        bar.max = now.total;
+        bar.value = now.done;
+        $("zip-status").textContent = t("dashboard.photos.progress", { n: Math.min(now.done + 1, now.total), total: now.total });
+      }
+    });
+    if (job.state === "failed") {
+      $("zip-status").textContent = job.error;
+      return;
+    }
+    bar.value = bar.max;
+    $("zip-status").textContent = t("dashboard.photos.zip_done", { accepted: job.result.accepted,
+      refused: job.result.refused, people: job.result.enrolled.length });
+  } catch (err) {
+    $("zip-status").textContent = "";
+    bar.hidden = true;
+    zipRefused(err.message);
+  } finally {
+    $("zip-send").disabled = false;
   }
 }
 

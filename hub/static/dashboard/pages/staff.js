@@ -1,5 +1,6 @@
 // Staff: search and page through everyone the caller may see (the API searches and pages, so
-// 100,000 people cost the browser 50 rows), and open a person's record.
+// 100,000 people cost the browser 50 rows), and open a person's page: master data, allowed sites,
+// then enrolment photos with verdicts, recent punches and phone (person-detail.js).
 import { api, query } from "../lib/api.js";
 import { $, badge, el, fillTable, link } from "../lib/dom.js";
 import { emptyState } from "../lib/empty.js";
@@ -7,6 +8,7 @@ import { t } from "../lib/i18n.js";
 import { PAGE_SIZE, pager, searchBox } from "../lib/list.js";
 import { go, register } from "../lib/router.js";
 import { state } from "../lib/session.js";
+import { personDetails } from "./person-detail.js";
 
 function mount(section) {
   section.append(
@@ -62,8 +64,9 @@ async function render(params, live) {
   const person = $("staff-person");
   person.hidden = !params.get("id");
   if (params.get("id")) {
-    const p = await api(`/employees/${encodeURIComponent(params.get("id"))}`);
-    if (live()) person.replaceChildren(...personPanel(p));
+    const [p, details] = await Promise.all([api(`/employees/${encodeURIComponent(params.get("id"))}`),
+      personDetails(params.get("id"))]);
+    if (live()) person.replaceChildren(...personPanel(p), ...details);
   }
 }
 

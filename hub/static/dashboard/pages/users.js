@@ -7,7 +7,8 @@ import { $, badge, el, fillTable } from "../lib/dom.js";
 import { clearErrors, field, formFooter, showErrors, values } from "../lib/form.js";
 import { when } from "../lib/format.js";
 import { t } from "../lib/i18n.js";
-import { register } from "../lib/router.js";
+import { pageOfList } from "../lib/list.js";
+import { go, register } from "../lib/router.js";
 import { unitChoices, units } from "../lib/session.js";
 
 const ROLES = ["admin", "unit_officer", "employee"];
@@ -82,8 +83,12 @@ function actions(user) {
   return el("span", { class: "actions" }, button("reset"), button(user.active ? "lock" : "unlock"));
 }
 
+let shownParams = new URLSearchParams();
+
 async function list() {
   const data = await api("/users");
+  const items = pageOfList({ id: "users", table: $("users-table"), params: shownParams, items: data.items,
+    text: (u) => `${u.username} ${u.role} ${u.unit_ids.join(" ")} ${u.employee_id || ""}`, onRoute: (where) => go("users", where) });
   fillTable($("users-table"), [
     { label: t("dashboard.users.username"), value: (u) => u.username },
     { label: t("dashboard.users.role"), value: (u) => t(`dashboard.role.${u.role}`) },
@@ -94,10 +99,11 @@ async function list() {
       u.must_change_password ? el("span", { class: "small muted", text: ` ${t("dashboard.users.must_change")}` }) : null) },
     { label: t("dashboard.users.created"), cls: "nowrap", value: (u) => when(u.created_at) },
     { label: "", value: actions, blank: true },
-  ], data.items, (u) => ({ user: u.username, active: u.active }));
+  ], items, (u) => ({ user: u.username, active: u.active }));
 }
 
-async function render(_params, live) {
+async function render(params, live) {
+  shownParams = params;
   const unitList = await units();
   if (!live()) return;
   const select = $("user-form-unit_ids");
