@@ -7,7 +7,7 @@ BENCHMARKS-staff.md). SQLite gets nothing: it has no trigram indexes and scans f
 so a database owner may create it.
 
 Revision ID: a3c9e1f07b52
-Revises: 5d2e7c41a9b3
+Revises: a8c3e5f17d24
 Create Date: 2026-12-04 02:30:00
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision = 'a3c9e1f07b52'
-down_revision = '5d2e7c41a9b3'
+down_revision = 'a8c3e5f17d24'
 branch_labels = None
 depends_on = None
 
