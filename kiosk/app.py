@@ -27,6 +27,7 @@ from kiosk import __version__
 from kiosk.alarms import Alarms, take_last_exit
 from kiosk.assisted import AssistedLog
 from kiosk.clock import ClockMonitor, Clocks, TimeSync
+from kiosk import slots
 from kiosk.commands import CommandRunner, RecentLog
 from kiosk.config import KioskConfig
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
@@ -44,6 +45,7 @@ from kiosk.punches import make_signed_punch
 from protocol.sdnotify import SdNotifier, WatchdogPetter
 from kiosk.storage import StorageError
 from kiosk.telemetry import collect_health
+from kiosk.updater import Updater
 from kiosk.timesync import system_time_sync
 from protocol import messages, signing
 from protocol.backoff import backoff_delay
@@ -56,6 +58,7 @@ HOUSEKEEPING_TICK_S = 1.0
 HOUSEKEEPING_RETRY_MAX_S = 60.0
 MAX_ALARMS = messages.Health.model_fields["alarms"].metadata[0].max_length
 LOCKED_STATUS_S = 5.0  # while the hub has not sent the gallery key: status and watchdog this often
+ROLLBACK_ALARM_S = 86_400.0  # a rollback is reported in health for a day after it happened
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class KioskApp:
                 from exc
         self.alarms = Alarms()
         take_last_exit(config.state_dir, self.alarms)
+        self._note_last_update()
         self.keeper = OutboxKeeper(config.state_dir, config.storage)
         self.outbox, recovery = self.keeper.open()
         if recovery is not None:
@@ -122,10 +126,14 @@ class KioskApp:
         self.enrolment = EnrolCapture(self.analyzer.encoder, config.quality,
                                       lambda *done: self.commands.enrolment_done(*done),
                                       upsample=config.recognition.detect_upsample)
+        self.updater = Updater(config.update, device_id=config.device_id, key=self._key, state_dir=config.state_dir,
+                               running_version=__version__, on_done=lambda *done: self.commands.update_done(*done))
+        self.restart_requested = False
         self.commands = CommandRunner(
             device_id=config.device_id, key=self._key, enrolment=self.enrolment, recent_log=self.recent_log,
             request_full_gallery=lambda: self.link.request_gallery(have_version=0),
-            publish=lambda result: self.link.publish_command_result(result),
+            publish=lambda result, wait_s=0.0: self.link.publish_command_result(result, wait_s),
+            updater=self.updater, restart=self.request_restart,
         )
         self.link = MqttLink(
             config, self.outbox, sw_version=__version__, gallery_version=lambda: self.gallery.version,
@@ -136,6 +144,8 @@ class KioskApp:
         self.notifier = SdNotifier()
         self.watchdog = WatchdogPetter.from_env(self.notifier)
         self._frame_times: list[float] = []
+        self._trial_over = False
+        self._reported_health = False   # a health message went out on a live connection
 
     def _repunch_guard(self) -> RepunchGuard:
         """Who punched within the suppression window, remembered across restarts."""
@@ -152,6 +162,11 @@ class KioskApp:
     # -- lifecycle -------------------------------------------------------------
 
     def stop(self) -> None:
+        self._stop.set()
+
+    def request_restart(self) -> None:
+        """A new version is installed: end the run so that systemd (Restart=always) starts it."""
+        self.restart_requested = True
         self._stop.set()
 
     def run(self, options: RunOptions = RunOptions()) -> dict[str, Any]:
@@ -403,10 +418,38 @@ class KioskApp:
         if now >= schedule["health"]:
             schedule["health"] = now + self.config.health_interval_s
             self.keeper.recheck()
-            self.link.publish_health(self.health())
+            if self.link.publish_health(self.health()) and self.link.connected.is_set():
+                self._reported_health = True
         if now >= schedule["poll"]:
             schedule["poll"] = now + self.config.gallery_poll_s
             self.link.request_gallery()
+        self._keep_if_healthy()
+
+    # -- software slots ------------------------------------------------------------------
+
+    def _note_last_update(self) -> None:
+        """A recent rollback (this run is the version gone back to) is an alarm in health, for a day."""
+        try:
+            outcome = slots.read_outcome(self.config.update.root)
+        except slots.SlotError as exc:
+            log.warning("cannot read the last update's outcome: %s", exc)
+            return
+        if outcome is not None and outcome.outcome == slots.ROLLED_BACK and time.time() - outcome.at < ROLLBACK_ALARM_S:
+            self.alarms.raise_alarm(messages.ALARM_UPDATE_ROLLED_BACK, outcome.detail,
+                                    hold_s=ROLLBACK_ALARM_S - (time.time() - outcome.at))
+
+    def _keep_if_healthy(self) -> None:
+        """Keep this version, if it is on trial, once it has run ``confirm_after_s`` connected and reporting."""
+        if self._trial_over or not self._reported_health or not self.link.connected.is_set():
+            return
+        if time.monotonic() - self._started < self.config.update.confirm_after_s:
+            return
+        self._trial_over = True   # asked once per run: a version not on trial stays so
+        try:
+            if slots.confirm(self.config.update.root, __version__, time.time(), self.config.update.keep_versions):
+                log.info("version %s passed its trial and is kept", __version__)
+        except (slots.SlotError, OSError) as exc:
+            log.error("version %s could not be kept (%s); it may be rolled back", __version__, exc)
 
     def health(self) -> messages.Health:
         """One health message, with every alarm raised on this kiosk (storage first)."""
