@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -436,7 +436,8 @@ class KioskApp:
             return
         if outcome is not None and outcome.outcome == slots.ROLLED_BACK and time.time() - outcome.at < ROLLBACK_ALARM_S:
             self.alarms.raise_alarm(messages.ALARM_UPDATE_ROLLED_BACK, outcome.detail,
-                                    hold_s=ROLLBACK_ALARM_S - (time.time() - outcome.at))
+                                    hold_s=ROLLBACK_ALARM_S - (time.time() - outcome.at),
+                                    since=datetime.fromtimestamp(outcome.at, timezone.utc))
 
     def _keep_if_healthy(self) -> None:
         """Keep this version, if it is on trial, once it has run ``confirm_after_s`` connected and reporting."""

@@ -10,6 +10,7 @@ kiosk/updater.py signs its release downloads with it.
 
 import base64
 import binascii
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -36,7 +37,7 @@ def sign_request(key: Ed25519PrivateKey, device_id: str, method: str, path: str,
             SIGNATURE_HEADER: base64.b64encode(signature).decode("ascii")}
 
 
-def verify_request(headers: dict[str, str], method: str, path: str, public_key: bytes, now: datetime,
+def verify_request(headers: Mapping[str, str], method: str, path: str, public_key: bytes, now: datetime,
                    max_skew_s: float = MAX_SKEW_S) -> None:
     """Raise SignatureInvalid (with why) unless the headers sign this request by ``public_key`` near ``now``."""
     device_id, ts, sig = (headers.get(h) for h in (DEVICE_HEADER, TIME_HEADER, SIGNATURE_HEADER))
