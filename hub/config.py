@@ -44,6 +44,16 @@ class MqttConfig(Section):
 class ApiConfig(Section):
     host: str = Field("127.0.0.1", description="address the HTTP API listens on")
     port: int = Field(8080, ge=1, le=65535, description="port the HTTP API listens on")
+    tls_cert_file: Path | None = Field(
+        None, description="serve HTTPS with this certificate (PEM, with its chain); null: plain HTTP behind a TLS "
+        "proxy. Kiosks download releases over HTTPS (kiosk.yaml update.hub_url)")
+    tls_key_file: Path | None = Field(None, description="the private key of tls_cert_file")
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> "ApiConfig":
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("api.tls_cert_file and api.tls_key_file go together")
+        return self
 
 
 class IngestConfig(Section):

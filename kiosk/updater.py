@@ -149,32 +149,40 @@ class Updater:
         return dest.read_bytes() if dest.name == release.MANIFEST else None
 
     def _install(self, manifest: release.Manifest, folder: Path) -> None:
-        """A new virtualenv with the release's wheels, checked, then ``current`` switched to it on trial."""
-        root, version = self.config.root, manifest.version
-        target = slots.version_dir(root, version)
-        partial = target.with_name(f".{version}.partial")
+        """A new slot with the release's wheels, then ``current`` switched to it on trial."""
+        wheels = [folder / f.name for f in manifest.files if f.name.endswith(".whl")]
+        install_slot(self.config, manifest.version, wheels)
+        slots.begin_trial(self.config.root, manifest.version, trial_s=self.config.trial_s,
+                          max_starts=self.config.max_starts, now=time.time())
+
+
+def install_slot(config: UpdateConfig, version: str, wheels: list[Path]) -> Path:
+    """Make ``versions/<version>``: a virtualenv with ``wheels`` installed offline, whose kiosk must say it is
+    ``version``. Built beside it and renamed into place, so a half-made slot is never started."""
+    if not wheels:
+        raise UpdateRefused("the release holds no wheel")
+    target = slots.version_dir(config.root, version)
+    partial = target.with_name(f".{version}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _tool([str(config.python), "-m", "venv", "--system-site-packages", str(partial)], "making the virtualenv")
+    python = partial / "bin" / "python"
+    if config.base_site_dirs:
+        purelib = _tool([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                        "asking the virtualenv for its site-packages").strip()
+        lines = "".join(f"import site; site.addsitedir({str(d)!r})\n" for d in config.base_site_dirs)
+        (Path(purelib) / "kiosk-base.pth").write_text(lines)
+    _tool([str(python), "-m", "pip", "install", "--no-index", "--no-deps", "--no-cache-dir",
+           "--disable-pip-version-check", "--quiet", *map(str, wheels)], "installing the wheels")
+    said = _tool([str(python), "-c", "import kiosk; print(kiosk.__version__)"], "starting the new kiosk").strip()
+    if said != version:
         shutil.rmtree(partial, ignore_errors=True)
-        _tool([str(self.config.python), "-m", "venv", "--system-site-packages", str(partial)], "making the virtualenv")
-        python = partial / "bin" / "python"
-        if self.config.base_site_dirs:
-            purelib = _tool([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                            "asking the virtualenv for its site-packages").strip()
-            lines = "".join(f"import site; site.addsitedir({str(d)!r})\n" for d in self.config.base_site_dirs)
-            (Path(purelib) / "kiosk-base.pth").write_text(lines)
-        wheels = [str(folder / f.name) for f in manifest.files if f.name.endswith(".whl")]
-        if not wheels:
-            raise UpdateRefused("the release holds no wheel")
-        _tool([str(python), "-m", "pip", "install", "--no-index", "--no-deps", "--no-cache-dir",
-               "--disable-pip-version-check", "--quiet", *wheels], "installing the wheels")
-        said = _tool([str(python), "-c", "import kiosk; print(kiosk.__version__)"], "starting the new kiosk").strip()
-        if said != version:
-            shutil.rmtree(partial, ignore_errors=True)
-            raise UpdateRefused(f"the release is {version} but its kiosk says it is {said!r}")
-        if target.exists():
-            shutil.rmtree(target)
-        partial.rename(target)
-        slots.begin_trial(root, version, trial_s=self.config.trial_s, max_starts=self.config.max_starts,
-                          now=time.time())
+        raise UpdateRefused(f"the release is {version} but its kiosk says it is {said!r}")
+    if target.exists():
+        shutil.rmtree(target)
+    partial.rename(target)
+    log.info("version %s installed in %s", version, target)
+    return target
 
 
 def _tool(args: list[str], what: str) -> str:

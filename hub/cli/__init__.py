@@ -18,6 +18,7 @@ from hub.cli import deliver as cli_deliver
 from hub.cli import enrol as cli_enrol
 from hub.cli import hrms as cli_hrms
 from hub.cli import people as cli_people
+from hub.cli import release as cli_release
 from hub.cli.common import actor, exposure_problem, in_session, load_config
 from hub.errors import HubError
 from protocol.logs import setup_logging
@@ -225,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_enrol.register(command, with_config)
     cli_hrms.register(command, with_config)
     cli_deliver.register(command, with_config)
+    cli_release.register(command, with_config)
 
     device = command("device", None, "manage kiosks").add_subparsers(dest="device_command", required=True)
     p = with_config(command("add", cmd_device_add, "register a kiosk's public key at a site", device))
