@@ -186,8 +186,8 @@ class KioskApp:
 
     def start(self) -> None:
         """Everything but the frames: feedback, the link and the housekeeping thread."""
-        log.info("kiosk %s at site %s starting (%s, gallery version %s)", self.config.device_id,
-                 self.config.site_id, dlib_build(), self.gallery.version)
+        log.info("kiosk %s at site %s starting (software version %s, %s, gallery version %s)", self.config.device_id,
+                 self.config.site_id, __version__, dlib_build(), self.gallery.version)
         self.notifier.start()
         self.feedback.open()
         if self.keypad is not None:

@@ -162,14 +162,12 @@ def rollback(root: Path, trial: Trial, reason: str, now: float) -> Outcome:
 
 def prune(root: Path, *, keep: set[str], keep_versions: int) -> list[str]:
     """Remove the oldest installed versions beyond ``keep_versions``, never one in ``keep``."""
-    folder = root / VERSIONS
-    installed = sorted((p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                       key=lambda p: p.stat().st_mtime)
+    installed = [p for p in (root / VERSIONS).iterdir() if p.is_dir() and not p.name.startswith(".")]
+    spare = sorted((p for p in installed if p.name not in keep), key=lambda p: p.stat().st_mtime)
     removed = []
-    for path in installed[:max(0, len(installed) - keep_versions)]:
-        if path.name not in keep:
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path.name)
+    for path in spare[:max(0, len(installed) - keep_versions)]:
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path.name)
     return removed
 
 
