@@ -1,0 +1,132 @@
+"""Rollouts in rings (hub/devices/rollout.py): ring sizes, the verdicts, and a rollout driven through the database
+by health as kiosks report it (tests/test_kiosk_update.py drives one with a real kiosk)."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+
+from hub.config import HubConfig, UpdatesConfig
+from hub.db import DeviceHealth, make_session_factory
+from hub.devices import commands, registry, rollout
+from hub.devices.models import DeviceCommand, Release, RolloutTarget
+from hub.errors import Conflict, NotFound
+from protocol import messages, signing
+from tests.hub_db import any_engine  # noqa: F401
+
+NOW = datetime(2026, 12, 4, 3, 0, tzinfo=timezone.utc)
+CONFIG = UpdatesConfig(soak_s=60, deadline_s=3600, canary_fraction=0.05, max_failure_fraction=0.1)
+
+
+@pytest.mark.parametrize("total, sizes", [(0, [0, 0, 0]), (1, [1, 0, 0]), (2, [1, 1, 0]), (20, [1, 1, 18]),
+                                          (2000, [1, 100, 1899])])
+def test_ring_sizes_are_one_kiosk_then_five_percent_then_the_rest(total, sizes):
+    assert rollout.ring_sizes(total, 0.05) == sizes
+
+
+def test_rings_are_a_stable_spread_that_differs_by_version():
+    ids = [f"k{i:03}" for i in range(200)]
+    a = rollout.assign_rings(ids, "1.0", 0.05)
+    assert a == rollout.assign_rings(list(reversed(ids)), "1.0", 0.05)
+    assert sorted(a.values()).count(0) == 1 and list(a.values()).count(1) == 10
+    assert a != rollout.assign_rings(ids, "2.0", 0.05)
+
+
+def seen(**kw) -> rollout.Seen:
+    return rollout.Seen(**({"command_state": "sent", "command_detail": None, "sw_version": "1.0",
+                            "health_at": NOW, "alarms": []} | kw))
+
+
+ROLLED = {"kind": messages.ALARM_UPDATE_ROLLED_BACK, "detail": "2.0 rolled back to 1.0: started 3 times",
+          "since": (NOW + timedelta(minutes=1)).isoformat()}
+
+
+@pytest.mark.parametrize("reported, s, now, state, detail", [
+    (None, seen(), NOW, "sent", None),
+    (None, seen(command_state="failed", command_detail="refused: not signed"), NOW, "failed", "refused: not signed"),
+    (None, seen(command_state="expired"), NOW, "skipped", "offline"),
+    (None, seen(alarms=[ROLLED]), NOW, "failed", "2.0 rolled back to 1.0"),
+    (None, seen(alarms=[{**ROLLED, "since": (NOW - timedelta(days=1)).isoformat()}]), NOW, "sent", None),  # older
+    (None, seen(sw_version="2.0"), NOW, "sent", None),                                  # soaking
+    (NOW, seen(sw_version="2.0", health_at=NOW + timedelta(seconds=61)), NOW, "installed", "running 2.0"),
+    (NOW, seen(sw_version="1.0"), NOW, "failed", "reported 2.0, then 1.0"),
+    (None, seen(), NOW + timedelta(seconds=3601), "failed", "not running 2.0"),
+])
+def test_judging_a_kiosk_sent_the_release(reported, s, now, state, detail):
+    verdict = rollout.judge("2.0", NOW, reported, s, now, CONFIG)
+    assert verdict.state == state and (detail is None or detail in verdict.detail)
+
+
+@pytest.mark.parametrize("states, verdict", [
+    ([], "advance"), (["installed"], "advance"), (["sent"], "wait"), (["failed"], "halt"),
+    (["installed"] * 9 + ["failed"], "advance"),          # 10 % is not more than 10 %
+    (["installed"] * 8 + ["failed"] * 2, "halt"),
+    (["failed"] + ["sent"] * 5, "halt"),                  # halted early, not after the ring ends
+    (["skipped", "installed"], "advance"),                # an offline kiosk says nothing of the release
+])
+def test_ring_verdicts(states, verdict):
+    assert rollout.ring_verdict(states, 0.1) == verdict
+
+
+def report(session, device_id: str, version: str, at: datetime, alarms=()) -> None:
+    row = session.get(DeviceHealth, device_id) or DeviceHealth(device_id=device_id)
+    row.status, row.last_seen_at, row.health_at, row.sw_version = "online", at, at, version
+    row.telemetry = json.dumps({"sw_version": version, "alarms": list(alarms)})
+    session.merge(row)
+
+
+def test_a_rollout_goes_ring_by_ring_and_halts_when_a_ring_gets_worse(any_engine):  # noqa: F811
+    sessions = make_session_factory(any_engine)
+    config = HubConfig.model_validate({"admin_token_file": "/x", "updates": {"soak_s": 60, "canary_fraction": 0.1}})
+    key = signing.public_key_b64(signing.generate_private_key())
+    with sessions() as s:
+        registry.add_site(s, "S1", "Site one")
+        for i in range(20):
+            registry.register_device(s, f"k{i:02}", "S1", key)
+            report(s, f"k{i:02}", "1.0", NOW)
+        s.add(Release(version="2.0", manifest="{}", published_at=NOW, published_by="test"))
+        s.commit()
+        with pytest.raises(NotFound):
+            rollout.start(s, "9.9", actor="a", now=NOW, config=config.updates)
+        row = rollout.start(s, "2.0", actor="admin", now=NOW, config=config.updates)
+        with pytest.raises(Conflict, match="is running"):
+            rollout.start(s, "2.0", actor="admin", now=NOW, config=config.updates)
+
+        def ring(n: int) -> list[RolloutTarget]:
+            return [t for t in rollout.targets_of(s, row.id) if t.ring == n]
+
+        assert rollout.advance(s, NOW, config) == 1          # ring 0: one kiosk, one update command
+        [canary] = ring(0)
+        cmd = s.get(DeviceCommand, canary.command_id)
+        assert cmd.name == "update" and json.loads(cmd.args) == {"version": "2.0", "rollout_id": row.id}
+        assert commands.has_queued(s)
+        report(s, canary.device_id, "2.0", NOW + timedelta(seconds=10))
+        assert rollout.advance(s, NOW + timedelta(seconds=10), config) == 0 and row.ring == 0   # soaking
+        report(s, canary.device_id, "2.0", NOW + timedelta(seconds=80))
+        assert rollout.advance(s, NOW + timedelta(seconds=80), config) == 2   # ring 1: 10 % of 20
+        assert row.ring == 1 and canary.state == "installed"
+        first, second = ring(1)
+        report(s, first.device_id, "1.0", NOW + timedelta(seconds=200), alarms=[{
+            "kind": messages.ALARM_UPDATE_ROLLED_BACK, "detail": "2.0 rolled back to 1.0: started 3 times",
+            "since": (NOW + timedelta(seconds=190)).isoformat()}])
+        assert rollout.advance(s, NOW + timedelta(seconds=200), config) == 0
+        assert row.state == "halted" and "ring 1: 1 of 2 kiosks failed" in row.detail
+        assert "rolled back" in row.detail and ring(2)[0].state == "pending"   # nothing sent to everyone
+        progress = rollout.progress(s, row)
+        assert progress["rings"][1]["failed"] == 1 and progress["rings"][2]["pending"] == 17
+
+        rollout.resume(s, row.id, NOW + timedelta(seconds=300))   # the admin sends it again to the failed one
+        assert rollout.advance(s, NOW + timedelta(seconds=300), config) == 1
+        for seconds in (310, 400):
+            for target in ring(1):
+                report(s, target.device_id, "2.0", NOW + timedelta(seconds=seconds))
+            queued = rollout.advance(s, NOW + timedelta(seconds=seconds), config)
+        assert queued == 17 and row.ring == 2
+        for seconds in (500, 600):
+            for target in ring(2):
+                report(s, target.device_id, "2.0", NOW + timedelta(seconds=seconds))
+            rollout.advance(s, NOW + timedelta(seconds=seconds), config)
+        assert row.state == "done" and rollout.progress(s, row)["installed"] == 20
+        s.commit()
+        assert s.scalar(select(DeviceCommand.id).where(DeviceCommand.name == "update").limit(1)) is not None
