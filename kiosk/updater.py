@@ -158,15 +158,30 @@ class Updater:
 
 def install_slot(config: UpdateConfig, version: str, wheels: list[Path]) -> Path:
     """Make ``versions/<version>``: a virtualenv with ``wheels`` installed offline, whose kiosk must say it is
-    ``version``. Built beside it and renamed into place, so a half-made slot is never started."""
+    ``version``.
+
+    Made in place (a virtualenv's scripts name its path, so it cannot be
+    renamed into place); a slot is started only once ``current`` points to
+    it, which happens after this returns, and a half-made one left by a power
+    cut is removed by the next attempt.
+    """
     if not wheels:
         raise UpdateRefused("the release holds no wheel")
     target = slots.version_dir(config.root, version)
-    partial = target.with_name(f".{version}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    _tool([str(config.python), "-m", "venv", "--system-site-packages", str(partial)], "making the virtualenv")
-    python = partial / "bin" / "python"
+    try:
+        _make_slot(config, version, target, wheels)
+    except BaseException:
+        shutil.rmtree(target, ignore_errors=True)
+        raise
+    log.info("version %s installed in %s", version, target)
+    return target
+
+
+def _make_slot(config: UpdateConfig, version: str, target: Path, wheels: list[Path]) -> None:
+    _tool([str(config.python), "-m", "venv", "--system-site-packages", str(target)], "making the virtualenv")
+    python = target / "bin" / "python"
     if config.base_site_dirs:
         purelib = _tool([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                         "asking the virtualenv for its site-packages").strip()
@@ -174,21 +189,16 @@ def install_slot(config: UpdateConfig, version: str, wheels: list[Path]) -> Path
         (Path(purelib) / "kiosk-base.pth").write_text(lines)
     _tool([str(python), "-m", "pip", "install", "--no-index", "--no-deps", "--no-cache-dir",
            "--disable-pip-version-check", "--quiet", *map(str, wheels)], "installing the wheels")
-    said = _tool([str(python), "-c", "import kiosk; print(kiosk.__version__)"], "starting the new kiosk").strip()
+    # -I: not the current directory's ``kiosk`` (a checkout), only what the slot itself holds
+    said = _tool([str(python), "-I", "-c", "import kiosk; print(kiosk.__version__)"], "starting the new kiosk").strip()
     if said != version:
-        shutil.rmtree(partial, ignore_errors=True)
         raise UpdateRefused(f"the release is {version} but its kiosk says it is {said!r}")
-    if target.exists():
-        shutil.rmtree(target)
-    partial.rename(target)
-    log.info("version %s installed in %s", version, target)
-    return target
 
 
 def _tool(args: list[str], what: str) -> str:
     """Run a step of the install; UpdateRefused with the tail of its output when it fails."""
     try:
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S)
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=TOOL_TIMEOUT_S, cwd="/")
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise UpdateRefused(f"{what} failed: {exc}") from exc
     if proc.returncode != 0:

@@ -100,11 +100,17 @@ class KioskService:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            subprocess.run(self.pre, stdout=self._log, stderr=subprocess.STDOUT, timeout=60, check=False)
+            subprocess.run(self.pre, stdout=self._log, stderr=subprocess.STDOUT, timeout=60, check=False, cwd="/")
             self.starts += 1
             self._log.write(f"--- start {self.starts}: {' '.join(self.start_cmd)}\n")
             self._log.flush()
-            self._proc = subprocess.Popen(self.start_cmd, stdout=self._log, stderr=subprocess.STDOUT)
+            try:
+                self._proc = subprocess.Popen(self.start_cmd, stdout=self._log, stderr=subprocess.STDOUT, cwd="/")
+            except OSError as exc:  # systemd: the start failed; Restart=always tries again
+                self._log.write(f"--- could not start: {exc}\n")
+                self._log.flush()
+                self._stop.wait(self.restart_s)
+                continue
             if self._stop.is_set():  # stop() came while the guard ran: it did not see this process
                 self._proc.send_signal(signal.SIGTERM)
             code = self._proc.wait()
