@@ -130,3 +130,65 @@ def test_a_rollout_goes_ring_by_ring_and_halts_when_a_ring_gets_worse(any_engine
         assert row.state == "done" and rollout.progress(s, row)["installed"] == 20
         s.commit()
         assert s.scalar(select(DeviceCommand.id).where(DeviceCommand.name == "update").limit(1)) is not None
+
+
+def test_kiosks_download_a_published_release_only_with_their_own_signature(tmp_path):
+    """The HTTPS API's device door (hub/api/device_auth.py) and the admins' rollout API."""
+    from hub.devices import releases
+    from protocol import device_auth
+    from provisioning.cli import main as provision
+    from tests.hub_api_kit import HubApi
+    from tests.hub_db import sqlite_engine
+
+    key_file = tmp_path / "release.key"
+    assert provision(["release", "keygen", "--key", str(key_file)]) == 0
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "kiosk-2.0-py3-none-any.whl").write_bytes(b"wheel")
+    assert provision(["release", "build", "--wheelhouse", str(wheels), "--version", "2.0", "--key", str(key_file),
+                      "--out", str(tmp_path / "rel")]) == 0
+    public = (tmp_path / "release.key.pub").read_text().strip()
+    hub = HubApi(tmp_path, sqlite_engine(tmp_path), updates={"release_dir": str(tmp_path / "served"),
+                                                             "release_key": public})
+    kiosk_key, other_key = signing.generate_private_key(), signing.generate_private_key()
+    with hub.sessions() as s:
+        registry.add_site(s, "S1", "Site one")
+        registry.register_device(s, "K1", "S1", signing.public_key_b64(kiosk_key))
+        registry.register_device(s, "K2", "S1", signing.public_key_b64(other_key))
+        releases.publish(s, tmp_path / "rel", hub.config.updates, actor="test", now=NOW)
+        s.commit()
+        with pytest.raises(Conflict, match="already published"):
+            releases.publish(s, tmp_path / "rel", hub.config.updates, actor="test", now=NOW)
+    anyone = hub.client()
+
+    def get(path: str, key=kiosk_key, device_id: str = "K1", client=anyone):
+        headers = device_auth.sign_request(key, device_id, "GET", path, datetime.now(timezone.utc))
+        return client.get(path, headers=headers)
+
+    base = "/api/v1/device/releases/2.0"
+    manifest = get(f"{base}/manifest.json")
+    assert manifest.status_code == 200 and manifest.content == (tmp_path / "rel" / "manifest.json").read_bytes()
+    assert get(f"{base}/files/kiosk-2.0-py3-none-any.whl").content == b"wheel"
+    assert get(f"{base}/files/hub.sqlite").status_code == 404            # only what the manifest names
+    assert get(f"{base}/files/..%2F..%2Fadmin.token").status_code == 404
+    assert get("/api/v1/device/releases/9.9/manifest.json").status_code == 404
+    assert get(f"{base}/manifest.json", key=other_key).status_code == 401  # K2's key claiming to be K1
+    assert anyone.get(f"{base}/manifest.json").status_code == 401
+    assert hub.machine.get(f"{base}/manifest.json").status_code == 403   # an admin is no kiosk
+    assert get(f"{base}/manifest.json", key=other_key, device_id="K2").status_code == 200
+    with hub.sessions() as s:
+        registry.retire_device(s, "K2")
+        s.commit()
+    assert get(f"{base}/manifest.json", key=other_key, device_id="K2").status_code == 401   # retired
+
+    admin = hub.machine
+    assert admin.get("/api/v1/releases").json()["items"][0]["version"] == "2.0"
+    started = admin.post("/api/v1/rollouts", json={"version": "2.0"})
+    assert started.status_code == 201 and started.json()["total"] == 1 and started.json()["state"] == "running"
+    assert admin.post("/api/v1/rollouts", json={"version": "2.0"}).status_code == 409
+    rid = started.json()["id"]
+    assert admin.post(f"/api/v1/rollouts/{rid}/halt", json={"reason": "wrong day"}).json()["state"] == "halted"
+    body = admin.get(f"/api/v1/rollouts/{rid}").json()
+    assert "wrong day" in body["detail"] and [t["device_id"] for t in body["targets"]] == ["K1"]   # not K2
+    assert admin.post(f"/api/v1/rollouts/{rid}/resume").json()["state"] == "running"
+    hub.close()

@@ -152,7 +152,7 @@ def start(session: Session, version: str, *, actor: str, now: datetime, config: 
 
 
 def halt(session: Session, rollout_id: int, why: str, now: datetime) -> Rollout:
-    rollout = _get(session, rollout_id)
+    rollout = get_rollout(session, rollout_id)
     if rollout.state != "running":
         raise Conflict(f"rollout {rollout_id} is {rollout.state}, not running")
     rollout.state, rollout.detail, rollout.updated_at = "halted", why[:2000], now
@@ -161,7 +161,7 @@ def halt(session: Session, rollout_id: int, why: str, now: datetime) -> Rollout:
 
 def resume(session: Session, rollout_id: int, now: datetime) -> Rollout:
     """Run a halted rollout on: the failed kiosks of its ring are sent the release again."""
-    rollout = _get(session, rollout_id)
+    rollout = get_rollout(session, rollout_id)
     if rollout.state != "halted":
         raise Conflict(f"rollout {rollout_id} is {rollout.state}, not halted")
     if session.scalar(select(Rollout.id).where(Rollout.state == "running")) is not None:
@@ -241,7 +241,7 @@ def _judge_sent(session: Session, rollout: Rollout, sent: list[RolloutTarget], n
             target.detail = verdict.detail[:2000]
 
 
-def _get(session: Session, rollout_id: int) -> Rollout:
+def get_rollout(session: Session, rollout_id: int) -> Rollout:
     rollout = session.get(Rollout, rollout_id)
     if rollout is None:
         raise NotFound(f"no rollout {rollout_id}")

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from hub.accounts import audit
 from hub.api.deps import AdminDep, SessionDep, now
@@ -95,13 +96,13 @@ def list_releases(session: SessionDep, _admin: AdminDep) -> ReleaseList:
 
 @router.get("/rollouts")
 def list_rollouts(session: SessionDep, _admin: AdminDep) -> RolloutList:
-    rows = session.query(Rollout).order_by(Rollout.id.desc()).limit(50).all()
+    rows = session.scalars(select(Rollout).order_by(Rollout.id.desc()).limit(50))
     return RolloutList(items=[_rollout_out(session, r) for r in rows])
 
 
 @router.get("/rollouts/{rollout_id}")
 def get_rollout(rollout_id: int, session: SessionDep, _admin: AdminDep) -> RolloutOut:
-    return _rollout_out(session, rollout._get(session, rollout_id), with_targets=True)
+    return _rollout_out(session, rollout.get_rollout(session, rollout_id), with_targets=True)
 
 
 @router.post("/rollouts", status_code=status.HTTP_201_CREATED)
