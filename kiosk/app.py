@@ -23,11 +23,10 @@ from biometrics.matcher import MatchThresholds
 from hardware.camera import CameraError, Frame, FrameSource
 from hardware.indicators import Feedback, NullIndicators
 from hardware.latest_frame import LatestFrameGrabber
-from kiosk import __version__
+from kiosk import __version__, slots
 from kiosk.alarms import Alarms, take_last_exit
 from kiosk.assisted import AssistedLog
 from kiosk.clock import ClockMonitor, Clocks, TimeSync
-from kiosk import slots
 from kiosk.commands import CommandRunner, RecentLog
 from kiosk.config import KioskConfig
 from kiosk.decision import MESSAGES, DecisionMachine, Outcome, RepunchGuard
@@ -128,7 +127,6 @@ class KioskApp:
                                       upsample=config.recognition.detect_upsample)
         self.updater = Updater(config.update, device_id=config.device_id, key=self._key, state_dir=config.state_dir,
                                running_version=__version__, on_done=lambda *done: self.commands.update_done(*done))
-        self.restart_requested = False
         self.commands = CommandRunner(
             device_id=config.device_id, key=self._key, enrolment=self.enrolment, recent_log=self.recent_log,
             request_full_gallery=lambda: self.link.request_gallery(have_version=0),
@@ -166,7 +164,6 @@ class KioskApp:
 
     def request_restart(self) -> None:
         """A new version is installed: end the run so that systemd (Restart=always) starts it."""
-        self.restart_requested = True
         self._stop.set()
 
     def run(self, options: RunOptions = RunOptions()) -> dict[str, Any]:
@@ -186,8 +183,8 @@ class KioskApp:
 
     def start(self) -> None:
         """Everything but the frames: feedback, the link and the housekeeping thread."""
-        log.info("kiosk %s at site %s starting (software version %s, %s, gallery version %s)", self.config.device_id,
-                 self.config.site_id, __version__, dlib_build(), self.gallery.version)
+        log.info("kiosk %s at site %s starting (software version %s, %s, gallery version %s)",
+                 self.config.device_id, self.config.site_id, __version__, dlib_build(), self.gallery.version)
         self.notifier.start()
         self.feedback.open()
         if self.keypad is not None:
@@ -434,9 +431,9 @@ class KioskApp:
         except slots.SlotError as exc:
             log.warning("cannot read the last update's outcome: %s", exc)
             return
-        if outcome is not None and outcome.outcome == slots.ROLLED_BACK and time.time() - outcome.at < ROLLBACK_ALARM_S:
-            self.alarms.raise_alarm(messages.ALARM_UPDATE_ROLLED_BACK, outcome.detail,
-                                    hold_s=ROLLBACK_ALARM_S - (time.time() - outcome.at),
+        age_s = time.time() - outcome.at if outcome is not None else ROLLBACK_ALARM_S
+        if outcome is not None and outcome.outcome == slots.ROLLED_BACK and age_s < ROLLBACK_ALARM_S:
+            self.alarms.raise_alarm(messages.ALARM_UPDATE_ROLLED_BACK, outcome.detail, hold_s=ROLLBACK_ALARM_S - age_s,
                                     since=datetime.fromtimestamp(outcome.at, timezone.utc))
 
     def _keep_if_healthy(self) -> None:
