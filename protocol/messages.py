@@ -229,6 +229,9 @@ class GalleryKey(Message):
 
 
 COMMAND_NAMES = ("resync", "reboot", "config", "logs", "enrol", "update")
+# A software version is also a folder name (a kiosk's slot) and a path segment of the hub's URL.
+VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$"
+SoftwareVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
 MAX_ENROL_FRAMES = 10
 MAX_LOG_CHARS = 32_000
 Template = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{683}=$")]  # base64 of 128 float32
@@ -266,7 +269,7 @@ class UpdateArgs(Message):
     trusted beyond naming what to fetch.
     """
 
-    version: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")]
+    version: SoftwareVersion
     rollout_id: int | None = Field(default=None, ge=1, description="the hub's rollout this belongs to")
 
 

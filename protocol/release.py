@@ -31,10 +31,7 @@ MAX_MANIFEST_BYTES = 64 * 1024
 MAX_FILES = 64
 CHUNK = 1 << 20
 
-# A version is also a folder name (the kiosk's slot) and a path segment of the hub's URL.
-VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$"
 FILE_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,199}$"
-Version = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
 FileName = Annotated[str, StringConstraints(pattern=FILE_PATTERN)]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
@@ -53,7 +50,7 @@ class Manifest(messages.Message):
     """What a release holds, signed by the release key (``sig`` covers every other field)."""
 
     v: messages.Version1 = 1
-    version: Version = Field(description="the kiosk software version this release installs")
+    version: messages.SoftwareVersion = Field(description="the kiosk software version this release installs")
     created_at: AwareDatetime
     files: list[ReleaseFile] = Field(min_length=1, max_length=MAX_FILES)
     sig: str | None = None
@@ -124,4 +121,4 @@ def check_files(folder: Path, manifest: Manifest) -> None:
 
 
 def is_version(text: str) -> bool:
-    return re.fullmatch(VERSION_PATTERN, text) is not None
+    return re.fullmatch(messages.VERSION_PATTERN, text) is not None

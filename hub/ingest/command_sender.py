@@ -42,7 +42,8 @@ class CommandSender:
         self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.stats = {"updates_queued": 0, "commands_sent": 0, "commands_expired": 0, "command_results": 0, "command_results_refused": 0}
+        self.stats = {"updates_queued": 0, "commands_sent": 0, "commands_expired": 0, "command_results": 0,
+                      "command_results_refused": 0}
 
     def start(self) -> None:
         self._stop.clear()
