@@ -52,7 +52,7 @@ class Updater:
     """One update at a time; ``begin`` from the link's thread, the work on a thread of its own."""
 
     def __init__(self, config: UpdateConfig, *, device_id: str, key: Ed25519PrivateKey, state_dir: Path,
-                 running_version: str, on_done: DoneHandler, http: httpx.Client | None = None,
+                 running_version: str, on_done: DoneHandler,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
         self.config = config
         self.device_id = device_id
@@ -60,7 +60,6 @@ class Updater:
         self.downloads = state_dir / DOWNLOADS
         self.running_version = running_version
         self.on_done = on_done
-        self._http = http
         self._clock = clock
         self._lock = threading.Lock()
         self._busy: str | None = None
@@ -112,13 +111,14 @@ class Updater:
     def fetch(self, version: str, folder: Path) -> release.Manifest:
         """Download and check the release into ``folder``; the verified manifest."""
         with self._client() as http:
-            payload = self._get(http, f"{RELEASES_PATH}/{version}/{release.MANIFEST}", folder / release.MANIFEST)
+            payload = self._get(http, f"{RELEASES_PATH}/{version}/{release.MANIFEST}", folder / release.MANIFEST,
+                                release.MAX_MANIFEST_BYTES)
             try:
                 manifest = release.verify_manifest(payload, self.config.release_key, expected_version=version)
             except release.ReleaseRefused as exc:
                 raise UpdateRefused(str(exc)) from exc
             for entry in manifest.files:
-                self._get(http, f"{RELEASES_PATH}/{version}/files/{entry.name}", folder / entry.name)
+                self._get(http, f"{RELEASES_PATH}/{version}/files/{entry.name}", folder / entry.name, entry.size)
         try:
             release.check_files(folder, manifest)
         except release.ReleaseRefused as exc:
@@ -126,14 +126,14 @@ class Updater:
         log.info("release %s downloaded and verified: %d files", version, len(manifest.files))
         return manifest
 
-    def _client(self) -> "httpx.Client | _Borrowed":
-        if self._http is not None:
-            return _Borrowed(self._http)
+    def _client(self) -> httpx.Client:
         verify: str | bool = str(self.config.ca_file) if self.config.ca_file else True
-        return httpx.Client(base_url=self.config.hub_url, verify=verify, timeout=self.config.download_timeout_s)
+        return httpx.Client(base_url=self.config.hub_url or "", verify=verify,
+                            timeout=self.config.download_timeout_s)
 
-    def _get(self, http: httpx.Client, path: str, dest: Path) -> bytes | None:
-        """GET ``path`` (signed) into ``dest``; the bytes too when it is the manifest."""
+    def _get(self, http: httpx.Client, path: str, dest: Path, max_bytes: int) -> bytes | None:
+        """GET ``path`` (signed) into ``dest``, refusing more than ``max_bytes`` (the signed size: a hostile
+        hub cannot fill the card); the bytes too when it is the manifest."""
         headers = device_auth.sign_request(self._key, self.device_id, "GET", path, self._clock())
         try:
             with http.stream("GET", path, headers=headers) as response:
@@ -141,8 +141,12 @@ class Updater:
                     response.read()
                     raise UpdateRefused(f"the hub answered {response.status_code} for {path}: "
                                         f"{response.text[:300]}")
+                written = 0
                 with open(dest, "wb") as f:
                     for chunk in response.iter_bytes():
+                        written += len(chunk)
+                        if written > max_bytes:
+                            raise UpdateRefused(f"{path} is larger than the {max_bytes} bytes it may be")
                         f.write(chunk)
         except httpx.HTTPError as exc:
             raise UpdateRefused(f"cannot download {path} from the hub: {type(exc).__name__}: {exc}") from exc
@@ -204,17 +208,3 @@ def _tool(args: list[str], what: str) -> str:
     if proc.returncode != 0:
         raise UpdateRefused(f"{what} failed (exit {proc.returncode}): {(proc.stderr or proc.stdout)[-500:]}")
     return proc.stdout
-
-
-class _Borrowed:
-    """A client passed in (a test's), used as a context manager without being closed."""
-
-    def __init__(self, http: httpx.Client) -> None:
-        self.http = http
-
-    def __enter__(self) -> httpx.Client:
-        return self.http
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-

@@ -90,3 +90,20 @@ def test_the_guard_script_runs_on_the_standard_library_alone_and_never_fails_a_s
     proc = subprocess.run([sys.executable, "-I", str(script), "guard", str(root)], capture_output=True, text=True,
                           cwd="/", timeout=60)
     assert proc.returncode == 0 and "cannot read" in proc.stderr
+
+
+def test_a_kiosk_without_a_release_key_or_slots_refuses_an_update_and_says_why(tmp_path):
+    from kiosk.config import UpdateConfig
+    from kiosk.updater import UpdateRefused, Updater
+    from protocol import signing
+
+    def updater(**config) -> Updater:
+        return Updater(UpdateConfig(root=tmp_path / "opt", **config), device_id="K1",
+                       key=signing.generate_private_key(), state_dir=tmp_path / "state", running_version="1.0",
+                       on_done=lambda *done: None)
+
+    assert updater().install("1.0") == "already running 1.0"
+    with pytest.raises(UpdateRefused, match="update.release_key and update.hub_url are not set"):
+        updater().install("2.0")
+    with pytest.raises(UpdateRefused, match="not a link to a version"):
+        updater(release_key="x", hub_url="https://hub").install("2.0")
