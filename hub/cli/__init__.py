@@ -81,7 +81,8 @@ def _private_files(config) -> list[tuple[str, Path]]:
     from hub.enrolment.gallery_keys import GalleryKeySecretError, secret_path
 
     files = [("admin_token_file", config.admin_token_file), ("mqtt.password_file", config.mqtt.password_file),
-             ("metrics.token_file", config.metrics.token_file), ("mqtt.key_file", config.mqtt.key_file)]
+             ("metrics.token_file", config.metrics.token_file), ("mqtt.key_file", config.mqtt.key_file),
+             ("api.tls_key_file", config.api.tls_key_file)]
     try:
         files.append(("gallery_key_secret_file", secret_path(config)))
     except GalleryKeySecretError:
