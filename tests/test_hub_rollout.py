@@ -192,3 +192,46 @@ def test_kiosks_download_a_published_release_only_with_their_own_signature(tmp_p
     assert "wrong day" in body["detail"] and [t["device_id"] for t in body["targets"]] == ["K1"]   # not K2
     assert admin.post(f"/api/v1/rollouts/{rid}/resume").json()["state"] == "running"
     hub.close()
+
+
+def test_the_hub_release_commands_publish_roll_out_halt_and_resume_with_audit(tmp_path, capsys):
+    import yaml
+
+    from hub.accounts.models import AuditEntry
+    from hub.app import load, open_engine
+    from hub.cli import main as hub_main
+    from provisioning.cli import main as provision
+
+    key_file = tmp_path / "release.key"
+    assert provision(["release", "keygen", "--key", str(key_file)]) == 0
+    (tmp_path / "wheels").mkdir()
+    (tmp_path / "wheels" / "kiosk-2.0-py3-none-any.whl").write_bytes(b"wheel")
+    assert provision(["release", "build", "--wheelhouse", str(tmp_path / "wheels"), "--version", "2.0",
+                      "--key", str(key_file), "--out", str(tmp_path / "rel")]) == 0
+    (tmp_path / "admin.token").write_text("t" * 40)
+    config_file = tmp_path / "hub.yaml"
+    config_file.write_text(yaml.safe_dump({
+        "database_url": f"sqlite:///{tmp_path / 'hub.sqlite'}", "admin_token_file": str(tmp_path / "admin.token"),
+        "updates": {"release_dir": str(tmp_path / "served"),
+                    "release_key": (tmp_path / "release.key.pub").read_text().strip()}}))
+    cfg = ["--config", str(config_file)]
+    assert hub_main(["init-db", *cfg]) == 0
+    assert hub_main(["site", "add", "S1", "--name", "Site one", *cfg]) == 0
+    assert hub_main(["device", "add", "--device-id", "K1", "--site", "S1",
+                     "--public-key", signing.public_key_b64(signing.generate_private_key()), *cfg]) == 0
+    capsys.readouterr()
+    assert hub_main(["release", "publish", str(tmp_path / "rel"), *cfg]) == 0
+    assert hub_main(["release", "publish", str(tmp_path / "rel"), *cfg]) == 1
+    assert "already published" in capsys.readouterr().err
+    assert hub_main(["release", "rollout", "2.0", *cfg]) == 0
+    assert "rollout 1 of 2.0: running (ring 0); ring 0: 0/1 updated, 0 failed" in capsys.readouterr().out
+    assert hub_main(["release", "halt", "1", *cfg]) == 0 and hub_main(["release", "resume", "1", *cfg]) == 0
+    assert hub_main(["release", "status", *cfg]) == 0
+    assert "rollout 1 of 2.0: running" in capsys.readouterr().out
+    assert hub_main(["release", "rollout", "9.9", *cfg]) == 1
+    assert "no published release '9.9'" in capsys.readouterr().err
+    engine = open_engine(load(config_file))
+    with make_session_factory(engine)() as s:
+        actions = [a for (a,) in s.execute(select(AuditEntry.action).where(AuditEntry.action.like("release.%")))]
+    engine.dispose()
+    assert sorted(actions) == ["release.halt", "release.publish", "release.resume", "release.rollout"]

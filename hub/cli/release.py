@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from hub.accounts import audit
 from hub.cli.common import actor, in_session, load_config
 
 
@@ -18,9 +19,16 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from hub.devices import releases
 
     config = load_config(args)
-    row = in_session(args, lambda s: releases.publish(s, args.folder, config.updates, actor=actor().username,
-                                                      now=datetime.now(timezone.utc)))
-    print(f"release {row.version} published into {config.updates.release_dir / row.version}")
+
+    def work(session):
+        row = releases.publish(session, args.folder, config.updates, actor=actor().username,
+                               now=datetime.now(timezone.utc))
+        audit.record(session, actor(), "release.publish", f"release:{row.version}", None,
+                     audit.snapshot(row, manifest=None))
+        return row.version
+
+    version = in_session(args, work)
+    print(f"release {version} published into {config.updates.release_dir / version}")
     return 0
 
 
@@ -37,13 +45,8 @@ def cmd_rollout(args: argparse.Namespace) -> int:
     from hub.devices import rollout
 
     config = load_config(args)
-
-    def work(session):
-        row = rollout.start(session, args.version, actor=actor().username, now=datetime.now(timezone.utc),
-                            config=config.updates)
-        return rollout.progress(session, row)
-
-    _print(in_session(args, work))
+    _print(in_session(args, lambda s: _audited(s, "release.rollout", rollout.start(
+        s, args.version, actor=actor().username, now=datetime.now(timezone.utc), config=config.updates))))
     return 0
 
 
@@ -63,7 +66,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_halt(args: argparse.Namespace) -> int:
     from hub.devices import rollout
 
-    _print(in_session(args, lambda s: rollout.progress(s, rollout.halt(
+    _print(in_session(args, lambda s: _audited(s, "release.halt", rollout.halt(
         s, args.rollout_id, f"halted from the command line by {actor().username}", datetime.now(timezone.utc)))))
     return 0
 
@@ -71,9 +74,17 @@ def cmd_halt(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from hub.devices import rollout
 
-    _print(in_session(args, lambda s: rollout.progress(s, rollout.resume(s, args.rollout_id,
-                                                                         datetime.now(timezone.utc)))))
+    _print(in_session(args, lambda s: _audited(s, "release.resume", rollout.resume(
+        s, args.rollout_id, datetime.now(timezone.utc)))))
     return 0
+
+
+def _audited(session, action: str, row) -> dict:
+    """Record the change in the audit log (as the API does) and return the rollout's progress."""
+    from hub.devices import rollout
+
+    audit.record(session, actor(), action, f"rollout:{row.id}", None, audit.snapshot(row))
+    return rollout.progress(session, row)
 
 
 def _print(progress: dict) -> None:
