@@ -52,6 +52,7 @@ ROLLED = {"kind": messages.ALARM_UPDATE_ROLLED_BACK, "detail": "2.0 rolled back 
     (NOW, seen(sw_version="2.0", health_at=NOW + timedelta(seconds=61)), NOW, "installed", "running 2.0"),
     (NOW, seen(sw_version="1.0"), NOW, "failed", "reported 2.0, then 1.0"),
     (None, seen(), NOW + timedelta(seconds=3601), "failed", "not running 2.0"),
+    (None, seen(command_state="queued"), NOW + timedelta(seconds=3601), "sent", None),   # offline: still waits
 ])
 def test_judging_a_kiosk_sent_the_release(reported, s, now, state, detail):
     verdict = rollout.judge("2.0", NOW, reported, s, now, CONFIG)

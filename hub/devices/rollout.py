@@ -7,8 +7,9 @@ Each kiosk of the ring is then judged from what it reports
 (``judge``): updated once its health has shown the new version for
 ``soak_s``; failed when it refused the release (the command's result),
 rolled back (its ``update_rolled_back`` alarm), went back to another
-version, or stayed silent past ``deadline_s``; skipped when the command
-expired unsent (offline: no verdict on the release). The next ring starts
+version, or did not report the new version ``deadline_s`` after it was
+queued, unless the command still waits for the kiosk to come online;
+skipped when the command expired unsent (offline: no verdict on the release). The next ring starts
 when every kiosk of this one is judged; more than ``max_failure_fraction``
 failed in a ring (any failure in the one-kiosk ring) halts the rollout, and
 nothing more is sent until an admin resumes it.
@@ -102,6 +103,8 @@ def judge(version: str, sent_at: datetime, reported_at: datetime | None, seen: S
         return Judgement("sent", None, first)
     if reported_at is not None and seen.sw_version != version:
         return Judgement("failed", f"reported {version}, then {seen.sw_version}")
+    if seen.command_state == "queued":   # offline: waits for the kiosk, or expires into "skipped"
+        return Judgement("sent", None, reported_at)
     if now - sent_at > timedelta(seconds=config.deadline_s):
         return Judgement("failed", f"not running {version} {config.deadline_s:.0f} s after it was sent "
                                    f"(still {seen.sw_version})")
