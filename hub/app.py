@@ -111,7 +111,8 @@ class _Server(uvicorn.Server):
     async def startup(self, sockets=None) -> None:  # type: ignore[override]
         await super().startup(sockets)
         if self.started:
-            log.info("hub API listening on http://%s:%s", self.config.host, self.config.port)
+            log.info("hub API listening on %s://%s:%s", "https" if self.config.is_ssl else "http", self.config.host,
+                     self.config.port)
             self._notifier = SdNotifier().start()
             self._notifier.ready()
             self._watchdog = WatchdogPetter.from_env(self._notifier)
@@ -140,8 +141,10 @@ def run_api(config: HubConfig, engine: Engine, *, with_ingest: bool) -> None:
     stop_on_signals(stop)
     worker = build_worker(config, engine) if with_ingest else None
     # proxy headers are judged by hub.api.proxies against security.trusted_proxies, not by uvicorn
+    tls = {"ssl_certfile": str(config.api.tls_cert_file), "ssl_keyfile": str(config.api.tls_key_file)} \
+        if config.api.tls_cert_file else {}
     server = _Server(uvicorn.Config(app, host=config.api.host, port=config.api.port, log_config=None,
-                                    proxy_headers=False))
+                                    proxy_headers=False, **tls))
     server.worker = worker
     if worker is not None:
         worker.start()

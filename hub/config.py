@@ -44,6 +44,16 @@ class MqttConfig(Section):
 class ApiConfig(Section):
     host: str = Field("127.0.0.1", description="address the HTTP API listens on")
     port: int = Field(8080, ge=1, le=65535, description="port the HTTP API listens on")
+    tls_cert_file: Path | None = Field(
+        None, description="serve HTTPS with this certificate (PEM, with its chain); null: plain HTTP behind a TLS "
+        "proxy. Kiosks download releases over HTTPS (kiosk.yaml update.hub_url)")
+    tls_key_file: Path | None = Field(None, description="the private key of tls_cert_file")
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> "ApiConfig":
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("api.tls_cert_file and api.tls_key_file go together")
+        return self
 
 
 class IngestConfig(Section):
@@ -145,6 +155,26 @@ class CommandsConfig(Section):
         60.0, gt=0, le=600, description="enrol at a kiosk: the kiosk gives up without enough good frames by then")
 
 
+class UpdatesConfig(Section):
+    """Signed kiosk releases and their rollout in rings (hub/devices/releases.py, hub/devices/rollout.py)."""
+
+    release_dir: Path = Field(Path("/var/lib/hub/releases"), description="published releases, one folder each")
+    release_key: str | None = Field(
+        None, description="public release key (base64, `provision release keygen`): `hub release publish` refuses a "
+        "release it did not sign (the kiosks check it again); null: not checked at publishing")
+    canary_fraction: float = Field(
+        0.05, gt=0, lt=1, description="the second ring: this share of the kiosks (the first ring is one kiosk, "
+        "the third everyone else)")
+    max_failure_fraction: float = Field(
+        0.1, ge=0, lt=1, description="a ring where more than this share of kiosks failed (refused the release, "
+        "rolled back, or silent past deadline_s) halts the rollout; in the one-kiosk ring any failure halts it")
+    soak_s: float = Field(
+        900.0, ge=0, description="a kiosk counts as updated once it has reported the new version for this long "
+        "(longer than the kiosks' update.confirm_after_s, so a rolled-back version is seen)")
+    deadline_s: float = Field(
+        3600.0, gt=0, description="a kiosk sent the update that has not reported the new version by then failed")
+
+
 class PunchesConfig(Section):
     """What the hub believes of a correctly signed kiosk punch (hub/ingest/plausibility.py): a stolen kiosk key
     signs anything. Refused punches are kept for audit and the kiosk is told why."""
@@ -221,6 +251,7 @@ class HubConfig(Section):
     )
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="the Prometheus endpoint /metrics")
     commands: CommandsConfig = Field(default_factory=CommandsConfig, description="remote commands to kiosks")
+    updates: UpdatesConfig = Field(default_factory=UpdatesConfig, description="signed kiosk releases in rings")
     security: "SecurityConfig" = Field(
         default_factory=lambda: SecurityConfig(), description="trusted proxies and the login slow-down")
 

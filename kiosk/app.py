@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,7 +23,7 @@ from biometrics.matcher import MatchThresholds
 from hardware.camera import CameraError, Frame, FrameSource
 from hardware.indicators import Feedback, NullIndicators
 from hardware.latest_frame import LatestFrameGrabber
-from kiosk import __version__
+from kiosk import __version__, slots
 from kiosk.alarms import Alarms, take_last_exit
 from kiosk.assisted import AssistedLog
 from kiosk.clock import ClockMonitor, Clocks, TimeSync
@@ -47,6 +47,7 @@ from protocol.sdnotify import SdNotifier, WatchdogPetter
 from kiosk.storage import StorageError
 from kiosk.telemetry import collect_health
 from kiosk.timesync import TimeResync, TimesyncdResync, system_time_sync
+from kiosk.updater import Updater
 from protocol import messages, signing
 from protocol.backoff import backoff_delay
 
@@ -59,6 +60,7 @@ HOUSEKEEPING_RETRY_MAX_S = 60.0
 MAX_ALARMS = messages.Health.model_fields["alarms"].metadata[0].max_length
 LOCKED_STATUS_S = 5.0  # while the hub has not sent the gallery key: status and watchdog this often
 CAMERA_ERROR_PAUSE_S = 0.5   # a camera that fails at once is not read in a tight loop while its restart waits
+ROLLBACK_ALARM_S = 86_400.0  # a rollback is reported in health for a day after it happened
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class KioskApp:
                 from exc
         self.alarms = Alarms()
         take_last_exit(config.state_dir, self.alarms)
+        self._note_last_update()
         self.keeper = OutboxKeeper(config.state_dir, config.storage)
         self.outbox, recovery = self.keeper.open()
         if recovery is not None:
@@ -126,10 +129,13 @@ class KioskApp:
         self.enrolment = EnrolCapture(self.analyzer.encoder, config.quality,
                                       lambda *done: self.commands.enrolment_done(*done),
                                       upsample=config.recognition.detect_upsample)
+        self.updater = Updater(config.update, device_id=config.device_id, key=self._key, state_dir=config.state_dir,
+                               running_version=__version__, on_done=lambda *done: self.commands.update_done(*done))
         self.commands = CommandRunner(
             device_id=config.device_id, key=self._key, enrolment=self.enrolment, recent_log=self.recent_log,
             request_full_gallery=lambda: self.link.request_gallery(have_version=0),
-            publish=lambda result: self.link.publish_command_result(result),
+            publish=lambda result, wait_s=0.0: self.link.publish_command_result(result, wait_s),
+            updater=self.updater, restart=self.request_restart,
         )
         self.link = MqttLink(
             config, self.outbox, sw_version=__version__, gallery_version=lambda: self.gallery.version,
@@ -146,6 +152,8 @@ class KioskApp:
         self._frame_times: list[float] = []
         self._ts_shift = 0.0                                  # added to camera times (_on_one_timeline)
         self._timeline: tuple[float, float] | None = None     # (frame time, monotonic) of the last frame
+        self._trial_over = False
+        self._reported_health = False   # a health message went out on a live connection
 
     def _repunch_guard(self) -> RepunchGuard:
         """Who punched within the suppression window, remembered across restarts."""
@@ -162,6 +170,10 @@ class KioskApp:
     # -- lifecycle -------------------------------------------------------------
 
     def stop(self) -> None:
+        self._stop.set()
+
+    def request_restart(self) -> None:
+        """A new version is installed: end the run so that systemd (Restart=always) starts it."""
         self._stop.set()
 
     def run(self, options: RunOptions = RunOptions()) -> dict[str, Any]:
@@ -181,8 +193,8 @@ class KioskApp:
 
     def start(self) -> None:
         """Everything but the frames: feedback, the link and the housekeeping thread."""
-        log.info("kiosk %s at site %s starting (%s, gallery version %s)", self.config.device_id,
-                 self.config.site_id, dlib_build(), self.gallery.version)
+        log.info("kiosk %s at site %s starting (software version %s, %s, gallery version %s)",
+                 self.config.device_id, self.config.site_id, __version__, dlib_build(), self.gallery.version)
         self.spill.open()
         self.notifier.start()
         self.feedback.open()
@@ -459,11 +471,40 @@ class KioskApp:
         if now >= schedule["health"]:
             schedule["health"] = now + self.config.health_interval_s
             self.keeper.recheck()
-            self.link.publish_health(self.health())
+            if self.link.publish_health(self.health()) and self.link.connected.is_set():
+                self._reported_health = True
         self.healer.tick()
         if now >= schedule["poll"]:
             schedule["poll"] = now + self.config.gallery_poll_s
             self.link.request_gallery()
+        self._keep_if_healthy()
+
+    # -- software slots ------------------------------------------------------------------
+
+    def _note_last_update(self) -> None:
+        """A recent rollback (this run is the version gone back to) is an alarm in health, for a day."""
+        try:
+            outcome = slots.read_outcome(self.config.update.root)
+        except slots.SlotError as exc:
+            log.warning("cannot read the last update's outcome: %s", exc)
+            return
+        age_s = time.time() - outcome.at if outcome is not None else ROLLBACK_ALARM_S
+        if outcome is not None and outcome.outcome == slots.ROLLED_BACK and age_s < ROLLBACK_ALARM_S:
+            self.alarms.raise_alarm(messages.ALARM_UPDATE_ROLLED_BACK, outcome.detail, hold_s=ROLLBACK_ALARM_S - age_s,
+                                    since=datetime.fromtimestamp(outcome.at, timezone.utc))
+
+    def _keep_if_healthy(self) -> None:
+        """Keep this version, if it is on trial, once it has run ``confirm_after_s`` connected and reporting."""
+        if self._trial_over or not self._reported_health or not self.link.connected.is_set():
+            return
+        if time.monotonic() - self._started < self.config.update.confirm_after_s:
+            return
+        self._trial_over = True   # asked once per run: a version not on trial stays so
+        try:
+            if slots.confirm(self.config.update.root, __version__, time.time(), self.config.update.keep_versions):
+                log.info("version %s passed its trial and is kept", __version__)
+        except (slots.SlotError, OSError) as exc:
+            log.error("version %s could not be kept (%s); it may be rolled back", __version__, exc)
 
     def health(self) -> messages.Health:
         """One health message, with every alarm raised on this kiosk (storage first)."""

@@ -4,7 +4,10 @@
 - ``reboot``: ``systemctl reboot`` (the result goes out first);
 - ``logs``: the last lines this kiosk logged (``RecentLog``), in ``logs``;
 - ``enrol``: consent and capture (kiosk/enrol_capture.py); the result, with
-  the templates, follows when the capture ends.
+  the templates, follows when the capture ends;
+- ``update``: fetch, verify and install a signed release (kiosk/updater.py);
+  the result follows, and after an install the kiosk exits for systemd to
+  start the new version.
 
 Every result is signed with the device key like a punch, since an enrol
 result changes whom the hub's galleries recognise. A command seen before
@@ -21,6 +24,7 @@ from datetime import datetime, timezone
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.enrol_capture import EnrolCapture
+from kiosk.updater import Updater
 from protocol import messages, signing
 from protocol.errors import MessageInvalid
 
@@ -28,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SEEN_IDS = 200          # command ids remembered against a second delivery
 LOG_LINES = 300         # lines ``logs`` sends back, at most
+UPDATE_RESULT_WAIT_S = 10.0  # an update's result is waited for this long before the kiosk restarts
 
 
 class RecentLog(logging.Handler):
@@ -63,12 +68,17 @@ def system_reboot() -> tuple[bool, str]:
 
 
 class CommandRunner:
-    """Runs the hub's commands on this kiosk; ``handle`` is the link's command handler."""
+    """Runs the hub's commands on this kiosk; ``handle`` is the link's command handler.
+
+    ``publish(result)`` sends a result later; ``publish(result, wait_s)`` also waits for the broker's
+    acknowledgement (an update's result, before the kiosk exits).
+    """
 
     def __init__(self, *, device_id: str, key: Ed25519PrivateKey, request_full_gallery: Callable[[], bool],
-                 enrolment: EnrolCapture, publish: Callable[[messages.CommandResult], bool],
+                 enrolment: EnrolCapture, publish: Callable[..., bool],
                  recent_log: RecentLog, reboot: Callable[[], tuple[bool, str]] = system_reboot,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 updater: Updater | None = None, restart: Callable[[], None] = lambda: None) -> None:
         self.device_id = device_id
         self._key = key
         self._request_full_gallery = request_full_gallery
@@ -77,6 +87,8 @@ class CommandRunner:
         self._recent_log = recent_log
         self._reboot = reboot
         self._clock = clock
+        self.updater = updater
+        self._restart = restart
         self._seen: deque[str] = deque(maxlen=SEEN_IDS)
 
     def handle(self, command: messages.Command) -> messages.CommandResult | None:
@@ -100,6 +112,8 @@ class CommandRunner:
         if command.name == "reboot":
             ok, detail = self._reboot()
             return self.result(command.id, ok, detail)
+        if command.name == "update" and self.updater is not None:
+            return self._update(command)
         return self.result(command.id, False, f"command {command.name!r} is not supported on this kiosk; "
                                               "change kiosk.yaml and restart")
 
@@ -110,6 +124,27 @@ class CommandRunner:
             return self.result(command.id, False, f"bad enrol arguments: {exc.reason}")
         busy = self.enrolment.begin(command.id, args)
         return self.result(command.id, False, busy) if busy else None
+
+    def _update(self, command: messages.Command) -> messages.CommandResult | None:
+        assert self.updater is not None
+        try:
+            args = messages.validate(messages.UpdateArgs, command.args)
+        except MessageInvalid as exc:
+            return self.result(command.id, False, f"bad update arguments: {exc.reason}")
+        busy = self.updater.begin(command.id, args)
+        return self.result(command.id, False, busy) if busy else None
+
+    def update_done(self, command_id: str, ok: bool, detail: str, restart: bool) -> None:
+        """``Updater``'s ``on_done``: send the result, then (after an install) restart into the new version.
+
+        The result is waited for (a few seconds at most) before the kiosk
+        exits; were it lost, the hub still sees the new version in health.
+        """
+        if not self._publish(self.result(command_id, ok, detail), UPDATE_RESULT_WAIT_S):
+            log.warning("update result %s not confirmed by the broker before the restart", command_id)
+        if restart:
+            log.info("restarting into the new version: %s", detail)
+            self._restart()
 
     def enrolment_done(self, command_id: str, ok: bool, detail: str, templates: list[str]) -> None:
         """``EnrolCapture``'s ``on_done``: publish the signed result with the templates."""

@@ -84,6 +84,33 @@ class GalleryConfig(Section):
     )
 
 
+class UpdateConfig(Section):
+    """Signed software updates (kiosk/updater.py, kiosk/slots.py): where releases come from and who signs them."""
+
+    release_key: str | None = Field(
+        None, description="the offline release key's public half (base64 Ed25519, from `provision release keygen`), "
+        "written onto the card; null: this kiosk refuses every update")
+    hub_url: str | None = Field(None, description="the hub's HTTPS base URL the releases are downloaded from")
+    ca_file: Path | None = Field(
+        None, description="CA certificate (PEM) the hub's HTTPS certificate is checked against; null: the system's")
+    root: Path = Field(Path("/opt/kiosk"), description="holds versions/<version> (one virtualenv each) and the "
+                       "`current` symlink kiosk.service starts")
+    python: Path = Field(Path("/usr/bin/python3"), description="interpreter the virtualenv of a new version is made "
+                         "with (--system-site-packages: dlib, numpy, OpenCV come from the OS)")
+    base_site_dirs: list[Path] = Field(
+        default_factory=list, description="extra site-packages folders every new version sees beside the system's "
+        "(normally none)")
+    confirm_after_s: float = Field(
+        120.0, gt=0, description="a new version that has run this long, connected and reporting health, is kept")
+    trial_s: float = Field(
+        600.0, gt=0, description="a new version not kept within this long after it was installed is rolled back")
+    max_starts: int = Field(3, ge=1, le=20, description="starts of a new version without being kept, before it is "
+                            "rolled back")
+    keep_versions: int = Field(2, ge=2, le=5, description="versions kept on the card (the running one and the "
+                               "previous, at least)")
+    download_timeout_s: float = Field(120.0, gt=0, description="per request to the hub")
+
+
 ENV_PREFIX = "KIOSK"  # KIOSK__MQTT__HOST=hub.example overrides mqtt.host (protocol/settings.py)
 
 
@@ -116,6 +143,7 @@ class KioskConfig(Section):
     heal: HealConfig = Field(default_factory=HealConfig, description="what the kiosk cures by itself (camera, disk, "
                              "clock, link); kiosk/selfheal.py")
     logs: LogsConfig = Field(default_factory=LogsConfig, description="warnings kept on disk, bounded (kiosk/logspill.py)")
+    update: UpdateConfig = Field(default_factory=UpdateConfig, description="signed software updates from the hub")
     indicators: IndicatorsConfig | None = Field(
         None, description="GPIO LEDs/buzzer/door relay (BCM pins); null: no indicators (a bench or a test)"
     )

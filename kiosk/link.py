@@ -447,10 +447,19 @@ class MqttLink:
         if result is not None:
             self.publish_command_result(result)
 
-    def publish_command_result(self, result: messages.CommandResult) -> bool:
-        """Answer a command (QoS 1; paho keeps it while the connection is down); False when refused at once."""
+    def publish_command_result(self, result: messages.CommandResult, wait_s: float = 0.0) -> bool:
+        """Answer a command (QoS 1; paho keeps it while the connection is down); False when refused at once,
+        or, with ``wait_s``, when the broker has not acknowledged it within that long (before a restart)."""
         info = self._client.publish(self._topic(topics.CMD_RESULT), result.to_json(), qos=1)
-        return info.rc == mqtt.MQTT_ERR_SUCCESS
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        if wait_s > 0:
+            try:
+                info.wait_for_publish(wait_s)
+            except (RuntimeError, ValueError):
+                return False
+            return info.is_published()
+        return True
 
     # -- helpers -----------------------------------------------------------------
 

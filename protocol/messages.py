@@ -142,6 +142,7 @@ ALARM_CLOCK_STEP = "clock_step"              # the wall clock jumped while runni
 ALARM_THREAD_ERROR = "thread_error"          # a background thread (housekeeping, health, sender) hit an error
 ALARM_LAST_EXIT = "last_exit"                # the previous run ended with an error (from the state directory)
 ALARM_ASSISTED_PENDING = "assisted_pending"  # staff-number attempts whose face did not match, for an officer
+ALARM_UPDATE_ROLLED_BACK = "update_rolled_back"  # a new version failed its trial; the kiosk went back (kiosk/slots.py)
 
 
 class DeviceAlarm(KioskMessage):
@@ -251,7 +252,10 @@ class GalleryKey(Message):
     sealed: str = Field(min_length=1, max_length=128, description="base64 SealedBox of the key")
 
 
-COMMAND_NAMES = ("resync", "reboot", "config", "logs", "enrol")
+COMMAND_NAMES = ("resync", "reboot", "config", "logs", "enrol", "update")
+# A software version is also a folder name (a kiosk's slot) and a path segment of the hub's URL.
+VERSION_PATTERN = r"^[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$"
+SoftwareVersion = Annotated[str, StringConstraints(pattern=VERSION_PATTERN)]
 MAX_ENROL_FRAMES = 10
 MAX_LOG_CHARS = 32_000
 Template = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9+/]{683}=$")]  # base64 of 128 float32
@@ -266,7 +270,7 @@ class Command(Message):
 
     v: Literal[1] = 1
     id: str = Field(min_length=1, max_length=64)
-    name: Literal["resync", "reboot", "config", "logs", "enrol"]
+    name: Literal["resync", "reboot", "config", "logs", "enrol", "update"]
     args: dict[str, Any] = Field(default_factory=dict)
     expires_at: AwareDatetime | None = None
 
@@ -279,6 +283,18 @@ class EnrolArgs(Message):
     frames: int = Field(5, ge=1, le=MAX_ENROL_FRAMES, description="good frames to take, one template each")
     consent_s: float = Field(5.0, ge=0, le=120, description="the consent text is shown this long before capture")
     timeout_s: float = Field(60.0, gt=0, le=600, description="give up when not enough good frames came by then")
+
+
+class UpdateArgs(Message):
+    """``args`` of an ``update`` command: install this release (kiosk/updater.py).
+
+    The kiosk fetches ``manifest.json`` and the files from the hub's HTTPS API
+    and installs only what the offline release key signed; nothing here is
+    trusted beyond naming what to fetch.
+    """
+
+    version: SoftwareVersion
+    rollout_id: int | None = Field(default=None, ge=1, description="the hub's rollout this belongs to")
 
 
 class CommandResult(KioskMessage):

@@ -68,12 +68,15 @@ def kiosk_config(
     tls: bool,
     camera: str = "picamera2",
     timezone: str = "Asia/Kolkata",
+    release_key: str | None = None,
+    hub_url: str | None = None,
 ) -> dict[str, Any]:
     """The kiosk.yaml content, with the paths first boot installs to.
 
     Without ``tls`` it says ``allow_plaintext: true``: the operator asked for
     plaintext (``--plaintext-mqtt``), and the kiosk refuses plaintext to a
-    broker elsewhere without it.
+    broker elsewhere without it. With ``release_key`` (the public release
+    key) the kiosk takes signed updates from ``hub_url``.
     """
     mqtt: dict[str, Any] = {
         "host": mqtt_host,
@@ -85,7 +88,7 @@ def kiosk_config(
         mqtt["ca_file"] = str(PI_CONFIG_DIR / CA_CERT)
     else:
         mqtt["allow_plaintext"] = True
-    return {
+    config = {
         "device_id": device_id,
         "site_id": site_id,
         "state_dir": str(PI_STATE_DIR),
@@ -95,6 +98,9 @@ def kiosk_config(
         "camera": {"kind": camera},
         "indicators": {},  # the LEDs and buzzer of hardware/README.md on their default pins
     }
+    if release_key:  # signed updates from the hub (kiosk/updater.py); only releases this key signed
+        config["update"] = {"release_key": release_key, "hub_url": hub_url}
+    return config
 
 
 def check_device_id(device_id: str) -> None:

@@ -20,7 +20,7 @@ import httpx
 import yaml
 
 from protocol.settings import ConfigError, read_secret
-from provisioning import batch, broker, device, firstboot, handover, image, oldcard, replace, tls
+from provisioning import batch, broker, device, firstboot, handover, image, oldcard, release, replace, tls
 from provisioning import bundle as bundles
 from provisioning import cards as cards_module
 from provisioning.cards import CardMaker
@@ -51,6 +51,9 @@ def _bundle_args(p: argparse.ArgumentParser) -> None:
                        help="no TLS: the kiosk sends its MQTT password and punches unencrypted (a lab broker)")
     p.add_argument("--camera", default="picamera2", choices=["picamera2", "opencv", "replay"], help="camera backend")
     p.add_argument("--timezone", default="Asia/Kolkata", help="IANA time zone of the site")
+    p.add_argument("--release-key", type=Path, metavar="F.pub",
+                   help="public release key (`provision release keygen` writes it): kiosks install only releases "
+                        "signed with its private half; without it they take no updates")
 
 
 def _image_args(p: argparse.ArgumentParser) -> None:
@@ -149,6 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     _hub_args(p, required=False)
     _broker_args(p)
 
+    rel = sub.add_parser("release", help="the offline release key and signed kiosk releases (run away from the hub)")
+    rel_sub = rel.add_subparsers(dest="release_command", required=True, metavar="ACTION")
+    p = rel_sub.add_parser("keygen", help="make the release key (0600) and KEY.pub, the public half for the cards")
+    p.add_argument("--key", required=True, type=Path, metavar="F", help="where to write the private key")
+    p = rel_sub.add_parser("build", help="a release folder: the wheelhouse and manifest.json signed with the key")
+    p.add_argument("--wheelhouse", required=True, type=Path, metavar="DIR", help="the kiosk's wheels")
+    p.add_argument("--version", required=True, help="the version the release installs (the kiosk's __version__)")
+    p.add_argument("--key", required=True, type=Path, metavar="F", help="the private release key")
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="the release folder (new or empty)")
+    p = rel_sub.add_parser("verify", help="check a release folder as a kiosk does: signature, then every file")
+    p.add_argument("folder", type=Path)
+    p.add_argument("--release-key", required=True, type=Path, metavar="F.pub", help="the public release key")
+
     p = sub.add_parser("retire", help="retire a device at the hub and shut it out of the broker")
     p.add_argument("device_id", help="the device to retire")
     p.add_argument("--broker-dir", required=True, type=Path, metavar="DIR", help="the `provision broker --out` folder")
@@ -186,7 +202,8 @@ def _options(args: argparse.Namespace, bundles_folder: Path) -> device.BundleOpt
               "mqtt.allow_plaintext: true); `provision broker` opens a plaintext listener only with "
               "--plaintext-port, on 127.0.0.1 unless --plaintext-bind", file=sys.stderr)
     ca_file = None if args.plaintext_mqtt else _broker_ca(args, bundles_folder)
-    return device.BundleOptions(args.hub, host, ca_file, args.mqtt_port, args.camera, args.timezone)
+    release_key = release.read_public_key(args.release_key) if args.release_key else None
+    return device.BundleOptions(args.hub, host, ca_file, args.mqtt_port, args.camera, args.timezone, release_key)
 
 
 def _broker_ca(args: argparse.Namespace, bundles_folder: Path) -> Path:
@@ -378,7 +395,26 @@ def _write_broker(
     return 0
 
 
+def cmd_release(args: argparse.Namespace, http: httpx.Client) -> int:
+    if args.release_command == "keygen":
+        public = release.keygen(args.key)
+        print(f"release key in {args.key} (keep it offline); public key in {release.public_file(args.key)}: {public}")
+        return 0
+    if args.release_command == "build":
+        built = release.build(args.wheelhouse, args.version, args.key, args.out)
+        print(f"release {built.manifest.version}: {len(built.manifest.files)} files signed in {built.folder}")
+        return 0
+    try:
+        manifest = release.verify(args.folder, release.read_public_key(args.release_key))
+    except ValueError as exc:
+        print(f"provision release verify: REFUSED: {exc}", file=sys.stderr)
+        return 1
+    print(f"release {manifest.version}: signature and {len(manifest.files)} files good")
+    return 0
+
+
 COMMANDS = {
+    "release": cmd_release,
     "device": cmd_device,
     "batch": cmd_batch,
     "image": cmd_image,

@@ -41,6 +41,7 @@ class BundleOptions:
     mqtt_port: int | None = None  # default: 8883 with TLS, else 1883
     camera: str = "picamera2"
     timezone: str = "Asia/Kolkata"
+    release_key: str | None = None  # base64 public release key (kiosk.yaml update.release_key); None: no updates
 
 
 def provision_device(hub: HubClient, request: DeviceRequest, bundle_dir: Path, options: BundleOptions) -> Registration:
@@ -73,6 +74,8 @@ def provision_device(hub: HubClient, request: DeviceRequest, bundle_dir: Path, o
         tls=tls,
         camera=options.camera,
         timezone=options.timezone,
+        release_key=options.release_key,
+        hub_url=options.hub_url,
     )
     if bundles.has_client_cert(bundle_dir):  # issued by `provision broker --client-certs`; a rerun keeps it
         config["mqtt"] |= bundles.client_cert_config()

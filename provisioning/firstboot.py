@@ -142,7 +142,8 @@ INSTALL_SH = r"""#!/bin/bash
 set -euo pipefail
 umask 022  # the venv must be readable by the kiosk user; secrets get explicit modes below
 BUNDLE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
-VENV=/opt/kiosk/venv
+SLOTS=/opt/kiosk
+VENV=$SLOTS/versions/factory  # the first slot; signed updates add versions/<version> beside it (kiosk/slots.py)
 MARKER=/var/lib/kiosk-firstboot/done
 SYNC_WAIT_QUERY='import sys
 from kiosk.config import KioskConfig
@@ -189,6 +190,17 @@ elif [ ! -x "$VENV/bin/kiosk" ]; then
   say "no wheelhouse in the bundle and no kiosk installed at $VENV; rerun provision image with --wheelhouse"
   exit 1
 fi
+# kiosk.service starts $SLOTS/current; an update switches it (never reset here: a rerun keeps the running version)
+[ -L "$SLOTS/current" ] || ln -s versions/factory "$SLOTS/current"
+# the slot guard, beside the slots and run by the system Python, so no release can break it
+"$VENV/bin/python" -c 'import shutil, sys, kiosk.slots; shutil.copyfile(kiosk.slots.__file__, sys.argv[1])' \
+  "$SLOTS/slots.py"
+chmod 0644 "$SLOTS/slots.py"
+# the kiosk installs signed releases into new slots itself (kiosk/updater.py)
+install -d -m 0755 -o kiosk -g kiosk "$SLOTS/versions"
+chown -R kiosk:kiosk "$SLOTS/versions"
+chown -h kiosk:kiosk "$SLOTS/current"
+chown kiosk:kiosk "$SLOTS"
 
 # The screen and the voice (KIOSK_APT_PACKAGES in provisioning/firstboot.py). They need the
 # network once; without it the kiosk still runs (lights and buzzer) and the next boot tries again.
@@ -256,8 +268,12 @@ fi
 
 say "installing and enabling kiosk.service"
 install -m 0644 "$BUNDLE/systemd/kiosk.service" /etc/systemd/system/kiosk.service
+say "installing and enabling kiosk.service and kiosk-update.timer"
+for unit in kiosk.service kiosk-update.service kiosk-update.timer; do
+  install -m 0644 "$BUNDLE/systemd/$unit" "/etc/systemd/system/$unit"
+done
 systemctl daemon-reload
-systemctl enable kiosk.service
+systemctl enable kiosk.service kiosk-update.timer
 "$VENV/bin/kiosk" check-config /etc/kiosk/kiosk.yaml
 
 # Time: a Pi without a real-time clock boots at the last saved time. From the next boot on,

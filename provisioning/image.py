@@ -27,7 +27,7 @@ from provisioning.partitions import Partition, find_boot_partition
 log = logging.getLogger(__name__)
 
 DEFAULT_UNITS_DIR = Path(__file__).resolve().parents[1] / "systemd"
-UNITS_ON_IMAGE = (firstboot.KIOSK_UNIT, firstboot.FIRSTBOOT_UNIT)
+UNITS_ON_IMAGE = (firstboot.KIOSK_UNIT, firstboot.FIRSTBOOT_UNIT, "kiosk-update.service", "kiosk-update.timer")
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 

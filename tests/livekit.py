@@ -47,23 +47,29 @@ def wait_for(condition: Callable[[], Any], what: str, timeout_s: float = WAIT_S,
 class LiveHub:
     """`hub run` with its own config, token and SQLite file; ``api`` is a client with the admin token."""
 
-    def __init__(self, tmp_path: Path, broker_port: int, **config: Any) -> None:
+    def __init__(self, tmp_path: Path, broker_port: int, tls: tuple[Path, Path, Path] | None = None,
+                 **config: Any) -> None:
+        """``tls``: (certificate, key, CA) to serve HTTPS with, the client checking it against the CA."""
         self.dir = tmp_path / "hub"
         self.dir.mkdir()
         self.token = secrets.token_urlsafe(32)
         (self.dir / "admin.token").write_text(self.token)
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.config_file = self.dir / "hub.yaml"
         self.log_file = self.dir / "hub.log"
+        api: dict[str, Any] = {"host": "127.0.0.1", "port": self.port}
+        if tls:
+            api |= {"tls_cert_file": str(tls[0]), "tls_key_file": str(tls[1])}
         self.config_file.write_text(yaml.safe_dump({
             "database_url": f"sqlite:///{self.dir / 'hub.sqlite'}",
             "admin_token_file": str(self.dir / "admin.token"),
             "mqtt": {"host": "127.0.0.1", "port": broker_port, "client_id": "hub-live"},
-            "api": {"host": "127.0.0.1", "port": self.port},
+            "api": api,
             **config,
         }))
-        self.api = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+        self.api = httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=30,
+                                verify=str(tls[2]) if tls else True)
         self._proc: subprocess.Popen | None = None
 
     def cli(self, *args: str) -> str:

@@ -30,7 +30,8 @@ from hub.api import create_app
 from hub.app import load, open_engine
 from hub.cli import main as hub_cli
 from hub.db import make_session_factory
-from hub.devices import health, registry
+from hub.devices import health, registry, rollout
+from hub.devices.models import Release
 from hub.ingest.punches import ReceivedMessage
 from hub.masterdata import employees
 from hub.masterdata.fields import EmployeeIn
@@ -126,6 +127,11 @@ def hub(tmp_path_factory):
                                      signing.public_key_b64(signing.generate_private_key()))
         session.flush()
         device_reports(session, config)
+        session.add(Release(version="0.2.0", manifest="{}", published_at=NOW, published_by="root"))
+        session.flush()   # a rollout of it: kiosk-1 updated, the rest not yet sent
+        started = rollout.start(session, "0.2.0", actor="root", now=NOW, config=config.updates)
+        for target in rollout.targets_of(session, started.id):
+            target.state = "installed" if target.device_id == "kiosk-1" else target.state
         _, one_time["officer"] = users.create_user(session, "officer", UNIT_OFFICER, unit_ids=["HEALTH"])
         _, one_time["e001"] = users.create_user(session, "e001", EMPLOYEE, employee_id="E001")
     app = create_app(config, engine)
@@ -294,6 +300,9 @@ def test_admin_first_login_then_every_page(hub, browser_factory, tmp_path):  # n
     headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#devices-table thead th")]
     assert {"Device", "State", "Self-healed", "Last seen", "Clock skew", "Gallery", "CPU °C", "Backlog"} <= set(headers)
     assert "3 devices" in driver.find_element(By.ID, "devices-summary").text
+    progress = driver.find_element(By.ID, "devices-rollout").text   # the latest rollout, ring by ring
+    assert "Software 0.2.0:" in progress and "running" in progress, progress
+    assert "ring 1: " in progress and "1 of 1 updated, 0 failed" in progress, progress
     assert_painted(driver, tmp_path / "devices.png")
 
     # exceptions of the day, with the late flag, and the CSV behind the link

@@ -41,6 +41,7 @@ def hub(tmp_path, any_engine):
 @pytest.fixture
 def clients(hub):
     return {
+        ADMIN: hub.user_client("admin0", ADMIN),  # denied only the kiosks' own routes (signed by a device key)
         UNIT_OFFICER: hub.user_client("officer", UNIT_OFFICER, unit_ids=["HEALTH"]),
         EMPLOYEE: hub.user_client("e001", EMPLOYEE, employee_id="E001"),
     }

@@ -256,10 +256,12 @@ def test_install_script_is_valid_bash_and_installs_what_the_unit_expects():
     script = firstboot.install_script()
     subprocess.run(["bash", "-n"], input=script.encode(), check=True)
     unit = (REPO / "systemd/kiosk.service").read_text()
-    assert "ExecStart=/opt/kiosk/venv/bin/kiosk run --config /etc/kiosk/kiosk.yaml" in unit
-    for needed in ("/opt/kiosk/venv", "/etc/kiosk/kiosk.yaml", "/etc/kiosk/credentials", "face-attendance[$extra,pi]",
+    assert "ExecStart=/opt/kiosk/current/bin/kiosk run --config /etc/kiosk/kiosk.yaml" in unit
+    assert "ExecStartPre=/usr/bin/python3 -I /opt/kiosk/slots.py guard /opt/kiosk" in unit
+    for needed in ("VENV=$SLOTS/versions/factory", 'ln -s versions/factory "$SLOTS/current"', '"$SLOTS/slots.py"',
+                   "systemctl enable kiosk.service kiosk-update.timer", "/etc/kiosk/kiosk.yaml", "/etc/kiosk/credentials", "face-attendance[$extra,pi]",
                    "extra=kiosk-blas", "org.freedesktop.login1.reboot",
-                   "pip\" install --no-index --find-links", "systemctl enable kiosk.service"):
+                   "pip\" install --no-index --find-links"):
         assert needed in script, needed
     assert "set -x" not in script.replace("Never use `set -x`", "")
     firstboot_unit = (REPO / "systemd/kiosk-firstboot.service").read_text()

@@ -14,7 +14,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 UNITS = REPO / "systemd"
-UNIT_FILES = ["kiosk.service", "kiosk-firstboot.service", "hub-api.service", "hub-ingest@.service",
+UNIT_FILES = ["kiosk.service", "kiosk-firstboot.service", "kiosk-update.service", "kiosk-update.timer",
+              "hub-api.service", "hub-ingest@.service",
               "hub-hrms-push.service", "hub-defaulters.service", "hub-defaulters.timer", "hub-muster-mail.service",
               "hub-muster-mail.timer", "hub-purge-photos.service", "hub-purge-photos.timer"]
 TIMERS = {  # timer -> (the command its service runs, after /opt/hub/venv/bin/hub)
@@ -57,7 +58,8 @@ def fake_root(tmp_path_factory) -> Path:
     (root / "etc/systemd/system").mkdir(parents=True)
     for unit in UNIT_FILES:
         shutil.copy(UNITS / unit, root / "etc/systemd/system" / unit)
-        for command in directives(unit).get("Service.ExecStart", []):
+        d = directives(unit)
+        for command in d.get("Service.ExecStart", []) + d.get("Service.ExecStartPre", []):
             exe = root / command.split()[0].lstrip("/")
             exe.parent.mkdir(parents=True, exist_ok=True)
             exe.write_text("#!/bin/sh\n")
@@ -79,7 +81,7 @@ def test_systemd_analyze_verify_passes_without_a_warning(fake_root, unit):
 def test_verify_does_catch_a_broken_unit(fake_root):
     """The check above can fail: a typo and a missing command are reported."""
     broken = (UNITS / "kiosk.service").read_text().replace("WatchdogSec=30", "WatchdogSecs=30")
-    broken = broken.replace("/opt/kiosk/venv/bin/kiosk", "/opt/kiosk/venv/bin/missing")
+    broken = broken.replace("/opt/kiosk/current/bin/kiosk", "/opt/kiosk/current/bin/missing")
     (fake_root / "etc/systemd/system/broken.service").write_text(broken)
     proc = subprocess.run(
         ["systemd-analyze", "verify", "--man=no", f"--root={fake_root}", "broken.service"],
@@ -111,11 +113,12 @@ def test_kiosk_unit_contract():
         "Service.StateDirectory": ["kiosk"],
         "Service.NoNewPrivileges": ["yes"],
         "Service.ProtectSystem": ["strict"],
-        "Service.ReadWritePaths": ["/var/lib/kiosk"],
+        "Service.ReadWritePaths": ["/var/lib/kiosk /opt/kiosk"],
         "Service.PrivateTmp": ["yes"],
         "Service.ProtectHome": ["yes"],
         "Service.SupplementaryGroups": ["video gpio audio"],   # audio: the voice (aplay)
-        "Service.ExecStart": ["/opt/kiosk/venv/bin/kiosk run --config /etc/kiosk/kiosk.yaml"],
+        "Service.ExecStartPre": ["/usr/bin/python3 -I /opt/kiosk/slots.py guard /opt/kiosk"],
+        "Service.ExecStart": ["/opt/kiosk/current/bin/kiosk run --config /etc/kiosk/kiosk.yaml"],
         "Install.WantedBy": ["multi-user.target"],
     }
     for key, value in expected.items():
@@ -170,3 +173,14 @@ def test_the_defaulter_list_runs_after_the_default_cut_off_on_working_days():
     weekdays, _, clock, zone = when.split()
     default_cutoff = Site.__table__.c.cutoff.default.arg
     assert weekdays == "Mon..Sat" and zone == "Asia/Kolkata" and clock > default_cutoff.strftime("%H:%M:%S")
+
+
+def test_a_hung_version_on_trial_is_checked_every_minute_with_the_guard_kiosk_service_uses():
+    """kiosk-update.timer runs kiosk/slots.py ``check`` (the same copy as kiosk.service's guard) only while a
+    version is on trial, and restarts the kiosk after a rollback."""
+    service, timer = directives("kiosk-update.service"), directives("kiosk-update.timer")
+    guard = directives("kiosk.service")["Service.ExecStartPre"][0]
+    assert service["Service.Type"] == ["oneshot"]
+    assert service["Service.ExecStart"] == [guard.replace(" guard ", " check ") + " --restart kiosk.service"]
+    assert service["Unit.ConditionPathExists"] == ["/opt/kiosk/trial.json"]
+    assert timer["Timer.OnUnitActiveSec"] == ["1min"] and timer["Install.WantedBy"] == ["timers.target"]

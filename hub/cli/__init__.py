@@ -18,6 +18,7 @@ from hub.cli import deliver as cli_deliver
 from hub.cli import enrol as cli_enrol
 from hub.cli import hrms as cli_hrms
 from hub.cli import people as cli_people
+from hub.cli import release as cli_release
 from hub.cli.common import actor, exposure_problem, in_session, load_config
 from hub.errors import HubError
 from protocol.logs import setup_logging
@@ -80,7 +81,8 @@ def _private_files(config) -> list[tuple[str, Path]]:
     from hub.enrolment.gallery_keys import GalleryKeySecretError, secret_path
 
     files = [("admin_token_file", config.admin_token_file), ("mqtt.password_file", config.mqtt.password_file),
-             ("metrics.token_file", config.metrics.token_file), ("mqtt.key_file", config.mqtt.key_file)]
+             ("metrics.token_file", config.metrics.token_file), ("mqtt.key_file", config.mqtt.key_file),
+             ("api.tls_key_file", config.api.tls_key_file)]
     try:
         files.append(("gallery_key_secret_file", secret_path(config)))
     except GalleryKeySecretError:
@@ -225,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_enrol.register(command, with_config)
     cli_hrms.register(command, with_config)
     cli_deliver.register(command, with_config)
+    cli_release.register(command, with_config)
 
     device = command("device", None, "manage kiosks").add_subparsers(dest="device_command", required=True)
     p = with_config(command("add", cmd_device_add, "register a kiosk's public key at a site", device))

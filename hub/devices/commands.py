@@ -39,7 +39,8 @@ from protocol.ids import new_punch_id
 
 log = logging.getLogger(__name__)
 
-# What an admin may send; "config" is in the protocol, but kiosks take their config from kiosk.yaml.
+# What an admin may send; "config" is in the protocol, but kiosks take their config from kiosk.yaml;
+# "update" is sent by a rollout (queue_update).
 SENDABLE = ("resync", "reboot", "logs", "enrol")
 FINISHED = ("ok", "failed", "expired")
 CLAIM_LIMIT = 50
@@ -70,6 +71,18 @@ def create_command(session: Session, *, device_id: str, name: str, employee_id: 
     session.add(row)
     session.flush()
     log.info("command %s (%s) queued for %s by %s", row.id, name, device_id, actor)
+    return row
+
+
+def queue_update(session: Session, *, device_id: str, version: str, rollout_id: int, actor: str, now: datetime,
+                 config: CommandsConfig) -> DeviceCommand:
+    """Queue an ``update`` command (a rollout's, hub/devices/rollout.py; admins do not send one by hand)."""
+    args = messages.UpdateArgs(version=version, rollout_id=rollout_id).model_dump(mode="json")
+    row = DeviceCommand(id=new_punch_id(), device_id=device_id, name="update", args=json.dumps(args), state="queued",
+                        created_at=now, created_by=actor[:100],
+                        expires_at=now + timedelta(seconds=config.expire_after_s))
+    session.add(row)
+    session.flush()
     return row
 
 

@@ -41,3 +41,51 @@ class DeviceCommand(Base):
 
 # A device page lists what that kiosk sent that was refused, newest first (GET /api/v1/rejected?device_id=).
 Index("ix_rejected_messages_device_id_id", RejectedMessage.device_id, RejectedMessage.id)
+
+
+class Release(Base):
+    """A signed kiosk release the hub serves (hub/devices/releases.py); the files are in ``updates.release_dir``."""
+
+    __tablename__ = "releases"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    manifest: Mapped[str] = mapped_column(Text, doc="manifest.json exactly as signed (protocol/release.py)")
+    published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(100))
+
+
+ROLLOUT_STATES = ("running", "halted", "done")
+TARGET_STATES = ("pending", "sent", "installed", "failed", "skipped")
+
+
+class Rollout(Base):
+    """One release going out to every active kiosk in rings (hub/devices/rollout.py)."""
+
+    __tablename__ = "rollouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(ForeignKey("releases.version"))
+    state: Mapped[str] = mapped_column(String(16), default="running", index=True)
+    ring: Mapped[int] = mapped_column(Integer, default=0, doc="the ring being updated now (0: one kiosk)")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    detail: Mapped[str | None] = mapped_column(Text, default=None, doc="why it halted")
+
+
+class RolloutTarget(Base):
+    """One kiosk of a rollout: its ring and how far it got."""
+
+    __tablename__ = "rollout_targets"
+    __table_args__ = (Index("ix_rollout_targets_rollout_id_ring", "rollout_id", "ring"),)
+
+    rollout_id: Mapped[int] = mapped_column(ForeignKey("rollouts.id"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.device_id"), primary_key=True)
+    ring: Mapped[int] = mapped_column(Integer)
+    from_version: Mapped[str | None] = mapped_column(String(64), default=None)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    command_id: Mapped[str | None] = mapped_column(String(36), default=None, doc="the update command sent")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    reported_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=None, doc="first health at the new version")
+    detail: Mapped[str | None] = mapped_column(Text, default=None)

@@ -1,7 +1,8 @@
 """The ingest worker's side of remote commands: send the queued ones, take in the results.
 
 An ingest worker is the hub process that holds an MQTT connection, so it
-sends what the API queued (hub/devices/commands.py): every
+sends what the API queued (hub/devices/commands.py) and moves running
+rollouts on (hub/devices/rollout.py, which queues update commands): every
 ``commands.poll_s`` it expires old commands, claims those of kiosks that are
 online and publishes them (QoS 1) after the claim is committed. A result on
 ``cmd/result`` is recorded in one short transaction; an ``enrol`` result
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hub.config import HubConfig
 from hub.db import Device
-from hub.devices import commands
+from hub.devices import commands, rollout
 from hub.enrolment.gallery import gallery_updates
 from protocol import messages, topics
 from protocol.errors import MessageInvalid
@@ -41,7 +42,8 @@ class CommandSender:
         self._clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.stats = {"commands_sent": 0, "commands_expired": 0, "command_results": 0, "command_results_refused": 0}
+        self.stats = {"updates_queued": 0, "commands_sent": 0, "commands_expired": 0, "command_results": 0,
+                      "command_results_refused": 0}
 
     def start(self) -> None:
         self._stop.clear()
@@ -58,12 +60,25 @@ class CommandSender:
         """Never dies on a database error: logs it and tries again at the next tick."""
         while not self._stop.wait(self.config.commands.poll_s):
             try:
+                self.advance_rollouts()
                 self.send_due()
             except SQLAlchemyError:
                 log.warning("sending queued commands failed; trying again in %.1f s", self.config.commands.poll_s,
                             exc_info=True)
             except Exception:
                 log.exception("sending queued commands failed; trying again")
+
+    def advance_rollouts(self) -> int:
+        """Move the running rollouts on (hub/devices/rollout.py); the update commands it queues are sent
+        by ``send_due`` like any other. Returns how many were queued."""
+        with self._session_factory() as session:
+            if not rollout.has_running(session):  # the usual case: one indexed read
+                return 0
+            queued = rollout.advance(session, self._clock(), self.config)
+            session.commit()
+        if queued:
+            self.stats["updates_queued"] += queued
+        return queued
 
     def send_due(self) -> int:
         """Expire, claim and publish; returns how many were published."""

@@ -63,10 +63,22 @@ function summary(views) {
     + (alarmed ? `; ${t("dashboard.devices.alarmed_count", { n: alarmed })}` : "") + ".";
 }
 
+// The latest software rollout (hub/devices/rollout.py): its state and, ring by ring, how many kiosks run the
+// new version and how many failed; each kiosk's version is in the Software column.
+function rolloutLine(r) {
+  if (!r) return null;
+  const kind = { running: "warn", halted: "bad", done: "ok" }[r.state] || "muted";
+  const rings = r.rings.filter((ring) => ring.total).map((ring) => t("dashboard.devices.rollout_ring",
+    { ring: ring.ring + 1, installed: ring.installed, total: ring.total, failed: ring.failed }));
+  return el("span", {}, t("dashboard.devices.rollout", { version: r.version }), " ", badge(kind, r.state), " ",
+    rings.join(" · "), r.detail ? el("span", { class: "small" }, ` ${r.detail}`) : null);
+}
+
 async function render(params) {
-  const [data, clock] = await Promise.all([api("/devices"), api("/dashboard/clock")]);
+  const [data, clock, rollouts] = await Promise.all([api("/devices"), api("/dashboard/clock"), api("/rollouts")]);
   const views = data.items.map(deviceView);
   $("devices-summary").textContent = views.length ? summary(views) : "";
+  $("devices-rollout").replaceChildren(...[rolloutLine(rollouts.items[0])].filter(Boolean));
   const stateKind = { online: "ok", offline: "bad", stale: "warn", retired: "muted", "never seen": "muted" };
   const columns = [
     { label: t("dashboard.col.device"), value: (v) => link(`#/device?id=${encodeURIComponent(v.d.device_id)}`, v.d.device_id) },
