@@ -295,9 +295,25 @@ def _image_request(args: argparse.Namespace, image_path: Path, bundle: Path) -> 
         if not args.ssh_key_file:
             raise ProvisionError("--admin-user needs --ssh-key-file (no password logins)")
         ssh_key = args.ssh_key_file.read_text(encoding="utf-8").strip()
+    if args.read_only_root and _takes_updates(args, bundle):
+        raise ProvisionError(
+            "--read-only-root cannot be combined with signed updates (--release-key) yet: a release installed "
+            "on the overlay root would be gone at the next reboot and the rollout would count the kiosk as failed; "
+            "make these cards without --release-key, or without --read-only-root")
     return image.ImageRequest(image_path, bundle, getattr(args, "hostname", None), wifi, args.wheelhouse,
                               args.admin_user, ssh_key, args.firstrun, args.units_dir,
                               args.read_only_root, args.data_mb, args.root_room_mb)
+
+
+def _takes_updates(args: argparse.Namespace, bundle: Path) -> bool:
+    """Whether the card's kiosk will install signed releases (kiosk/updater.py writes to /opt/kiosk)."""
+    if getattr(args, "release_key", None):
+        return True
+    try:
+        config = yaml.safe_load((bundle / "kiosk.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError):
+        return False  # no bundle yet (batch makes it later, from the same arguments)
+    return bool(((config.get("update") or {}) if isinstance(config, dict) else {}).get("release_key"))
 
 
 def cmd_replace(args: argparse.Namespace, http: httpx.Client) -> int:

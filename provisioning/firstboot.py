@@ -266,8 +266,6 @@ if [ -f "$BUNDLE/@READONLY_CONF@" ]; then
   install -d -m 0700 -o kiosk -g kiosk @DATA_MOUNT@
 fi
 
-say "installing and enabling kiosk.service"
-install -m 0644 "$BUNDLE/systemd/kiosk.service" /etc/systemd/system/kiosk.service
 say "installing and enabling kiosk.service and kiosk-update.timer"
 for unit in kiosk.service kiosk-update.service kiosk-update.timer; do
   install -m 0644 "$BUNDLE/systemd/$unit" "/etc/systemd/system/$unit"

@@ -14,6 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from kiosk.config import KioskConfig
 from protocol.settings import load_config
@@ -113,3 +114,17 @@ def test_batch_cards_each_get_the_data_partition_and_the_base_stays_as_it_was(tm
         assert "mount=/var/lib/kiosk" in flag
     assert main(argv) == 1                                      # rerun: the same cards, nothing rewritten
     assert "cards: 0 written, 3 unchanged" in capsys.readouterr().out
+
+
+def test_read_only_root_with_signed_updates_is_refused_before_any_card_is_written(tmp_path, bundle, pi_image,
+                                                                                  capsys):
+    """An update installed on the RAM overlay would be gone at the next reboot: the pair is refused, clearly."""
+    img, _ = pi_image
+    before = digest(img, 0, img.stat().st_size)
+    config = yaml.safe_load((bundle / "kiosk.yaml").read_text())
+    config["update"] = {"release_key": "A" * 43 + "=", "hub_url": "https://hub.example.org"}
+    (bundle / "kiosk.yaml").write_text(yaml.safe_dump(config))     # as `provision device --release-key` writes it
+    args = ["image", "--image", str(img), "--bundle", str(bundle), "--read-only-root"]
+    assert main(args) != 0
+    assert "--read-only-root cannot be combined with signed updates" in capsys.readouterr().err
+    assert digest(img, 0, img.stat().st_size) == before
