@@ -10,6 +10,8 @@ pixels of each sequence are rebuilt only when the pixel cues change).
 
 import logging
 import time
+from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,9 @@ import numpy as np
 from benchmarks import collect
 from benchmarks.common import REPO, environment_lines, load_set, markdown_table, pct, write_report
 from benchmarks.forgeries import FACE_PX, FAMILIES, FRAMES
-from benchmarks.forgery_suite import BEFORE, COLUMNS, family_table, photos, reasons_line, run_families, summary_rate
+from benchmarks import forgery_runs
+from benchmarks.forgery_suite import (BEFORE, COLUMNS, CUES_VERSION, family_table, iter_photos, photos, reasons_line,
+                                      run_families, summary_rate, upper95)
 from benchmarks.genuine_video import WINDOW_S, run_window, video_track, whole_video_blinks, windows
 from benchmarks.liveness_frames import CACHE, FPS, VIDEO_BLINKS_S
 from benchmarks.texture_cue import texture_lines
@@ -29,26 +33,47 @@ log = logging.getLogger(__name__)
 OUT = REPO / "BENCHMARKS-liveness.md"
 
 
-def forgery_lines(faces: Path, count: int, seed: int, encoder: FaceEncoder) -> list[str]:
+SET_LABELS = {"report": "every 20th `calib/people` person",
+              "others": "other `calib/people` people (seeded shuffle, none of the every-20th)"}
+
+
+def forgery_lines(faces: Path, which: str, count: int, seed: int, encoder: FaceEncoder,
+                  budget_s: float | None = None) -> list[str]:
+    """Run ``count`` people of set ``which``, record the run, and report the pool of all current runs."""
     default = LivenessConfig().mode
     started = time.perf_counter()
-    report = photos(faces, "report", count, encoder)
-    results, reasons = run_families(report, encoder, seed)
-    lines = [f"### Forgeries: {len(report)} unseen people (`calib/people`, every 20th), one sequence per "
-             f"person and family\n",
+    results, reasons, people = run_families(islice(iter_photos(faces, which, encoder), count), encoder, seed,
+                                            budget_s=budget_s)
+    current = forgery_runs.fingerprint(seed, CUES_VERSION)
+    forgery_runs.record({"name": which, "set": SET_LABELS[which], "people": people, "fingerprint": current,
+                         "counts": forgery_runs.counts(results), "reasons": reasons,
+                         "seconds": round(time.perf_counter() - started),
+                         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")})
+    runs = forgery_runs.load()
+    pooled, pooled_reasons = forgery_runs.pool(runs, current)
+    n = min(c[default][1] for c in pooled.values())
+    lines = [f"### Forgeries: {n} unseen people per family, one sequence per person and family\n",
              f"- each sequence {FRAMES} frames at {FPS:g} fps (6 s), 640x480, face ~{FACE_PX} px high, sensor "
              "noise sigma 2 and optical blur on every frame but the injected ones; detection, tracking and "
              "landmarks by `kiosk.pipeline.FrameAnalyzer`'s own path; the checker gets the pixel cues too",
              "- settings tuned on 15 `dev` people only (`python -m benchmarks.liveness --forgeries --tune` prints "
-             "their table); this table is on people never used for tuning",
-             f"- 95% upper: one-sided Clopper-Pearson bound on the pass rate; ran in "
-             f"{time.perf_counter() - started:.0f} s (landmarks from the cache when present)", "",
-             family_table(results, default), "", reasons_line(reasons), ""]
+             "their table); this table is on `calib/people` people, never used for tuning",
+             "- pooled over the runs below (`benchmarks/forgery_runs.json`): disjoint people, the same settings "
+             f"and suite (fingerprint `{current}`); runs with another fingerprint are left out",
+             "- 95% upper: one-sided Clopper-Pearson bound on the pass rate", ""]
+    lines.append(markdown_table(["run (`--people-set`)", "people", "sequences", "seconds", "date", "pooled"],
+                                [[f"`{r['name']}`: {r['set']}", len(r["people"]),
+                                  sum(c[default][1] for c in r["counts"].values()), r["seconds"], r["date"],
+                                  "yes" if r["fingerprint"] == current else "no (stale settings)"] for r in runs]))
+    lines += ["", family_table(pooled, default), "", reasons_line(pooled_reasons), ""]
     lines.append(f"- `{BEFORE}`: blink mode with this issue's pixel and eye rules off (`blink_require_rising`, "
                  "`blink_min_lash_ratio`, `min_pixel_change`), i.e. the landmark rules shipped before")
     for mode in COLUMNS:
-        k, n = summary_rate(results, mode)
-        lines.append(f"- {mode}: {pct(k, n)} of all forgery sequences passed")
+        k, total = summary_rate(pooled, mode)
+        lines.append(f"- {mode}: {pct(k, total)} of all forgery sequences passed")
+    need = next(m for m in range(1, 10_000) if upper95(0, m) <= 0.01)
+    lines.append(f"- target <= 1% per family at 95%: with no pass it needs {need} sequences per family; "
+                 f"this pool has {n}")
     return lines
 
 
@@ -104,19 +129,19 @@ def texture_section(faces: Path, encoder: FaceEncoder) -> list[str]:
 def tune(faces: Path, seed: int) -> int:
     """The table on the 15 dev people the settings were tuned on (printed only, never written)."""
     encoder = FaceEncoder()
-    results, reasons = run_families(photos(faces, "tune", 15, encoder), encoder, seed)
-    print(family_table(results, LivenessConfig().mode))
+    results, reasons, _ = run_families(photos(faces, "tune", 15, encoder), encoder, seed)
+    print(family_table(forgery_runs.counts(results), LivenessConfig().mode))
     print(reasons_line(reasons))
     return 0
 
 
-def run(faces: Path, count: int, seed: int) -> int:
+def run(faces: Path, count: int, seed: int, which: str = "report", budget_s: float | None = None) -> int:
     encoder = FaceEncoder()
     lines = ["## Liveness against forgeries, and on a real person (issue 19)", ""]
     lines += environment_lines("benchmarks.liveness")
     lines += ["", f"Default mode: `{LivenessConfig().mode}`. Families: {', '.join(FAMILIES)} "
               "(`benchmarks/forgeries.py` says how each is built).", ""]
-    lines += forgery_lines(faces, count, seed, encoder)
+    lines += forgery_lines(faces, which, count, seed, encoder, budget_s)
     lines += [""] + genuine_lines(faces, encoder)
     lines += ["", "### Texture cues on single photos (antispoof; measured, not shipped)", ""]
     lines += texture_section(faces, encoder)
