@@ -45,10 +45,14 @@ def forgery_lines(faces: Path, which: str, count: int, seed: int, encoder: FaceE
     results, reasons, people = run_families(islice(iter_photos(faces, which, encoder), count), encoder, seed,
                                             budget_s=budget_s)
     current = forgery_runs.fingerprint(seed, CUES_VERSION)
-    forgery_runs.record({"name": which, "set": SET_LABELS[which], "people": people, "fingerprint": current,
-                         "counts": forgery_runs.counts(results), "reasons": reasons,
-                         "seconds": round(time.perf_counter() - started),
-                         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")})
+    run = {"name": which, "set": SET_LABELS[which], "people": people, "fingerprint": current,
+           "counts": forgery_runs.counts(results), "reasons": reasons,
+           "seconds": round(time.perf_counter() - started), "date": datetime.now(timezone.utc).strftime("%Y-%m-%d")}
+    before = next((r for r in forgery_runs.load() if r["name"] == which), None)
+    if before and before["people"] == people and before["fingerprint"] == current:
+        # the same sequences again (from the cache): keep what building them cost the first time
+        run.update(seconds=before["seconds"], date=before["date"], note=before.get("note", ""))
+    forgery_runs.record(run)
     runs = forgery_runs.load()
     pooled, pooled_reasons = forgery_runs.pool(runs, current)
     n = min(c[default][1] for c in pooled.values())
@@ -61,10 +65,14 @@ def forgery_lines(faces: Path, which: str, count: int, seed: int, encoder: FaceE
              "- pooled over the runs below (`benchmarks/forgery_runs.json`): disjoint people, the same settings "
              f"and suite (fingerprint `{current}`); runs with another fingerprint are left out",
              "- 95% upper: one-sided Clopper-Pearson bound on the pass rate", ""]
-    lines.append(markdown_table(["run (`--people-set`)", "people", "sequences", "seconds", "date", "pooled"],
-                                [[f"`{r['name']}`: {r['set']}", len(r["people"]),
-                                  sum(c[default][1] for c in r["counts"].values()), r["seconds"], r["date"],
-                                  "yes" if r["fingerprint"] == current else "no (stale settings)"] for r in runs]))
+    rows = []
+    for r in runs:
+        seqs = sum(c[default][1] for c in r["counts"].values())
+        rows.append([f"`{r['name']}`: {r['set']}", len(r["people"]), seqs, r["seconds"],
+                     f"{r['seconds'] / seqs:.1f}" if seqs else "-", r["date"],
+                     "yes" if r["fingerprint"] == current else "no (stale settings)", r.get("note", "")])
+    lines.append(markdown_table(["run (`--people-set`)", "people", "sequences", "seconds", "s per sequence",
+                                 "date", "pooled", "note"], rows))
     lines += ["", family_table(pooled, default), "", reasons_line(pooled_reasons), ""]
     lines.append(f"- `{BEFORE}`: blink mode with this issue's pixel and eye rules off (`blink_require_rising`, "
                  "`blink_min_lash_ratio`, `min_pixel_change`), i.e. the landmark rules shipped before")
@@ -72,8 +80,13 @@ def forgery_lines(faces: Path, which: str, count: int, seed: int, encoder: FaceE
         k, total = summary_rate(pooled, mode)
         lines.append(f"- {mode}: {pct(k, total)} of all forgery sequences passed")
     need = next(m for m in range(1, 10_000) if upper95(0, m) <= 0.01)
-    lines.append(f"- target <= 1% per family at 95%: with no pass it needs {need} sequences per family; "
-                 f"this pool has {n}")
+    this = next(r for r in runs if r["name"] == which)
+    per_seq = this["seconds"] / max(1, len(this["people"]) * len(FAMILIES))
+    missing = max(0, need - n) * len(FAMILIES)
+    lines.append(f"- target <= 1% per family at 95%: with no pass it needs {need} sequences per family; this pool "
+                 f"has {n}. The {missing} sequences missing would take about {missing * per_seq / 3600:.1f} h at "
+                 f"this run's {per_seq:.1f} s per sequence (building the frames and the kiosk path's landmarks, "
+                 "nice 19 on two shared cores)")
     return lines
 
 
@@ -114,6 +127,45 @@ def genuine_lines(faces: Path, encoder: FaceEncoder) -> list[str]:
     return lines
 
 
+def genuine_scope_lines() -> list[str]:
+    """What the genuine side can and cannot measure with the one real video (the issue's >= 95% target)."""
+    return [
+        "### Which genuine measurement is possible here",
+        "",
+        "- `../shared/faces/video/` holds one real video: one person, blinking, no head turn. So the genuine "
+        "rate above is the **blink step only**: windows of that video in blink mode, and in the default mode "
+        "with the blink asked first, up to the moment the turn is asked.",
+        "- The default mode `blink_and_head_turn` as a whole (blink and turn, random order) has **no genuine "
+        "pass rate**: no real head-turn video exists, so the issue's target (>= 95% of windows that contain "
+        "the asked action) is measured for the blink and not at all for the turn. The turn's thresholds rest on "
+        "the dev-photo parallax proxy (`python -m benchmarks.liveness`, section (c)), pairs of *different* "
+        "photos of a person, not a turning head.",
+        "- One person and 9 windows bound nothing about other people (glasses, lighting, age, eye shape); a "
+        "few dozen staff filmed blinking and turning at a kiosk would. The IR check below has no genuine (or "
+        "attack) measurement at all.",
+    ]
+
+
+def ir_lines() -> list[str]:
+    """The optional infrared check: what exists and what was not measured."""
+    return [
+        "### Infrared (optional, `liveness.ir`): not measured",
+        "",
+        "- `kiosk/liveness_ir.py` refuses a face that is dark in the 850 nm frame (a screen emits no IR) or "
+        "flat (most inks are transparent at 850 nm, so a print shows blank paper), and withholds a pass "
+        "without corneal glints of the illuminator; `hardware/ir_camera.py` pairs a NoIR camera with the "
+        "colour one (hardware/README.md).",
+        "- There is **no IR picture** of a face, a print or a screen here, so none of its thresholds "
+        "(`min_face_level` 60, `min_relief` 0.08, the glint levels and share) is measured: they are physical "
+        "reasoning to be checked on the hardware, and no pass rate in this file includes the IR check. The "
+        "tests (tests/test_liveness_ir.py, tests/test_hw_ir_camera.py) use synthetic non-face IR frames and "
+        "check the plumbing and the thresholds' arithmetic only.",
+        "- Known limits before any measurement: laser-printed (carbon toner) prints stay dark-on-light in IR "
+        "and keep their contrast (only the glint cue is left against them); an IR photograph printed or shown "
+        "on an e-ink display, and glasses that hide or fake glints, are untested.",
+    ]
+
+
 def texture_section(faces: Path, encoder: FaceEncoder) -> list[str]:
     root = faces / "antispoof"
     if not root.is_dir():
@@ -143,6 +195,8 @@ def run(faces: Path, count: int, seed: int, which: str = "report", budget_s: flo
               "(`benchmarks/forgeries.py` says how each is built).", ""]
     lines += forgery_lines(faces, which, count, seed, encoder, budget_s)
     lines += [""] + genuine_lines(faces, encoder)
+    lines += [""] + genuine_scope_lines()
+    lines += [""] + ir_lines()
     lines += ["", "### Texture cues on single photos (antispoof; measured, not shipped)", ""]
     lines += texture_section(faces, encoder)
     write_report(OUT, lines)
