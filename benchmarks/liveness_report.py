@@ -1,11 +1,15 @@
 """``python -m benchmarks.liveness --forgeries``: the forgery table per mode and the genuine video.
 
 Writes ``BENCHMARKS-liveness.md`` and gathers it into BENCHMARKS.md
-(``benchmarks.collect``). The first run builds and landmarks 400 forgery
-sequences of 60 frames (40 people x 10 families) through the kiosk path
-(well over an hour on two busy shared cores); the landmarks and pixel cues are cached under
-``~/.cache/face-attendance/liveness``, so a rerun takes a few minutes (the
-pixels of each sequence are rebuilt only when the pixel cues change).
+(``benchmarks.collect``). A run builds and landmarks 10 forgery sequences of
+60 frames per person through the kiosk path (seconds each on two busy shared
+cores; ``--max-minutes`` caps it between people); the landmarks and pixel
+cues are cached under ``~/.cache/face-attendance/liveness``, so a rerun takes
+a few minutes (the pixels of each sequence are rebuilt only when the pixel
+cues change). Each run is recorded in ``benchmarks/forgery_runs.json`` by
+its people set (``--people-set report``: every 20th calib person;
+``others``: the rest, in a fixed order), and the table pools every recorded
+run on disjoint people under the current settings (``benchmarks.forgery_runs``).
 """
 
 import logging
