@@ -183,6 +183,7 @@ def run_families(photo_list: Iterable[Photo], encoder: FaceEncoder, seed: int, f
                 ok, why = passes(seq, base.model_copy(update=update), seed * 1000 + j)
                 results[family][mode].append(ok)
                 if mode == base.mode and not ok:
+                    why = why or "no_face"  # the kiosk path found no face on any frame: nothing was checked
                     reasons[family][why] = reasons[family].get(why, 0) + 1
         done.append(photo.name)
         log.info("forgery suite: %d people done (%.0f s)", len(done), time.perf_counter() - started)
