@@ -14,14 +14,11 @@ stale and left out of the pool.
 
 import hashlib
 import json
-import logging
 from pathlib import Path
 
 from benchmarks.common import REPO
 from benchmarks.forgeries import FACE_PX, FAMILIES, FRAMES
 from kiosk.liveness import LivenessConfig
-
-log = logging.getLogger(__name__)
 
 RUNS = REPO / "benchmarks" / "forgery_runs.json"
 SUITE_VERSION = "v1"  # the version in ``Spec.key``: how the frames are built

@@ -195,7 +195,3 @@ class IrCues:
         if not self._window:
             return "ir_missing"
         return verdict([m for _, m in self._window], self.config)
-
-    @property
-    def last(self) -> IrMeasure | None:
-        return self._window[-1][1] if self._window else None

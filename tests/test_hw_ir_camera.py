@@ -14,7 +14,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import yaml
 
 from biometrics.encoder import FaceEncoder
 from devtools.mosquitto import free_port
@@ -164,7 +163,7 @@ def blink_scene(faces_dir, tmp_path_factory):
     path = faces_dir / "video" / "blink-1.mp4"
     if not path.is_file():
         pytest.skip(f"real blink video not found at {path}")
-    times, frames = video_frames(path)
+    _, frames = video_frames(path)
     encoder = FaceEncoder()
     templates = [encoder.encode_largest(frames[int(10 * (a + b) / 2)])[1] for a, b in BLINK1_ENROL]
     window = frames[20:44]
