@@ -28,6 +28,7 @@ hardware/README.md). The tests use synthetic, non-face IR frames to check
 the plumbing and the thresholds' arithmetic only.
 """
 
+import logging
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+log = logging.getLogger(__name__)
 
 LEFT_EYE = slice(36, 42)
 RIGHT_EYE = slice(42, 48)
@@ -190,8 +193,8 @@ class IrCues:
         if ir is not None:
             try:
                 self._window.append((ts, measure(ir, landmarks, colour_size, self.config)))
-            except ValueError:
-                pass  # the face lies off the IR frame (registration): no measurement, as with no frame
+            except ValueError as exc:  # the face off the IR frame (registration): counted as no frame
+                log.debug("IR frame at %.3f s not measured: %s", ts, exc)
         if not self._window:
             return "ir_missing"
         return verdict([m for _, m in self._window], self.config)
