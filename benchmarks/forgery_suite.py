@@ -13,7 +13,10 @@ themselves are rebuilt by ``benchmarks.forgeries.frames_of`` when needed.
 
 import logging
 import random
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -74,22 +77,40 @@ def sequence_of(spec: Spec, encoder: FaceEncoder, cache: Path = CACHE) -> Sequen
     return Sequence(track["landmarks"], track["found"], cues["still_change"], cues["lash_contrast"])
 
 
-def photos(faces: Path, which: str, count: int, encoder: FaceEncoder) -> list[Photo]:
-    """``tune``: one photo each of the first dev people; ``report``: every 20th calib person (unseen)."""
+PHOTO_SETS = ("tune", "report", "others")
+
+
+def set_folders(faces: Path, which: str) -> list[Path]:
+    """The people of a photo set, in the order they are taken.
+
+    ``tune``: the dev people the settings were tuned on. ``report``: every
+    20th calib person (the first table). ``others``: the remaining calib
+    people in a fixed shuffled order (seed 19), so any prefix is spread over
+    the alphabet and never meets ``report`` or ``tune``.
+    """
     if which == "tune":
-        folders = sorted(p for p in (faces / "dev").iterdir() if p.is_dir())
-    elif which == "report":
-        folders = sorted(p for p in (faces / "calib" / "people").iterdir() if p.is_dir())[::20]
-    else:
-        raise ValueError(f"unknown photo set {which!r}")
-    out = []
-    for folder in folders:
+        return sorted(p for p in (faces / "dev").iterdir() if p.is_dir())
+    people = sorted(p for p in (faces / "calib" / "people").iterdir() if p.is_dir())
+    if which == "report":
+        return people[::20]
+    if which == "others":
+        rest = [p for i, p in enumerate(people) if i % 20]
+        random.Random(19).shuffle(rest)
+        return rest
+    raise ValueError(f"unknown photo set {which!r}; expected one of {PHOTO_SETS}")
+
+
+def iter_photos(faces: Path, which: str, encoder: FaceEncoder) -> Iterator[Photo]:
+    """One photo (``1.jpg``) each of the people of ``which`` in whom dlib finds a face, loaded as needed."""
+    for folder in set_folders(faces, which):
         photo = load_photo(folder / "1.jpg", f"{folder.name}/1.jpg", encoder)
         if photo is not None:
-            out.append(photo)
-        if len(out) == count:
-            break
-    return out
+            yield photo
+
+
+def photos(faces: Path, which: str, count: int, encoder: FaceEncoder) -> list[Photo]:
+    """The first ``count`` of ``iter_photos``."""
+    return list(islice(iter_photos(faces, which, encoder), count))
 
 
 def passes(seq: Sequence, config: LivenessConfig, seed: int) -> tuple[bool, str | None]:
@@ -122,15 +143,15 @@ def upper95(passed: int, n: int) -> float:
     return hi
 
 
-def family_table(results: dict[str, dict[str, list[bool]]], default_mode: str) -> str:
+def family_table(counts: dict[str, dict[str, list[int]]], default_mode: str) -> str:
+    """Per family and mode: passed/sequences and the 95% upper bound; ``counts`` as ``forgery_runs.counts``."""
     rows = []
     for family in FAMILIES:
-        if family not in results:
+        if family not in counts:
             continue
         row = [family]
         for mode in COLUMNS:
-            got = results[family][mode]
-            k, n = sum(got), len(got)
+            k, n = counts[family][mode]
             mark = "**" if mode == default_mode else ""
             row.append(f"{mark}{k}/{n}{mark} (≤ {100 * upper95(k, n):.1f}%)")
         rows.append(row)
@@ -139,36 +160,45 @@ def family_table(results: dict[str, dict[str, list[bool]]], default_mode: str) -
     return markdown_table(headers, rows)
 
 
-def run_families(photo_list: list[Photo], encoder: FaceEncoder, seed: int, families=FAMILIES,
-                 base: LivenessConfig | None = None) -> tuple[dict, dict]:
-    """Pass/fail per family and mode, and the reasons the default mode gave."""
+def run_families(photo_list: Iterable[Photo], encoder: FaceEncoder, seed: int, families=FAMILIES,
+                 base: LivenessConfig | None = None, budget_s: float | None = None) -> tuple[dict, dict, list[str]]:
+    """Pass/fail per family and mode, the reasons the default mode gave, and the photos run (names).
+
+    Person by person through every family, so a ``budget_s`` that runs out
+    (checked before each new person) leaves every family with the same people.
+    """
     base = base or LivenessConfig()
-    results: dict[str, dict[str, list[bool]]] = {}
-    reasons: dict[str, dict[str, int]] = {}
-    for family in families:
-        results[family] = {m: [] for m in COLUMNS}
-        reasons[family] = {}
-        for j, photo in enumerate(photo_list):
+    results: dict[str, dict[str, list[bool]]] = {f: {m: [] for m in COLUMNS} for f in families}
+    reasons: dict[str, dict[str, int]] = {f: {} for f in families}
+    started = time.perf_counter()
+    done: list[str] = []
+    for j, photo in enumerate(photo_list):
+        if budget_s is not None and time.perf_counter() - started > budget_s:
+            log.warning("forgery suite: time budget of %.0f s spent after %d people", budget_s, len(done))
+            break
+        for family in families:
             seq = sequence_of(Spec(family, photo, seed), encoder)
             for mode in COLUMNS:
                 update = BEFORE_UPDATE if mode == BEFORE else {"mode": mode}
                 ok, why = passes(seq, base.model_copy(update=update), seed * 1000 + j)
                 results[family][mode].append(ok)
                 if mode == base.mode and not ok:
+                    why = why or "no_face"  # the kiosk path found no face on any frame: nothing was checked
                     reasons[family][why] = reasons[family].get(why, 0) + 1
-    return results, reasons
+        done.append(photo.name)
+        log.info("forgery suite: %d people done (%.0f s)", len(done), time.perf_counter() - started)
+    return results, reasons, done
 
 
 def reasons_line(reasons: dict) -> str:
     parts = []
-    for family, counts in reasons.items():
+    for family in FAMILIES:
+        counts = reasons.get(family)
         if counts:
             top = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:3])
             parts.append(f"{family}: {top}")
     return "Why the default mode refused (last reason): " + "; ".join(parts) + "."
 
 
-def summary_rate(results: dict, mode: str) -> tuple[int, int]:
-    k = sum(sum(r[mode]) for r in results.values())
-    n = sum(len(r[mode]) for r in results.values())
-    return k, n
+def summary_rate(counts: dict[str, dict[str, list[int]]], mode: str) -> tuple[int, int]:
+    return sum(c[mode][0] for c in counts.values()), sum(c[mode][1] for c in counts.values())

@@ -448,6 +448,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the forgery suite and the genuine video instead (benchmarks.liveness_report), "
                         "writing BENCHMARKS-liveness.md and gathering it into BENCHMARKS.md")
     parser.add_argument("--people", type=int, default=40, help="--forgeries: unseen people, one sequence each per family")
+    parser.add_argument("--people-set", choices=("report", "others"), default="report",
+                        help="--forgeries: which unseen calib people: every 20th (report) or the others in a fixed "
+                        "shuffled order; each set's run is recorded and disjoint runs are pooled "
+                        "(benchmarks/forgery_runs.py)")
+    parser.add_argument("--max-minutes", type=float, default=None,
+                        help="--forgeries: start no new person after this long (every family keeps the same people)")
     parser.add_argument("--tune", action="store_true", help="--forgeries: print the table on the dev people tuned on")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -456,7 +462,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if not require_dir(args.faces / "calib" / "people", "calib photos"):
             return 0
-        return tune(args.faces, seed=1) if args.tune else run(args.faces, args.people, seed=1)
+        if args.tune:
+            return tune(args.faces, seed=1)
+        budget = None if args.max_minutes is None else 60.0 * args.max_minutes
+        return run(args.faces, args.people, seed=1, which=args.people_set, budget_s=budget)
     if not require_dir(args.faces / "dev", "dev photos"):
         return 0
     encoder = FaceEncoder()

@@ -1,6 +1,8 @@
 """The camera seam: every backend (picamera2, OpenCV/V4L2, file replay) is a FrameSource.
 
-Frames are RGB (HxWx3 uint8), the order dlib and face encoders take. A
+Frames are RGB (HxWx3 uint8), the order dlib and face encoders take; a
+kiosk with a NoIR camera also gets the IR frame taken with each one
+(``Frame.ir``, HxW grey uint8, from ``hardware.ir_camera.IrPairedCamera``). A
 source is created with its settings, opened with ``open()``, and read
 until ``read()`` returns None (a replay that has ended, or a closed camera).
 """
@@ -21,6 +23,7 @@ class Frame:
     ts_s: float                # monotonic capture time, seconds
     rgb: np.ndarray = field(repr=False)
     source: str = ""           # e.g. the replayed file name, for logs and demo accounts
+    ir: np.ndarray | None = field(default=None, repr=False)  # HxW grey IR frame taken with it (hardware.ir_camera)
 
 
 @runtime_checkable

@@ -334,7 +334,7 @@ class KioskApp:
                 self.display.show(frame, None, outcome)
             return outcome
         obs = self.analyzer.analyze(frame.ts_s, frame.rgb, self.gallery.gallery,
-                                    identity_settled=self.machine.consensus.decided)
+                                    identity_settled=self.machine.consensus.decided, ir=frame.ir)
         if obs.face is not None:
             self.counts["faces"] += 1
         if obs.match is not None and obs.match.decision == "uncertain":

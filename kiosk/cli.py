@@ -35,7 +35,8 @@ DEFAULT_CONFIG = Path("/etc/kiosk/kiosk.yaml")
 
 
 def make_camera(camera: CameraConfig, *, pace: bool = True):
-    """The configured frame source; live cameras behind a newest-frame grabber (no growing lag)."""
+    """The configured frame source, paired with the IR camera when there is one; live cameras behind a
+    newest-frame grabber (no growing lag), which takes the pair as one source."""
     from hardware.latest_frame import LatestFrameGrabber
 
     if camera.kind == "replay":
@@ -43,8 +44,8 @@ def make_camera(camera: CameraConfig, *, pace: bool = True):
 
         if camera.path is None:
             raise ConfigError(Path("camera.path"), ["camera.path: a replay camera needs a folder or video file"])
-        return ReplayCamera(camera.path, fps=camera.fps, repeat=camera.repeat, loop=camera.loop, pace=pace)
-    if camera.kind == "opencv":
+        source = ReplayCamera(camera.path, fps=camera.fps, repeat=camera.repeat, loop=camera.loop, pace=pace)
+    elif camera.kind == "opencv":
         from hardware.opencv_camera import OpenCvCamera
 
         source = OpenCvCamera(camera.path and str(camera.path) or camera.device, camera.width, camera.height,
@@ -53,7 +54,43 @@ def make_camera(camera: CameraConfig, *, pace: bool = True):
         from hardware.picamera2_camera import Picamera2Camera
 
         source = Picamera2Camera(camera.width, camera.height, camera.fps)
-    return LatestFrameGrabber(source)
+    if camera.ir.kind != "none":
+        from hardware.ir_camera import IrPairedCamera
+
+        source = IrPairedCamera(source, make_ir_camera(camera), camera.ir.max_skew_s)
+    return source if camera.kind == "replay" else LatestFrameGrabber(source)
+
+
+def make_ir_camera(camera: CameraConfig):
+    """The IR camera of ``camera.ir`` (a replay at the colour camera's rate, read in step with it)."""
+    ir = camera.ir
+    if ir.kind == "replay":
+        from hardware.replay import ReplayCamera
+
+        if ir.path is None:
+            raise ConfigError(Path("camera.ir.path"), ["camera.ir.path: an IR replay needs a folder or video file"])
+        return ReplayCamera(ir.path, fps=camera.fps, repeat=camera.repeat, loop=camera.loop, pace=False)
+    if ir.kind == "opencv":
+        from hardware.opencv_camera import OpenCvCamera
+
+        return OpenCvCamera(ir.device, ir.width, ir.height, camera.fps)
+    if ir.kind == "picamera2":
+        from hardware.picamera2_camera import Picamera2Camera
+
+        return Picamera2Camera(ir.width, ir.height, camera.fps, camera_num=ir.camera_num)
+    raise ValueError(f"no IR camera configured (camera.ir.kind {ir.kind})")
+
+
+def ir_line(config: KioskConfig) -> str:
+    """What ``check-config`` says about the infrared liveness check."""
+    ir, cam = config.liveness.ir, config.camera.ir
+    if not ir.enabled:
+        return "liveness.ir: off" + (f" (camera.ir {cam.kind} is set but not used)" if cam.kind != "none" else "")
+    where = {"replay": f"replay {cam.path}", "opencv": f"opencv device {cam.device}",
+             "picamera2": f"picamera2 camera {cam.camera_num}"}[cam.kind]
+    glint = f"glint in >= {ir.min_glint_share:.0%} of frames" if ir.min_glint_share > 0 else "glint cue off"
+    return (f"liveness.ir: on, {where} {cam.width}x{cam.height}; refuse face level < {ir.min_face_level:g}, "
+            f"relief < {ir.min_relief:g}; {glint}; thresholds unvalidated without IR data (hardware/README.md)")
 
 
 def make_feedback(config: KioskConfig):
@@ -80,9 +117,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
             problems += [f"mqtt.password_file: {p}" for p in exc.problems]
     if config.camera.kind == "replay" and (config.camera.path is None or not config.camera.path.exists()):
         problems.append(f"camera.path: {config.camera.path} does not exist (a replay camera needs it)")
+    if config.camera.ir.kind == "replay" and not config.camera.ir.path.exists():
+        problems.append(f"camera.ir.path: {config.camera.ir.path} does not exist (an IR replay needs it)")
     if problems:
         raise ConfigError(args.config, problems)
     print(f"{args.config}: {mode_line(config.mqtt)}")
+    print(f"{args.config}: {ir_line(config)}")
     if config.voice.enabled:
         from kiosk.voice.clips import clips_line
 

@@ -40,6 +40,21 @@ class MqttConfig(Section):
     inflight_max: int = Field(100, ge=1, description="punches published but not yet acked, at most")
 
 
+class IrCameraConfig(Section):
+    """The IR camera beside the colour one, for ``liveness.ir`` (hardware/ir_camera.py, hardware/README.md)."""
+
+    kind: Literal["none", "replay", "opencv", "picamera2"] = Field(
+        "none", description="none: no IR camera; picamera2: a NoIR Camera Module on another CSI port; opencv: a "
+        "USB IR camera; replay: a folder of IR images or a video (a bench, the tests)")
+    path: Path | None = Field(None, description="replay: a folder of IR images or a video file")
+    camera_num: int = Field(1, ge=0, description="picamera2: the NoIR camera's number (1: the Pi 5's second port)")
+    device: int = Field(1, ge=0, description="opencv: V4L2 index of the IR camera")
+    width: int = Field(640, ge=64, description="IR capture width in pixels")
+    height: int = Field(480, ge=48, description="IR capture height in pixels")
+    max_skew_s: float = Field(
+        0.1, gt=0, description="an IR frame further than this in time from its colour frame is not used")
+
+
 class CameraConfig(Section):
     kind: Literal["replay", "opencv", "picamera2"] = Field("replay", description="frame source backend")
     path: Path | None = Field(None, description="replay: a folder of images or a video file")
@@ -49,6 +64,8 @@ class CameraConfig(Section):
     device: int = Field(0, ge=0, description="opencv: V4L2 camera index")
     width: int = Field(640, ge=64, description="capture width in pixels")
     height: int = Field(480, ge=48, description="capture height in pixels")
+    ir: IrCameraConfig = Field(default_factory=IrCameraConfig,
+                               description="an IR camera beside this one (optional; for liveness.ir)")
 
 
 class RecognitionConfig(Section):
@@ -147,6 +164,15 @@ class KioskConfig(Section):
     indicators: IndicatorsConfig | None = Field(
         None, description="GPIO LEDs/buzzer/door relay (BCM pins); null: no indicators (a bench or a test)"
     )
+
+    @model_validator(mode="after")
+    def _ir_frames_for_the_ir_check(self) -> "KioskConfig":
+        """The IR check needs an IR camera; without one it would pass nobody."""
+        if self.liveness.ir.enabled and self.camera.ir.kind == "none":
+            raise ValueError("liveness.ir.enabled needs an IR camera: set camera.ir.kind (hardware/README.md)")
+        if self.camera.ir.kind == "replay" and self.camera.ir.path is None:
+            raise ValueError("camera.ir.kind replay needs camera.ir.path (a folder of IR images or a video)")
+        return self
 
     @model_validator(mode="after")
     def _keypad_for_the_number(self) -> "KioskConfig":

@@ -197,7 +197,7 @@ class DecisionMachine:
             # landmarks must not hold the attempt until it times out.
             self._liveness = LivenessState(True, 0.0, None, "off")
         elif obs.landmarks is not None:
-            self._liveness = self.liveness.feed(obs.ts, obs.landmarks, obs.image_size, obs.frame)
+            self._liveness = self.liveness.feed(obs.ts, obs.landmarks, obs.image_size, obs.frame, ir=obs.ir)
         prompt: tuple[str, str] | None = None
         named = False
         quality = obs.quality

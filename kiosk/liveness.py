@@ -34,7 +34,9 @@ the rates, measured on forgeries built from photos of unseen people):
   other.
 - A *video* of the person (phone or tablet replay) blinks and turns like the
   person: these checks do not stop it. That needs a passive texture/depth cue
-  or hardware (IR, depth), see BENCHMARKS-accuracy.md.
+  or hardware: with a NoIR camera and an 850 nm illuminator, ``ir.enabled``
+  adds the infrared check of ``kiosk.liveness_ir`` (a screen is dark in IR,
+  most prints flat; unvalidated without the hardware), see BENCHMARKS-liveness.md.
 """
 
 import math
@@ -44,10 +46,11 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from biometrics.pose import head_pose
 from kiosk.messages import messages
+from kiosk.liveness_ir import IR_SPOOF, IrConfig, IrCues
 from kiosk.liveness_pixels import FrameCues, PixelCues
 from protocol.messages import LivenessInfo
 
@@ -61,6 +64,7 @@ Mode = Literal["blink", "head_turn", "blink_or_head_turn", "blink_and_head_turn"
 # (English, Hindi) pairs from the catalogue (kiosk.prompt.*)
 PROMPTS: dict[str, tuple[str, str]] = messages(
     "kiosk.prompt.", ("blink", "turn_left", "turn_right", "still_image", "pose_jump", "face_too_small"))
+PROMPTS.update({reason: PROMPTS["still_image"] for reason in IR_SPOOF})  # dark or flat in IR: a screen or a print
 
 
 class LivenessConfig(BaseModel):
@@ -140,6 +144,15 @@ class LivenessConfig(BaseModel):
         description="frames past head_turn_min_yaw_deg that must show the parallax, and more of them than frames "
         "that do not (a bent print shows it on the odd frame)")
     frames_mirrored: bool = Field(False, description="camera frames are mirrored (selfie view); flips left and right")
+    ir: IrConfig = Field(default_factory=IrConfig,
+                         description="optional infrared check on top of the mode (kiosk/liveness_ir.py)")
+
+    @model_validator(mode="after")
+    def _ir_needs_a_mode(self) -> "LivenessConfig":
+        """The IR check withholds a mode's pass; with mode off nothing is checked, so it would do nothing."""
+        if self.ir.enabled and self.mode == "off":
+            raise ValueError("liveness.ir.enabled needs a liveness mode other than off (the IR check adds to it)")
+        return self
 
 
 @dataclass(frozen=True)
@@ -593,7 +606,10 @@ class LivenessChecker:
     ``eyes_closed_too_long``, ``face_distorted`` (blink); ``no_head_turn``,
     ``flat_face``, ``pose_jump``, ``timeout`` (head turn; ``timeout`` and
     ``pose_jump`` are final until ``reset()``); ``next_step`` (the first
-    action of ``blink_and_head_turn`` passed, the second is asked now).
+    action of ``blink_and_head_turn`` passed, the second is asked now);
+    with ``ir.enabled``, ``ir_dark`` and ``ir_flat`` (a screen or a print in
+    the IR frame), and, instead of a pass, ``ir_no_glint``, ``ir_missing``
+    or ``ir_pending`` (``kiosk.liveness_ir``).
     ``prompt`` is what to show. The per-track state means a new face must
     get ``reset()``, or one person's blink would vouch for the next.
     """
@@ -624,6 +640,7 @@ class LivenessChecker:
         self.challenge = BlinkTurnChallenge(self.blink, lambda: self._make_turn(c.challenge_step_s), order,
                                             c.challenge_step_s)
         self.pixels = PixelCues()
+        self.ir = IrCues(c.ir)
         self._changes: deque[tuple[float, float]] = deque()  # ts, still_change
 
     def _make_turn(self, timeout_s: float) -> HeadTurnChallenge:
@@ -644,8 +661,12 @@ class LivenessChecker:
         return PROMPTS[f"turn_{self.asked_direction}"]
 
     def feed(self, ts: float, landmarks: np.ndarray, image_size: tuple[int, int],
-             frame: np.ndarray | None = None, cues: FrameCues | None = None) -> LivenessState:
-        """One frame; ``cues`` (already measured, e.g. by a benchmark) stands in for ``frame``."""
+             frame: np.ndarray | None = None, cues: FrameCues | None = None,
+             ir: np.ndarray | None = None) -> LivenessState:
+        """One frame; ``cues`` (already measured, e.g. by a benchmark) stands in for ``frame``.
+
+        ``ir``: the IR frame taken with it (HxW grey), read only when ``ir.enabled``.
+        """
         mode = self.config.mode
         if mode == "off":
             return LivenessState(True, 0.0, None, "off")
@@ -655,6 +676,17 @@ class LivenessChecker:
         state = self._feed_mode(mode, ts, landmarks, image_size, lash)
         if cues is not None and self._pixels_still(ts, cues.still_change):
             return LivenessState(False, 0.0, "still_image", state.method)
+        if self.config.ir.enabled:
+            return self._with_ir(state, self.ir.feed(ts, ir, landmarks, image_size))
+        return state
+
+    @staticmethod
+    def _with_ir(state: LivenessState, ir_reason: str | None) -> LivenessState:
+        """A pass needs the IR verdict too; a face dark or flat in IR is named so whatever the mode says."""
+        if ir_reason is None:
+            return state
+        if state.passed or ir_reason in IR_SPOOF:
+            return LivenessState(False, state.score, ir_reason, state.method)
         return state
 
     def _pixels_still(self, ts: float, change: float) -> bool:

@@ -76,6 +76,7 @@ class Observation:
     skipped: bool = False                      # unchanged empty scene: not analysed
     probe: np.ndarray | None = field(default=None, repr=False)  # the 128-d encoding, for a 1:1 check (fallback)
     frame: np.ndarray | None = field(default=None, repr=False, compare=False)  # the RGB frame, for liveness pixel cues
+    ir: np.ndarray | None = field(default=None, repr=False, compare=False)  # the IR frame taken with it, if any
 
 
 class FrameAnalyzer:
@@ -95,13 +96,15 @@ class FrameAnalyzer:
         self._since_full = 0
         self._last_named: tuple[np.ndarray, MatchResult] | None = None  # the last encoding and its match
 
-    def analyze(self, ts: float, rgb: np.ndarray, gallery: Gallery, identity_settled: bool = False) -> Observation:
+    def analyze(self, ts: float, rgb: np.ndarray, gallery: Gallery, identity_settled: bool = False,
+                ir: np.ndarray | None = None) -> Observation:
         """Gate, detect/track, landmarks, quality, and (unless ``identity_settled``) encode and match.
 
         ``identity_settled``: the decision already named the face in front (its verdict is final until the
         face goes), so the 100+ ms encoding changes nothing and is skipped; the last encoding and match are
         carried on. That leaves liveness its frames: a blink lasts 0.1-0.4 s and falls between frames when
-        every frame is encoded (BENCHMARKS-decision.md).
+        every frame is encoded (BENCHMARKS-decision.md). ``ir``: the IR frame taken with ``rgb``, passed on
+        to liveness with the observation.
         """
         height, width = rgb.shape[:2]
         size = (width, height)
@@ -130,7 +133,7 @@ class FrameAnalyzer:
             with _timed(self.times, "match"):
                 result = match(gallery, probe, self.thresholds)
             self._last_named = (probe, result)
-        return Observation(ts, size, box, len(boxes), landmarks, report, result, probe=probe, frame=rgb)
+        return Observation(ts, size, box, len(boxes), landmarks, report, result, probe=probe, frame=rgb, ir=ir)
 
     def _unchanged(self, rgb: np.ndarray) -> bool:
         thumb = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (64, 48), interpolation=cv2.INTER_AREA)
