@@ -105,7 +105,7 @@ def build_world(engine: Engine, templates: list[bytes], *, home_policy: str = "a
         session.commit()
 
 
-def make_app(tmp_path: Path, engine: Engine, encoder: FaceEncoder, clock=None, kiosk_status=None,
+def make_app(tmp_path: Path, engine: Engine, encoder: FaceEncoder, clock=None, kiosk_status=None, rng=None,
              **phone_settings) -> FastAPI:
     """``create_app`` on ``engine`` with a phone config whose SMS outbox is in ``tmp_path``.
 
@@ -118,6 +118,8 @@ def make_app(tmp_path: Path, engine: Engine, encoder: FaceEncoder, clock=None, k
     app = create_app(HubConfig(admin_token_file=token, database_url=str(engine.url)), engine)
     phone_settings.setdefault("sms_outbox", tmp_path / "sms-outbox.jsonl")
     extra = {"kiosk_status": kiosk_status} if kiosk_status else {}
+    if rng is not None:
+        extra["rng"] = rng  # draws the challenge (e.g. one that always asks for a blink)
     configure(app, PhoneService(PhoneConfig(**phone_settings), app.state.session_factory, encoder=encoder,
                                 clock=clock or (lambda: datetime.now(timezone.utc)), **extra))
     return app

@@ -272,7 +272,7 @@ def nonce(identity: IdentityDep, phone: PhoneDep) -> dict[str, Any]:
     cfg = phone.config
     return {"nonce": value, "expires_at": expires_at, "challenge": challenge,
             "burst": None if challenge is None else {
-                "frames": min(max(20, cfg.burst_min_frames), cfg.burst_max_frames), "interval_ms": 100,
+                "frames": cfg.burst_max_frames, "interval_ms": 100,
                 "max_side": cfg.burst_max_side, "max_frame_bytes": cfg.max_burst_frame_bytes}}
 
 
