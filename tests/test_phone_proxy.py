@@ -277,6 +277,16 @@ def test_a_punch_from_outside_the_office_networks_is_flagged_or_refused(world, v
     assert "phone_outside_network" in (flags[0] or "")
 
 
+def test_flagged_phone_punches_are_listed_for_the_officer_with_their_meaning(world, video, tmp_path):
+    phone, _ = world(networks=["10.20.0.0/16"], challenge="off")
+    assert phone.punch(selfie=jpeg(video[25]), challenge=None).status_code == 200
+    admin = {"Authorization": f"Bearer {(tmp_path / 'admin.token').read_text().strip()}"}
+    [item] = phone.client.get("/api/v1/flagged", headers=admin).json()["items"]
+    meanings = {f["kind"]: f["meaning"] for f in item["flags"]}
+    assert "office networks" in meanings["phone_outside_network"]
+    assert "liveness_unchecked" in meanings  # the challenge was off
+
+
 @pytest.mark.parametrize("bad", [["10.0.0.1/8"], ["not-a-network"], ["10.0.0.0/8", "10.0.0.0/8"], ["10.0.0.0/33"]])
 def test_site_networks_are_validated(tmp_path, bad):
     hub = HubApi(tmp_path, sqlite_engine(tmp_path))
