@@ -19,7 +19,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -129,7 +129,7 @@ def write_y4m(rgb: np.ndarray, path: Path, width: int = 320, height: int = 240, 
     return path
 
 
-def write_y4m_frames(frames: list[np.ndarray], path: Path, width: int = 640, height: int = 480,
+def write_y4m_frames(frames: Iterable[np.ndarray], path: Path, width: int = 640, height: int = 480,
                      fps: int = 10) -> Path:
     """A Y4M video of ``frames`` in order (each fitted to ``width`` x ``height``), e.g. a real video
     resampled, for ``--use-file-for-fake-video-capture`` (Chromium loops it)."""

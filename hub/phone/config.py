@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from kiosk.liveness import LivenessConfig
 
@@ -62,7 +62,8 @@ class PhoneConfig(BaseModel):
                     "of frames the hub checks with the kiosk's liveness code; off: one selfie, no liveness "
                     "(every such punch is flagged liveness_unchecked)")
     burst_min_frames: int = Field(10, ge=4, description="a burst with fewer frames is refused")
-    burst_max_frames: int = Field(30, ge=4, description="a burst with more frames is refused")
+    burst_max_frames: int = Field(
+        30, ge=4, description="the page records this many frames ~100 ms apart; a burst with more is refused")
     max_burst_frame_bytes: int = Field(300_000, ge=10_000, description="a larger burst frame is refused")
     max_burst_bytes: int = Field(
         4_000_000, ge=100_000,
@@ -100,3 +101,10 @@ class PhoneConfig(BaseModel):
     sms_per_address: ThrottleRule = Field(
         default_factory=lambda: _rule(50, 3600, 3600),
         description="codes requested per client address (an office activating together shares one address)")
+
+    @model_validator(mode="after")
+    def _burst_bounds(self) -> "PhoneConfig":
+        if self.burst_min_frames > self.burst_max_frames:
+            raise ValueError(f"burst_min_frames ({self.burst_min_frames}) is above burst_max_frames "
+                             f"({self.burst_max_frames})")
+        return self
