@@ -180,6 +180,13 @@ def test_a_reused_selfie_is_refused(world, video):
 def test_a_burst_without_frames_is_refused_when_the_challenge_is_on(world, video):
     phone, _ = world()
     refused(phone.punch(selfie=jpeg(video[25])), "burst_missing")
+    # a nonce issued while the challenge was off asked for no action: once it is on, it buys no selfie punch
+    off, _ = world(challenge="off")
+    stale = off.nonce(None)
+    on, _ = world()
+    form = {"lat": str(kit.HOME[0]), "lon": str(kit.HOME[1]), "accuracy": "10", "nonce": stale["nonce"]}
+    refused(on.client.post(f"{API}/punch", headers=on.headers, data=form,
+                           files=[("selfie", ("s.jpg", jpeg(video[25]), "image/jpeg"))]), "nonce_invalid")
 
 
 # --- a still photo through the challenge ---------------------------------------------------------

@@ -221,6 +221,8 @@ class PhonePunching:
         """The burst against its challenge (or, with the challenge off, the one selfie), after making sure
         none of its frames was accepted before."""
         cfg = self.config
+        if challenge is None and cfg.challenge == "required":
+            raise Refused("nonce_invalid")  # issued while the challenge was off: no action was asked
         if challenge is None:
             raw = data.selfie or b""
             self._check_unused(burst.frame_hashes([raw]) if raw else [])
