@@ -113,8 +113,10 @@ def _check_length(request: Request) -> None:
         length = int(request.headers.get("content-length", "0"))
     except ValueError:
         raise Refused("request_invalid", detail="Content-Length is not a number") from None
-    if length > limit:
+    if length > limit and cfg.challenge == "required":
         raise Refused("burst_too_large", max_bytes=cfg.max_burst_bytes, max_frame_bytes=cfg.max_burst_frame_bytes)
+    if length > limit:
+        raise Refused("selfie_too_large", max_bytes=cfg.max_selfie_bytes)
 
 
 def _address(request: Request) -> str | None:
