@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     Date,
@@ -126,6 +127,8 @@ class Site(Base):
     min_gap_min: Mapped[int] = mapped_column(Integer, default=30, doc="minimum minutes between in and out")
     half_day_hours: Mapped[float] = mapped_column(Float, default=4.0, doc="present for less than this: half day")
     phone_policy: Mapped[str] = mapped_column(String(16), default="never", doc="'always', 'kiosk_down' or 'never'")
+    phone_networks: Mapped[list[str] | None] = mapped_column(
+        JSON, default=None, doc="CIDR networks a phone punch here is expected from (hub.phone.network); None: no check")
 
 
 class Employee(Base):

@@ -19,7 +19,7 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -126,6 +126,20 @@ def write_y4m(rgb: np.ndarray, path: Path, width: int = 320, height: int = 240, 
         for _ in range(frames):
             f.write(b"FRAME\n")
             f.write(frame)
+    return path
+
+
+def write_y4m_frames(frames: Iterable[np.ndarray], path: Path, width: int = 640, height: int = 480,
+                     fps: int = 10) -> Path:
+    """A Y4M video of ``frames`` in order (each fitted to ``width`` x ``height``), e.g. a real video
+    resampled, for ``--use-file-for-fake-video-capture`` (Chromium loops it)."""
+    if width % 2 or height % 2:
+        raise ValueError("I420 needs even width and height")
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode("ascii"))
+        for rgb in frames:
+            f.write(b"FRAME\n")
+            f.write(rgb_to_i420(fit_image(rgb, width, height)))
     return path
 
 

@@ -72,6 +72,16 @@ def encodings(encoder: FaceEncoder, paths: list[Path]) -> list[bytes]:
     return out
 
 
+def encodings_of(encoder: FaceEncoder, images: list) -> list[bytes]:
+    """Template blobs of RGB arrays (e.g. frames of the real video), one face each."""
+    out = []
+    for i, rgb in enumerate(images):
+        found = encoder.encode_largest(rgb)
+        assert found is not None, f"no face in image {i}"
+        out.append(found[1].astype("<f4").tobytes())
+    return out
+
+
 def build_world(engine: Engine, templates: list[bytes], *, home_policy: str = "always") -> None:
     """Sites HOME (the employee's), ANNEX and FAR (allowed), FOREIGN (not allowed); employee STAFF
     enrolled with ``templates``; a second employee NOFACE with no templates; a leaver GONE."""
@@ -95,14 +105,21 @@ def build_world(engine: Engine, templates: list[bytes], *, home_policy: str = "a
         session.commit()
 
 
-def make_app(tmp_path: Path, engine: Engine, encoder: FaceEncoder, clock=None, kiosk_status=None,
+def make_app(tmp_path: Path, engine: Engine, encoder: FaceEncoder, clock=None, kiosk_status=None, rng=None,
              **phone_settings) -> FastAPI:
-    """``create_app`` on ``engine`` with a phone config whose SMS outbox is in ``tmp_path``."""
+    """``create_app`` on ``engine`` with a phone config whose SMS outbox is in ``tmp_path``.
+
+    The liveness challenge is off unless ``challenge="required"`` is passed: these helpers serve the
+    tests of every other phone rule, which send one selfie (test_phone_proxy.py tests the challenge).
+    """
+    phone_settings.setdefault("challenge", "off")
     token = tmp_path / "admin.token"
     token.write_text(secrets.token_urlsafe(32) + "\n")
     app = create_app(HubConfig(admin_token_file=token, database_url=str(engine.url)), engine)
     phone_settings.setdefault("sms_outbox", tmp_path / "sms-outbox.jsonl")
     extra = {"kiosk_status": kiosk_status} if kiosk_status else {}
+    if rng is not None:
+        extra["rng"] = rng  # draws the challenge (e.g. one that always asks for a blink)
     configure(app, PhoneService(PhoneConfig(**phone_settings), app.state.session_factory, encoder=encoder,
                                 clock=clock or (lambda: datetime.now(timezone.utc)), **extra))
     return app

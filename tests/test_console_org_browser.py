@@ -155,6 +155,21 @@ def test_site_form_with_geofence_drawing_and_shift_settings(console):
     submit_org(driver)
     wait_for(driver, lambda d: "12:30" in rows_by_id(d).get("S-PHC1", ""), message="cut-off changed")
 
+    # office networks for phone punches: a typo refused beside the field, then a list saved as the hub's list
+    driver.find_element(By.CSS_SELECTOR, '#org-table tr[data-id="S-PHC1"] button.edit').click()
+    fill(driver, "org-phone_networks", "10.20.0.0/16, 10.0.0.1/8")
+    submit_org(driver)
+    assert "CIDR" in wait_error(driver, "phone_networks")
+    fill(driver, "org-phone_networks", "10.20.0.0/16, 203.0.113.0/28")
+    submit_org(driver)
+
+    def saved_networks(_driver):
+        with api.client(api.token) as client:
+            site = next(s for s in client.get("/api/v1/sites").json()["items"] if s["site_id"] == "S-PHC1")
+        return site["phone_networks"] == ["10.20.0.0/16", "203.0.113.0/28"]
+
+    wait_for(driver, saved_networks, message="office networks saved")
+
 
 def rows_by_id(driver) -> dict[str, str]:
     """Row text by data-id, read in one script call (the table may be redrawn between calls)."""

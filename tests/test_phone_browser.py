@@ -5,6 +5,7 @@ The hub is the real app (create_app on SQLite) served by uvicorn on 127.0.0.1 wi
 production phone settings (HTTPS required; 127.0.0.1 is exempt and a secure context).
 """
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
@@ -13,7 +14,7 @@ from hub.db import PunchRecord, make_session_factory
 from hub.phone.reasons import REASONS
 from tests import phonekit as kit
 from tests.browser import browser_factory  # noqa: F401  (fixture)
-from tests.browser import ServedApp, place, wait_attribute, wait_for, wait_text, write_y4m
+from tests.browser import ServedApp, fit_image, place, wait_attribute, wait_for, wait_text, write_y4m_frames
 from tests.hub_db import sqlite_engine
 
 pytestmark = [pytest.mark.browser, pytest.mark.faces]
@@ -36,7 +37,12 @@ def hub(tmp_path, faces_dir, encoder):
 
 
 def camera(tmp_path, faces_dir, identity):
-    return write_y4m(load_image_rgb(kit.photo(faces_dir, identity, 1)), tmp_path / f"{identity}.y4m")
+    """The photo as a camera shows it: fresh sensor noise on each of 600 frames at 5 fps (a 2-minute loop), so
+    two selfies of one test are never the same bytes (the hub refuses a selfie it accepted before)."""
+    rgb = fit_image(load_image_rgb(kit.photo(faces_dir, identity, 1)), 320, 240).astype(np.float32)
+    rng = np.random.default_rng(1)
+    frames = (np.clip(rgb + rng.normal(0, 2.0, rgb.shape), 0, 255).astype(np.uint8) for _ in range(600))
+    return write_y4m_frames(frames, tmp_path / f"{identity}.y4m", 320, 240, fps=5)
 
 
 def fill(driver, element_id, text):

@@ -37,6 +37,12 @@ FLAG_KINDS: dict[str, str] = {
     "low_margin": "the match was only narrowly better than the second-best person",
     "liveness_unchecked": "no liveness check was made",
     "liveness_failed": "the liveness check failed",
+    "phone_marginal_match": "phone punch: the face matched within phone.marginal_match_band of the limit",
+    "phone_marginal_accuracy": "phone punch: the position's accuracy was near phone.max_accuracy_m",
+    "phone_marginal_position": "phone punch: the position's uncertainty reached past the site's fence",
+    "phone_marginal_liveness": "phone punch: the challenge passed narrowly (a shallow blink, or on the burst's "
+                               "last frames)",
+    "phone_outside_network": "phone punch: sent from outside the site's office networks (sites.phone_networks)",
 }
 
 # Day statuses (one per day) and the exception kinds a day can carry.

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from hub.phone.network import normalise_networks
 from protocol.messages import EntityId
 
 CATEGORIES = ("permanent", "contract", "outsourced", "security")
@@ -59,6 +60,7 @@ def check_service_dates(joined_on: date | None, left_on: date | None) -> None:
 Mobile = Annotated[str, AfterValidator(_mobile)]
 SiteTime = Annotated[time, AfterValidator(_wall_clock)]
 TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+PhoneNetworks = Annotated[list[str], AfterValidator(normalise_networks)]
 
 
 class Input(BaseModel):
@@ -99,6 +101,9 @@ class SitePatch(Input):
     min_gap_min: int | None = Field(None, ge=0, le=24 * 60, description="minimum minutes between in and out")
     half_day_hours: float | None = Field(None, ge=0, le=24, description="present for less: half day")
     phone_policy: PhonePolicy | None = Field(None, description="phone punches: always, kiosk_down or never")
+    phone_networks: PhoneNetworks | None = Field(
+        None, description="CIDR networks of the office (e.g. 10.20.0.0/16); a phone punch from elsewhere is "
+                          "flagged; empty or null: no network check")
 
 
 class SiteIn(SitePatch):

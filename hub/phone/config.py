@@ -1,8 +1,11 @@
 """Settings of the phone fallback (the ``phone:`` section of the hub config)."""
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from kiosk.liveness import LivenessConfig
 
 
 class ThrottleRule(BaseModel):
@@ -53,6 +56,34 @@ class PhoneConfig(BaseModel):
     selfie_max_side: int = Field(
         800, ge=200, description="selfies are scaled down to this longest side before face detection")
     max_reason_chars: int = Field(500, ge=20, description="longest reason text accepted")
+    challenge: Literal["required", "off"] = Field(
+        "required",
+        description="required: each nonce comes with a blink or head turn drawn at random, and a punch sends a burst "
+                    "of frames the hub checks with the kiosk's liveness code; off: one selfie, no liveness "
+                    "(every such punch is flagged liveness_unchecked)")
+    burst_min_frames: int = Field(10, ge=4, description="a burst with fewer frames is refused")
+    burst_max_frames: int = Field(
+        30, ge=4, description="the page records this many frames ~100 ms apart; a burst with more is refused")
+    max_burst_frame_bytes: int = Field(300_000, ge=10_000, description="a larger burst frame is refused")
+    max_burst_bytes: int = Field(
+        4_000_000, ge=100_000,
+        description="all frames of a burst together; a punch request larger than this (plus 64 KiB for the "
+                    "form) is refused from its Content-Length before the body is read")
+    burst_max_span_s: float = Field(8.0, gt=0, description="first to last frame of a burst at most this long")
+    burst_max_side: int = Field(640, ge=200, description="burst frames are scaled down to this longest side")
+    burst_max_missing_fraction: float = Field(
+        0.2, ge=0, lt=1, description="more frames than this share without a face: not live (the face left)")
+    liveness: LivenessConfig = Field(
+        default_factory=LivenessConfig,
+        description="the kiosk's liveness settings (kiosk.yaml liveness:) the hub judges bursts with; mode and "
+                    "head_turn_direction are set per punch by the drawn challenge")
+    marginal_liveness_score: float = Field(
+        0.45, ge=0, le=1,
+        description="a blink whose depth (1 - closed / open eye ratio) is under this passed narrowly: flagged")
+    marginal_liveness_frames: int = Field(
+        2, ge=0, description="liveness passed on one of the burst's last this-many frames: flagged (barely seen)")
+    refuse_outside_network: bool = Field(
+        False, description="refuse, instead of flag, a phone punch from outside its site's phone_networks")
     login_per_employee: ThrottleRule = Field(
         default_factory=lambda: _rule(5, 900, 900), description="wrong passwords per staff number")
     login_per_address: ThrottleRule = Field(
@@ -70,3 +101,10 @@ class PhoneConfig(BaseModel):
     sms_per_address: ThrottleRule = Field(
         default_factory=lambda: _rule(50, 3600, 3600),
         description="codes requested per client address (an office activating together shares one address)")
+
+    @model_validator(mode="after")
+    def _burst_bounds(self) -> "PhoneConfig":
+        if self.burst_min_frames > self.burst_max_frames:
+            raise ValueError(f"burst_min_frames ({self.burst_min_frames}) is above burst_max_frames "
+                             f"({self.burst_max_frames})")
+        return self

@@ -2,7 +2,7 @@
 
 Secrets are never stored: passwords and SMS codes as Argon2 hashes, bearer
 tokens (device binding, session, nonce, password setup) as SHA-256 hashes.
-Selfies are not stored at all.
+Selfies and burst frames are not stored at all, only their SHA-256 (``PhoneFrameHash``).
 """
 
 from datetime import datetime
@@ -80,6 +80,20 @@ class PhoneNonce(Base):
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    challenge: Mapped[str | None] = mapped_column(
+        String(16), default=None, doc="the liveness action drawn with the nonce (blink, turn_left, turn_right)")
+
+
+class PhoneFrameHash(Base):
+    """SHA-256 of every frame of an accepted phone punch (burst frames, or the one selfie when the
+    challenge is off): the same bytes are never accepted twice, by anyone. The photos are not kept."""
+
+    __tablename__ = "phone_frame_hashes"
+
+    sha256: Mapped[str] = mapped_column(String(HASH_LEN), primary_key=True)
+    employee_id: Mapped[str] = mapped_column(String(ID_LEN), index=True)
+    punch_id: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class PhoneThrottle(Base):

@@ -124,6 +124,29 @@ REASONS: dict[str, Reason] = {
         "आपका चेहरा अभी पंजीकृत नहीं है। अपने कार्यालय से संपर्क करें।"),
     "face_mismatch": Reason(
         403, "The face does not match your enrolled photos.", "चेहरा आपकी पंजीकृत फ़ोटो से मेल नहीं खाता।"),
+    "burst_missing": Reason(
+        422, "Follow the check on the screen: a punch needs a short recording of your face.",
+        "स्क्रीन पर दी गई जाँच पूरी करें: पंच के लिए आपके चेहरे की छोटी रिकॉर्डिंग चाहिए।"),
+    "burst_invalid": Reason(
+        422, "The recording could not be used ({detail}). Try again.",
+        "रिकॉर्डिंग का उपयोग नहीं हो सका ({detail})। फिर से प्रयास करें।"),
+    "burst_too_large": Reason(
+        413, "The recording is too large (at most {max_bytes} bytes).",
+        "रिकॉर्डिंग बहुत बड़ी है (अधिकतम {max_bytes} बाइट)।"),
+    "not_live": Reason(
+        403, "The check did not see a live person doing what the screen asked. Hold the phone at eye level in "
+             "good light and try again; photos and screens are not accepted.",
+        "जाँच में स्क्रीन के निर्देश का पालन करता जीवित व्यक्ति नहीं दिखा। फ़ोन आँखों की ऊँचाई पर, अच्छी रोशनी में "
+        "रखकर फिर से प्रयास करें; फ़ोटो और स्क्रीन स्वीकार नहीं हैं।"),
+    "face_changed": Reason(
+        403, "The face changed during the check. Only you should be in front of the camera.",
+        "जाँच के दौरान चेहरा बदल गया। कैमरे के सामने केवल आप होने चाहिए।"),
+    "frame_reused": Reason(
+        409, "This photo or recording was already used for a punch. Punch again with the camera.",
+        "यह फ़ोटो या रिकॉर्डिंग पहले ही किसी पंच में उपयोग हो चुकी है। कैमरे से फिर से पंच करें।"),
+    "outside_network": Reason(
+        403, "Phone punches at {site_name} must come from the office network.",
+        "{site_name} पर फ़ोन से पंच केवल कार्यालय के नेटवर्क से हो सकता है।"),
     "request_invalid": Reason(422, "The request is not valid: {detail}.", "अनुरोध मान्य नहीं है: {detail}।"),
 }
 

@@ -4,6 +4,7 @@ Constructing it does no I/O; dlib's models load on the first selfie and the
 SMS outbox file is opened per message.
 """
 
+import random
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -31,13 +32,14 @@ class PhoneService:
         clock: Callable[[], datetime] = utcnow,
         kiosk_status: KioskStatus = unknown_kiosk_status,
         kiosk_stale_after_s: float = 180.0,
+        rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self._factory = session_factory
         self._clock = clock
         self.accounts = PhoneAccounts(config, session_factory, sms or OutboxFileSender(config.sms_outbox), clock)
         self.punching = PhonePunching(config, session_factory, encoder or FaceEncoder(), clock, kiosk_status,
-                                      kiosk_stale_after_s)
+                                      kiosk_stale_after_s, rng)  # rng: the challenge draw (SystemRandom)
 
     @contextmanager
     def audited(self, step: str, address: str | None, employee_id: str | None = None) -> Iterator[Context]:

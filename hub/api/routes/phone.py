@@ -93,11 +93,32 @@ class PhoneRoute(APIRoute):
 
         async def refusing_handler(request: Request) -> Response:
             try:
+                _check_length(request)
                 return await handler(request)
             except Refused as exc:
                 return refused_response(exc)
 
         return refusing_handler
+
+
+FORM_ALLOWANCE = 64 * 1024  # the punch form's fields and multipart framing, beyond the frames
+
+
+def _check_length(request: Request) -> None:
+    """Refuse a phone request body larger than the largest punch from its Content-Length, before reading it
+    (a body sent without one is still bounded per file by the route's reads); the TLS proxy should cap it too."""
+    if request.method != "POST":
+        return
+    cfg = _service(request).config
+    limit = (cfg.max_burst_bytes if cfg.challenge == "required" else cfg.max_selfie_bytes) + FORM_ALLOWANCE
+    try:
+        length = int(request.headers.get("content-length", "0"))
+    except ValueError:
+        raise Refused("request_invalid", detail="Content-Length is not a number") from None
+    if length > limit and cfg.challenge == "required":
+        raise Refused("burst_too_large", max_bytes=cfg.max_burst_bytes, max_frame_bytes=cfg.max_burst_frame_bytes)
+    if length > limit:
+        raise Refused("selfie_too_large", max_bytes=cfg.max_selfie_bytes)
 
 
 def _address(request: Request) -> str | None:
@@ -250,8 +271,13 @@ def sites(identity: IdentityDep, phone: PhoneDep, lat: float | None = None,
 
 @phone_router.post("/api/nonce")
 def nonce(identity: IdentityDep, phone: PhoneDep) -> dict[str, Any]:
-    value, expires_at = phone.punching.issue_nonce(identity)
-    return {"nonce": value, "expires_at": expires_at}
+    """A single-use nonce, the challenge the burst must show (null when the challenge is off) and the burst's shape."""
+    value, expires_at, challenge = phone.punching.issue_nonce(identity)
+    cfg = phone.config
+    return {"nonce": value, "expires_at": expires_at, "challenge": challenge,
+            "burst": None if challenge is None else {
+                "frames": cfg.burst_max_frames, "interval_ms": 100,
+                "max_side": cfg.burst_max_side, "max_frame_bytes": cfg.max_burst_frame_bytes}}
 
 
 def _number(value: str | None) -> float:
@@ -270,12 +296,15 @@ def punch(
     nonce: Annotated[str | None, Form()] = None,
     reason: Annotated[str | None, Form()] = None,
     selfie: Annotated[UploadFile | None, File()] = None,
+    frame: Annotated[list[UploadFile] | None, File(description="the burst's JPEG frames, in order")] = None,
+    frame_ms: Annotated[str | None, Form(description="each frame's time, ms since the first, comma-separated")] = None,
 ) -> dict[str, Any]:
-    limit = phone.config.max_selfie_bytes
-    data = selfie.file.read(limit + 1) if selfie is not None else None
+    cfg = phone.config
+    data = selfie.file.read(cfg.max_selfie_bytes + 1) if selfie is not None else None
+    frames = tuple(f.file.read(cfg.max_burst_frame_bytes + 1) for f in (frame or [])[:cfg.burst_max_frames + 1])
     with phone.audited("punch", _address(request), identity.employee_id) as context:
-        done = phone.punching.punch(
-            identity, PunchInput(_number(lat), _number(lon), _number(accuracy), nonce, data, reason), context)
+        done = phone.punching.punch(identity, PunchInput(_number(lat), _number(lon), _number(accuracy), nonce, data,
+                                                         reason, frames, frame_ms), context)
     details = {"site_name": done.site_name, "time": done.local_ts.strftime("%H:%M")}
     return {"ok": True, "punch_id": done.punch_id, "site_id": done.site_id, "site_name": done.site_name,
             "ts": done.local_ts, "site_distance_m": done.site_distance_m, "match_distance": done.match_distance,

@@ -30,6 +30,7 @@ class SiteOut(BaseModel):
     min_gap_min: int
     half_day_hours: float
     phone_policy: str
+    phone_networks: list[str] | None = None
 
     @classmethod
     def of(cls, row: Site) -> "SiteOut":

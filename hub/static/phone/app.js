@@ -1,5 +1,7 @@
-/* The phone punch page: activation, login, punch with position and selfie.
- * The hub decides everything; this page only gathers position, a selfie and
+/* The phone punch page: activation, login, punch with position and a live check.
+ * The hub decides everything; this page only gathers position, a short burst of
+ * frames while it shows the challenge the hub drew with the nonce (blink, or turn
+ * the head left or right; a single selfie when the hub's challenge is off) and
  * a reason, and shows the answer (refusals come with English and Hindi text).
  * Its words are the phone.* keys of the shared catalogue, loaded by /static/common/i18n.js.
  * The device token that binds this phone lives in localStorage; the session
@@ -408,15 +410,51 @@ function renderSites(data) {
 
 /* --- the punch ------------------------------------------------------------------------ */
 
-function captureSelfie() {
+/* One video frame as a JPEG blob, at most maxSide pixels on its longer side (null without a playing camera). */
+function captureFrame(maxSide = 640, quality = 0.9) {
   const video = $("video");
   if (!state.stream || video.readyState < 2 || !video.videoWidth) return Promise.resolve(null);
-  const scale = Math.min(1, 640 / Math.max(video.videoWidth, video.videoHeight));
-  const canvas = $("canvas");
+  const scale = Math.min(1, maxSide / Math.max(video.videoWidth, video.videoHeight));
+  const canvas = document.createElement("canvas");
   canvas.width = Math.round(video.videoWidth * scale);
   canvas.height = Math.round(video.videoHeight * scale);
   canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
-  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.9));
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/* Resolves on the camera's next new frame (at most 250 ms later, or at once where the browser cannot tell). */
+function nextVideoFrame() {
+  const video = $("video");
+  if (!video.requestVideoFrameCallback) return Promise.resolve();
+  return Promise.race([new Promise((resolve) => video.requestVideoFrameCallback(() => resolve())), sleep(250)]);
+}
+
+/* The challenge on screen while `burst.frames` frames are taken `burst.interval_ms` apart: [{blob, ms}]. */
+async function recordBurst(challenge, burst) {
+  const prompt = $("challenge");
+  prompt.textContent = t(`challenge_${challenge}`);
+  prompt.dataset.challenge = challenge;
+  prompt.hidden = false;
+  prompt.scrollIntoView({ block: "nearest" });
+  const frames = [];
+  const first = performance.now();
+  try {
+    for (let i = 0; i < burst.frames; i++) {
+      const due = first + i * burst.interval_ms;
+      const wait = due - performance.now();
+      if (wait > 0) await sleep(wait);
+      await nextVideoFrame();  // a frame the camera has not shown before: never the same picture twice
+      const at = performance.now();
+      const blob = await captureFrame(burst.max_side, 0.85);
+      if (!blob) return null;
+      frames.push({ blob, ms: Math.round(at - first) });
+    }
+  } finally {
+    prompt.hidden = true;
+  }
+  return frames;
 }
 
 function showResult(m) {
@@ -443,16 +481,25 @@ $("punch-btn").addEventListener("click", async () => {
     }
     setFix(pos);
     await refreshSites();
-    const selfie = await captureSelfie();
-    if (!selfie) { showResult({ kind: "bad", reason: "camera_unavailable" }); return; }
-    const { nonce } = await api("/nonce", { method: "POST" });
+    const { nonce, challenge, burst } = await api("/nonce", { method: "POST" });
+    let frames = null;
+    let selfie = null;
+    if (challenge) frames = await recordBurst(challenge, burst);
+    else selfie = await captureFrame();
+    if (!frames && !selfie) { showResult({ kind: "bad", reason: "camera_unavailable" }); return; }
+    showResult({ kind: "busy", key: "checking" });
     const form = new FormData();
     form.append("lat", String(state.fix.lat));
     form.append("lon", String(state.fix.lon));
     form.append("accuracy", String(state.fix.accuracy));
     form.append("nonce", nonce);
     if (!$("reason-row").hidden) form.append("reason", $("reason").value);
-    form.append("selfie", selfie, "selfie.jpg");
+    if (frames) {
+      frames.forEach((f, i) => form.append("frame", f.blob, `frame-${i}.jpg`));
+      form.append("frame_ms", frames.map((f) => f.ms).join(","));
+    } else {
+      form.append("selfie", selfie, "selfie.jpg");
+    }
     const done = await api("/punch", { method: "POST", form });
     showResult({ kind: "ok", message: done.message, reason: "" });
     $("reason").value = "";

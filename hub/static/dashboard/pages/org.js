@@ -50,7 +50,17 @@ function specs(tab, unitOptions) {
     { name: "phone_policy", label: t("dashboard.org.phone_policy"), type: "select",
       options: [["", t("dashboard.org.default")], ["always", t("dashboard.org.phone_always")],
         ["kiosk_down", t("dashboard.org.phone_kiosk_down")], ["never", t("dashboard.org.phone_never")]] },
+    { name: "phone_networks", label: t("dashboard.org.phone_networks"), hint: t("dashboard.org.phone_networks_hint") },
   ];
+}
+
+/* The office networks typed as "10.20.0.0/16, 203.0.113.0/28" become the list the hub checks; emptied
+ * while editing a site that had some, they are cleared ([]). */
+function officeNetworks(body, editing) {
+  const typed = (body.phone_networks || "").split(/[\s,]+/).filter(Boolean);
+  if (typed.length) body.phone_networks = typed;
+  else if (editing && editing.phone_networks && editing.phone_networks.length) body.phone_networks = [];
+  else delete body.phone_networks;
 }
 
 function columns(tab, edit) {
@@ -106,7 +116,8 @@ async function render(params, live) {
     editing = row;
     for (const control of form.querySelectorAll("[name]")) {
       const value = row ? row[control.name] : null;
-      if (value !== null && value !== undefined) control.value = typeof value === "string" && control.type === "time" ? value.slice(0, 5) : value;
+      if (Array.isArray(value)) control.value = value.join(", ");
+      else if (value !== null && value !== undefined) control.value = typeof value === "string" && control.type === "time" ? value.slice(0, 5) : value;
       else if (row) control.value = "";
     }
     form.querySelector(`[name="${ID[tab]}"]`).readOnly = Boolean(row);
@@ -122,6 +133,7 @@ async function render(params, live) {
   form.onsubmit = async (event) => {
     event.preventDefault();
     const body = Object.fromEntries(Object.entries(values(form)).filter(([, v]) => v !== null));
+    if (tab === "sites") officeNetworks(body, editing);
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
