@@ -4,7 +4,7 @@ and each site's office networks (issue 20 part 1)
 Adds two nullable columns and one table; no data to convert.
 
 Revision ID: a3c9e5d1f207
-Revises: 5d2e7c41a9b3
+Revises: a4c1e9d27b60
 Create Date: 2026-12-04 02:40:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = 'a3c9e5d1f207'
-down_revision = '5d2e7c41a9b3'
+down_revision = 'a4c1e9d27b60'
 branch_labels = None
 depends_on = None
 
