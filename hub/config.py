@@ -196,6 +196,13 @@ class HubConfig(Section):
         "`hub init-db` or at first use when missing; the same file on every hub machine, never in the database; "
         "null: 'gallery-key.secret' beside the SQLite database (required with PostgreSQL)",
     )
+    template_key_file: Path | None = Field(
+        None,
+        description="the AES key face templates are encrypted with in the database (hub/enrolment/template_cipher.py); "
+        "made (0600) by `hub init-db` or at first use when missing; the same file on every hub machine, never in the "
+        "database, backed up apart from it (without it the templates are lost); null: 'template-key.secret' beside "
+        "the SQLite database (required with PostgreSQL)",
+    )
     max_payload_bytes: int = Field(64 * 1024, ge=1024, description="punches larger than this are rejected")
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)

@@ -13,16 +13,18 @@ from hub.db import utcnow
 
 def cmd_enrol(args: argparse.Namespace) -> int:
     from hub.app import build_encoder
+    from hub.enrolment.consent import ConsentTaken
     from hub.enrolment.enrol import enrol_folder
     from hub.enrolment.photos import store_for
 
     config = load_config(args)
     store = store_for(config)  # a missing photo_dir stops us before the slow part
     encoder = build_encoder()
+    taken = ConsentTaken("paper", actor().username, args.consent_language) if args.consent_given else None
 
     def work(session):
         report = enrol_folder(session, encoder, args.folder, args.site, name_from_folder=not args.keep_names,
-                              limits=config.enrolment, store=store)
+                              limits=config.enrolment, store=store, consent_taken=taken)
         audit.record(session, actor(), "enrol.folder", f"folder:{Path(args.folder).name}", None,
                      {"changed": report.changed, "gallery_versions": report.versions})
         return report
@@ -148,6 +150,11 @@ def register(command: Callable, with_config: Callable) -> None:
     p = with_config(command("enrol", cmd_enrol, "enrol employees from FOLDER/<staff number>/*.jpg"))
     p.add_argument("--site", help="home site for staff numbers not yet in the master data (created from the folder)")
     p.add_argument("--keep-names", action="store_true", help="do not take names from folder names")
+    p.add_argument("--consent-given", action="store_true",
+                   help="every person in FOLDER was shown the notice and signed the consent form: record that "
+                        "(channel 'paper', by you); without it, people with no consent on record are refused")
+    p.add_argument("--consent-language", choices=["en", "hi"], default="en",
+                   help="the language of the notice they signed (with --consent-given)")
     p.add_argument("folder", type=Path, metavar="FOLDER")
 
     group = command("import", None, "bulk imports").add_subparsers(dest="import_command", required=True)
