@@ -10,6 +10,7 @@ from hub.hrms.config import HrmsConfig
 from hub.ingest.plausibility import Policy
 from hub.phone.config import PhoneConfig
 from hub.reports.config import AttendanceConfig, ExportConfig
+from hub.retention.config import RetentionConfig
 from protocol.transport import AllowPlaintext, CaFile
 
 
@@ -91,7 +92,7 @@ class EnrolmentConfig(Section):
         "null: a 'photos' folder next to the SQLite database (required with PostgreSQL)",
     )
     photo_retention_days: int = Field(
-        90, ge=1, description="`hub purge-photos` deletes kept photos older than this; templates stay"
+        90, ge=1, description="`hub purge` (and `hub purge-photos`) delete kept photos older than this; templates stay"
     )
     max_photo_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger uploaded photos are refused")
     # The same measures and default limits as the kiosk's quality gate (biometrics.face_quality).
@@ -228,6 +229,8 @@ class HubConfig(Section):
     )
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="the Prometheus endpoint /metrics")
     commands: CommandsConfig = Field(default_factory=CommandsConfig, description="remote commands to kiosks")
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="how long personal records are kept (`hub purge`)")
     security: "SecurityConfig" = Field(
         default_factory=lambda: SecurityConfig(), description="trusted proxies and the login slow-down")
 

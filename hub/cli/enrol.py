@@ -1,4 +1,4 @@
-"""``hub enrol``, ``hub import employees``, ``hub purge-photos``, ``hub erase``: the bulk jobs of the attendance
+"""``hub enrol``, ``hub import employees``, ``hub purge-photos``, ``hub purge``, ``hub erase``: the bulk jobs of the attendance
 office, and erasing one person's biometric data."""
 
 import argparse
@@ -128,6 +128,18 @@ def cmd_purge_photos(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from hub.enrolment.photos import store_for
+    from hub.retention.purge import purge
+
+    config = load_config(args)
+    store = store_for(config)
+    kinds = in_session(args, lambda session: purge(session, config, now=utcnow(), actor=actor(), store=store))
+    for kind in kinds:
+        print(f"{kind.name}: {kind.deleted} deleted (kept {kind.days:g} days)")
+    return 0
+
+
 def cmd_erase(args: argparse.Namespace) -> int:
     from hub.enrolment.erasure import erase_employee
     from hub.enrolment.photos import store_for
@@ -166,6 +178,9 @@ def register(command: Callable, with_config: Callable) -> None:
 
     with_config(command("purge-photos", cmd_purge_photos,
                         "delete kept enrolment photos older than enrolment.photo_retention_days"))
+    with_config(command("purge", cmd_purge,
+                        "delete every kind of record past its retention period (retention.*, enrolment photos, "
+                        "health samples) and print how many of each"))
 
     p = with_config(command("erase", cmd_erase,
                             "erase an employee's enrolment photos and face templates at the hub and on every "
