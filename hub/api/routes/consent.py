@@ -33,6 +33,7 @@ class ConsentOut(BaseModel):
 class ConsentState(BaseModel):
     employee_id: str
     current_notice_version: str
+    photo_retention_days: int  # what the notice says about photos (enrolment.photo_retention_days)
     active: ConsentOut | None
     history: list[ConsentOut]
 
@@ -55,22 +56,24 @@ def _out(row: ConsentRecord) -> ConsentOut:
                       withdrawn_by=row.withdrawn_by)
 
 
-def _state(session, employee_id: str) -> ConsentState:
+def _state(session, request: Request, employee_id: str) -> ConsentState:
     rows = consent.history(session, employee_id)
     active = next((r for r in rows if r.withdrawn_at is None), None)
     return ConsentState(employee_id=employee_id, current_notice_version=consent.NOTICE_VERSION,
+                        photo_retention_days=request.app.state.config.enrolment.photo_retention_days,
                         active=_out(active) if active else None, history=[_out(r) for r in rows])
 
 
 @router.get("/{employee_id}/consent")
-def get_consent(employee_id: str, session: SessionDep, user: CurrentUser) -> ConsentState:
+def get_consent(employee_id: str, request: Request, session: SessionDep, user: CurrentUser) -> ConsentState:
     """Admins: anyone; unit officers: their units' staff; employees: themselves."""
     check_employee_visible(user, session, employee_id)
-    return _state(session, employee_id)
+    return _state(session, request, employee_id)
 
 
 @router.post("/{employee_id}/consent", status_code=status.HTTP_201_CREATED)
-def record_consent(employee_id: str, body: ConsentIn, session: SessionDep, admin: AdminDep) -> ConsentState:
+def record_consent(employee_id: str, body: ConsentIn, request: Request, session: SessionDep,
+                   admin: AdminDep) -> ConsentState:
     """The admin showed the person the notice on the dashboard (in ``language``) and the person agreed."""
     get_employee(session, employee_id)
     if consent.active(session, employee_id) is None:  # an active consent stays as it is, unlogged
@@ -78,7 +81,7 @@ def record_consent(employee_id: str, body: ConsentIn, session: SessionDep, admin
                              recorded_by=admin.username)
         audit.record(session, admin, "consent.record", f"employee:{employee_id}", None, audit.snapshot(row))
         session.commit()
-    return _state(session, employee_id)
+    return _state(session, request, employee_id)
 
 
 @router.post("/{employee_id}/consent/withdraw")
@@ -88,4 +91,4 @@ def withdraw_consent(employee_id: str, body: WithdrawIn, request: Request, sessi
     get_employee(session, employee_id)
     consent.withdraw(session, store_for(request.app.state.config), employee_id, actor=admin, reason=body.reason)
     session.commit()
-    return _state(session, employee_id)
+    return _state(session, request, employee_id)
