@@ -52,7 +52,8 @@ def leave(session, employee_id: str) -> dict[str, int]:
 
 
 def test_versions_move_once_per_change_and_deltas_carry_only_changes(session):
-    report = apply_enrolment(session, "site-a", [person("Ann_Lee", "1.jpg", "2.jpg"), person("Bo", "1.jpg")], consent_taken=PAPER)
+    report = apply_enrolment(session, "site-a", [person("Ann_Lee", "1.jpg", "2.jpg"), person("Bo", "1.jpg")],
+                             consent_taken=PAPER)
     session.commit()
     assert (report.gallery_version, report.changed) == (1, ["Ann_Lee", "Bo"])
 
@@ -62,7 +63,8 @@ def test_versions_move_once_per_change_and_deltas_carry_only_changes(session):
     first = messages.decode_template(full.upserts[0].encodings[0])
     assert first.tobytes() == person("Ann_Lee", "1.jpg", "2.jpg").templates[0][1]
 
-    again = apply_enrolment(session, "site-a", [person("Ann_Lee", "1.jpg", "2.jpg"), person("Bo", "1.jpg")], consent_taken=PAPER)
+    again = apply_enrolment(session, "site-a", [person("Ann_Lee", "1.jpg", "2.jpg"), person("Bo", "1.jpg")],
+                            consent_taken=PAPER)
     session.commit()
     assert (again.gallery_version, again.changed) == (1, [])
     same = gallery.build_delta(session, "site-a", 1)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from biometrics.encoder import FaceEncoder, load_image_rgb
+from hub.accounts.models import AuditEntry
 from hub.db import PunchRecord, make_session_factory
 from hub.enrolment.models import ConsentRecord
 from hub.phone.reasons import REASONS
@@ -151,8 +152,10 @@ def test_first_use_shows_the_notice_in_the_chosen_language_and_records_the_perso
     wait_text(driver, "#sites")
     with make_session_factory(engine)() as session:
         record = session.scalars(select(ConsentRecord)).one()
+        logged = session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "consent.record")).all()
     assert (record.employee_id, record.channel, record.language, record.recorded_by) == \
         (kit.STAFF, "phone", "hi", kit.STAFF)
+    assert logged == [f"phone:{kit.STAFF}"]
 
     click(driver, "logout")  # the notice is shown once per phone, not at every login
     wait_text(driver, "#login-btn")

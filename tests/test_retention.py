@@ -11,7 +11,8 @@ from hub.accounts.models import AuditEntry, LoginFailure
 from hub.accounts.principal import cli
 from hub.cli import main as hub_cli
 from hub.config import HubConfig
-from hub.db import Device, DeviceHealthSample, Employee, RejectedMessage, Site, make_engine, make_session_factory, utcnow
+from hub.db import (Device, DeviceHealthSample, Employee, RejectedMessage, Site, make_engine, make_session_factory,
+                    utcnow)
 from hub.enrolment.models import ConsentRecord
 from hub.phone.models import PhoneRefusal
 from hub.retention.purge import purge

@@ -248,8 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("check-config", cmd_check_config, "validate a config file; print each problem with its key")
     p.add_argument("config_file", type=Path, metavar="CONFIG")
-    with_config(command("init-db", cmd_init_db,
-                        "create or migrate the database schema, make the gallery-key secret and the template key (idempotent)"))
+    with_config(command("init-db", cmd_init_db, "create or migrate the database schema, make the gallery-key "
+                        "secret and the template key (idempotent)"))
 
     cli_people.register(command, with_config)
     cli_enrol.register(command, with_config)

@@ -1,5 +1,5 @@
-"""``hub enrol``, ``hub import employees``, ``hub purge-photos``, ``hub purge``, ``hub erase``: the bulk jobs of the attendance
-office, and erasing one person's biometric data."""
+"""``hub enrol``, ``hub import employees``, ``hub purge-photos``, ``hub purge``, ``hub erase``: the bulk jobs
+of the attendance office, retention, and erasing one person's biometric data."""
 
 import argparse
 import sys

@@ -188,7 +188,8 @@ def _enrol_from_result(session: Session, row: DeviceCommand, data: dict[str, Any
         return f"the templates are not of one face (two are {spread:.2f} apart; at most {MAX_TEMPLATE_SPREAD})", ()
     person = PersonPhotos(row.employee_id, row.employee_id,
                           templates=[(f"kiosk-{row.device_id}-{row.id}-{i + 1}", enc) for i, enc in enumerate(encodings)])
-    # the kiosk showed its consent text before capture (kiosk/enrol_capture.py); the admin who sent the command attests it
+    # the kiosk showed its consent text before capture (kiosk/enrol_capture.py); the admin who sent
+    # the command attests it
     report = apply_enrolment(session, None, [person], name_from_folder=False,
                              consent_taken=ConsentTaken("kiosk", row.created_by))
     if person.problem:

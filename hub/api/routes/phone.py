@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hub.accounts import audit
+from hub.accounts.principal import EMPLOYEE, Principal
 from hub.api.deps import AdminDep, SessionDep, public
 from hub.devices.health import site_kiosk_status
 from hub.enrolment import consent
@@ -249,11 +250,16 @@ def phone_consent(identity: IdentityDep, request: Request, session: SessionDep) 
 
 
 @phone_router.post("/api/consent")
-def phone_consent_given(identity: IdentityDep, body: ConsentIn, request: Request, session: SessionDep) -> dict[str, Any]:
+def phone_consent_given(identity: IdentityDep, body: ConsentIn, request: Request,
+                        session: SessionDep) -> dict[str, Any]:
     """The person read the notice on their phone and agreed (kept as it is when already on record)."""
     if consent.active(session, identity.employee_id) is None:
-        consent.record(session, identity.employee_id, language=body.language, channel="phone",
-                       recorded_by=identity.employee_id)
+        row = consent.record(session, identity.employee_id, language=body.language, channel="phone",
+                             recorded_by=identity.employee_id)
+        person = Principal(username=f"phone:{identity.employee_id}", role=EMPLOYEE,
+                           employee_id=identity.employee_id, source=_address(request))
+        audit.record(session, person, "consent.record", f"employee:{identity.employee_id}", None,
+                     audit.snapshot(row))
         session.commit()
     return phone_consent(identity, request, session)
 
