@@ -15,7 +15,6 @@ Without the right key nothing is guessed: a wrong key, a plain row or a
 foreign blob is a ``TemplateKeyError`` naming the key file.
 """
 
-import logging
 import os
 import threading
 import weakref
@@ -26,8 +25,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from hub import secret_files
 from hub.errors import HubError
-
-log = logging.getLogger(__name__)
 
 VERSION = b"\x01"
 NONCE_BYTES = 12
