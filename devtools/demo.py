@@ -182,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
         run([tool("hub"), "employee", "add", "--config", str(hub_cfg), phone_user, "--name", phone_user.replace("_", " "),
              "--site", SITE_ID, "--mobile", PHONE_MOBILE], "hub employee add")
         print(f"[demo] enrolling {len(plan.enrol)} people from {faces} (about 0.15 s per photo) ...")
-        enrol_out = run([tool("hub"), "enrol", "--config", str(hub_cfg), "--site", SITE_ID, str(enrol_dir)], "hub enrol")
+        # the demo's people stand for staff who signed the paper consent form
+        enrol_out = run([tool("hub"), "enrol", "--config", str(hub_cfg), "--site", SITE_ID, "--consent-given",
+                         str(enrol_dir)], "hub enrol")
         print("\n".join("         " + line for line in enrol_out.strip().splitlines()[-4:]))
 
         hub_url = f"http://127.0.0.1:{api_port}"

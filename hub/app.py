@@ -39,7 +39,8 @@ def open_engine(config: HubConfig, *, create_dirs: bool = False) -> Engine:
     url = make_url(config.database_url)
     if create_dirs and url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         Path(url.database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    return make_engine(config.database_url, busy_timeout_ms=config.sqlite_busy_timeout_ms)
+    return make_engine(config.database_url, busy_timeout_ms=config.sqlite_busy_timeout_ms,
+                       template_key_file=config.template_key_file)
 
 
 def build_worker(config: HubConfig, engine: Engine) -> IngestWorker:

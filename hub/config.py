@@ -10,6 +10,7 @@ from hub.hrms.config import HrmsConfig
 from hub.ingest.plausibility import Policy
 from hub.phone.config import PhoneConfig
 from hub.reports.config import AttendanceConfig, ExportConfig
+from hub.retention.config import RetentionConfig
 from protocol.transport import AllowPlaintext, CaFile
 
 
@@ -101,7 +102,7 @@ class EnrolmentConfig(Section):
         "null: a 'photos' folder next to the SQLite database (required with PostgreSQL)",
     )
     photo_retention_days: int = Field(
-        90, ge=1, description="`hub purge-photos` deletes kept photos older than this; templates stay"
+        90, ge=1, description="`hub purge` (and `hub purge-photos`) delete kept photos older than this; templates stay"
     )
     max_photo_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="larger uploaded photos are refused")
     # The same measures and default limits as the kiosk's quality gate (biometrics.face_quality).
@@ -226,6 +227,13 @@ class HubConfig(Section):
         "`hub init-db` or at first use when missing; the same file on every hub machine, never in the database; "
         "null: 'gallery-key.secret' beside the SQLite database (required with PostgreSQL)",
     )
+    template_key_file: Path | None = Field(
+        None,
+        description="the AES key face templates are encrypted with in the database (hub/enrolment/template_cipher.py); "
+        "made (0600) by `hub init-db` or at first use when missing; the same file on every hub machine, never in the "
+        "database, backed up apart from it (without it the templates are lost); null: 'template-key.secret' beside "
+        "the SQLite database (required with PostgreSQL)",
+    )
     max_payload_bytes: int = Field(64 * 1024, ge=1024, description="punches larger than this are rejected")
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
@@ -252,6 +260,8 @@ class HubConfig(Section):
     metrics: MetricsConfig = Field(default_factory=MetricsConfig, description="the Prometheus endpoint /metrics")
     commands: CommandsConfig = Field(default_factory=CommandsConfig, description="remote commands to kiosks")
     updates: UpdatesConfig = Field(default_factory=UpdatesConfig, description="signed kiosk releases in rings")
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="how long personal records are kept (`hub purge`)")
     security: "SecurityConfig" = Field(
         default_factory=lambda: SecurityConfig(), description="trusted proxies and the login slow-down")
 

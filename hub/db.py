@@ -38,6 +38,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from hub.enrolment import template_cipher
+
 log = logging.getLogger(__name__)
 
 ID_LEN = 64
@@ -72,6 +74,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+class EncryptedTemplate(TypeDecorator[bytes]):
+    """A face template, AES-GCM encrypted in the database and plain in Python (hub/enrolment/template_cipher.py).
+
+    The key comes from the engine (``make_engine(..., template_key_file=)``),
+    so every reader and writer stays as it was and no plain encoding is
+    ever written. The database type is a plain binary column.
+    """
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def process_bind_param(self, value: bytes | None, dialect: Any) -> bytes | None:
+        return None if value is None else template_cipher.for_dialect(dialect).seal(value)
+
+    def process_result_value(self, value: bytes | None, dialect: Any) -> bytes | None:
+        return None if value is None else template_cipher.for_dialect(dialect).open(value)
 
 
 NAMING = {
@@ -168,13 +188,13 @@ class EmployeeAllowedSite(Base):
 
 
 class FaceTemplate(Base):
-    """One 128-d encoding of one enrolment photo (512 bytes, float32 little-endian)."""
+    """One 128-d encoding of one enrolment photo (512 bytes, float32 little-endian; encrypted at rest)."""
 
     __tablename__ = "face_templates"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     employee_id: Mapped[str] = mapped_column(ForeignKey("employees.employee_id"), index=True)
-    encoding: Mapped[bytes] = mapped_column(LargeBinary)
+    encoding: Mapped[bytes] = mapped_column(EncryptedTemplate)
     source: Mapped[str] = mapped_column(String(255), doc="photo file name it came from")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     photo_file: Mapped[str | None] = mapped_column(
@@ -336,14 +356,21 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[[Any, Any], None]:
     return on_connect
 
 
-def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False) -> Engine:
+def make_engine(url: str, *, busy_timeout_ms: int = 5000, echo: bool = False,
+                template_key_file: Path | None = None) -> Engine:
     """An engine for ``url``; SQLite connections get WAL, FULL sync, foreign keys and a busy timeout.
+
+    Face templates are encrypted with the key in ``template_key_file``
+    (default: ``template-key.secret`` beside a SQLite database file; none
+    for PostgreSQL, where template reads and writes then fail with why).
 
     FULL rather than NORMAL: a punch is acked to the kiosk right after the
     commit, and the kiosk then deletes its copy, so the commit must survive
     a power cut.
     """
     engine = create_engine(url, echo=echo, pool_pre_ping=not url.startswith("sqlite"))
+    key_path, why_none = template_cipher.default_path(url, template_key_file)
+    template_cipher.register(engine.dialect, template_cipher.TemplateCipher(key_path, reason_missing=why_none))
     if engine.dialect.name == "sqlite":
         database = make_url(url).database
         if database not in (None, "", ":memory:") and not database.startswith("file:"):

@@ -26,6 +26,7 @@ from hub.config import HubConfig
 from hub.db import DeviceHealth, init_db, make_engine, make_session_factory
 from hub.devices import health as hub_health
 from hub.devices.registry import add_site, register_device
+from hub.enrolment.consent import ConsentTaken
 from hub.enrolment.enrol import enrol_folder
 from hub.ingest.worker import IngestWorker
 from kiosk.app import KioskApp
@@ -127,7 +128,7 @@ class TrueTimeHub:
                 (people_dir / person / photo.name).symlink_to(photo)
         with self.sessions.begin() as session:
             add_site(session, SITE, "Clock office")
-            enrol_folder(session, encoder, people_dir, SITE)
+            enrol_folder(session, encoder, people_dir, SITE, consent_taken=ConsentTaken("paper", "test"))
 
     def register(self, device_id: str, public_key_b64: str) -> None:
         with self.sessions.begin() as session:

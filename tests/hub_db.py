@@ -43,7 +43,7 @@ def any_engine(request, tmp_path):
         return
     gen = postgres_database()
     url = next(gen)
-    engine = make_engine(url)
+    engine = make_engine(url, template_key_file=tmp_path / "template-key.secret")
     init_db(engine)
     try:
         yield engine

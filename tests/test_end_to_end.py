@@ -64,7 +64,7 @@ def hub(tmp_path, broker, faces_dir):
     }))
     check([tool("hub"), "init-db", "--config", str(cfg)])
     check([tool("hub"), "site", "add", "--config", str(cfg), SITE, "--name", "E2E office"])
-    check([tool("hub"), "enrol", "--config", str(cfg), "--site", SITE, str(enrol)])
+    check([tool("hub"), "enrol", "--config", str(cfg), "--site", SITE, "--consent-given", str(enrol)])
     log = open(tmp_path / "hub.log", "w")
     proc = subprocess.Popen([tool("hub"), "run", "--config", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

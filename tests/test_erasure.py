@@ -148,6 +148,7 @@ def test_erasure_removes_photos_templates_and_every_kiosk_cache_copy_and_keeps_a
     for employee_id, person in FACES.items():
         photos = [("files", (p.name, p.read_bytes(), "image/jpeg"))
                   for p in sorted((faces_dir / "dev" / person).glob("*.jpg"))[:2]]
+        assert admin.post(f"/api/v1/employees/{employee_id}/consent", json={"language": "en"}).status_code == 201
         assert len(admin.post(f"/api/v1/employees/{employee_id}/photos", files=photos).json()["accepted"]) == 2
     with api.sessions() as session:
         session.add_all([punch_record("H001", "S-PHC1", "09:02"), punch_record("H002", "S-PHC2", "09:05")])

@@ -20,6 +20,7 @@ from ipaddress import ip_network
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 
 from biometrics.encoder import FaceEncoder
 from hub.accounts import passwords as dashboard_passwords
@@ -29,8 +30,8 @@ from hub.app import load, open_engine
 from hub.cli import main
 from hub.db import utcnow
 from hub.errors import InvalidInput
-from hub.masterdata import employees
-from hub.masterdata.fields import EmployeePatch
+from hub.masterdata import employees, units
+from hub.masterdata.fields import DdoPatch, EmployeePatch, UnitPatch
 from hub.phone.sms import read_outbox
 from tests import phonekit as kit
 from tests.browser import browser_factory  # noqa: F401  (fixture)
@@ -84,6 +85,30 @@ def test_formula_injection_is_neutralised_in_every_csv_export(hub):
             assert "'" + HOSTILE_NAME in cells, path
     assert "'+cmd|' /C calc'!A0" in [c for row in rows_of(admin.get(
         "/api/v1/reports/daily", params={"unit_id": "EDU", "date": "2026-04-07", "format": "csv"})) for c in row]
+
+
+def test_formula_injection_is_neutralised_in_every_excel_export(hub):
+    """Names of people, offices and DDOs reach the workbook as text, never as a formula cell."""
+    with hub.sessions.begin() as session:
+        employees.update_employee(session, "E001", EmployeePatch(name=HOSTILE_NAME))
+        employees.update_employee(session, "E002", EmployeePatch(name="@SUM(1+1)*cmd|' /C calc'!A0"))
+        units.update_unit(session, "EDU", UnitPatch(name="=1+1"))
+        units.update_ddo(session, "DDO-E", DdoPatch(name="-2+3"))
+        session.add(punch_record("E001", "S-SCH1", "09:40", "+cmd"))
+    admin = hub.machine
+    for path, params in {"muster": {"unit_id": "EDU", "month": "2026-04"},
+                         "payroll": {"ddo_id": "DDO-E", "month": "2026-04"}}.items():
+        response = admin.get(f"/api/v1/reports/{path}", params={**params, "format": "xlsx"})
+        assert response.status_code == 200, response.text
+        [sheet] = load_workbook(io.BytesIO(response.content)).worksheets
+        cells = [c for row in sheet.iter_rows() for c in row if c.value is not None]
+        formulas = [c.coordinate for c in cells if c.data_type == "f"]
+        assert not formulas, (path, formulas)
+        texts = [c.value for c in cells if isinstance(c.value, str)]
+        dangerous = [t for t in texts if t[:1] in ("=", "+", "@", "\t", "\r") or (t[:1] == "-" and t != "-")]
+        assert not dangerous, (path, dangerous)
+        assert "'" + HOSTILE_NAME in texts and "'@SUM(1+1)*cmd|' /C calc'!A0" in texts, path
+        assert any(t.startswith("'=1+1") for t in texts) and any(t.startswith("'-2+3") for t in texts), path
 
 
 # --- part 3: the fuzzer's five 500s ---------------------------------------------------------------

@@ -18,6 +18,7 @@ from hub.db import Device, DeviceHealth, FaceTemplate, GalleryMember, Site
 from hub.devices import commands
 from hub.devices.models import DeviceCommand
 from hub.devices.registry import register_device
+from hub.enrolment.models import ConsentRecord
 from protocol import messages, signing
 from tests.hub_api_kit import HubApi, seed_org
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
@@ -165,7 +166,10 @@ def test_an_enrol_result_is_believed_only_with_the_kiosks_signature(api):
         stored = session.scalars(select(FaceTemplate).where(FaceTemplate.employee_id == "H001")).all()
         member = session.get(GalleryMember, ("S-PHC1", "H001"))
         site = session.get(Site, "S-PHC1")
+        consent = session.scalars(select(ConsentRecord).where(ConsentRecord.employee_id == "H001")).one()
     assert row.state == "ok" and row.templates_added == 3
+    # the kiosk showed its consent screen before capture; the admin who sent the command attests it
+    assert (consent.channel, consent.recorded_by) == ("kiosk", row.created_by)
     assert len(stored) == 3 and all(t.photo_file is None for t in stored)   # templates, no photos
     assert site.gallery_version == version_before + 1 and member.version == site.gallery_version
 

@@ -14,6 +14,7 @@ from hub.cli import main
 from hub.config import EnrolmentConfig
 from hub.db import Employee, FaceTemplate, make_session_factory, utcnow
 from hub.devices import registry
+from hub.enrolment.consent import ConsentTaken
 from hub.enrolment.enrol import encode_photo, enrol_folder
 from hub.enrolment.photo_quality import judge
 from hub.errors import NotFound
@@ -29,6 +30,9 @@ NO_FACE = "Chan_Gailey/2.jpg"         # the detector finds no face
 @pytest.fixture(scope="module")
 def encoder():
     return FaceEncoder()
+
+
+PAPER = ConsentTaken("paper", "test")  # consent forms signed on paper (hub/enrolment/consent.py)
 
 
 def link(src: Path, dst: Path) -> None:
@@ -64,7 +68,7 @@ def session(tmp_path):
 
 
 def test_enrol_accepts_faces_refuses_the_rest_with_reasons(session, people, encoder):
-    report = enrol_folder(session, encoder, people, "site-a")
+    report = enrol_folder(session, encoder, people, "site-a", consent_taken=PAPER)
     session.commit()
     by_id = {p.employee_id: p for p in report.people}
     assert sorted(by_id) == ["Antonio_Banderas", "Chan_Gailey", "Empty_Person", "x" * 65]
@@ -92,9 +96,9 @@ def test_enrol_accepts_faces_refuses_the_rest_with_reasons(session, people, enco
 
 
 def test_enrolling_the_same_folder_again_changes_nothing(session, people, encoder):
-    enrol_folder(session, encoder, people, "site-a")
+    enrol_folder(session, encoder, people, "site-a", consent_taken=PAPER)
     session.commit()
-    again = enrol_folder(session, encoder, people, "site-a")
+    again = enrol_folder(session, encoder, people, "site-a", consent_taken=PAPER)
     session.commit()
     assert (again.gallery_version, again.changed) == (1, [])
     assert len(session.scalars(select(FaceTemplate)).all()) == 3
@@ -102,9 +106,9 @@ def test_enrolling_the_same_folder_again_changes_nothing(session, people, encode
 
 def test_enrol_needs_a_known_site_and_an_existing_folder(session, people, encoder, tmp_path):
     with pytest.raises(NotFound, match="unknown site"):
-        enrol_folder(session, encoder, people, "site-zz")
+        enrol_folder(session, encoder, people, "site-zz", consent_taken=PAPER)
     with pytest.raises(NotFound, match="folder not found"):
-        enrol_folder(session, encoder, tmp_path / "nowhere", "site-a")
+        enrol_folder(session, encoder, tmp_path / "nowhere", "site-a", consent_taken=PAPER)
 
 
 def test_cli_enrol_prints_the_report(tmp_path, people, capsys):
@@ -114,7 +118,7 @@ def test_cli_enrol_prints_the_report(tmp_path, people, capsys):
     assert main(["init-db", "--config", str(config)]) == 0
     assert main(["site", "add", "--config", str(config), "site-a", "--name", "Office A"]) == 0
     capsys.readouterr()
-    assert main(["enrol", "--config", str(config), "--site", "site-a", str(people)]) == 0
+    assert main(["enrol", "--config", str(config), "--site", "site-a", "--consent-given", str(people)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert "Antonio_Banderas (Antonio Banderas): 2 accepted, 0 refused" in out
     assert "  accepted 1.jpg: 2 faces; used the largest" in out
@@ -125,12 +129,12 @@ def test_cli_enrol_prints_the_report(tmp_path, people, capsys):
     kept = sorted(p.relative_to(tmp_path / "photos").parts[0] for p in (tmp_path / "photos").rglob("*.jpg"))
     assert kept == ["Antonio_Banderas", "Antonio_Banderas", "Chan_Gailey"]  # beside the SQLite file by default
 
-    assert main(["enrol", "--config", str(config), str(people)]) == 0  # no --site: known people only
+    assert main(["enrol", "--config", str(config), "--consent-given", str(people)]) == 0  # no --site: known people only
     assert capsys.readouterr().out.splitlines()[-2:] == ["photos refused: 2", "employees changed: 0"]
 
 
 def test_without_a_site_only_known_employees_are_enrolled(session, people, encoder):
-    report = enrol_folder(session, encoder, people, None)
+    report = enrol_folder(session, encoder, people, None, consent_taken=PAPER)
     assert report.enrolled == [] and report.versions == {}
     assert {p.employee_id: p.problem for p in report.people}["Chan_Gailey"].startswith("not in the master data")
 
@@ -189,6 +193,7 @@ def test_api_upload_checks_each_photo_keeps_the_good_ones_and_bumps_the_gallerie
              ("files", ("broken.jpg", b"not an image", "image/jpeg"))]
     admin = api.machine
     assert admin.post("/api/v1/employees/NOBODY/photos", files=files[:1]).status_code == 404
+    assert admin.post("/api/v1/employees/H001/consent", json={"language": "en"}).status_code == 201
     response = admin.post("/api/v1/employees/H001/photos", files=files)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -209,6 +214,8 @@ def test_api_upload_checks_each_photo_keeps_the_good_ones_and_bumps_the_gallerie
 
 
 def test_kept_photos_are_purged_after_the_retention_period_and_templates_stay(api, faces_dir, tmp_path, capsys):
+    for employee_id in ("H001", "H002"):
+        assert api.machine.post(f"/api/v1/employees/{employee_id}/consent", json={"language": "hi"}).status_code == 201
     photo = (faces_dir / "dev" / "Barack_Obama" / "1.jpg").read_bytes()
     assert api.machine.post("/api/v1/employees/H001/photos",
                             files=[("files", ("a.jpg", photo, "image/jpeg"))]).status_code == 200

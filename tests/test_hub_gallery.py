@@ -12,11 +12,14 @@ import pytest
 from hub.db import make_session_factory
 from hub.devices import registry
 from hub.enrolment import gallery
+from hub.enrolment.consent import ConsentTaken
 from hub.enrolment.enrol import PersonPhotos, apply_enrolment
 from hub.masterdata import employees
 from hub.masterdata.fields import EmployeeIn, EmployeePatch
 from protocol import messages, signing
 from tests.hub_db import any_engine  # noqa: F401  (fixture)
+
+PAPER = ConsentTaken("paper", "test")  # consent forms signed on paper (hub/enrolment/consent.py)
 
 
 def person(employee_id: str, *sources: str, seed: int = 0) -> PersonPhotos:
@@ -49,7 +52,8 @@ def leave(session, employee_id: str) -> dict[str, int]:
 
 
 def test_versions_move_once_per_change_and_deltas_carry_only_changes(session):
-    report = apply_enrolment(session, "site-a", [person("Ann_Lee", "1.jpg", "2.jpg"), person("Bo", "1.jpg")])
+    report = apply_enrolment(session, "site-a", [person("Ann_Lee", "1.jpg", "2.jpg"), person("Bo", "1.jpg")],
+                             consent_taken=PAPER)
     session.commit()
     assert (report.gallery_version, report.changed) == (1, ["Ann_Lee", "Bo"])
 
@@ -59,13 +63,14 @@ def test_versions_move_once_per_change_and_deltas_carry_only_changes(session):
     first = messages.decode_template(full.upserts[0].encodings[0])
     assert first.tobytes() == person("Ann_Lee", "1.jpg", "2.jpg").templates[0][1]
 
-    again = apply_enrolment(session, "site-a", [person("Ann_Lee", "1.jpg", "2.jpg"), person("Bo", "1.jpg")])
+    again = apply_enrolment(session, "site-a", [person("Ann_Lee", "1.jpg", "2.jpg"), person("Bo", "1.jpg")],
+                            consent_taken=PAPER)
     session.commit()
     assert (again.gallery_version, again.changed) == (1, [])
     same = gallery.build_delta(session, "site-a", 1)
     assert (same.full, same.from_version, same.to_version, same.upserts, same.removed) == (False, 1, 1, [], [])
 
-    apply_enrolment(session, "site-a", [person("Bo", "1.jpg", "2.jpg")])
+    apply_enrolment(session, "site-a", [person("Bo", "1.jpg", "2.jpg")], consent_taken=PAPER)
     assert leave(session, "Ann_Lee") == {"site-a": 3}
     session.commit()
     delta = gallery.build_delta(session, "site-a", 1)
@@ -80,7 +85,7 @@ def test_versions_move_once_per_change_and_deltas_carry_only_changes(session):
 
 
 def test_a_leaver_who_returns_comes_back_into_the_gallery(session):
-    apply_enrolment(session, "site-a", [person("Bo", "1.jpg")])
+    apply_enrolment(session, "site-a", [person("Bo", "1.jpg")], consent_taken=PAPER)
     leave(session, "Bo")
     _, versions = employees.update_employee(session, "Bo", EmployeePatch(active=True))
     session.commit()
@@ -89,13 +94,13 @@ def test_a_leaver_who_returns_comes_back_into_the_gallery(session):
 
 
 def test_enrolment_never_moves_a_known_employee_and_new_photos_reach_every_site(session):
-    apply_enrolment(session, "site-a", [person("Cy", "1.jpg")])
+    apply_enrolment(session, "site-a", [person("Cy", "1.jpg")], consent_taken=PAPER)
     employees.update_employee(session, "Cy", EmployeePatch(allowed_site_ids=["site-b"]))
     session.commit()
     assert (names(gallery.build_delta(session, "site-a", 0)), names(gallery.build_delta(session, "site-b", 0))) == (
         {"Cy": 1}, {"Cy": 1})
     b_before = gallery.build_delta(session, "site-b", 0).to_version
-    report = apply_enrolment(session, "site-b", [person("Cy", "1.jpg", "2.jpg")])  # site-b: only for new people
+    report = apply_enrolment(session, "site-b", [person("Cy", "1.jpg", "2.jpg")], consent_taken=PAPER)  # site-b: only for new people
     session.commit()
     assert employees.get_employee(session, "Cy").home_site_id == "site-a"
     assert set(report.versions) == {"site-a", "site-b"}
@@ -104,7 +109,7 @@ def test_enrolment_never_moves_a_known_employee_and_new_photos_reach_every_site(
 
 
 def test_transfer_moves_the_person_between_galleries_and_bumps_both_sites(session):
-    apply_enrolment(session, "site-a", [person("Di", "1.jpg"), person("Ed", "1.jpg")])
+    apply_enrolment(session, "site-a", [person("Di", "1.jpg"), person("Ed", "1.jpg")], consent_taken=PAPER)
     session.commit()
     employee, versions = employees.update_employee(session, "Ed", EmployeePatch(home_site_id="site-b"))
     session.commit()
@@ -116,7 +121,7 @@ def test_transfer_moves_the_person_between_galleries_and_bumps_both_sites(sessio
 
 
 def test_who_may_punch_where(session):
-    apply_enrolment(session, "site-a", [person("Di", "1.jpg"), person("Ed", "1.jpg")])
+    apply_enrolment(session, "site-a", [person("Di", "1.jpg"), person("Ed", "1.jpg")], consent_taken=PAPER)
     employees.update_employee(session, "Ed", EmployeePatch(home_site_id="site-b", allowed_site_ids=["site-a"]))
     registry.add_site(session, "site-c", "C")
     employees.create_employee(session, EmployeeIn(employee_id="Fay", name="Fay", home_site_id="site-c"))

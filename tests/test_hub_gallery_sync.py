@@ -100,6 +100,7 @@ def test_enrolment_reaches_the_kiosk_and_the_hub_sees_who_is_behind(hub, faces_d
 
         obama = faces_dir / "dev" / "Barack_Obama"
         photos = [("files", (p.name, p.read_bytes(), "image/jpeg")) for p in sorted(obama.glob("*.jpg"))[:2]]
+        assert admin.post("/api/v1/employees/H001/consent", json={"language": "en"}).status_code == 201
         enrolled = admin.post("/api/v1/employees/H001/photos", files=photos).json()
         assert enrolled["gallery_versions"] == {SITE: 1}
         row = device_row(api)

@@ -21,6 +21,7 @@ from hub.db import (
     make_session_factory,
 )
 from hub.devices import registry
+from hub.enrolment.consent import ConsentTaken
 from hub.enrolment.enrol import enrol_folder
 from hub.ingest.worker import IngestWorker
 from protocol import messages, signing, topics
@@ -334,7 +335,7 @@ def test_gallery_request_gets_the_enrolled_people_and_applied_is_recorded(hub, k
         for photo in sorted((faces_dir / "dev" / name).glob("*.jpg"))[:2]:
             (people / name / photo.name).symlink_to(photo)
     with hub.sessions() as s:
-        report = enrol_folder(s, FaceEncoder(), people, SITE)
+        report = enrol_folder(s, FaceEncoder(), people, SITE, consent_taken=ConsentTaken("paper", "test"))
         s.commit()
     assert report.gallery_version == 1 and report.photos_accepted == 4
 

@@ -70,7 +70,7 @@ def world(tmp_path_factory, faces_dir):
     }))
     check([tool("hub"), "init-db", "--config", str(cfg)])
     check([tool("hub"), "site", "add", "--config", str(cfg), SITE, "--name", "Fallback office"])
-    check([tool("hub"), "enrol", "--config", str(cfg), "--site", SITE, str(tmp / "people")])
+    check([tool("hub"), "enrol", "--config", str(cfg), "--site", SITE, "--consent-given", str(tmp / "people")])
     log = open(tmp / "hub.log", "w")
     proc = subprocess.Popen([tool("hub"), "run", "--config", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},

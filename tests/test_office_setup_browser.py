@@ -105,8 +105,14 @@ def upload_csv(driver, path: Path) -> None:
 
 
 def enrol_photos(driver, staff_number: str, files: list[Path]) -> dict[str, tuple[str, str]]:
-    """Send photos of one person on the photo page; {file name: (accepted|refused, the line shown)}."""
+    """Record the person's consent to the notice shown, then send photos of them on the photo page;
+    {file name: (accepted|refused, the line shown)}."""
     assert open_page(driver, f"#/photos?employee_id={staff_number}") == "ready"
+    wait_for(driver, lambda d: d.find_elements(By.ID, "photos-consent-record"), message="the notice and its button")
+    driver.find_element(By.ID, "photos-consent-record").click()
+    wait_for(driver, lambda d: d.execute_script(
+        "const s = document.getElementById('photos-consent-status'); return s && s.dataset.state === 'given'"
+        " && !document.getElementById('photos-send').disabled"), message=f"consent of {staff_number} on record")
     driver.find_element(By.ID, "photos-files").send_keys("\n".join(str(f) for f in files))
     driver.find_element(By.ID, "photos-send").click()
     return wait_for(driver, lambda d: d.execute_script(

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from biometrics.encoder import FaceEncoder, load_image_rgb
+from hub.accounts.models import AuditEntry
 from hub.db import PunchRecord, make_session_factory
+from hub.enrolment.models import ConsentRecord
 from hub.phone.reasons import REASONS
 from tests import phonekit as kit
 from tests.browser import browser_factory  # noqa: F401  (fixture)
@@ -56,7 +58,7 @@ def click(driver, element_id):
 
 
 def activate(driver, served, outbox):
-    """Staff number -> code from the SMS outbox file -> password -> the punch screen."""
+    """Staff number -> code from the SMS outbox file -> password -> the notice, agreed -> the punch screen."""
     driver.get(served.url + "/phone/")
     wait_text(driver, "#send-code")
     fill(driver, "staff", kit.STAFF)
@@ -68,6 +70,8 @@ def activate(driver, served, outbox):
     fill(driver, "password", kit.PASSWORD)
     fill(driver, "password2", kit.PASSWORD)
     click(driver, "set-password")
+    wait_text(driver, "#notice-agree")  # first use: the notice, then the person's consent
+    driver.find_element(By.ID, "notice-agree").click()
     wait_text(driver, "#sites", lambda t: "District Office" in t)
 
 
@@ -124,6 +128,47 @@ def test_activation_then_a_punch_inside_the_fence_is_accepted_outside_refused_an
     assert (state, reason) == ("accepted", ""), text
     assert "Block Office" in text
     assert [(r.site_id, r.reason) for r in stored(engine)] == [("home", None), ("annex", "Block review meeting")]
+
+
+def test_first_use_shows_the_notice_in_the_chosen_language_and_records_the_persons_consent(
+        hub, browser_factory, tmp_path, faces_dir):  # noqa: F811
+    served, engine, outbox = hub
+    driver = browser_factory(camera(tmp_path, faces_dir, kit.SELF))
+    place(driver, served.url, *kit.HOME, accuracy_m=12)
+    driver.get(served.url + "/phone/")
+    wait_text(driver, "#send-code")
+    fill(driver, "staff", kit.STAFF)
+    click(driver, "send-code")
+    wait_text(driver, "#code-sent")
+    fill(driver, "code", kit.last_code(outbox))
+    click(driver, "verify-code")
+    wait_text(driver, "#set-password")
+    fill(driver, "password", kit.PASSWORD)
+    fill(driver, "password2", kit.PASSWORD)
+    click(driver, "set-password")
+    text = wait_text(driver, "#screen-notice", lambda t: "What is kept" in t)
+    assert "Who sees it" in text and "Digital Personal Data Protection Act, 2023" in text
+    assert not driver.find_element(By.ID, "screen-punch").is_displayed()
+    click(driver, "lang")  # the person reads Hindi
+    text = wait_text(driver, "#screen-notice", lambda t: "क्या रखा जाता है" in t)
+    assert "कौन देखता है" in text and "सहमत" in driver.find_element(By.ID, "notice-agree").text
+    with make_session_factory(engine)() as session:
+        assert session.scalars(select(ConsentRecord)).all() == []
+    click(driver, "notice-agree")
+    wait_text(driver, "#sites")
+    with make_session_factory(engine)() as session:
+        record = session.scalars(select(ConsentRecord)).one()
+        logged = session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "consent.record")).all()
+    assert (record.employee_id, record.channel, record.language, record.recorded_by) == \
+        (kit.STAFF, "phone", "hi", kit.STAFF)
+    assert logged == [f"phone:{kit.STAFF}"]
+
+    click(driver, "logout")  # the notice is shown once per phone, not at every login
+    wait_text(driver, "#login-btn")
+    fill(driver, "login-password", kit.PASSWORD)
+    click(driver, "login-btn")
+    wait_for(driver, lambda d: d.find_element(By.ID, "screen-punch").is_displayed(), message="the punch screen")
+    assert not driver.find_element(By.ID, "screen-notice").is_displayed()
 
 
 def test_another_persons_face_is_refused_and_the_answer_reads_in_hindi(hub, browser_factory, tmp_path,

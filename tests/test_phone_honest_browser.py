@@ -85,7 +85,7 @@ def fill(driver, element_id, text):
 
 
 def activate(driver, served, outbox):
-    """Staff number -> code from the SMS outbox file -> password -> the punch screen."""
+    """Staff number -> code from the SMS outbox file -> password -> the notice, agreed -> the punch screen."""
     driver.get(served.url + "/phone/")
     wait_text(driver, "#send-code")
     fill(driver, "staff", kit.STAFF)
@@ -97,6 +97,8 @@ def activate(driver, served, outbox):
     fill(driver, "password", kit.PASSWORD)
     fill(driver, "password2", kit.PASSWORD)
     driver.find_element(By.ID, "set-password").click()
+    wait_text(driver, "#notice-agree")  # first use: the notice, then the person's consent
+    driver.find_element(By.ID, "notice-agree").click()
     wait_text(driver, "#sites", lambda t: "District Office" in t)
 
 

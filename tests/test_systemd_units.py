@@ -17,11 +17,11 @@ UNITS = REPO / "systemd"
 UNIT_FILES = ["kiosk.service", "kiosk-firstboot.service", "kiosk-update.service", "kiosk-update.timer",
               "hub-api.service", "hub-ingest@.service",
               "hub-hrms-push.service", "hub-defaulters.service", "hub-defaulters.timer", "hub-muster-mail.service",
-              "hub-muster-mail.timer", "hub-purge-photos.service", "hub-purge-photos.timer"]
+              "hub-muster-mail.timer", "hub-purge.service", "hub-purge.timer"]
 TIMERS = {  # timer -> (the command its service runs, after /opt/hub/venv/bin/hub)
     "hub-defaulters.timer": "deliver defaulters --config /etc/hub/hub.yaml",
     "hub-muster-mail.timer": "deliver muster --config /etc/hub/hub.yaml",
-    "hub-purge-photos.timer": "purge-photos --config /etc/hub/hub.yaml",
+    "hub-purge.timer": "purge --config /etc/hub/hub.yaml",
 }
 DISTRO_UNITS = next((p for p in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")) if p.is_dir()), None)
 
@@ -92,7 +92,7 @@ def test_verify_does_catch_a_broken_unit(fake_root):
 
 @needs_systemd
 @pytest.mark.parametrize("unit", ["kiosk.service", "hub-api.service", "hub-ingest@.service", "hub-hrms-push.service",
-                                  "hub-defaulters.service", "hub-muster-mail.service", "hub-purge-photos.service"])
+                                  "hub-defaulters.service", "hub-muster-mail.service", "hub-purge.service"])
 def test_long_running_services_are_hardened(fake_root, unit):
     """systemd's own exposure score (0 safe .. 10 exposed) stays low: 'OK' is below 2.5."""
     proc = subprocess.run(

@@ -44,6 +44,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             problems += [f"{key}: {p}" for p in exc.problems]
     problems += _gallery_key_secret_problems(config)
+    problems += _template_key_problems(config)
     problems += _sms_outbox_problems(config)
     problems += missing_fonts(config.exports)
     problems += [p for key, path in _private_files(config) if (p := exposure_problem(key, path))]
@@ -87,6 +88,10 @@ def _private_files(config) -> list[tuple[str, Path]]:
         files.append(("gallery_key_secret_file", secret_path(config)))
     except GalleryKeySecretError:
         pass  # reported by _gallery_key_secret_problems
+    from hub.enrolment.template_cipher import default_path
+
+    template_key, _ = default_path(config.database_url, config.template_key_file)
+    files.append(("template_key_file", template_key))
     url = make_url(config.database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         files.append(("database_url", Path(url.database)))
@@ -110,16 +115,41 @@ def _gallery_key_secret_problems(config) -> list[str]:
     return []
 
 
+def _template_key_problems(config) -> list[str]:
+    """What is wrong with the template key file; a missing file is fine (made at first use),
+    a missing setting with PostgreSQL is not."""
+    from hub import secret_files
+    from hub.enrolment.template_cipher import WHAT, TemplateKeyError, default_path
+
+    path, why_none = default_path(config.database_url, config.template_key_file)
+    if path is None:
+        return [why_none]
+    try:
+        secret_files.read(path, what=WHAT, error=TemplateKeyError)
+    except FileNotFoundError:
+        return []
+    except TemplateKeyError as exc:
+        return [f"template_key_file: {exc}"]
+    return []
+
+
 def cmd_init_db(args: argparse.Namespace) -> int:
+    from hub import secret_files
     from hub.app import open_engine
     from hub.db import init_db
     from hub.enrolment.gallery_keys import load_or_create_secret, secret_path
+    from hub.enrolment.template_cipher import WHAT, TemplateKeyError, default_path
 
     config = load_config(args)
-    init_db(open_engine(config, create_dirs=True))
+    engine = open_engine(config, create_dirs=True)
+    template_key, why_none = default_path(config.database_url, config.template_key_file)
+    if template_key is None:
+        raise TemplateKeyError(why_none)
+    secret_files.load_or_create(template_key, what=WHAT, error=TemplateKeyError)
+    init_db(engine)
     path = secret_path(config)
     load_or_create_secret(path)
-    print(f"database ready; kiosks' gallery keys derive from {path}")
+    print(f"database ready; kiosks' gallery keys derive from {path}; templates are encrypted with {template_key}")
     return 0
 
 
@@ -220,8 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("check-config", cmd_check_config, "validate a config file; print each problem with its key")
     p.add_argument("config_file", type=Path, metavar="CONFIG")
-    with_config(command("init-db", cmd_init_db,
-                        "create or migrate the database schema and make the gallery-key secret (idempotent)"))
+    with_config(command("init-db", cmd_init_db, "create or migrate the database schema, make the gallery-key "
+                        "secret and the template key (idempotent)"))
 
     cli_people.register(command, with_config)
     cli_enrol.register(command, with_config)

@@ -1,5 +1,5 @@
-"""``hub enrol``, ``hub import employees``, ``hub purge-photos``, ``hub erase``: the bulk jobs of the attendance
-office, and erasing one person's biometric data."""
+"""``hub enrol``, ``hub import employees``, ``hub purge-photos``, ``hub purge``, ``hub erase``: the bulk jobs
+of the attendance office, retention, and erasing one person's biometric data."""
 
 import argparse
 import sys
@@ -13,16 +13,18 @@ from hub.db import utcnow
 
 def cmd_enrol(args: argparse.Namespace) -> int:
     from hub.app import build_encoder
+    from hub.enrolment.consent import ConsentTaken
     from hub.enrolment.enrol import enrol_folder
     from hub.enrolment.photos import store_for
 
     config = load_config(args)
     store = store_for(config)  # a missing photo_dir stops us before the slow part
     encoder = build_encoder()
+    taken = ConsentTaken("paper", actor().username, args.consent_language) if args.consent_given else None
 
     def work(session):
         report = enrol_folder(session, encoder, args.folder, args.site, name_from_folder=not args.keep_names,
-                              limits=config.enrolment, store=store)
+                              limits=config.enrolment, store=store, consent_taken=taken)
         audit.record(session, actor(), "enrol.folder", f"folder:{Path(args.folder).name}", None,
                      {"changed": report.changed, "gallery_versions": report.versions})
         return report
@@ -126,6 +128,18 @@ def cmd_purge_photos(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from hub.enrolment.photos import store_for
+    from hub.retention.purge import purge
+
+    config = load_config(args)
+    store = store_for(config)
+    kinds = in_session(args, lambda session: purge(session, config, now=utcnow(), actor=actor(), store=store))
+    for kind in kinds:
+        print(f"{kind.name}: {kind.deleted} deleted (kept {kind.days:g} days)")
+    return 0
+
+
 def cmd_erase(args: argparse.Namespace) -> int:
     from hub.enrolment.erasure import erase_employee
     from hub.enrolment.photos import store_for
@@ -148,6 +162,11 @@ def register(command: Callable, with_config: Callable) -> None:
     p = with_config(command("enrol", cmd_enrol, "enrol employees from FOLDER/<staff number>/*.jpg"))
     p.add_argument("--site", help="home site for staff numbers not yet in the master data (created from the folder)")
     p.add_argument("--keep-names", action="store_true", help="do not take names from folder names")
+    p.add_argument("--consent-given", action="store_true",
+                   help="every person in FOLDER was shown the notice and signed the consent form: record that "
+                        "(channel 'paper', by you); without it, people with no consent on record are refused")
+    p.add_argument("--consent-language", choices=["en", "hi"], default="en",
+                   help="the language of the notice they signed (with --consent-given)")
     p.add_argument("folder", type=Path, metavar="FOLDER")
 
     group = command("import", None, "bulk imports").add_subparsers(dest="import_command", required=True)
@@ -159,6 +178,9 @@ def register(command: Callable, with_config: Callable) -> None:
 
     with_config(command("purge-photos", cmd_purge_photos,
                         "delete kept enrolment photos older than enrolment.photo_retention_days"))
+    with_config(command("purge", cmd_purge,
+                        "delete every kind of record past its retention period (retention.*, enrolment photos, "
+                        "health samples) and print how many of each"))
 
     p = with_config(command("erase", cmd_erase,
                             "erase an employee's enrolment photos and face templates at the hub and on every "

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from hub.config import CommandsConfig
 from hub.db import Device, DeviceHealth, Employee
 from hub.devices.models import DeviceCommand
+from hub.enrolment.consent import ConsentTaken
 from hub.enrolment.enrol import PersonPhotos, apply_enrolment
 from hub.errors import Conflict, InvalidInput, NotFound, on_field
 from protocol import messages, signing
@@ -200,7 +201,10 @@ def _enrol_from_result(session: Session, row: DeviceCommand, data: dict[str, Any
         return f"the templates are not of one face (two are {spread:.2f} apart; at most {MAX_TEMPLATE_SPREAD})", ()
     person = PersonPhotos(row.employee_id, row.employee_id,
                           templates=[(f"kiosk-{row.device_id}-{row.id}-{i + 1}", enc) for i, enc in enumerate(encodings)])
-    report = apply_enrolment(session, None, [person], name_from_folder=False)
+    # the kiosk showed its consent text before capture (kiosk/enrol_capture.py); the admin who sent
+    # the command attests it
+    report = apply_enrolment(session, None, [person], name_from_folder=False,
+                             consent_taken=ConsentTaken("kiosk", row.created_by))
     if person.problem:
         return person.problem, ()
     row.templates_added = len(encodings)

@@ -29,6 +29,7 @@ from biometrics.encoder import FaceEncoder, load_image_rgb
 from hub.config import EnrolmentConfig
 from hub.db import Employee, FaceTemplate, Site, utcnow
 from hub.devices.registry import check_entity_id
+from hub.enrolment import consent
 from hub.enrolment.gallery import sync_members
 from hub.enrolment.photo_quality import judge
 from hub.enrolment.photos import PhotoStore
@@ -152,19 +153,23 @@ def _as_file(photo: Path | bytes) -> Path | io.BytesIO:
 
 def apply_enrolment(
     session: Session, site_id: str | None, people: list[PersonPhotos], *, name_from_folder: bool = True,
-    store: PhotoStore | None = None,
+    store: PhotoStore | None = None, consent_taken: consent.ConsentTaken | None = None,
 ) -> EnrolReport:
     """Store the templates of ``people`` and bring their galleries up to date; the caller commits.
 
     ``site_id`` is the home site for employees not in the master data (None:
-    such people are refused). ``store`` keeps the accepted photos.
+    such people are refused). ``store`` keeps the accepted photos. A person
+    with no active consent record is refused and nothing of theirs is
+    written, unless ``consent_taken`` says their consent was taken elsewhere
+    (paper form, kiosk screen): then it is recorded as such.
     """
     site = session.get(Site, site_id) if site_id is not None else None
     if site_id is not None and site is None:
         raise NotFound(f"unknown site {site_id!r}")
     changed = []
     for person in people:
-        if person.templates and _store_person(session, site_id, person, update_name=name_from_folder, store=store):
+        if person.templates and not person.problem and _store_person(
+                session, site_id, person, update_name=name_from_folder, store=store, consent_taken=consent_taken):
             changed.append(person.employee_id)
     versions = sync_members(session, [p.employee_id for p in people if p.templates and not p.problem],
                             content_changed=changed)
@@ -177,27 +182,39 @@ def apply_enrolment(
 def enrol_folder(
     session: Session, encoder: FaceEncoder, folder: Path, site_id: str | None, *, name_from_folder: bool = True,
     limits: EnrolmentConfig | None = None, store: PhotoStore | None = None,
+    consent_taken: consent.ConsentTaken | None = None,
 ) -> EnrolReport:
     """Read, check, encode and store a folder of employees; the caller commits."""
     if site_id is not None and session.get(Site, site_id) is None:
         raise NotFound(f"unknown site {site_id!r}")
     people = read_folder(encoder, Path(folder), limits, name_from_folder=name_from_folder)
-    return apply_enrolment(session, site_id, people, name_from_folder=name_from_folder, store=store)
+    return apply_enrolment(session, site_id, people, name_from_folder=name_from_folder, store=store,
+                           consent_taken=consent_taken)
 
 
 def _store_person(session: Session, site_id: str | None, person: PersonPhotos, *, update_name: bool,
-                  store: PhotoStore | None) -> bool:
-    """Create or update the employee and their templates; True when anything changed."""
+                  store: PhotoStore | None, consent_taken: consent.ConsentTaken | None) -> bool:
+    """Create or update the employee, their consent and their templates; True when anything changed."""
     changed = False
     employee = session.get(Employee, person.employee_id)
     if employee is None:
         if site_id is None:
             person.problem = "not in the master data: import the employee first (or enrol with a site)"
             return False
+        if consent_taken is None:
+            person.problem = consent.NO_CONSENT
+            return False
         session.add(Employee(employee_id=person.employee_id, name=person.name, home_site_id=site_id))
+        session.flush()
         changed = True
+    elif consent_taken is None and consent.active(session, person.employee_id) is None:
+        person.problem = consent.NO_CONSENT
+        return False
     elif update_name and employee.name != person.name:
         employee.name, changed = person.name, True
+    if consent_taken is not None:
+        consent.record(session, person.employee_id, language=consent_taken.language, channel=consent_taken.channel,
+                       recorded_by=consent_taken.recorded_by)
     existing = {t.source: t for t in session.scalars(
         select(FaceTemplate).where(FaceTemplate.employee_id == person.employee_id))}
     for source, encoding in person.templates:

@@ -19,8 +19,6 @@ requesting kiosk process holds.
 import base64
 import binascii
 import logging
-import os
-import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
@@ -28,6 +26,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nacl.public import PublicKey, SealedBox
 from sqlalchemy.engine import make_url
 
+from hub import secret_files
 from hub.config import HubConfig
 from hub.errors import HubError
 from hub.ingest.intake import DeviceRecord
@@ -36,10 +35,11 @@ from protocol.errors import MessageInvalid
 
 log = logging.getLogger(__name__)
 
-SECRET_BYTES = 32
+SECRET_BYTES = secret_files.SECRET_BYTES
 KEY_BYTES = 32
 HKDF_INFO = b"face-attendance/hub-gallery-key/v1"
 SECRET_FILE_NAME = "gallery-key.secret"
+WHAT = "gallery-key secret"
 
 
 class GalleryKeySecretError(HubError, ValueError):
@@ -57,50 +57,13 @@ def secret_path(config: HubConfig) -> Path:
 
 
 def load_or_create_secret(path: Path) -> bytes:
-    """The secret in ``path`` (64 hex digits); made (mode 0600) when there is none yet.
-
-    Made under a temporary name and linked into place, so two workers
-    starting at once end up with the same secret and nobody reads half a file.
-    """
-    try:
-        return read_secret_file(path)
-    except FileNotFoundError:
-        pass
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(secrets.token_hex(SECRET_BYTES) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        try:
-            os.link(tmp, path)
-            log.warning("made a new gallery-key secret in %s: back it up with the hub's configuration", path)
-        except FileExistsError:
-            pass  # another worker was first: use its secret
-    except OSError as exc:
-        raise GalleryKeySecretError(f"cannot make the gallery-key secret {path}: {exc.strerror or exc}") from exc
-    finally:
-        tmp.unlink(missing_ok=True)
-    return read_secret_file(path)
+    """The secret in ``path`` (64 hex digits); made (mode 0600) when there is none yet (hub/secret_files.py)."""
+    return secret_files.load_or_create(path, what=WHAT, error=GalleryKeySecretError)
 
 
 def read_secret_file(path: Path) -> bytes:
     """The 32-byte secret in ``path``; FileNotFoundError when there is none, GalleryKeySecretError when bad."""
-    try:
-        text = path.read_text(encoding="ascii").strip()
-    except FileNotFoundError:
-        raise
-    except (OSError, UnicodeDecodeError) as exc:
-        raise GalleryKeySecretError(f"cannot read the gallery-key secret {path}: {exc}") from exc
-    try:
-        secret = bytes.fromhex(text)
-    except ValueError:
-        secret = b""
-    if len(secret) != SECRET_BYTES:
-        raise GalleryKeySecretError(f"{path} must hold {SECRET_BYTES * 2} hex digits (made by `hub init-db`)")
-    return secret
+    return secret_files.read(path, what=WHAT, error=GalleryKeySecretError)
 
 
 def device_gallery_key(secret: bytes, device_id: str, public_key: bytes) -> bytes:

@@ -10,7 +10,7 @@ from functools import partial
 from alembic import context
 from sqlalchemy import Connection
 
-from hub.db import UTCDateTime, make_engine
+from hub.db import EncryptedTemplate, UTCDateTime, make_engine
 from hub.migrations import include_object
 from hub.schema import metadata
 
@@ -19,9 +19,11 @@ config = context.config
 
 def render_item(type_: str, obj: object, _autogen_context: object) -> str | bool:
     """Migrations must not import model code that may change later: UTCDateTime is
-    a timezone-aware DateTime in the database."""
+    a timezone-aware DateTime in the database, EncryptedTemplate a plain binary column."""
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime(timezone=True)"
+    if type_ == "type" and isinstance(obj, EncryptedTemplate):
+        return "sa.LargeBinary()"
     return False
 
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import (
     APIRouter,
@@ -31,9 +31,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from hub.accounts import audit
+from hub.accounts.principal import EMPLOYEE, Principal
 from hub.api.deps import AdminDep, SessionDep, public
 from hub.devices.health import site_kiosk_status
 from hub.masterdata.employees import get_employee
+from hub.enrolment import consent
 from hub.phone.accounts import Identity
 from hub.phone.bindings import phone_state
 from hub.phone.config import PhoneConfig
@@ -256,6 +258,33 @@ def logout(identity: IdentityDep, phone: PhoneDep) -> dict[str, Any]:
 @phone_router.get("/api/me")
 def me(identity: IdentityDep, phone: PhoneDep) -> dict[str, Any]:
     return phone.accounts.profile(identity)
+
+
+class ConsentIn(Body):
+    language: Literal["en", "hi"] = Field(description="the language the notice was shown in")
+
+
+@phone_router.get("/api/consent")
+def phone_consent(identity: IdentityDep, request: Request, session: SessionDep) -> dict[str, Any]:
+    """Whether the person's consent is on record, and what the notice shows (first phone use)."""
+    return {"given": consent.active(session, identity.employee_id) is not None,
+            "notice_version": consent.NOTICE_VERSION,
+            "photo_retention_days": request.app.state.config.enrolment.photo_retention_days}
+
+
+@phone_router.post("/api/consent")
+def phone_consent_given(identity: IdentityDep, body: ConsentIn, request: Request,
+                        session: SessionDep) -> dict[str, Any]:
+    """The person read the notice on their phone and agreed (kept as it is when already on record)."""
+    if consent.active(session, identity.employee_id) is None:
+        row = consent.record(session, identity.employee_id, language=body.language, channel="phone",
+                             recorded_by=identity.employee_id)
+        person = Principal(username=f"phone:{identity.employee_id}", role=EMPLOYEE,
+                           employee_id=identity.employee_id, source=_address(request))
+        audit.record(session, person, "consent.record", f"employee:{identity.employee_id}", None,
+                     audit.snapshot(row))
+        session.commit()
+    return phone_consent(identity, request, session)
 
 
 @phone_router.get("/api/sites")

@@ -2,6 +2,8 @@
 and what the person page shows of them (each template with a thumbnail of its kept photo, the photos
 refused lately with their reasons).
 
+Refused (409) until the person's consent is on record (hub/enrolment/consent.py).
+
 The photos are encoded before the database is written, outside any write
 transaction; kiosks receive templates through the gallery deltas, never photos.
 """
@@ -16,6 +18,7 @@ from pydantic import BaseModel
 
 from hub.accounts import audit
 from hub.api.deps import AdminDep, SessionDep
+from hub.enrolment import consent
 from hub.enrolment.enrol import apply_enrolment, read_uploads
 from hub.enrolment import state
 from hub.enrolment.photos import store_for
@@ -58,6 +61,7 @@ def enrol_photos(
 ) -> EnrolmentOut:
     config = request.app.state.config.enrolment
     get_employee(session, employee_id)
+    consent.require(session, employee_id)  # 409 with what to do; nothing read or written
     session.rollback()  # no transaction stays open while the photos are encoded
     if len(files) > MAX_FILES:
         raise InvalidInput(f"at most {MAX_FILES} photos per upload")

@@ -9,7 +9,8 @@
 "use strict";
 
 const API = "/phone/api";
-const KEYS = { device: "att.device", staff: "att.staff", lang: "att.lang", session: "att.session" };
+const KEYS = { device: "att.device", staff: "att.staff", lang: "att.lang", session: "att.session",
+               notice: "att.notice" };  // the notice version this phone has shown and the person agreed to
 
 const $ = (id) => document.getElementById(id);
 const CAMERA_TIMEOUT_S = 15;
@@ -27,7 +28,7 @@ function phoneLanguage() {
 
 const state = { lang: localStorage.getItem(KEYS.lang) || phoneLanguage(), activation: null, setup: null, fix: null,
                 sites: null, sitesSeq: 0, stream: null, watch: null, status: null, result: null,
-                camera: "off", cameraNote: null, locationNote: null, locationTimer: null, busy: false };
+                camera: "off", cameraNote: null, locationNote: null, locationTimer: null, busy: false, notice: null };
 
 /* The page's words come from the hub's one catalogue (phone.* keys, /static/common/i18n.js); a reason the
  * catalogue does not know (a new hub refusal) is shown as the hub named it. */
@@ -48,6 +49,7 @@ function applyLanguage() {
   if (state.fix) showPosition();
   if (state.locationNote) showLocationNote(state.locationNote);
   if (state.sites) renderSites(state.sites);
+  if (state.notice) renderNotice(state.notice);
   showCameraNote(state.cameraNote);
   renderPunchButton();
 }
@@ -108,7 +110,7 @@ function refusalMessage(err) {
 }
 
 function show(screen) {
-  for (const id of ["screen-activate", "screen-login", "screen-punch"]) $(id).hidden = id !== screen;
+  for (const id of ["screen-activate", "screen-login", "screen-notice", "screen-punch"]) $(id).hidden = id !== screen;
   if (screen !== "screen-punch") stopDevices();
 }
 
@@ -208,7 +210,47 @@ function handleAuthLoss(err) {
 
 /* --- punch screen: position, sites, camera ----------------------------------------- */
 
+/* --- first use: the notice (what is kept, why, how long, who sees it) and the person's consent --------- */
+
+const NOTICE_KEYS = ["what", "why", "how_long", "who", "rights"];
+
+function renderNotice(info) {
+  const values = { version: info.notice_version, photo_days: info.photo_retention_days };
+  $("notice-title").textContent = I18n.t("common.notice.title", values);
+  $("notice-text").replaceChildren(...NOTICE_KEYS.map((key) => {
+    const p = document.createElement("p");
+    p.textContent = I18n.t(`common.notice.${key}`, values);
+    return p;
+  }));
+  $("notice-agree").textContent = I18n.t("common.notice.agree");
+}
+
+/* True when the notice must be shown first: no consent on record, or this phone has not shown this version. */
+async function needsNotice() {
+  const info = await api("/consent");
+  if (info.given && localStorage.getItem(KEYS.notice) === info.notice_version) return false;
+  state.notice = info;
+  renderNotice(info);
+  show("screen-notice");
+  return true;
+}
+
+$("notice-agree").addEventListener("click", async () => {
+  $("notice-agree").disabled = true;
+  try {
+    const info = await api("/consent", { method: "POST", json: { language: state.lang } });
+    localStorage.setItem(KEYS.notice, info.notice_version);
+    state.notice = null;
+    await openPunch();
+  } catch (err) {
+    if (!handleAuthLoss(err)) showStatus(refusalMessage(err));
+  } finally {
+    $("notice-agree").disabled = false;
+  }
+});
+
 async function openPunch() {
+  if (await needsNotice()) return;
   const me = await api("/me");
   $("who").textContent = t("who", { name: me.name, id: me.employee_id });
   showResult(null);

@@ -1,9 +1,13 @@
 // Enrolment from photos: choose a person and one or many photos; each photo is sent on its own
 // (POST /employees/{id}/photos), so the bar moves photo by photo and each gets the hub's verdict
-// from the kiosk's own quality rules (hub/enrolment/enrol.py, photo_quality.py). Or send a ZIP of
+// from the kiosk's own quality rules (hub/enrolment/enrol.py, photo_quality.py). Before any photo the
+// person must have consented: the notice is shown in their language and the upload stays off until
+// their consent is on record (lib/consent.js; the hub refuses the upload too). Or send a ZIP of
 // staff_number/photo.jpg for many people: the hub checks the archive at once (a refusal appears
-// beside the field) and judges the photos in a job this page follows (lib/jobs.js).
+// beside the field) and judges the photos in a job this page follows (lib/jobs.js); a person
+// without consent on record gets that as their photos' verdict.
 import { upload } from "../lib/api.js";
+import { showConsent } from "../lib/consent.js";
 import { $, badge, el } from "../lib/dom.js";
 import { t } from "../lib/i18n.js";
 import { followJob } from "../lib/jobs.js";
@@ -16,6 +20,7 @@ function mount(section) {
       el("label", { for: "photos-employee", text: t("dashboard.filter.staff_no") }),
       el("input", { id: "photos-employee", name: "employee_id", maxlength: 64, autocomplete: "off" }),
       el("p", { id: "photos-employee-error", class: "field-error", role: "alert", hidden: "" })),
+    el("section", { id: "photos-consent", "aria-live": "polite" }),
     el("div", { class: "field" },
       el("label", { for: "photos-files", text: t("dashboard.photos.files") }),
       el("input", { id: "photos-files", type: "file", multiple: "", accept: ".jpg,.jpeg,.png,image/jpeg,image/png" })),
@@ -23,6 +28,8 @@ function mount(section) {
     el("progress", { id: "photos-progress", max: 1, value: 0, hidden: "" }),
     el("p", { id: "photos-status", class: "summary", role: "status" }));
   form.addEventListener("submit", (event) => { event.preventDefault(); send(); });
+  const employee = form.querySelector("#photos-employee");  // not in the document yet
+  employee.addEventListener("change", () => consentOf(employee.value.trim()));
   const zip = el("form", { id: "zip-form", class: "panel", novalidate: "" },
     el("h3", { text: t("dashboard.photos.zip_title") }),
     el("p", { class: "hint", text: t("dashboard.photos.zip_hint") }),
@@ -36,6 +43,24 @@ function mount(section) {
   zip.addEventListener("submit", (event) => { event.preventDefault(); sendZip(); });
   section.append(el("h2", { text: t("dashboard.photos.title") }), form, el("ul", { id: "photos-results", class: "verdicts" }),
     zip, el("ul", { id: "zip-results", class: "verdicts" }));
+}
+
+/** Show the person's consent (or the notice to give it); the upload is enabled only with consent on record. */
+async function consentOf(employee) {
+  const box = $("photos-consent");
+  const error = $("photos-employee-error");
+  error.hidden = true;
+  $("photos-employee").removeAttribute("aria-invalid");
+  $("photos-send").disabled = true;
+  box.replaceChildren();
+  if (!employee) return;
+  try {
+    await showConsent(box, employee, { onChange: (state) => { $("photos-send").disabled = !state.active; } });
+  } catch (err) {
+    error.textContent = err.message;
+    error.hidden = false;
+    $("photos-employee").setAttribute("aria-invalid", "true");
+  }
 }
 
 function verdict(file, ok, note) {
@@ -74,7 +99,7 @@ async function send() {
         for (const p of answer.refused) results.append(verdict(p.file, false, p.note));
         accepted += answer.accepted.length;
       } catch (err) {
-        if (err.status === 404) {  // the person: said beside the field, nothing more is sent
+        if (err.status === 404 || err.status === 409) {  // the person (unknown, no consent): beside the field, nothing more sent
           error.textContent = err.message;
           error.hidden = false;
           $("photos-employee").setAttribute("aria-invalid", "true");
@@ -142,6 +167,7 @@ async function sendZip() {
 
 async function render(params) {
   if (params.get("employee_id")) $("photos-employee").value = params.get("employee_id");
+  await consentOf($("photos-employee").value.trim());
 }
 
 register({ name: "photos", nav: "dashboard.nav.photos", roles: ["admin"], mount, render });

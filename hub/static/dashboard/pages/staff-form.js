@@ -1,7 +1,9 @@
 // Create or change one person: choices drawn from the master data (units, DDOs, sites and the
 // categories the hub knows), checked by the hub with the same EmployeeIn rules as the CLI and the
-// CSV import; refusals appear beside the field and nothing is written.
+// CSV import; refusals appear beside the field and nothing is written. A known person's page also
+// shows their notice-and-consent record, and withdrawal (which erases their face data: lib/consent.js).
 import { api, query } from "../lib/api.js";
+import { showConsent } from "../lib/consent.js";
 import { $, el } from "../lib/dom.js";
 import { field, formFooter, showErrors, values } from "../lib/form.js";
 import { t } from "../lib/i18n.js";
@@ -11,7 +13,8 @@ import { ddos, forget, sites, unitChoices, units } from "../lib/session.js";
 const CATEGORIES = ["permanent", "contract", "outsourced", "security"];  // hub/masterdata/fields.py CATEGORIES
 
 function mount(section) {
-  section.append(el("h2", { id: "person-title" }), el("form", { id: "person-form", class: "panel", novalidate: "" }));
+  section.append(el("h2", { id: "person-title" }), el("form", { id: "person-form", class: "panel", novalidate: "" }),
+    el("section", { id: "person-consent", class: "panel", hidden: "" }));
 }
 
 async function render(params, live) {
@@ -45,6 +48,10 @@ async function render(params, live) {
     }
     form.querySelector('[name="employee_id"]').readOnly = true;
   }
+  const consentBox = $("person-consent");
+  consentBox.hidden = !person;
+  consentBox.replaceChildren();
+  if (person) await showConsent(consentBox, id, { withdraw: true });
   form.onsubmit = async (event) => {
     event.preventDefault();
     const body = Object.fromEntries(Object.entries(values(form)).filter(([, v]) => v !== null));
