@@ -10,8 +10,9 @@ import { go } from "../lib/router.js";
 export const STATUSES = [
   ["present", "#2e7d32"], ["late", "#f9a825"], ["half_day", "#1e88e5"],
   ["absent", "#c62828"], ["not_yet", "#9e9e9e"], ["non_working", "#cfd8dc"],
+  ["on_leave", "#8e24aa"], ["not_employed", "#eceff1"],
 ];
-export const EXCEPTIONS = ["late", "missing", "off_site", "flagged"];
+export const EXCEPTIONS = ["late", "missing", "early", "off_site", "flagged"];
 export const statusLabel = (key) => t(`dashboard.status.${key}`);
 export const exceptionLabel = (key) => t(`dashboard.exception.${key}`);
 
