@@ -18,8 +18,9 @@ class LeaveCodeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    code: str = Field(pattern=r"^[A-Z][A-Z0-9]{0,3}$", description="shown on the muster roll: 1-4 capital "
-                      "letters or digits, starting with a letter (e.g. SCL for special casual leave)")
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9]{0,2}$", description="shown on the muster roll: 1-3 capital "
+                      "letters or digits, starting with a letter (e.g. SCL for special casual leave; SCL/2 "
+                      "for half a day of it)")
     en: str = Field(min_length=1, max_length=100, description="its meaning in English, for the legend")
     hi: str = Field(min_length=1, max_length=100, description="its meaning in Hindi, for the legend")
     on_duty: bool = Field(False, description="true for duty away from the desk (counts as a day present)")

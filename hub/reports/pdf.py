@@ -39,11 +39,11 @@ PDF_MEDIA_TYPE = "application/pdf"
 MARGIN_MM = 8.0
 ROW_MM = 6.0
 # S.No, employee id, name; one column per day; P L HD A LV OD H WO, working days, present days.
-SNO_MM, ID_MM, NAME_MM, DAY_MM = 7.0, 18.0, 34.0, 4.6
+SNO_MM, ID_MM, NAME_MM, DAY_MM = 7.0, 16.0, 30.0, 5.2
 TOTAL_MM = (6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 8.0, 9.0)
 TOTAL_LABELS = ("P", "L", "HD", "A", "LV", "OD", "H", "WO", "WD", "Days")
 FONT, SCRIPT = "latin", "script"
-CODE_SLOTS = 4  # characters a day's code may take ("CL/2")
+CODE_SLOTS = 5  # characters a day's code may take: "SCL/2", and neighbours never touch
 CODE_PT = min(6.0, DAY_MM / CODE_SLOTS * 72 / 25.4 / 0.6)  # every Courier glyph is 0.6 em wide
 
 
