@@ -64,7 +64,7 @@ def cmd_hrms_leave(args: argparse.Namespace) -> int:
             leaves = approved_leave(target, first, last)
             with sessions.begin() as session:
                 result = store_approved_leave(session, leaves, first=first, last=last,
-                                              leave_types=config.attendance.hrms_leave_types,
+                                              leave_types=config.attendance.leave_type_codes(),
                                               book=config.attendance.code_book())
             print(f"{target.name}: {len(leaves)} approved applications, stored {result.stored}, "
                   f"deleted {result.deleted} (cancelled), skipped {len(result.skipped)}")

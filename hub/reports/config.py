@@ -44,10 +44,10 @@ class AttendanceConfig(BaseModel):
     leave_codes: list[LeaveCodeConfig] = Field(
         [], description="the department's own leave and duty codes, added to CL, EL, ML, CO (comp-off), "
                         "OD (on duty, tour) and TR (training)")
-    hrms_leave_types: dict[str, str] = Field(
-        {"Casual Leave": "CL", "Earned Leave": "EL", "Privilege Leave": "EL", "Sick Leave": "ML",
-         "Medical Leave": "ML", "Compensatory Off": "CO"},
-        description="Frappe HRMS leave type -> leave code, for approved leave pulled from the HRMS; "
+    hrms_leave_types: list[tuple[str, str]] = Field(
+        [("Casual Leave", "CL"), ("Earned Leave", "EL"), ("Privilege Leave", "EL"), ("Sick Leave", "ML"),
+         ("Medical Leave", "ML"), ("Compensatory Off", "CO")],
+        description="[Frappe HRMS leave type, leave code] pairs, for approved leave pulled from the HRMS; "
                     "applications of other types are reported and not stored")
 
     @model_validator(mode="after")
@@ -58,10 +58,13 @@ class AttendanceConfig(BaseModel):
                 raise ValueError(f"leave_codes.{i}.code: {entry.code} is already a code of the muster roll")
             taken = taken | {entry.code}
         known = {c.code for c in BUILTIN_CODES} | {c.code for c in self.leave_codes}
-        for leave_type, code in self.hrms_leave_types.items():
+        for leave_type, code in self.hrms_leave_types:
             if code not in known:
                 raise ValueError(f"hrms_leave_types.{leave_type}: {code} is not a leave code")
         return self
+
+    def leave_type_codes(self) -> dict[str, str]:
+        return dict(self.hrms_leave_types)
 
     def code_book(self) -> CodeBook:
         return CodeBook((*BUILTIN_CODES, *(LeaveCode(c.code, c.en, c.hi, c.on_duty) for c in self.leave_codes)))
