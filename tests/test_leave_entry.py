@@ -2,7 +2,7 @@
 the officer's units, audited; approved leave pulled from a local Frappe HRMS server into the muster roll
 by ``hub hrms-leave``, and pulled again after a cancellation. SQLite and PostgreSQL."""
 
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import select

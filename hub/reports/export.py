@@ -19,7 +19,7 @@ from typing import Any
 from hub.attendance import rules
 from hub.attendance.daycode import COUNT_LEGEND, CodeBook, MonthTotals
 from hub.attendance.rules import DayResult
-from hub.reports.queries import ExceptionRow, Muster, MusterRow, Person, PersonDays
+from hub.reports.queries import ExceptionRow, Muster, Person, PersonDays
 
 PERSON_HEADER = ["employee_id", "name", "unit_id", "category"]
 DAY_HEADER = ["status", "in", "out", "worked_min", "sites", "exceptions", "off_site", "flags"]

@@ -118,9 +118,6 @@ class Plans:
         empty = [rules.judge_span(f, None, None, working=w, now=self.now) for f, w in zip(frames, working)]
         return Plan(frames, holiday, weekly_off, working, window_bounds(frames), empty)
 
-    def all_plans(self) -> list[Plan]:
-        return list(self._plans.values())
-
 
 def employed_range(days: list[date], joined_on: date | None, left_on: date | None) -> tuple[int, int]:
     """Indexes [lo, hi) of the report days on which the employee was employed (joined, not yet left)."""

@@ -28,7 +28,6 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
@@ -236,9 +235,12 @@ class _Days:
                 late = working and rules.is_late(frame, span[0])
                 missing = working and rules.is_missing(frame, span[0])
                 early = working and self.now_s >= frame.end_s and rules.is_early(frame, *span)
-            out.append(_mark(DayFacts(status, lo <= i < hi, plan.holiday[i], plan.weekly_off[i],
-                                      on_leave.code if on_leave else None, bool(on_leave and on_leave.half_day),
-                                      None, late, missing, early)))
+            key = (status, lo <= i < hi, plan.holiday[i], plan.weekly_off[i], on_leave.code if on_leave else None,
+                   bool(on_leave and on_leave.half_day), None, late, missing, early)
+            mark = _MARKS.get(key)
+            if mark is None:
+                mark = _MARKS[key] = daycode.day_mark(DayFacts(*key))
+            out.append(mark)
         return out
 
     @staticmethod
@@ -255,7 +257,9 @@ class _Days:
 
 
 # Most days share their facts (a present weekday, a Sunday): the same few marks serve 10,000 rows.
-_mark = lru_cache(maxsize=4096)(daycode.day_mark)
+# Keyed by the facts as a plain tuple (cheaper to make and hash than DayFacts); a handful of entries
+# per leave code, so it stays small.
+_MARKS: dict[tuple, DayMark] = {}
 
 
 def _settle(result: DayResult, employed: bool, on_leave: Leave | None) -> DayResult:
