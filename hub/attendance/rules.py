@@ -9,7 +9,10 @@ door is not a departure); punches in between are ignored.
 A day is the local calendar day of the employee's **home** site, and that
 site's shift rules judge it, wherever the employee punched: an officer on
 duty at another office keeps their own shift, and the off-site punch is
-reported with its reason. Times of punches are absolute (UTC-aware); the
+reported with its reason. A rostered shift that crosses midnight (22:00-06:00)
+makes the day run from the middle of the rest before the shift to the same
+time next day (``window_start``), so the night is one working day dated by
+its start. Times of punches are absolute (UTC-aware); the
 frame of a day (its start, end, shift start and cut-off) is computed once
 per site and day by ``day_frame``, so daylight-saving zones work too.
 
@@ -72,7 +75,6 @@ class SiteRules:
     min_gap_min: int = 30
     half_day_hours: float = 4.0
     shift_end: time | None = None
-    shift_id: str | None = None
 
     @property
     def crosses_midnight(self) -> bool:
