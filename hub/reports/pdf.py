@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from fpdf import FPDF
+from fpdf.enums import MethodReturnValue
 
 from hub.attendance.daycode import CodeBook, MonthTotals
 from hub.errors import HubError
@@ -100,6 +101,10 @@ class _Page:
         for w in self.widths:
             self.x.append(self.x[-1] + w)
         self.first_day = 3
+        self.legend_text = "; ".join([*(f"{code or '(blank)'}: {text}" for code, text in legend(book)),
+                                      "LV: leave days (all leave codes), OD: on-duty days (all on-duty codes), "
+                                      "WD: working days, Days: present days"])
+        self.legend_lines: list[str] | None = None
         self.table_top = 0.0
         self.lines = 0
 
@@ -128,12 +133,12 @@ class _Page:
         pdf.set_font(FONT, size=9)
         pdf.cell(0, 5, f"Office: {h.office}", new_x="LMARGIN", new_y="NEXT")
         pdf.cell(0, 5, f"Drawing and Disbursing Officer (DDO): {h.ddo or '-'}", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(FONT, size=5.5)
-        meanings = [f"{code or '(blank)'}: {text}" for code, text in legend(self.book)]
-        pdf.multi_cell(0, 2.6, "; ".join([*meanings, "LV: leave days (all leave codes), OD: on-duty days (all "
-                                          "on-duty codes), WD: working days, Days: present days"]),
-                       new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_shaping(False)
+        pdf.set_font(FONT, size=5.5)
+        if self.legend_lines is None:  # broken into lines once: multi_cell's line breaking costs ~40 ms a page
+            self.legend_lines = pdf.multi_cell(0, 2.6, self.legend_text, dry_run=True, output=MethodReturnValue.LINES)
+        for line in self.legend_lines:
+            pdf.cell(0, 2.6, line, new_x="LMARGIN", new_y="NEXT")
         self.table_top = pdf.get_y() + 1
         self.lines = 0
         pdf.set_font(FONT, style="B", size=7)
