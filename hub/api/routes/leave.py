@@ -132,7 +132,7 @@ def import_file(request: Request, file: Annotated[UploadFile, File(description="
         rows = import_leave(session, data, code_book(request), by=admin.username)
     except LeaveFileRefused as exc:
         session.rollback()
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, detail=[
+        raise HTTPException(422, detail=[
             {"loc": ["file", p.line, p.column], "msg": p.message, "type": "value_error"} for p in exc.problems
         ]) from exc
     audit.record(session, admin, "leave.import", f"leave-import:{file.filename or 'upload.csv'}"[:200], None,
