@@ -46,13 +46,14 @@ def cmd_hrms_push(args: argparse.Namespace) -> int:
 
 def cmd_hrms_leave(args: argparse.Namespace) -> int:
     from hub.app import open_engine
-    from hub.db import make_session_factory
+    from hub.db import make_session_factory, utcnow
+    from hub.delivery.jobs import today
     from hub.hrms.config import FrappeTarget
     from hub.hrms.leave import approved_leave, store_approved_leave
     from hub.reports.queries import month_range
 
     config = load_config(args)
-    first, last = month_range(args.month)
+    first, last = month_range(args.month or today(config.delivery, utcnow()).strftime("%Y-%m"))
     targets = [t for t in config.hrms.targets if isinstance(t, FrappeTarget)]
     if not targets:
         print("hub: no Frappe target in hrms.targets: no leave to pull")
@@ -81,4 +82,4 @@ def register(command: Callable, with_config: Callable) -> None:
     p.add_argument("--once", action="store_true", help="queue and send what is due now, print the counts, exit")
     p = with_config(command("hrms-leave", cmd_hrms_leave,
                             "pull a month's approved leave from the Frappe HRMS targets into the muster roll"))
-    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--month", help="YYYY-MM (default: this month in delivery.time_zone)")
