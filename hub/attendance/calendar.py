@@ -57,14 +57,16 @@ class Rosters:
     def __init__(self, entries: Iterable[RosterEntry]) -> None:
         self._by_person: dict[tuple[str, date | None], RosterEntry] = {}
         self._by_unit: dict[tuple[str, date | None], RosterEntry] = {}
+        self._people: set[str] = set()
         for e in entries:
             if e.employee_id is not None:
                 self._by_person[(e.employee_id, e.week_start)] = e
+                self._people.add(e.employee_id)
             elif e.unit_id is not None:
                 self._by_unit[(e.unit_id, e.week_start)] = e
 
     def has_person(self, employee_id: str) -> bool:
-        return any(k[0] == employee_id for k in self._by_person)
+        return employee_id in self._people
 
     def entry_for(self, employee_id: str | None, chain: list[str], day: date) -> RosterEntry | None:
         week = week_of(day)
