@@ -69,12 +69,28 @@ def test_enter_leave_see_it_on_the_muster_roll_and_delete_it(console):
     wait_for(driver, lambda d: "H001" in rows(d, "leave-table"), message="the entry is listed")
     assert "casual leave" in rows(driver, "leave-table")["H001"]
     [entry] = stored(api)
+
+    # an admin adds a local holiday: without its unit it is refused beside the unit; with it, listed
+    set_value(driver, "holiday-form-day", "2026-04-20")
+    set_value(driver, "holiday-form-name", "Local fair")
+    Select(driver.find_element(By.ID, "holiday-form-level")).select_by_value("local")
+    driver.find_element(By.CSS_SELECTOR, "#holiday-form button[type=submit]").click()
+    unit_error = wait_for(driver, lambda d: d.find_element(By.ID, "holiday-form-unit_id-error").text,
+                          message="error beside the unit")
+    assert "needs the unit" in unit_error
+    Select(driver.find_element(By.ID, "holiday-form-unit_id")).select_by_value("PHC-1")
+    driver.find_element(By.CSS_SELECTOR, "#holiday-form button[type=submit]").click()
+    wait_for(driver, lambda d: "Local fair" in d.find_element(By.ID, "leave-holidays").text, message="holiday listed")
+    holidays = api.machine.get("/api/v1/holidays", params={"from": "2026-04-01", "to": "2026-04-30"}).json()["items"]
+    assert [(h["day"], h["level"], h["unit_id"]) for h in holidays] == [("2026-04-14", "national", None),
+                                                                        ("2026-04-20", "local", "PHC-1")]
     assert (entry["code"], entry["first"], entry["last"], entry["source"], entry["created_by"]) == (
         "CL", "2026-04-06", "2026-04-08", "dashboard", "root")
 
     assert open_page(driver, "#/muster?unit_id=PHC-1&month=2026-04") == "ready"
     cells = [td.text for td in driver.find_elements(By.CSS_SELECTOR, '#muster-table tbody tr[data-employee="H001"] td')]
-    assert cells[2:2 + 14] == ["A", "A", "A", "A", "WO", "CL", "CL", "CL", "A", "A", "A", "WO", "A", "H"]
+    assert cells[2:2 + 20] == ["A", "A", "A", "A", "WO", "CL", "CL", "CL", "A", "A", "A", "WO", "A", "H",
+                               "A", "A", "A", "A", "WO", "H"]
 
     assert open_page(driver, "#/leave?month=2026-04") == "ready"
     driver.execute_script("window.confirm = () => true;")

@@ -2,13 +2,14 @@
 // of one month in the officer's units: the month's holidays, the entries with a delete button, and a
 // form to enter one. The hub checks every field (hub/attendance/fields.py) and names the one it
 // refuses; the form shows the message beside that field. Entries made here are marked "dashboard".
+// Admins also add holidays here (national; or state / local on a unit, inherited by the units below).
 import { api, query } from "../lib/api.js";
 import { $, el, fillTable } from "../lib/dom.js";
 import { clearErrors, field, formFooter, showErrors, values } from "../lib/form.js";
 import { isMonth } from "../lib/format.js";
 import { currentLanguage, t } from "../lib/i18n.js";
 import { go, register } from "../lib/router.js";
-import { state } from "../lib/session.js";
+import { state, unitChoices, units } from "../lib/session.js";
 
 let codes = [];
 
@@ -33,9 +34,18 @@ function mount(section) {
     field("leave-form", { name: "note", label: t("dashboard.leave.note"), maxlength: 500 }),
     ...formFooter(t("dashboard.leave.add_button")));
   form.addEventListener("submit", (event) => { event.preventDefault(); add(form); });
+  const holidayForm = el("form", { id: "holiday-form", novalidate: "", hidden: "" },
+    el("h3", { text: t("dashboard.leave.add_holiday") }),
+    field("holiday-form", { name: "day", label: t("dashboard.col.date"), type: "date" }),
+    field("holiday-form", { name: "name", label: t("dashboard.col.name"), maxlength: 200 }),
+    field("holiday-form", { name: "level", label: t("dashboard.leave.level"), type: "select",
+      options: ["national", "state", "local"].map((l) => [l, t(`dashboard.leave.level_${l}`)]) }),
+    field("holiday-form", { name: "unit_id", label: t("dashboard.col.unit"), type: "select" }),
+    ...formFooter(t("dashboard.leave.add_button")));
+  holidayForm.addEventListener("submit", (event) => { event.preventDefault(); addHoliday(holidayForm); });
   section.append(
     el("h2", { text: t("dashboard.leave.title") }), filter,
-    el("h3", { text: t("dashboard.leave.holidays") }), el("table", { id: "leave-holidays", class: "data" }),
+    el("h3", { text: t("dashboard.leave.holidays") }), el("table", { id: "leave-holidays", class: "data" }), holidayForm,
     el("h3", { text: t("dashboard.leave.entries") }),
     el("p", { id: "leave-error", class: "error", role: "alert", hidden: "" }),
     el("table", { id: "leave-table", class: "data" }), form);
@@ -53,6 +63,18 @@ async function add(form) {
   if (body.half_day && body.first && !body.last) body.last = body.first;
   try {
     await api("/leave?source=dashboard", { method: "POST", body });
+  } catch (err) {
+    showErrors(form, err);
+    return;
+  }
+  form.reset();
+  go("leave", { month: $("leave-month").value, added: Date.now() });
+}
+
+async function addHoliday(form) {
+  clearErrors(form);
+  try {
+    await api("/holidays", { method: "POST", body: values(form) });
   } catch (err) {
     showErrors(form, err);
     return;
@@ -83,6 +105,14 @@ async function render(params, live) {
     api("/leave/codes"), api(`/holidays?${query(range)}`), api(`/leave?${query(range)}`)]);
   if (!live()) return;
   codes = codeList.items;
+  const admin = state.me.role === "admin";
+  $("holiday-form").hidden = !admin;
+  if (admin) {
+    const unitList = await units();
+    if (!live()) return;
+    $("holiday-form-unit_id").replaceChildren(el("option", { value: "", text: t("dashboard.leave.everyone") }),
+      ...unitChoices(unitList).map(([value, label]) => el("option", { value, text: label })));
+  }
   $("leave-form-code").replaceChildren(...codes.map((c) => el("option", { value: c.code, text: `${c.code}: ${meaning(c.code)}` })));
   fillTable($("leave-holidays"), [
     { label: t("dashboard.col.date"), cls: "nowrap", value: (h) => h.day },
