@@ -19,9 +19,6 @@ from hub.attendance.models import Holiday, LeaveEntry, RosterEntry, Shift
 from hub.db import Employee, OrgUnit, Site
 from hub.errors import Conflict, InvalidInput, NotFound, on_field
 
-SOURCES = ("api", "import", "dashboard", "hrms")
-
-
 def _exists(session: Session, model: type, key: str, field: str, what: str) -> None:
     if session.get(model, key) is None:
         raise on_field(NotFound(f"unknown {what} {key!r}"), field)
