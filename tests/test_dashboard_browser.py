@@ -262,6 +262,7 @@ def test_admin_first_login_then_every_page(hub, browser_factory, tmp_path):  # n
     assert "root (admin)" in driver.find_element(By.ID, "who").text
     nav = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#nav a") if a.is_displayed()]
     assert nav == ["Today", "Devices", "Exceptions", "Daily register", "Muster roll", "Payroll days", "History",
+                   "Leave and holidays",
                    "Organisation", "Staff", "Import", "Enrol photos", "Users", "Audit log"]
 
     # today, per unit, with its chart
@@ -269,10 +270,11 @@ def test_admin_first_login_then_every_page(hub, browser_factory, tmp_path):  # n
     assert driver.find_element(By.ID, "today-day").text == "2026-04-07"  # the hub's day, not the browser's
     units = rows(driver, "today-table")
     assert set(units) == {"PHC-1", "PHC-2", "SCH-1", "*"}
-    # columns: unit, employees, present, late, half day, absent, not yet, off day, missing, off-site, flagged
-    assert units["PHC-1"].endswith("2 1 0 0 1 0 0 1 0 0")
-    assert units["PHC-2"].endswith("1 0 1 0 0 0 0 0 0 0")
-    assert units["SCH-1"].endswith("2 1 0 0 1 0 0 1 1 0")
+    # columns: unit, employees, present, late, half day, absent, not yet, off day, on leave, not employed,
+    # missing, left early, off-site, flagged
+    assert units["PHC-1"].endswith("2 1 0 0 1 0 0 0 0 1 0 0 0")
+    assert units["PHC-2"].endswith("1 0 1 0 0 0 0 0 0 0 0 0 0")
+    assert units["SCH-1"].endswith("2 1 0 0 1 0 0 0 0 1 0 1 0")
     bars = driver.find_elements(By.CSS_SELECTOR, "#today-chart svg rect[data-status]")
     assert sorted(b.get_attribute("data-status") for b in bars) == [
         "absent", "absent", "late", "present", "present"]
@@ -342,7 +344,10 @@ def test_admin_first_login_then_every_page(hub, browser_factory, tmp_path):  # n
     muster = rows(driver, "muster-table")
     assert set(muster) == {"H001", "H002", "H003"}
     headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#muster-table thead th")]
-    assert headers[2:4] == ["1", "2"] and len(headers) == 2 + 30 + 6
+    assert headers[2:4] == ["1", "2"] and len(headers) == 2 + 30 + 7  # totals: WD P L HD A, other days, present
+    assert headers[-2] == "Other days"
+    other = driver.find_element(By.CSS_SELECTOR, '#muster-table tr[data-employee="H001"] td:nth-last-child(2)').text
+    assert "WO 4" in other  # the four Sundays of April, among the days beyond P, L, HD and A
     day7 = {k: driver.find_element(By.CSS_SELECTOR, f'#muster-table tr[data-employee="{k}"] td:nth-child(9)').text
             for k in muster}
     assert day7 == {"H001": "P", "H002": "L", "H003": "A"}

@@ -125,7 +125,7 @@ def test_monthly_muster_roll_mail_with_xlsx_and_pdf(hub_config, smtp):
     ws = load_workbook(io.BytesIO(files["muster-DDO-H-2026-04.xlsx"])).worksheets[0]
     rows = [tuple(c.value for c in row) for row in ws.iter_rows()]
     assert rows[2][:2] == ("DDO", "Health pay (DDO-H)")
-    assert [(r[0], r[4 + 6]) for r in rows[5:]] == [("H001", "H"), ("H002", "H")]  # 7 April: in, no out
+    assert [(r[0], r[4 + 6]) for r in rows[5:7]] == [("H001", "HD"), ("H002", "HD")]  # 7 April: in, no out
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(files["muster-DDO-H-2026-04.pdf"])).pages)
     assert "Muster roll: 2026-04" in text and "Person H001" in text and "Person H002" in text
 

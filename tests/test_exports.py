@@ -24,8 +24,10 @@ from tests.hub_db import any_engine  # noqa: F401  (fixture)
 URL = "/api/v1/reports"
 HINDI = "विजय सिंह"  # two pre-base vowel signs (ि), drawn before their consonants once shaped
 FORMULA = "=HYPERLINK(\"http://x\")"
-# H003's March, day 1 to 31: Sundays "-", present on the 2nd, late on the 31st, absent otherwise.
-H003_CODES = "-PAAAAA-AAAAAA-AAAAAA-AAAAAA-AL"
+# H003's March, day 1 to 31: Sundays "W" (WO), present on the 2nd, late on the 31st, absent otherwise.
+H003_CODES = [{"W": "WO"}.get(c, c) for c in "WPAAAAAWAAAAAAWAAAAAAWAAAAAAWAL"]
+TOTALS_HEADER = ("P", "L", "HD", "A", "CL", "EL", "ML", "CO", "OD", "TR", "H", "WO", "late", "missed_cutoff",
+                 "early_leaving", "working_days", "present_days")
 A4_LANDSCAPE_PT = (841.89, 595.28)
 
 
@@ -70,15 +72,21 @@ def test_muster_roll_as_xlsx(hub):
     assert [r[:2] for r in rows[:4]] == [("Muster roll", None), ("Office", "Health (HEALTH)"),
                                          ("DDO", "Health pay (DDO-H)"), ("Month", "2026-03")]
     header = rows[4]
-    assert header == ("employee_id", "name", "unit_id", "category", *(str(d) for d in range(1, 32)),
-                      "P", "L", "H", "A", "working_days", "present_days")
-    by_id = {r[0]: r for r in rows[5:]}
+    assert header == ("employee_id", "name", "unit_id", "category", *(str(d) for d in range(1, 32)), *TOTALS_HEADER)
+    by_id = {r[0]: r for r in rows[5:9]}
     assert list(by_id) == ["H001", "H002", "H003", "H004"]
     h003 = by_id["H003"]
     assert h003[1] == HINDI
-    assert "".join(c or "" for c in h003[4:35]) == H003_CODES
-    assert h003[35:] == (1, 1, 0, 24, 26, 2)
-    assert isinstance(h003[35], int) and by_id["H001"][35:] == (1, 0, 0, 25, 26, 1)
+    assert list(h003[4:35]) == H003_CODES
+    #                    P  L HD  A  CL..TR             H WO late missed early WD days
+    assert h003[35:] == (1, 1, 0, 24, 0, 0, 0, 0, 0, 0, 0, 5, 1, 24, 0, 26, 2)
+    assert isinstance(h003[35], int) and by_id["H001"][35:] == (1, 0, 0, 25, 0, 0, 0, 0, 0, 0, 0, 5, 0, 25, 0, 26, 1)
+    assert rows[9] == (None,) * len(rows[9]) or not any(rows[9])  # one empty row, then the legend
+    legend = {r[0]: r[1] for r in rows[11:]}
+    assert rows[10][0] == "Legend"
+    assert legend["WO"] == "weekly off of the roster" and legend["CL"] == "casual leave"
+    assert "never as both" in legend["L"] and "(blank)" in legend and "missed_cutoff" in legend
+    assert legend["(blank)"].startswith("outside the employment dates")
     assert by_id["H004"][1] == "'" + FORMULA  # typed text is never run as a formula
     assert hub.machine.get(f"{URL}/daily", params={"unit_id": "HEALTH", "date": "2026-03-02",
                                                   "format": "xlsx"}).status_code == 422  # CSV and JSON only
@@ -90,7 +98,7 @@ def test_payroll_days_as_xlsx_name_the_ddo(hub):
     rows = sheet_rows(content)
     assert [r[:2] for r in rows[:4]] == [("Payroll days", None), ("Office", "Health (HEALTH)"),
                                          ("DDO", "Health pay (DDO-H)"), ("Month", "2026-03")]
-    assert [(r[0], r[-1]) for r in rows[5:]] == [("H001", 1), ("H002", 0), ("H003", 2), ("H004", 0)]
+    assert [(r[0], r[4 + 31 + 16]) for r in rows[5:9]] == [("H001", 1), ("H002", 0), ("H003", 2), ("H004", 0)]
 
 
 def devanagari(text: str) -> str:
@@ -127,7 +135,8 @@ def test_muster_roll_as_pdf_two_employees_a_page(hub):
         assert f"page {number} of 2" in text
         header = [t for t, _ in pieces]
         day_31 = header.index("31")
-        assert header[day_31 + 1:day_31 + 7] == ["P", "L", "H", "A", "WD", "Days"]
+        assert header[day_31 + 1:day_31 + 11] == ["P", "L", "HD", "A", "LV", "OD", "H", "WO", "WD", "Days"]
+        assert "WO: weekly off of the roster" in text and "never as both" in text  # the legend
         width = A4_LANDSCAPE_PT[0]
         assert all(0 < x < width - 30 for _, x in pieces), "text outside the printable width"
     first, second = pages[0][0], pages[1][0]
@@ -135,10 +144,12 @@ def test_muster_roll_as_pdf_two_employees_a_page(hub):
     name_line = next(line for line in second.splitlines() if "H003" in line)
     assert devanagari(name_line) == devanagari(HINDI)  # the name is there, letter for letter...
     assert HINDI not in second  # ...and shaped: drawn unshaped (fpdf2's text()), it would extract verbatim
-    assert H003_CODES in second  # all 31 day codes, in order
-    assert "1 1 0 24 26 2" in second  # H003's totals
+    cells = name_line.split()
+    start = cells.index("WO")
+    assert cells[start:start + 31] == H003_CODES  # all 31 day codes, in order
+    assert cells[start + 31:] == ["1", "1", "0", "24", "0", "0", "0", "5", "26", "2"]  # P L HD A LV OD H WO WD Days
     assert "'" + FORMULA not in second and FORMULA in second  # a PDF runs nothing: the name as typed
-    assert "Grand total, 4 employees 2 1 0 101 104 3" in second
+    assert "Grand total, 4 employees 2 1 0 101 0 0 0 20 104 3" in second
     assert "Grand total" not in first
 
 
@@ -148,4 +159,4 @@ def test_payroll_days_as_pdf(hub):
     [(text, _)] = page_texts(content)
     assert "Payroll days: 2026-03" in text
     assert "Office: Education (EDU)" in text and "(DDO): Education pay (DDO-E)" in text
-    assert "Grand total, 2 employees 0 0 0 52 52 0" in text
+    assert "Grand total, 2 employees 0 0 0 52 0 0 0 10 52 0" in text

@@ -67,17 +67,32 @@ SPECIAL = {
 }
 OUTSIDE = [("A3", date(2026, 5, 1), "00:10"), ("A3", date(2026, 3, 31), "23:55"), ("A1", date(2026, 3, 31), "09:40")]
 
+# One letter a day, spelled out by ``spelled``: W weekly off (WO), h holiday (H), D half day (HD).
 #                day  1234567890123456789012345678901
 EXPECTED_MUSTER = {
-    "A1": "PLPP-HPPLPP-P-PPPP-APPPPP-PPPP",
-    "A2": "PPPP-PPPPPP-P-PPPP-PAAHHP-PPPP",
-    "A3": "PAAP-PPPPLP-H-HPPP-PPPPPP-PPPH",
+    "A1": "PLPPWDPPLPPWPhPPPPWAPPPPPWPPPP",
+    "A2": "PPPPWPPPPPPWPhPPPPWPAADDPWPPPP",
+    "A3": "PAAPWPPPPLPWDhDPPPWPPPPPPWPPPD",
 }
-# (P, L, H, A, working days, present days): present days = P + L + H / 2
+LETTERS = {"W": "WO", "h": "H", "D": "HD", ".": ""}
+
+
+def spelled(compact: str) -> list[str]:
+    return [LETTERS.get(letter, letter) for letter in compact]
+
+
+# (P, L, HD, A, working days, present days): present days = P + L + HD / 2
 EXPECTED_TOTALS = {
     "A1": (21, 2, 1, 1, 25, 23.5),
     "A2": (21, 0, 2, 2, 25, 22.0),
     "A3": (19, 1, 3, 2, 25, 21.5),
+}
+# The CSV's totals after P, L, HD, A: CL EL ML CO OD TR, H, WO, then late (by the cut-off), missed cut-off
+# (absent, or in after it: never counted late as well), early leaving (no shift end here: never).
+EXPECTED_MORE = {
+    "A1": (0, 0, 0, 0, 0, 0, 1, 4, 2, 1, 0),
+    "A2": (0, 0, 0, 0, 0, 0, 1, 4, 0, 2, 0),
+    "A3": (0, 0, 0, 0, 0, 0, 1, 4, 0, 4, 0),
 }
 EXPECTED_EXCEPTIONS = [
     (2, "A1", "late", "in 10:20"),
@@ -89,9 +104,7 @@ EXPECTED_EXCEPTIONS = [
     (8, "A2", "flagged", "liveness_unchecked"),
     (9, "A1", "late", "in 10:05"),
     (9, "A2", "flagged", "liveness_failed"),
-    (10, "A3", "late", "in 12:15"),
-    (10, "A3", "missing", "in 12:15"),
-    (13, "A3", "late", "in 13:00"),
+    (10, "A3", "missing", "in 12:15"),  # after the cut-off: missing, not late as well
     (13, "A3", "missing", "in 13:00"),
     (15, "A2", "flagged", "low_margin"),
     (20, "A1", "missing", "no punch by the cut-off"),
@@ -154,7 +167,7 @@ def test_muster_roll_matches_the_hand_computed_month(sessions):
     with sessions() as s:
         roll = reports.muster_roll(s, ctx(), unit_id="OFF-A", month="2026-04")
     assert roll.days == [date(2026, 4, n) for n in range(1, 31)]
-    assert {r.person.employee_id: "".join(c or "." for c in r.codes) for r in roll.rows} == EXPECTED_MUSTER
+    assert {r.person.employee_id: r.codes for r in roll.rows} == {k: spelled(v) for k, v in EXPECTED_MUSTER.items()}
     totals = {r.person.employee_id: r.totals for r in roll.rows}
     assert {e: (t.present, t.late, t.half_day, t.absent, t.working_days, t.present_days)
             for e, t in totals.items()} == EXPECTED_TOTALS
@@ -166,13 +179,15 @@ def test_muster_roll_csv_reads_back(sessions):
     assert content.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert rows[0] == ["employee_id", "name", "unit_id", "category", *map(str, range(1, 31)),
-                       "P", "L", "H", "A", "working_days", "present_days"]
+                       "P", "L", "HD", "A", "CL", "EL", "ML", "CO", "OD", "TR", "H", "WO",
+                       "late", "missed_cutoff", "early_leaving", "working_days", "present_days"]
     assert len(rows) == 4
     for row in rows[1:]:
         employee_id = row[0]
         assert row[1] == f"Name {employee_id} नाम"
-        assert "".join(row[4:34]) == EXPECTED_MUSTER[employee_id]
-        assert row[34:] == [str(v) for v in EXPECTED_TOTALS[employee_id]]
+        assert row[4:34] == spelled(EXPECTED_MUSTER[employee_id])
+        p, late, hd, a, wd, days = EXPECTED_TOTALS[employee_id]
+        assert row[34:] == [str(v) for v in (p, late, hd, a, *EXPECTED_MORE[employee_id], wd, days)]
 
 
 def test_a_unit_report_covers_the_units_below_it_and_leavers_only_when_they_punched(sessions):
@@ -181,7 +196,7 @@ def test_a_unit_report_covers_the_units_below_it_and_leavers_only_when_they_punc
         office_b = reports.muster_roll(s, ctx(), unit_id="OFF-B", month="2026-04")
     assert [r.person.employee_id for r in roll.rows] == ["A1", "A2", "A3", "B1"]  # A4 has left, no punches
     assert [r.person.employee_id for r in office_b.rows] == ["B1"]
-    assert "".join(office_b.rows[0].codes) == "PPPP-PPPPPP-P-PPPP-PPPPPP-PPPP"
+    assert office_b.rows[0].codes == spelled("PPPPWPPPPPPWPhPPPPWPPPPPPWPPPP")
 
 
 def test_days_still_to_come_are_blank_and_count_nowhere(sessions):
@@ -192,14 +207,14 @@ def test_days_still_to_come_are_blank_and_count_nowhere(sessions):
         roll = reports.muster_roll(s, ctx(now), unit_id="OFF-A", month="2026-04")
     a1 = next(r for r in roll.rows if r.person.employee_id == "A1")
     # The 28th is decided as far as it can be: in at 09:40 and no out yet is P, not yet H.
-    assert "".join(c or "." for c in a1.codes)[26:] == "PP.."
+    assert a1.codes[26:] == ["P", "P", "", ""]
     assert a1.totals.working_days == 23
 
 
 def test_payroll_days_per_ddo(sessions):
     with sessions() as s:
         roll = reports.payroll_days(s, ctx(), ddo_id="DDO-1", month="2026-04")
-        content = export.payroll_csv("DDO-1", "2026-04", roll.rows)
+        content = export.payroll_csv("DDO-1", "2026-04", roll)
     assert {r.person.employee_id: r.totals.present_days for r in roll.rows} == {"A1": 23.5, "A2": 22.0, "A3": 21.5}
     rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
     assert [(r["employee_id"], r["present_days"], r["ddo_id"], r["month"]) for r in rows] == [
@@ -223,8 +238,9 @@ def test_the_shortcuts_agree_with_the_full_verdict_on_every_day(sessions):
     with sessions() as s:
         full = reports.judge_days(s, reports.unit_scope(s, "OFF-A", None), first, last, ctx())
         roll = reports.muster_roll(s, ctx(), unit_id="OFF-A", month="2026-04")
-    assert {pd.person.employee_id: "".join(r.code for r in pd.days) for pd in full} == {
-        r.person.employee_id: "".join(r.codes) for r in roll.rows}
+    calendar_days = {"H": "-", "WO": "-"}  # the muster roll says why a day is not a working day
+    assert {pd.person.employee_id: [r.code for r in pd.days] for pd in full} == {
+        r.person.employee_id: [calendar_days.get(c, c) for c in r.codes] for r in roll.rows}
     assert sorted((r.day.day, pd.person.employee_id, kind) for pd in full for r in pd.days for kind in r.exceptions
                   ) == [(d, e, k) for d, e, k, _ in EXPECTED_EXCEPTIONS]
 

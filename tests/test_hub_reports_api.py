@@ -87,11 +87,13 @@ def test_muster_and_payroll_json(hub):
     assert len(muster["days"]) == 30 and muster["days"][6] == "2026-04-07"
     codes = {i["employee"]["employee_id"]: i["codes"][6] for i in muster["items"]}
     assert codes == {"H001": "P", "H002": "L"}
-    assert muster["items"][0]["codes"][4] == "-"  # Sunday 5 April
+    assert muster["items"][0]["codes"][4] == "WO"  # Sunday 5 April
+    assert {"code": "WO", "en": "weekly off of the roster", "hi": "साप्ताहिक अवकाश"} in muster["legend"]
     payroll = admin.get(f"{URL}/payroll", params={"ddo_id": "DDO-E", "month": "2026-04"}).json()
     totals = {i["employee"]["employee_id"]: i["totals"] for i in payroll["items"]}
     assert totals["E001"] == {"present": 1, "late": 0, "half_day": 0, "absent": 25, "working_days": 26,
-                              "present_days": 1.0}
+                              "present_days": 1.0,
+                              "by_code": {"P": 1, "A": 25, "WO": 4, "missed_cutoff": 25}}
     assert totals["E002"]["present_days"] == 0.0
 
 

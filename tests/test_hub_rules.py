@@ -49,8 +49,9 @@ def judge(times: list[str], *, now: datetime = LATER, working: bool = True, day:
         (["10:00:01", "18:00"], LATE, "10:00", "18:00", True, False),
         (["10:45", "18:00"], LATE, "10:45", "18:00", True, False),
         (["12:00:00", "18:00"], LATE, "12:00", "18:00", True, False),       # by the cut-off, just
-        (["12:30", "18:00"], LATE, "12:30", "18:00", True, True),           # 5.5 h: not a half day
-        (["12:30", "15:00"], HALF_DAY, "12:30", "15:00", True, True),
+        # After the cut-off: missing, and not late too (one offence, one mark); still L on the muster roll.
+        (["12:30", "18:00"], LATE, "12:30", "18:00", False, True),          # 5.5 h: not a half day
+        (["12:30", "15:00"], HALF_DAY, "12:30", "15:00", False, True),
         (["09:30"], HALF_DAY, "09:30", None, False, False),                 # no out
         (["09:30", "09:50"], HALF_DAY, "09:30", None, False, False),        # 20 min: a double tap, not an out
         (["09:30", "10:00"], HALF_DAY, "09:30", "10:00", False, False),     # 30 min: an out, but short
@@ -80,7 +81,7 @@ def test_a_day_of_punches(times, status, in_at, out_at, late, missing):
         (["10:30"], "11:00", LATE, "L"),
         (["09:30", "11:00"], "11:30", PRESENT, "P"),  # went out for an errand; the day is not over
         (["09:30"], "23:59:59", PRESENT, "P"),
-        (["09:30"], "next 00:00", HALF_DAY, "H"),
+        (["09:30"], "next 00:00", HALF_DAY, "HD"),
     ],
 )
 def test_today_is_decided_only_as_far_as_it_can_be(times, now_local, status, code):
@@ -191,11 +192,6 @@ def test_working_days(site_id, day, working):
     assert calendar.is_working_day(site_id, day) is working
 
 
-def test_month_totals_count_half_days_as_half():
-    totals = rules.month_totals([PRESENT, PRESENT, LATE, HALF_DAY, ABSENT, NON_WORKING, NOT_YET, HALF_DAY])
-    assert (totals.present, totals.late, totals.half_day, totals.absent, totals.non_working) == (2, 1, 2, 1, 1)
-    assert totals.working_days == 6
-    assert totals.present_days == 4.0
 
 
 def test_span_status_agrees_with_judge_day():

@@ -17,11 +17,13 @@ UNITS = REPO / "systemd"
 UNIT_FILES = ["kiosk.service", "kiosk-firstboot.service", "kiosk-update.service", "kiosk-update.timer",
               "hub-api.service", "hub-ingest@.service",
               "hub-hrms-push.service", "hub-defaulters.service", "hub-defaulters.timer", "hub-muster-mail.service",
-              "hub-muster-mail.timer", "hub-purge.service", "hub-purge.timer"]
+              "hub-muster-mail.timer", "hub-purge.service", "hub-purge.timer",
+              "hub-hrms-leave.service", "hub-hrms-leave.timer"]
 TIMERS = {  # timer -> (the command its service runs, after /opt/hub/venv/bin/hub)
     "hub-defaulters.timer": "deliver defaulters --config /etc/hub/hub.yaml",
     "hub-muster-mail.timer": "deliver muster --config /etc/hub/hub.yaml",
     "hub-purge.timer": "purge --config /etc/hub/hub.yaml",
+    "hub-hrms-leave.timer": "hrms-leave --config /etc/hub/hub.yaml",
 }
 DISTRO_UNITS = next((p for p in (Path("/usr/lib/systemd/system"), Path("/lib/systemd/system")) if p.is_dir()), None)
 

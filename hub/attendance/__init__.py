@@ -1,1 +1,3 @@
-"""What punches mean for attendance: the rules of one employee's day."""
+"""What punches mean for attendance: the rules of one employee's day (``rules``), the muster roll's
+code of a day (``daycode``), holidays and rosters (``calendar``), and the stored calendar, leave and
+shifts (``models``, ``fields``, ``store``, ``leave_import``)."""

@@ -9,7 +9,10 @@ door is not a departure); punches in between are ignored.
 A day is the local calendar day of the employee's **home** site, and that
 site's shift rules judge it, wherever the employee punched: an officer on
 duty at another office keeps their own shift, and the off-site punch is
-reported with its reason. Times of punches are absolute (UTC-aware); the
+reported with its reason. A rostered shift that crosses midnight (22:00-06:00)
+makes the day run from the middle of the rest before the shift to the same
+time next day (``window_start``), so the night is one working day dated by
+its start. Times of punches are absolute (UTC-aware); the
 frame of a day (its start, end, shift start and cut-off) is computed once
 per site and day by ``day_frame``, so daylight-saving zones work too.
 
@@ -22,9 +25,8 @@ their in and out still show. Times are judged to the second.
 """
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
 
 # Flag kinds a punch can carry; the one list of them (reports and docs read it).
@@ -48,12 +50,16 @@ FLAG_KINDS: dict[str, str] = {
 # Day statuses (one per day) and the exception kinds a day can carry.
 PRESENT, LATE, HALF_DAY, ABSENT = "present", "late", "half_day", "absent"
 NOT_YET, NON_WORKING = "not_yet", "non_working"
-MISSING, OFF_SITE, FLAGGED = "missing", "off_site", "flagged"
-EXCEPTION_KINDS = (LATE, MISSING, OFF_SITE, FLAGGED)
+# Set by the reports, not by the punches: a day outside employment, a day of recorded leave or duty.
+NOT_EMPLOYED, ON_LEAVE = "not_employed", "on_leave"
+MISSING, OFF_SITE, FLAGGED, EARLY = "missing", "off_site", "flagged", "early"
+EXCEPTION_KINDS = (LATE, MISSING, EARLY, OFF_SITE, FLAGGED)
 
-# Muster roll letter of each day status ("" = not decided yet).
+# Muster roll code of each status the punches decide ("" = not decided yet). The muster roll itself
+# says more (holiday, weekly off, leave codes): ``hub.attendance.daycode``.
 MUSTER_CODES: dict[str, str] = {
-    PRESENT: "P", LATE: "L", HALF_DAY: "H", ABSENT: "A", NON_WORKING: "-", NOT_YET: "",
+    PRESENT: "P", LATE: "L", HALF_DAY: "HD", ABSENT: "A", NON_WORKING: "-", NOT_YET: "", NOT_EMPLOYED: "",
+    ON_LEAVE: "",
 }
 
 MON_TO_SAT = frozenset(range(6))  # date.weekday(): Monday = 0; most Indian government offices
@@ -61,7 +67,12 @@ MON_TO_SAT = frozenset(range(6))  # date.weekday(): Monday = 0; most Indian gove
 
 @dataclass(frozen=True)
 class SiteRules:
-    """The shift rules of one site (from ``sites``), with its time zone."""
+    """The shift rules of one site (from ``sites``) or of one rostered shift, with the site's time zone.
+
+    ``shift_end`` (None: the site's default shift has no end) makes early leaving
+    computable. A shift that ends at or before its start crosses midnight
+    (22:00-06:00): it is ONE working day, dated by its start.
+    """
 
     site_id: str
     tz: tzinfo
@@ -69,6 +80,11 @@ class SiteRules:
     cutoff: time = time(12, 0)
     min_gap_min: int = 30
     half_day_hours: float = 4.0
+    shift_end: time | None = None
+
+    @property
+    def crosses_midnight(self) -> bool:
+        return self.shift_end is not None and self.shift_end <= self.shift_start
 
 
 @dataclass(frozen=True)
@@ -85,9 +101,13 @@ class WorkCalendar:
     site_holidays: Mapping[str, frozenset[date]] = field(default_factory=dict)
 
     def is_working_day(self, site_id: str, day: date) -> bool:
-        if day.weekday() not in self.site_weekdays.get(site_id, self.weekdays):
-            return False
-        return day not in self.holidays and day not in self.site_holidays.get(site_id, frozenset())
+        return not self.is_weekly_off(site_id, day) and not self.is_holiday(site_id, day)
+
+    def is_weekly_off(self, site_id: str, day: date) -> bool:
+        return day.weekday() not in self.site_weekdays.get(site_id, self.weekdays)
+
+    def is_holiday(self, site_id: str, day: date) -> bool:
+        return day in self.holidays or day in self.site_holidays.get(site_id, frozenset())
 
 
 @dataclass(frozen=True)
@@ -142,11 +162,13 @@ class DayFrame:
     end: datetime
     shift_start_at: datetime
     cutoff_at: datetime
+    shift_end_at: datetime | None = None
 
     start_s: int = field(init=False)
     end_s: int = field(init=False)
     shift_s: int = field(init=False)
     cutoff_s: int = field(init=False)
+    shift_end_s: int | None = field(init=False)
     min_gap_s: int = field(init=False)
     full_day_s: float = field(init=False)
 
@@ -154,9 +176,28 @@ class DayFrame:
         for name, value in (("start_s", self.start), ("end_s", self.end), ("shift_s", self.shift_start_at),
                             ("cutoff_s", self.cutoff_at)):
             object.__setattr__(self, name, int(value.timestamp()))
+        object.__setattr__(self, "shift_end_s",
+                           None if self.shift_end_at is None else int(self.shift_end_at.timestamp()))
         object.__setattr__(self, "min_gap_s", self.rules.min_gap_min * 60)
         # Shorter than this from in to last punch: half day (no out, or out too early).
         object.__setattr__(self, "full_day_s", max(self.rules.min_gap_min * 60, self.rules.half_day_hours * 3600))
+
+
+def window_start(rules: SiteRules) -> time:
+    """Wall time at which a working day's punches start to count.
+
+    Midnight for a shift within the calendar day. A shift that crosses
+    midnight owns the 24 hours from the middle of the rest before it: for
+    22:00-06:00 that is 14:00 to 14:00 the next day, so the 05:55 punch-out
+    belongs to the shift that started the evening before.
+    """
+    if not rules.crosses_midnight or rules.shift_end is None:
+        return time(0)
+    start_min = rules.shift_start.hour * 60 + rules.shift_start.minute
+    end_min = rules.shift_end.hour * 60 + rules.shift_end.minute
+    rest_min = (start_min - end_min) % (24 * 60)
+    opens = max(0, start_min - rest_min // 2)
+    return time(opens // 60, opens % 60)
 
 
 def day_frame(rules: SiteRules, day: date) -> DayFrame:
@@ -164,8 +205,13 @@ def day_frame(rules: SiteRules, day: date) -> DayFrame:
         # Through UTC, so a wall time that does not exist (DST gap) still lands somewhere sensible.
         return datetime.combine(d, t, tzinfo=rules.tz).astimezone(rules.tz)
 
-    return DayFrame(day, rules, at(time(0)), at(time(0), day + timedelta(days=1)),
-                    at(rules.shift_start), at(rules.cutoff))
+    def after_start(t: time) -> datetime:
+        """``t`` on the shift's day, or on the next day when it comes before the shift's start."""
+        return at(t, day + timedelta(days=1)) if t < rules.shift_start else at(t)
+
+    opens = window_start(rules)
+    return DayFrame(day, rules, at(opens), at(opens, day + timedelta(days=1)), at(rules.shift_start),
+                    after_start(rules.cutoff), None if rules.shift_end is None else after_start(rules.shift_end))
 
 
 def epoch_s(ts: datetime) -> int:
@@ -178,13 +224,26 @@ def days_between(first: date, last: date) -> list[date]:
     return [first + timedelta(days=i) for i in range((last - first).days + 1)]
 
 
-def is_late(frame: DayFrame, first_s: int) -> bool:
+def came_after_start(frame: DayFrame, first_s: int) -> bool:
+    """The first punch came after the shift's start (the day's code is then L, late)."""
     return first_s > frame.shift_s
+
+
+def is_late(frame: DayFrame, first_s: int) -> bool:
+    """Late: in after the shift's start but by the cut-off. A first punch after the cut-off is
+    *missing* instead, never both, so one late arrival is never read as two offences."""
+    return frame.shift_s < first_s <= frame.cutoff_s
 
 
 def is_missing(frame: DayFrame, first_s: int) -> bool:
     """No punch by the cut-off: the first punch came after it."""
     return first_s > frame.cutoff_s
+
+
+def is_early(frame: DayFrame, first_s: int, last_s: int) -> bool:
+    """Left early: the out (a last punch at least ``min_gap`` after in) came before the shift's end.
+    Shifts without an end (a site's default shift) never judge early leaving."""
+    return frame.shift_end_s is not None and last_s - first_s >= frame.min_gap_s and last_s < frame.shift_end_s
 
 
 def span_status(frame: DayFrame, first_s: int | None, last_s: int | None, *, working: bool, now_s: int) -> str:
@@ -199,7 +258,7 @@ def span_status(frame: DayFrame, first_s: int | None, last_s: int | None, *, wor
         return NOT_YET if now_s < frame.cutoff_s else ABSENT
     if now_s >= frame.end_s and last_s - first_s < frame.full_day_s:
         return HALF_DAY
-    return LATE if is_late(frame, first_s) else PRESENT
+    return LATE if came_after_start(frame, first_s) else PRESENT
 
 
 @dataclass(frozen=True)
@@ -215,6 +274,7 @@ class DayResult:
     off_site: tuple[Punch, ...] = ()
     flagged: tuple[Punch, ...] = ()
     sites: tuple[str, ...] = ()
+    early: bool = False
 
     @property
     def code(self) -> str:
@@ -229,7 +289,8 @@ class DayResult:
 
     @property
     def exceptions(self) -> tuple[str, ...]:
-        present = {LATE: self.late, MISSING: self.missing, OFF_SITE: bool(self.off_site), FLAGGED: bool(self.flagged)}
+        present = {LATE: self.late, MISSING: self.missing, EARLY: self.early, OFF_SITE: bool(self.off_site),
+                   FLAGGED: bool(self.flagged)}
         return tuple(kind for kind in EXCEPTION_KINDS if present[kind])
 
 
@@ -244,15 +305,17 @@ def judge_span(
         return DayResult(frame.day, status, missing=status == ABSENT)
     tz = frame.rules.tz
     out_at = last.astimezone(tz) if last_s - first_s >= frame.min_gap_s else None
+    day_over = epoch_s(now) >= frame.end_s  # an early out is known only once no later punch can come
     return DayResult(frame.day, status, first.astimezone(tz), out_at,
-                     late=working and is_late(frame, first_s), missing=working and is_missing(frame, first_s))
+                     late=working and is_late(frame, first_s), missing=working and is_missing(frame, first_s),
+                     early=working and day_over and is_early(frame, first_s, last_s))
 
 
 def with_punches(result: DayResult, punches: Iterable[Punch], home_site_id: str) -> DayResult:
     """``result`` with the off-site and the flagged ones among ``punches``, and the sites punched at."""
     ordered = sorted(punches, key=lambda p: p.ts)
-    return DayResult(
-        result.day, result.status, result.in_at, result.out_at, result.late, result.missing,
+    return replace(
+        result,
         off_site=tuple(p for p in ordered if p.site_id != home_site_id),
         flagged=tuple(p for p in ordered if p.flags),
         sites=tuple(dict.fromkeys(p.site_id for p in ordered)),
@@ -267,29 +330,3 @@ def judge_day(
     first = min((p.ts for p in punches), default=None)
     last = max((p.ts for p in punches), default=None)
     return with_punches(judge_span(frame, first, last, working=working, now=now), punches, home_site_id)
-
-
-@dataclass(frozen=True)
-class MonthTotals:
-    """A muster roll row's totals; half days count 0.5 towards ``present_days``.
-    ``working_days`` counts decided working days (not those still to come)."""
-
-    present: int = 0
-    late: int = 0
-    half_day: int = 0
-    absent: int = 0
-    non_working: int = 0
-
-    @property
-    def working_days(self) -> int:
-        return self.present + self.late + self.half_day + self.absent
-
-    @property
-    def present_days(self) -> float:
-        return self.present + self.late + 0.5 * self.half_day
-
-
-def month_totals(statuses: Iterable[str]) -> MonthTotals:
-    counts = Counter(statuses)
-    return MonthTotals(present=counts[PRESENT], late=counts[LATE], half_day=counts[HALF_DAY],
-                       absent=counts[ABSENT], non_working=counts[NON_WORKING])

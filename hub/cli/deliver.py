@@ -19,7 +19,8 @@ def _setup(args: argparse.Namespace):  # noqa: ANN202  (config, engine, sessions
     config = load_config(args)
     engine = open_engine(config)
     now = utcnow()
-    ctx = ReportContext(config.attendance.calendar(), config.attendance.flag_policy(), now)
+    ctx = ReportContext(config.attendance.calendar(), config.attendance.flag_policy(), now,
+                        codes=config.attendance.code_book())
     return config, engine, make_session_factory(engine), ctx, SmtpMailer(config.delivery.smtp), now
 
 

@@ -1,4 +1,5 @@
-"""``hub hrms-push``: the pusher as a long-running worker (systemd) or one drain (``--once``, cron, tests)."""
+"""``hub hrms-push``: the pusher as a long-running worker (systemd) or one drain (``--once``, cron, tests);
+``hub hrms-leave``: pull a month's approved leave from the Frappe targets and store it."""
 
 import argparse
 import logging
@@ -43,7 +44,42 @@ def cmd_hrms_push(args: argparse.Namespace) -> int:
         engine.dispose()
 
 
+def cmd_hrms_leave(args: argparse.Namespace) -> int:
+    from hub.app import open_engine
+    from hub.db import make_session_factory, utcnow
+    from hub.delivery.jobs import today
+    from hub.hrms.config import FrappeTarget
+    from hub.hrms.leave import approved_leave, store_approved_leave
+    from hub.reports.queries import month_range
+
+    config = load_config(args)
+    first, last = month_range(args.month or today(config.delivery, utcnow()).strftime("%Y-%m"))
+    targets = [t for t in config.hrms.targets if isinstance(t, FrappeTarget)]
+    if not targets:
+        print("hub: no Frappe target in hrms.targets: no leave to pull")
+        return 0
+    engine = open_engine(config)
+    try:
+        sessions = make_session_factory(engine)
+        for target in targets:
+            leaves = approved_leave(target, first, last)
+            with sessions.begin() as session:
+                result = store_approved_leave(session, leaves, first=first, last=last,
+                                              leave_types=config.attendance.leave_type_codes(),
+                                              book=config.attendance.code_book())
+            print(f"{target.name}: {len(leaves)} approved applications, stored {result.stored}, "
+                  f"deleted {result.deleted} (cancelled), skipped {len(result.skipped)}")
+            for reason in result.skipped:
+                print(f"  skipped {reason}")
+        return 0
+    finally:
+        engine.dispose()
+
+
 def register(command: Callable, with_config: Callable) -> None:
     p = with_config(command("hrms-push", cmd_hrms_push,
                             "push stored punches to the hrms.targets (Frappe HRMS, Odoo, webhook) until SIGTERM"))
     p.add_argument("--once", action="store_true", help="queue and send what is due now, print the counts, exit")
+    p = with_config(command("hrms-leave", cmd_hrms_leave,
+                            "pull a month's approved leave from the Frappe HRMS targets into the muster roll"))
+    p.add_argument("--month", help="YYYY-MM (default: this month in delivery.time_zone)")

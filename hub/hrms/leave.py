@@ -3,19 +3,31 @@
 ``GET /api/resource/Leave Application`` with ``fields`` and ``filters`` as
 JSON lists (Frappe's list API), token auth as for checkins, paged with
 ``limit_start`` / ``limit_page_length``. Only submitted (``docstatus`` 1)
-and ``Approved`` applications overlapping the period are returned. The hub
-does not store them yet: how a leave day shows in the muster roll (its
-leave code) belongs to the leave-code work (issue 14 part 2), which can
-call ``approved_leave``.
+and ``Approved`` applications overlapping the period are returned.
+
+``store_approved_leave`` keeps them as leave entries (source ``hrms``, the
+application's name as reference), with the leave code that
+``attendance.hrms_leave_types`` maps its leave type to. A pull is the HRMS's
+word for the period: an application pulled before and no longer approved
+(cancelled) is deleted, one pulled again is replaced. An application the
+hub cannot store (unknown leave type or employee, overlapping leave entered
+at the hub) is reported and skipped, never half-stored.
 """
 
 import json
 import logging
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import httpx
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
 
+from hub.attendance import store
+from hub.attendance.daycode import CodeBook
+from hub.attendance.fields import LeaveIn
+from hub.attendance.models import LeaveEntry
+from hub.errors import HubError
 from hub.hrms import TargetRefused
 from hub.hrms.config import FrappeTarget
 from hub.hrms.frappe import FrappeClient
@@ -72,3 +84,52 @@ def approved_leave(target: FrappeTarget, first: date, last: date, *, http: httpx
             client.close()
     log.info("%s: %d approved leave applications between %s and %s", target.name, len(out), first, last)
     return out
+
+
+@dataclass
+class StoredLeave:
+    """What a pull did: entries stored, entries of cancelled applications deleted, applications skipped."""
+
+    stored: int = 0
+    deleted: int = 0
+    skipped: list[str] = field(default_factory=list)  # "HR-LAP-...: why"
+
+
+def _parts(leave: ApprovedLeave, code: str) -> list[LeaveIn]:
+    """The application as entries: its days, with the half day (if any) as an entry of its own."""
+    half = leave.half_day_on if leave.half_day_on and leave.first <= leave.half_day_on <= leave.last else None
+    if half is None:
+        return [LeaveIn(employee_id=leave.employee_id, code=code, first=leave.first, last=leave.last)]
+    parts = [LeaveIn(employee_id=leave.employee_id, code=code, first=half, last=half, half_day=True)]
+    if leave.first < half:
+        parts.append(LeaveIn(employee_id=leave.employee_id, code=code, first=leave.first,
+                             last=half - timedelta(days=1)))
+    if half < leave.last:
+        parts.append(LeaveIn(employee_id=leave.employee_id, code=code, first=half + timedelta(days=1),
+                             last=leave.last))
+    return parts
+
+
+def store_approved_leave(session: Session, leaves: list[ApprovedLeave], *, first: date, last: date,
+                         leave_types: dict[str, str], book: CodeBook) -> StoredLeave:
+    """Keep ``leaves`` (the approved applications overlapping first..last) as the hub's HRMS leave."""
+    result = StoredLeave()
+    names = {leave.name for leave in leaves}
+    result.deleted = store.replace_source(session, source="hrms", first=first, last=last, keep=names)
+    for leave in leaves:
+        session.execute(delete(LeaveEntry).where(LeaveEntry.source == "hrms", LeaveEntry.source_ref == leave.name))
+        code = leave_types.get(leave.leave_type)
+        if code is None:
+            result.skipped.append(f"{leave.name}: leave type {leave.leave_type!r} has no code in "
+                                  "attendance.hrms_leave_types")
+            continue
+        try:
+            with session.begin_nested():  # an application is stored whole or not at all
+                for part in _parts(leave, code):
+                    store.add_leave(session, part, book, source="hrms", by="hrms", source_ref=leave.name)
+            result.stored += 1
+        except (HubError, ValueError) as exc:
+            result.skipped.append(f"{leave.name}: {exc}")
+    if result.skipped:
+        log.warning("HRMS leave not stored: %s", "; ".join(result.skipped))
+    return result

@@ -1,15 +1,29 @@
-"""Report settings: ``HubConfig.attendance`` (working days, holidays, flag thresholds) and
+"""Report settings: ``HubConfig.attendance`` (working days, holidays, flag thresholds, leave codes) and
 ``HubConfig.exports`` (how the PDF is printed)."""
 
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hub.attendance.daycode import BUILTIN_CODES, RESERVED, CodeBook, LeaveCode
 from hub.attendance.rules import FlagPolicy, WorkCalendar
 
 Weekday = Annotated[int, Field(ge=0, le=6, description="date.weekday(): Monday = 0 ... Sunday = 6")]
+
+
+class LeaveCodeConfig(BaseModel):
+    """A department's own leave or duty code, beside the built-in CL, EL, ML, CO, OD and TR."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[A-Z][A-Z0-9]{0,2}$", description="shown on the muster roll: 1-3 capital "
+                      "letters or digits, starting with a letter (e.g. SCL for special casual leave; SCL/2 "
+                      "for half a day of it)")
+    en: str = Field(min_length=1, max_length=100, description="its meaning in English, for the legend")
+    hi: str = Field(min_length=1, max_length=100, description="its meaning in Hindi, for the legend")
+    on_duty: bool = Field(False, description="true for duty away from the desk (counts as a day present)")
 
 
 class AttendanceConfig(BaseModel):
@@ -27,6 +41,33 @@ class AttendanceConfig(BaseModel):
     clock_ahead_s: float = Field(
         300.0, ge=0, description="a punch dated more than this many seconds after the hub received it is flagged"
     )
+    leave_codes: list[LeaveCodeConfig] = Field(
+        [], description="the department's own leave and duty codes, added to CL, EL, ML, CO (comp-off), "
+                        "OD (on duty, tour) and TR (training)")
+    hrms_leave_types: list[tuple[str, str]] = Field(
+        [("Casual Leave", "CL"), ("Earned Leave", "EL"), ("Privilege Leave", "EL"), ("Sick Leave", "ML"),
+         ("Medical Leave", "ML"), ("Compensatory Off", "CO")],
+        description="[Frappe HRMS leave type, leave code] pairs, for approved leave pulled from the HRMS; "
+                    "applications of other types are reported and not stored")
+
+    @model_validator(mode="after")
+    def _codes_are_new(self) -> "AttendanceConfig":
+        taken = RESERVED | {c.code for c in BUILTIN_CODES}
+        for i, entry in enumerate(self.leave_codes):
+            if entry.code in taken:
+                raise ValueError(f"leave_codes.{i}.code: {entry.code} is already a code of the muster roll")
+            taken = taken | {entry.code}
+        known = {c.code for c in BUILTIN_CODES} | {c.code for c in self.leave_codes}
+        for leave_type, code in self.hrms_leave_types:
+            if code not in known:
+                raise ValueError(f"hrms_leave_types.{leave_type}: {code} is not a leave code")
+        return self
+
+    def leave_type_codes(self) -> dict[str, str]:
+        return dict(self.hrms_leave_types)
+
+    def code_book(self) -> CodeBook:
+        return CodeBook((*BUILTIN_CODES, *(LeaveCode(c.code, c.en, c.hi, c.on_duty) for c in self.leave_codes)))
 
     def calendar(self) -> WorkCalendar:
         return WorkCalendar(

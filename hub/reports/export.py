@@ -17,12 +17,14 @@ from datetime import date, datetime
 from typing import Any
 
 from hub.attendance import rules
-from hub.attendance.rules import DayResult, MonthTotals
-from hub.reports.queries import ExceptionRow, Muster, MusterRow, Person, PersonDays
+from hub.attendance.daycode import COUNT_LEGEND, CodeBook, MonthTotals
+from hub.attendance.rules import DayResult
+from hub.reports.queries import ExceptionRow, Muster, Person, PersonDays
 
 PERSON_HEADER = ["employee_id", "name", "unit_id", "category"]
 DAY_HEADER = ["status", "in", "out", "worked_min", "sites", "exceptions", "off_site", "flags"]
-TOTALS_HEADER = ["P", "L", "H", "A", "working_days", "present_days"]
+COUNT_HEADER = [key for key, _, _ in COUNT_LEGEND]  # late, missed_cutoff, early_leaving
+SUM_HEADER = ["working_days", "present_days"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -67,8 +69,18 @@ def day_cells(r: DayResult) -> list[Any]:
             " ".join(r.sites), " ".join(r.exceptions), off_site_text(r), flags_text(r)]
 
 
-def totals_cells(t: MonthTotals) -> list[Any]:
-    return [t.present, t.late, t.half_day, t.absent, t.working_days, t.present_days]
+def totals_header(book: CodeBook) -> list[str]:
+    """Days per code (P, L, HD, A, each leave code, H, WO), the exception counts, working and present days."""
+    return [*book.columns(), *COUNT_HEADER, *SUM_HEADER]
+
+
+def totals_cells(t: MonthTotals, book: CodeBook) -> list[Any]:
+    return [*(t[c] for c in book.columns()), *(t[k] for k in COUNT_HEADER), t.working_days, t.present_days]
+
+
+def legend(book: CodeBook) -> list[tuple[str, str]]:
+    """(code or column, meaning) for the foot of a muster roll: every day code, then the exception counts."""
+    return [(code, en) for code, en, _ in book.legend()] + [(key, en) for key, en, _ in COUNT_LEGEND]
 
 
 def exception_detail(e: ExceptionRow) -> str:
@@ -97,12 +109,13 @@ def exceptions_csv(rows: Sequence[ExceptionRow]) -> bytes:
 
 
 def muster_csv(roll: Muster) -> bytes:
-    """Employee x day of month: P, L (late), H (half day), A, - (not a working day), blank (not yet)."""
-    return to_csv([*PERSON_HEADER, *(str(d.day) for d in roll.days), *TOTALS_HEADER],
-                  ([*person_cells(r.person), *r.codes, *totals_cells(r.totals)] for r in roll.rows))
+    """Employee x day of month (one code a day, ``daycode``), then the totals. The legend is in the
+    JSON, Excel and PDF forms; a CSV stays one table."""
+    return to_csv([*PERSON_HEADER, *(str(d.day) for d in roll.days), *totals_header(roll.codes)],
+                  ([*person_cells(r.person), *r.codes, *totals_cells(r.totals, roll.codes)] for r in roll.rows))
 
 
-def payroll_csv(ddo_id: str, month: str, rows: Sequence[MusterRow]) -> bytes:
+def payroll_csv(ddo_id: str, month: str, roll: Muster) -> bytes:
     """Per employee under the DDO: present days (half days count 0.5) and the counts behind them."""
-    return to_csv(["ddo_id", "month", *PERSON_HEADER, *TOTALS_HEADER],
-                  ([ddo_id, month, *person_cells(r.person), *totals_cells(r.totals)] for r in rows))
+    return to_csv(["ddo_id", "month", *PERSON_HEADER, *totals_header(roll.codes)],
+                  ([ddo_id, month, *person_cells(r.person), *totals_cells(r.totals, roll.codes)] for r in roll.rows))

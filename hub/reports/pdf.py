@@ -12,7 +12,9 @@ with HarfBuzz (``uharfbuzz``), which places conjuncts, the reph and pre-base
 vowel signs as a reader expects; without shaping Devanagari prints as
 loose letters in the wrong order. Only name cells are shaped: the codes and
 numbers are plain ASCII, and shaping each of ~400,000 cells would cost
-seconds. Only Devanagari (and Latin) has a font configured; a name in another
+seconds. The page's totals group the leave codes (LV: every leave code, OD:
+every on-duty code); the Excel and CSV forms have a column per code. The
+legend under the heading says what each code and count means. Only Devanagari (and Latin) has a font configured; a name in another
 script (Bengali, Tamil, ...) needs that script's Noto font as pdf_script_font. Pages are drawn one at a time from the rows; fpdf2 keeps each
 finished page's compressed content until ``output``, a few kB a page.
 """
@@ -23,8 +25,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from fpdf import FPDF
+from fpdf.enums import MethodReturnValue
 
+from hub.attendance.daycode import CodeBook, MonthTotals
 from hub.errors import HubError
+from hub.reports.export import legend
 from hub.reports.config import ExportConfig
 from hub.reports.heading import Heading
 from hub.reports.queries import Muster, MusterRow
@@ -34,12 +39,20 @@ log = logging.getLogger(__name__)
 PDF_MEDIA_TYPE = "application/pdf"
 MARGIN_MM = 8.0
 ROW_MM = 6.0
-# S.No, employee id, name; one column per day; P L H A, working days, present days.
-SNO_MM, ID_MM, NAME_MM, DAY_MM = 8.0, 20.0, 42.0, 5.1
-TOTAL_MM = (7.0, 7.0, 7.0, 7.0, 9.0, 10.0)
-TOTAL_LABELS = ("P", "L", "H", "A", "WD", "Days")
+# S.No, employee id, name; one column per day; P L HD A LV OD H WO, working days, present days.
+SNO_MM, ID_MM, NAME_MM, DAY_MM = 7.0, 16.0, 30.0, 5.2
+TOTAL_MM = (6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 8.0, 9.0)
+TOTAL_LABELS = ("P", "L", "HD", "A", "LV", "OD", "H", "WO", "WD", "Days")
 FONT, SCRIPT = "latin", "script"
-CODE_PT = 6.5
+CODE_SLOTS = 5  # characters a day's code may take: "SCL/2", and neighbours never touch
+CODE_PT = min(6.0, DAY_MM / CODE_SLOTS * 72 / 25.4 / 0.6)  # every Courier glyph is 0.6 em wide
+
+
+def page_totals(t: MonthTotals, book: CodeBook) -> list[float]:
+    """The PDF's total columns (TOTAL_LABELS) of one row."""
+    leave = sum(t[c.code] for c in book.codes if not c.on_duty)
+    duty = sum(t[c.code] for c in book.codes if c.on_duty)
+    return [t["P"], t["L"], t["HD"], t["A"], leave, duty, t["H"], t["WO"], t.working_days, t.present_days]
 
 
 class FontMissing(HubError, FileNotFoundError):
@@ -76,17 +89,22 @@ class _Page:
     The table is text placed at computed positions plus a grid of lines, not
     fpdf2 ``cell`` calls: a cell costs ~1 ms (line breaking, style parsing) and
     a 10,000-employee roll has 430,000 of them; ``text`` costs ~20 us. The 31
-    one-letter day codes of a row go out as one string in Courier with
-    character spacing set so each letter lands in the middle of its column.
+    day codes of a row go out as one string in Courier, each padded to
+    CODE_SLOTS characters, with character spacing set so each code lands in
+    its column.
     """
 
-    def __init__(self, pdf: FPDF, heading: Heading, days: int, config: ExportConfig) -> None:
-        self.pdf, self.heading, self.days, self.config = pdf, heading, days, config
+    def __init__(self, pdf: FPDF, heading: Heading, days: int, config: ExportConfig, book: CodeBook) -> None:
+        self.pdf, self.heading, self.days, self.config, self.book = pdf, heading, days, config, book
         self.widths = [SNO_MM, ID_MM, NAME_MM, *([DAY_MM] * days), *TOTAL_MM]
         self.x = [MARGIN_MM]
         for w in self.widths:
             self.x.append(self.x[-1] + w)
         self.first_day = 3
+        self.legend_text = "; ".join([*(f"{code or '(blank)'}: {text}" for code, text in legend(book)),
+                                      "LV: leave days (all leave codes), OD: on-duty days (all on-duty codes), "
+                                      "WD: working days, Days: present days"])
+        self.legend_lines: list[str] | None = None
         self.table_top = 0.0
         self.lines = 0
 
@@ -100,11 +118,10 @@ class _Page:
     def codes(self, y: float, codes: Sequence[str]) -> None:
         pdf = self.pdf
         pdf.set_font("courier", size=CODE_PT)
-        advance_pt = 0.6 * CODE_PT  # every Courier glyph is 0.6 em wide
-        pdf.set_char_spacing(DAY_MM * 72 / 25.4 - advance_pt)
-        offset = (DAY_MM - advance_pt * 25.4 / 72) / 2
-        pdf.text(self.x[self.first_day] + offset, y + ROW_MM / 2 + pdf.font_size * 0.35,
-                 "".join(c or " " for c in codes))
+        advance_pt = 0.6 * CODE_PT
+        pdf.set_char_spacing(DAY_MM / CODE_SLOTS * 72 / 25.4 - advance_pt)
+        pdf.text(self.x[self.first_day], y + ROW_MM / 2 + pdf.font_size * 0.35,
+                 "".join(f"{c[:CODE_SLOTS]:^{CODE_SLOTS}}" for c in codes))
         pdf.set_char_spacing(0)
 
     def top(self) -> None:
@@ -116,10 +133,12 @@ class _Page:
         pdf.set_font(FONT, size=9)
         pdf.cell(0, 5, f"Office: {h.office}", new_x="LMARGIN", new_y="NEXT")
         pdf.cell(0, 5, f"Drawing and Disbursing Officer (DDO): {h.ddo or '-'}", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font(FONT, size=7)
-        pdf.cell(0, 4, "P present, L late, H half day, A absent, - not a working day, blank not yet decided; "
-                 "WD working days, Days = P + L + H/2", new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_shaping(False)
+        pdf.set_font(FONT, size=5.5)
+        if self.legend_lines is None:  # broken into lines once: multi_cell's line breaking costs ~40 ms a page
+            self.legend_lines = pdf.multi_cell(0, 2.6, self.legend_text, dry_run=True, output=MethodReturnValue.LINES)
+        for line in self.legend_lines:
+            pdf.cell(0, 2.6, line, new_x="LMARGIN", new_y="NEXT")
         self.table_top = pdf.get_y() + 1
         self.lines = 0
         pdf.set_font(FONT, style="B", size=7)
@@ -149,15 +168,14 @@ class _Page:
         self.codes(y, row.codes)
         pdf.set_font(FONT, size=6.5)
         total_col = self.first_day + self.days
-        for i, value in enumerate((t.present, t.late, t.half_day, t.absent, t.working_days)):
-            self.text(total_col + i, y, str(value))
-        self.text(total_col + 5, y, f"{t.present_days:g}")
+        for i, value in enumerate(page_totals(t, self.book)):
+            self.text(total_col + i, y, f"{value:g}")
         self.lines += 1
 
     def totals(self, label: str, rows: Sequence[MusterRow]) -> None:
         pdf, y = self.pdf, self._y()
-        sums = [sum(getattr(r.totals, k) for r in rows) for k in ("present", "late", "half_day", "absent",
-                                                                    "working_days", "present_days")]
+        sums = [sum(column) for column in zip(*(page_totals(r.totals, self.book) for r in rows))] or \
+            [0] * len(TOTAL_LABELS)
         pdf.set_font(FONT, style="B", size=7)
         pdf.text(self.x[self.first_day + self.days] - 1.5 - pdf.get_string_width(label),
                  y + ROW_MM / 2 + pdf.font_size * 0.35, label)
@@ -199,7 +217,7 @@ def write_muster_pdf(heading: Heading, roll: Muster, out: BinaryIO, config: Expo
     """Write ``roll`` to ``out`` as an A4 landscape PDF, ``pdf_rows_per_page`` employees a page."""
     config = config or ExportConfig()
     pdf = _open_pdf(config)
-    page = _Page(pdf, heading, len(roll.days), config)
+    page = _Page(pdf, heading, len(roll.days), config, roll.codes)
     per_page = config.pdf_rows_per_page
     rows = roll.rows
     for start in range(0, max(len(rows), 1), per_page):

@@ -9,7 +9,9 @@ which is both cheaper than datetimes and the resolution the rules judge at.
 
 - The muster roll and payroll need only the first and last punch of each
   day: one row per employee with all their punch times of the month
-  (``epoch_list``), then ``rules.span_status`` per day.
+  (``epoch_list``), then ``rules.span_status`` per day, and the day's code
+  from all its facts (``daycode.day_mark``: employment dates, holidays,
+  weekly offs, leave; ``plans`` loads them).
 - The daily register and an employee's history read every punch with its
   site, reason and flags (``rules.judge_day``).
 - The exceptions list reads the punch times like the muster roll, plus only
@@ -18,16 +20,16 @@ which is both cheaper than datetimes and the resolution the rules judge at.
 
 Scope: a unit report covers the unit and every unit below it; ``visible`` is
 what the caller may see (``hub.api.deps.visible_unit_ids``, None = all). An
-employee who has left still appears in a period in which they punched.
+employee who has left still appears in a period in which they punched or
+were employed; days outside their employment are blank, never absent.
 """
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, ColumnElement, String, or_, select
 from sqlalchemy.exc import CompileError
@@ -36,18 +38,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from hub.accounts.scope import unit_closure
-from hub.attendance import rules
-from hub.attendance.rules import (
-    DayFrame,
-    DayResult,
-    FlagPolicy,
-    Punch,
-    SiteRules,
-    WorkCalendar,
-)
-from hub.db import Ddo, Employee, OrgUnit, PunchRecord, Site
+from hub.attendance import daycode, rules
+from hub.attendance.daycode import CodeBook, DayFacts, DayMark
+from hub.attendance.rules import DayResult, FlagPolicy, Punch, WorkCalendar
+from hub.db import Ddo, Employee, OrgUnit, PunchRecord
 from hub.errors import Forbidden, InvalidInput, NotFound, on_field
 from hub.ingest.punches import may_be_flagged
+from hub.reports.plans import Leave, Plan, Plans, employed_range, leave_by_day
 
 MAX_RANGE_DAYS = 366
 
@@ -111,12 +108,14 @@ def _epoch_list_postgresql(element: epoch_list, compiler: Any, **kw: Any) -> str
 
 @dataclass(frozen=True)
 class ReportContext:
-    """What every report is judged with: the calendar, flag thresholds, now, and the caller's units."""
+    """What every report is judged with: the calendar, flag thresholds, now, the caller's units,
+    and the leave and duty codes in force."""
 
     calendar: WorkCalendar
     policy: FlagPolicy
     now: datetime
     visible: set[str] | None = None
+    codes: CodeBook = field(default_factory=CodeBook)
 
 
 @dataclass(frozen=True)
@@ -128,6 +127,8 @@ class Person:
     category: str
     home_site_id: str
     active: bool
+    joined_on: date | None = None
+    left_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -141,21 +142,15 @@ class PersonDays:
 @dataclass(frozen=True)
 class MusterRow:
     person: Person
-    statuses: list[str]
-
-    @property
-    def codes(self) -> list[str]:
-        return [rules.MUSTER_CODES[s] for s in self.statuses]
-
-    @property
-    def totals(self) -> rules.MonthTotals:
-        return rules.month_totals(self.statuses)
+    codes: list[str]  # one per day (``daycode``)
+    totals: daycode.MonthTotals
 
 
 @dataclass(frozen=True)
 class Muster:
     days: list[date]
     rows: list[MusterRow]
+    codes: CodeBook = field(default_factory=CodeBook)  # the legend and the per-code total columns
 
 
 @dataclass(frozen=True)
@@ -197,48 +192,62 @@ def unit_scope(session: Session, unit_id: str | None, visible: set[str] | None) 
 
 def people_of(session: Session, where: Sequence[ColumnElement[bool]]) -> dict[str, Person]:
     query = (select(Employee.employee_id, Employee.name, Employee.unit_id, Employee.ddo_id, Employee.category,
-                    Employee.home_site_id, Employee.active).where(*where).order_by(Employee.employee_id))
+                    Employee.home_site_id, Employee.active, Employee.joined_on, Employee.left_on)
+             .where(*where).order_by(Employee.employee_id))
     return {row[0]: Person(*row) for row in session.execute(query)}
 
 
 class _Days:
-    """The report's days for each home site: frames, working or not, and the no-punch verdict."""
+    """The report's days and each employee's plan of them (``plans.Plans``)."""
 
     def __init__(self, session: Session, first: date, last: date, ctx: ReportContext) -> None:
         check_range(first, last)
         self.days = rules.days_between(first, last)
         self.ctx, self.now_s = ctx, rules.epoch_s(ctx.now)
-        self._rules = {
-            s.site_id: SiteRules(s.site_id, ZoneInfo(s.timezone), s.shift_start, s.cutoff, s.min_gap_min,
-                                 s.half_day_hours)
-            for s in session.scalars(select(Site))
-        }
-        self._site: dict[str, tuple[list[DayFrame], list[bool], list[int], list[DayResult]]] = {}
+        self.plans = Plans(session, self.days, ctx.calendar, ctx.now)
 
-    def site(self, site_id: str) -> tuple[list[DayFrame], list[bool], list[int], list[DayResult]]:
-        """(frames, working, day start seconds + the end, verdict of a day without punches)."""
-        if site_id not in self._site:
-            frames = [rules.day_frame(self._rules[site_id], d) for d in self.days]
-            working = [self.ctx.calendar.is_working_day(site_id, d) for d in self.days]
-            empty = [rules.judge_span(f, None, None, working=w, now=self.ctx.now) for f, w in zip(frames, working)]
-            self._site[site_id] = (frames, working, [f.start_s for f in frames] + [frames[-1].end_s], empty)
-        return self._site[site_id]
+    def plan(self, person: Person) -> Plan:
+        return self.plans.of(person.home_site_id, person.unit_id, person.employee_id)
 
     def window(self, people: dict[str, Person]) -> tuple[datetime, datetime]:
-        """UTC instants covering every report day of every home site involved."""
-        frames = [self.site(s)[0] for s in {p.home_site_id for p in people.values()}]
-        return _utc(min(f[0].start_s for f in frames)), _utc(max(f[-1].end_s for f in frames))
+        """UTC instants covering every report day of every employee involved."""
+        plans = {id(plan): plan for plan in map(self.plan, people.values())}.values()
+        return _utc(min(p.bounds[0] for p in plans)), _utc(max(p.bounds[-1] for p in plans))
 
-    def statuses(self, site_id: str, stamps: list[int]) -> list[str]:
-        """Each day's status from an employee's sorted punch times (the day's first and last)."""
-        frames, working, _, empty = self.site(site_id)
-        return [rules.span_status(frames[i], span[0], span[1], working=working[i], now_s=self.now_s)
-                if span is not None else empty[i].status
-                for i, span in enumerate(self.spans(site_id, stamps))]
+    def in_report(self, people: dict[str, Person], punched: set[str]) -> list[Person]:
+        """Active employees and those who punched, or were employed on a day of the report."""
+        first, last = self.days[0], self.days[-1]
+        return [p for p in people.values()
+                if p.employee_id in punched or (p.joined_on is None or p.joined_on <= last)
+                and (p.active if p.left_on is None else p.left_on >= first)]
 
-    def spans(self, site_id: str, stamps: list[int]) -> list[tuple[int, int] | None]:
+    def marks(self, person: Person, stamps: list[int], leave: dict[int, Leave]) -> list[DayMark]:
+        """Each day's code of an employee, from their sorted punch times and their other facts."""
+        plan = self.plan(person)
+        lo, hi = employed_range(self.days, person.joined_on, person.left_on)
+        out = []
+        for i, span in enumerate(self.spans(plan, stamps)):
+            frame, working, on_leave = plan.frames[i], plan.working[i], leave.get(i)
+            if span is None:
+                status = plan.empty[i].status
+                late, missing, early = False, status == rules.ABSENT, False
+            else:
+                status = rules.span_status(frame, span[0], span[1], working=working, now_s=self.now_s)
+                late = working and rules.is_late(frame, span[0])
+                missing = working and rules.is_missing(frame, span[0])
+                early = working and self.now_s >= frame.end_s and rules.is_early(frame, *span)
+            key = (status, lo <= i < hi, plan.holiday[i], plan.weekly_off[i], on_leave.code if on_leave else None,
+                   bool(on_leave and on_leave.half_day), None, late, missing, early)
+            mark = _MARKS.get(key)
+            if mark is None:
+                mark = _MARKS[key] = daycode.day_mark(DayFacts(*key))
+            out.append(mark)
+        return out
+
+    @staticmethod
+    def spans(plan: Plan, stamps: list[int]) -> list[tuple[int, int] | None]:
         """(first, last) second of each day from an employee's sorted punch times; None: no punch."""
-        bounds = self.site(site_id)[2]
+        bounds = plan.bounds
         out: list[tuple[int, int] | None] = []
         lo = bisect_left(stamps, bounds[0])
         for end in bounds[1:]:
@@ -246,6 +255,24 @@ class _Days:
             out.append((stamps[lo], stamps[hi - 1]) if hi > lo else None)
             lo = hi
         return out
+
+
+# Most days share their facts (a present weekday, a Sunday): the same few marks serve 10,000 rows.
+# Keyed by the facts as a plain tuple (cheaper to make and hash than DayFacts); a handful of entries
+# per leave code, so it stays small.
+_MARKS: dict[tuple, DayMark] = {}
+
+
+def _settle(result: DayResult, employed: bool, on_leave: Leave | None) -> DayResult:
+    """A day outside employment, or of whole-day leave, is never late, missing or early; half-day leave
+    excuses late and missing (the absent half is on leave)."""
+    if not employed:
+        return replace(result, status=rules.NOT_EMPLOYED, late=False, missing=False, early=False)
+    if on_leave is not None and not on_leave.half_day:
+        return replace(result, status=rules.ON_LEAVE, late=False, missing=False, early=False)
+    if on_leave is not None:
+        return replace(result, late=False, missing=False, early=False)
+    return result
 
 
 def _utc(ts_s: int) -> datetime:
@@ -269,7 +296,7 @@ def _suspicious(policy: FlagPolicy) -> ColumnElement[bool]:
 def _punches_by_day(session: Session, query: Any, days: _Days, people: dict[str, Person]
                     ) -> dict[tuple[str, int], list[Punch]]:
     """Punches by (employee, index of the local day of their home site)."""
-    bounds = {employee_id: days.site(p.home_site_id)[2] for employee_id, p in people.items()}
+    bounds = {employee_id: days.plan(p).bounds for employee_id, p in people.items()}
     n_days, policy = len(days.days), days.ctx.policy
     out: dict[tuple[str, int], list[Punch]] = defaultdict(list)
     for employee_id, ts_s, site_id, reason, flags, margin, liveness, received_s in session.execute(query):
@@ -290,10 +317,6 @@ def _punch_times(session: Session, where: Sequence[ColumnElement[bool]], start: 
     return {employee_id: sorted(map(int, joined.split(","))) for employee_id, joined in session.execute(query)}
 
 
-def _in_report(people: dict[str, Person], punched: set[str]) -> list[Person]:
-    return [p for p in people.values() if p.active or p.employee_id in punched]
-
-
 def judge_days(session: Session, where: Sequence[ColumnElement[bool]], first: date, last: date,
                ctx: ReportContext, *, leavers: bool = False) -> list[PersonDays]:
     """Every day of every employee matching ``where``, with all their punches (register, history).
@@ -305,13 +328,18 @@ def judge_days(session: Session, where: Sequence[ColumnElement[bool]], first: da
     if not people:
         return []
     by_day = _punches_by_day(session, _punch_query(where, *days.window(people)), days, people)
+    leave = leave_by_day(session, where, days.days)
     out = []
     punched = set(people) if leavers else {employee_id for employee_id, _ in by_day}
-    for person in _in_report(people, punched):
-        frames, working, _, empty = days.site(person.home_site_id)
+    for person in days.in_report(people, punched):
+        plan = days.plan(person)
+        lo, hi = employed_range(days.days, person.joined_on, person.left_on)
+        own_leave = leave.get(person.employee_id, {})
         out.append(PersonDays(person, [
-            rules.judge_day(frames[i], punches, home_site_id=person.home_site_id, working=working[i], now=ctx.now)
-            if (punches := by_day.get((person.employee_id, i))) else empty[i]
+            _settle(rules.judge_day(plan.frames[i], punches, home_site_id=person.home_site_id,
+                                    working=plan.working[i], now=ctx.now)
+                    if (punches := by_day.get((person.employee_id, i))) else plan.empty[i],
+                    lo <= i < hi, own_leave.get(i))
             for i in range(len(days.days))
         ]))
     return out
@@ -319,15 +347,19 @@ def judge_days(session: Session, where: Sequence[ColumnElement[bool]], first: da
 
 def muster(session: Session, where: Sequence[ColumnElement[bool]], first: date, last: date,
            ctx: ReportContext) -> Muster:
-    """Each employee's status of each day, from the first and last punch of the day."""
+    """Each employee's code of each day (from the first and last punch of the day and the day's
+    calendar, leave and employment), with totals per code."""
     days = _Days(session, first, last, ctx)
     people = people_of(session, where)
     if not people:
-        return Muster(days.days, [])
+        return Muster(days.days, [], ctx.codes)
     times = _punch_times(session, where, *days.window(people))
-    rows = [MusterRow(person, days.statuses(person.home_site_id, times.get(person.employee_id, [])))
-            for person in _in_report(people, set(times))]
-    return Muster(days.days, rows)
+    leave = leave_by_day(session, where, days.days)
+    rows = []
+    for person in days.in_report(people, set(times)):
+        marks = days.marks(person, times.get(person.employee_id, []), leave.get(person.employee_id, {}))
+        rows.append(MusterRow(person, [m.code for m in marks], daycode.month_totals(marks, ctx.codes)))
+    return Muster(days.days, rows, ctx.codes)
 
 
 def exceptions(session: Session, where: Sequence[ColumnElement[bool]], first: date, last: date,
@@ -340,20 +372,25 @@ def exceptions(session: Session, where: Sequence[ColumnElement[bool]], first: da
     start, end = days.window(people)
     times = _punch_times(session, where, start, end)
     odd = _punches_by_day(session, _punch_query(where, start, end).where(_suspicious(ctx.policy)), days, people)
+    leave = leave_by_day(session, where, days.days)
     out = []
-    for person in _in_report(people, set(times)):
-        frames, working, _, empty = days.site(person.home_site_id)
-        for i, span in enumerate(days.spans(person.home_site_id, times.get(person.employee_id, []))):
+    for person in days.in_report(people, set(times)):
+        plan = days.plan(person)
+        lo, hi = employed_range(days.days, person.joined_on, person.left_on)
+        own_leave = leave.get(person.employee_id, {})
+        for i, span in enumerate(days.spans(plan, times.get(person.employee_id, []))):
             punches = odd.get((person.employee_id, i))
             if span is None:
-                result = empty[i]  # absent is missing too
+                result = plan.empty[i]  # absent is missing too
             else:
-                frame, first_s = frames[i], span[0]
-                if not (punches or working[i] and (rules.is_late(frame, first_s) or rules.is_missing(frame, first_s))):
+                frame, working = plan.frames[i], plan.working[i]
+                if not (punches or working and (rules.came_after_start(frame, span[0])
+                                                or rules.is_early(frame, *span))):
                     continue
-                result = rules.judge_span(frame, _utc(first_s), _utc(span[1]), working=working[i], now=ctx.now)
+                result = rules.judge_span(frame, _utc(span[0]), _utc(span[1]), working=working, now=ctx.now)
                 if punches:
                     result = rules.with_punches(result, punches, person.home_site_id)
+            result = _settle(result, lo <= i < hi, own_leave.get(i))
             out += [ExceptionRow(days.days[i], person, kind, result) for kind in result.exceptions]
     out.sort(key=lambda e: (e.day, e.person.employee_id, rules.EXCEPTION_KINDS.index(e.kind)))
     return out

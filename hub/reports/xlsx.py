@@ -5,7 +5,8 @@ appended, so 10,000 employees x 31 days never sit in memory as cell objects
 (a normal workbook holds ~400,000 of them, several hundred MB). Text that a
 spreadsheet would run as a formula is written with a leading apostrophe
 (``export.safe_cell``), as in the CSV; day codes and totals keep their types
-(numbers stay numbers, so the totals add up in Excel).
+(numbers stay numbers, so the totals add up in Excel). The legend of
+codes and counts follows the rows, after one empty row.
 """
 
 import logging
@@ -18,7 +19,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from hub.reports.export import PERSON_HEADER, TOTALS_HEADER, person_cells, safe_cell, totals_cells
+from hub.reports.export import PERSON_HEADER, legend, person_cells, safe_cell, totals_cells, totals_header
 from hub.reports.heading import Heading
 from hub.reports.queries import Muster
 
@@ -39,9 +40,13 @@ def _rows(ws: WriteOnlyWorksheet, heading: Heading, roll: Muster) -> Iterator[li
     yield ["Office", safe_cell(heading.office)]
     yield ["DDO", safe_cell(heading.ddo)]
     yield ["Month", heading.month]
-    yield [_bold(ws, h) for h in [*PERSON_HEADER, *(str(d.day) for d in roll.days), *TOTALS_HEADER]]
+    yield [_bold(ws, h) for h in [*PERSON_HEADER, *(str(d.day) for d in roll.days), *totals_header(roll.codes)]]
     for row in roll.rows:
-        yield [*(safe_cell(c) for c in person_cells(row.person)), *row.codes, *totals_cells(row.totals)]
+        yield [*(safe_cell(c) for c in person_cells(row.person)), *row.codes, *totals_cells(row.totals, roll.codes)]
+    yield []
+    yield [_bold(ws, "Legend")]
+    for code, meaning in legend(roll.codes):
+        yield [code or "(blank)", meaning]
 
 
 def write_muster_xlsx(heading: Heading, roll: Muster, out: BinaryIO) -> None:

@@ -61,7 +61,8 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 NO_UNIT = ""  # employees without an org unit are counted under this id
-STATUSES = (rules.PRESENT, rules.LATE, rules.HALF_DAY, rules.ABSENT, rules.NOT_YET, rules.NON_WORKING)
+STATUSES = (rules.PRESENT, rules.LATE, rules.HALF_DAY, rules.ABSENT, rules.NOT_YET, rules.NON_WORKING,
+            rules.ON_LEAVE, rules.NOT_EMPLOYED)
 
 page_router = APIRouter(prefix="/dashboard", tags=["dashboard"], dependencies=[Depends(public)],
                         include_in_schema=False)
@@ -156,7 +157,8 @@ def today(request: Request, session: SessionDep, user: OfficerDep,
     day = day or now(request).astimezone(hub_timezone(session)).date()
     settings = getattr(request.app.state.config, "attendance", None) or AttendanceConfig()
     visible = visible_unit_ids(user, session)
-    ctx = reports.ReportContext(settings.calendar(), settings.flag_policy(), now(request), visible)
+    ctx = reports.ReportContext(settings.calendar(), settings.flag_policy(), now(request), visible,
+                                settings.code_book())
     judged = reports.judge_days(session, reports.unit_scope(session, None, visible), day, day, ctx)
     by_unit: dict[str, list[rules.DayResult]] = {}
     for person_days in judged:

@@ -25,7 +25,8 @@ from hub.api.deps import (
     now,
     visible_unit_ids,
 )
-from hub.attendance.rules import DayResult, MonthTotals
+from hub.attendance.daycode import COUNT_LEGEND, MonthTotals
+from hub.attendance.rules import DayResult
 from hub.reports import export
 from hub.reports import queries as reports
 from hub.reports.config import AttendanceConfig, ExportConfig
@@ -119,22 +120,30 @@ class ExceptionList(BaseModel):
 
 
 class TotalsOut(BaseModel):
-    present: int
-    late: int
-    half_day: int
-    absent: int
-    working_days: int
-    present_days: float  # half days count 0.5
+    present: float
+    late: float
+    half_day: float
+    absent: float
+    working_days: float
+    present_days: float  # half days count 0.5; on-duty codes (OD, TR) count as present
+    by_code: dict[str, float]  # days per code (a half day of leave adds 0.5), and the counts late,
+    # missed_cutoff and early_leaving
 
     @classmethod
     def of(cls, t: MonthTotals) -> "TotalsOut":
         return cls(present=t.present, late=t.late, half_day=t.half_day, absent=t.absent,
-                   working_days=t.working_days, present_days=t.present_days)
+                   working_days=t.working_days, present_days=t.present_days, by_code=dict(t.counts))
+
+
+class LegendOut(BaseModel):
+    code: str
+    en: str
+    hi: str
 
 
 class MusterRowOut(BaseModel):
     employee: EmployeeOut
-    codes: list[str]  # per day: P, L, H, A, - (not a working day), "" (not decided yet)
+    codes: list[str]  # per day, one code (see the legend); "" outside employment or not decided yet
     totals: TotalsOut
 
     @classmethod
@@ -147,6 +156,11 @@ class MusterRoll(BaseModel):
     unit_id: str
     days: list[date]
     items: list[MusterRowOut]
+    legend: list[LegendOut]  # every day code, then the counts (late, missed_cutoff, early_leaving)
+
+    @staticmethod
+    def legend_of(roll: reports.Muster) -> list[LegendOut]:
+        return [LegendOut(code=c, en=en, hi=hi) for c, en, hi in (*roll.codes.legend(), *COUNT_LEGEND)]
 
 
 class PayrollRow(BaseModel):
@@ -171,7 +185,7 @@ def _context(request: Request, session: Session, user: Principal) -> reports.Rep
     """The calendar and thresholds (``HubConfig.attendance`` once the config has it), now, the caller's units."""
     settings = getattr(request.app.state.config, "attendance", None) or AttendanceConfig()
     return reports.ReportContext(settings.calendar(), settings.flag_policy(), now(request),
-                                 visible_unit_ids(user, session))
+                                 visible_unit_ids(user, session), settings.code_book())
 
 
 def _csv(content: bytes, *name_parts: str) -> Response:
@@ -218,14 +232,16 @@ def exceptions(request: Request, session: SessionDep, user: OfficerDep, first: F
 @router.get("/muster", response_model=MusterRoll)
 def muster(request: Request, session: SessionDep, user: OfficerDep, unit_id: str, month: Month,
            fmt: MonthFormat = "json") -> MusterRoll | Response:
-    """Employee x day of the month (P, L, H, A, -) with totals."""
+    """Employee x day of the month, one code a day (P, L, HD, A, H, WO, leave codes; see the legend), with
+    totals per code."""
     roll = reports.muster_roll(session, _context(request, session, user), unit_id=unit_id, month=month)
     if fmt == "csv":
         return _csv(export.muster_csv(roll), "muster", unit_id, month)
     if fmt in ("xlsx", "pdf"):
         heading = unit_heading(session, title="Muster roll", unit_id=unit_id, month=month)
         return _file(render_month(fmt, heading, roll, _exports(request)), "muster", unit_id, month)
-    return MusterRoll(month=month, unit_id=unit_id, days=roll.days, items=[MusterRowOut.of(r) for r in roll.rows])
+    return MusterRoll(month=month, unit_id=unit_id, days=roll.days, items=[MusterRowOut.of(r) for r in roll.rows],
+                      legend=MusterRoll.legend_of(roll))
 
 
 @router.get("/payroll", response_model=PayrollDays)
@@ -235,7 +251,7 @@ def payroll(request: Request, session: SessionDep, user: OfficerDep, ddo_id: str
     xlsx and pdf show the days behind them too (the DDO's muster roll)."""
     roll = reports.payroll_days(session, _context(request, session, user), ddo_id=ddo_id, month=month)
     if fmt == "csv":
-        return _csv(export.payroll_csv(ddo_id, month, roll.rows), "payroll", ddo_id, month)
+        return _csv(export.payroll_csv(ddo_id, month, roll), "payroll", ddo_id, month)
     if fmt in ("xlsx", "pdf"):
         heading = ddo_heading(session, title="Payroll days", ddo_id=ddo_id, month=month)
         return _file(render_month(fmt, heading, roll, _exports(request)), "payroll", ddo_id, month)

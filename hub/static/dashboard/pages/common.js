@@ -10,8 +10,9 @@ import { go } from "../lib/router.js";
 export const STATUSES = [
   ["present", "#2e7d32"], ["late", "#f9a825"], ["half_day", "#1e88e5"],
   ["absent", "#c62828"], ["not_yet", "#9e9e9e"], ["non_working", "#cfd8dc"],
+  ["on_leave", "#8e24aa"], ["not_employed", "#eceff1"],
 ];
-export const EXCEPTIONS = ["late", "missing", "off_site", "flagged"];
+export const EXCEPTIONS = ["late", "missing", "early", "off_site", "flagged"];
 export const statusLabel = (key) => t(`dashboard.status.${key}`);
 export const exceptionLabel = (key) => t(`dashboard.exception.${key}`);
 
@@ -56,8 +57,14 @@ export const totalColumns = () => [
   { label: t("dashboard.code.late"), title: statusLabel("late"), cls: "num", value: (r) => r.totals.late },
   { label: t("dashboard.code.half_day"), title: statusLabel("half_day"), cls: "num", value: (r) => r.totals.half_day },
   { label: t("dashboard.code.absent"), title: statusLabel("absent"), cls: "num", value: (r) => r.totals.absent },
+  { label: t("dashboard.col.other_codes"), value: (r) => otherCodes(r.totals.by_code) },
   { label: t("dashboard.col.present_days"), cls: "num strong", value: (r) => r.totals.present_days },
 ];
+
+// Days of the codes beyond P, L, HD and A (holidays, weekly offs, leave and duty), e.g. "CL 2 · WO 4".
+const SHOWN = new Set(["P", "L", "HD", "A"]);
+const otherCodes = (byCode) => Object.entries(byCode || {}).filter(([code]) => !SHOWN.has(code))
+  .map(([code, n]) => `${code} ${n}`).join(" · ");
 
 /** A sentence like "2 present, 1 late" from {status: n}. */
 export const statusCounts = (counts) => Object.entries(counts).map(([k, n]) => `${n} ${statusLabel(k).toLowerCase()}`).join(", ");
