@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 from biometrics.encoder import FaceEncoder
 from hub.accounts.models import AuditEntry
 from hub.cli import main as hub_cli
-from hub.db import FaceTemplate, PunchRecord
+from hub.db import FaceTemplate, PunchRecord, utcnow
 from hub.enrolment.gallery_keys import device_gallery_key, load_or_create_secret
 from hub.ingest.worker import IngestWorker
+from hub.phone.models import PhoneFrameHash
 from kiosk.config import KioskConfig
 from kiosk.gallery import GalleryCache
 from kiosk.gallery_key import HubGalleryKey
@@ -152,6 +153,8 @@ def test_erasure_removes_photos_templates_and_every_kiosk_cache_copy_and_keeps_a
         assert len(admin.post(f"/api/v1/employees/{employee_id}/photos", files=photos).json()["accepted"]) == 2
     with api.sessions() as session:
         session.add_all([punch_record("H001", "S-PHC1", "09:02"), punch_record("H002", "S-PHC2", "09:05")])
+        session.add_all([PhoneFrameHash(sha256=f"{n:064x}", employee_id=e, punch_id=f"phone-{n}", at=utcnow())
+                         for n, e in enumerate(["H001", "H002"])])   # the replay guard of their phone punches
         session.commit()
     h001_templates, _ = hub_state(api, "H001")
     assert len(h001_templates) == 2 and any((tmp_path / "photos").rglob("*.jpg"))
@@ -174,6 +177,8 @@ def test_erasure_removes_photos_templates_and_every_kiosk_cache_copy_and_keeps_a
                         "--reason", "erasure request R-17 of 2026-12-01"]) == 0
         encodings, punches = hub_state(api, "H001")
         assert encodings == [] and punches == 1                     # templates gone, attendance kept
+        with api.sessions() as session:
+            assert list(session.scalars(select(PhoneFrameHash.employee_id))) == ["H002"]
         assert not (tmp_path / "photos" / "H001").exists()
         assert any((tmp_path / "photos" / "H002").glob("*.jpg"))   # nobody else's photos
         for kiosk in kiosks:
@@ -186,6 +191,7 @@ def test_erasure_removes_photos_templates_and_every_kiosk_cache_copy_and_keeps_a
         [entry] = erase_audit(api, "H001")
         assert entry.actor == f"cli:{getpass.getuser()}"
         assert "erasure request R-17" in entry.after and '"templates": 2' in entry.before
+        assert '"phone_frame_hashes": 1' in entry.before
         assert not any(t.hex() in entry.before + entry.after for t in h001_templates)
 
         # 2. erasing again is harmless: nothing to delete, no gallery moves, logged again

@@ -307,3 +307,10 @@ def test_site_networks_are_validated(tmp_path, bad):
         assert ipaddress.ip_address("10.20.3.4") in ipaddress.ip_network(good.json()["phone_networks"][0])
     finally:
         hub.close()
+
+
+def test_the_infrared_check_cannot_be_turned_on_for_phones():
+    """The kiosk's IR cue needs an IR camera beside the colour one; turned on for phones it would pass nobody."""
+    from hub.phone.config import PhoneConfig
+    with pytest.raises(ValueError, match="a phone has no IR camera"):
+        PhoneConfig.model_validate({"liveness": {"ir": {"enabled": True}}})

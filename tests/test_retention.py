@@ -14,13 +14,13 @@ from hub.config import HubConfig
 from hub.db import (Device, DeviceHealthSample, Employee, RejectedMessage, Site, make_engine, make_session_factory,
                     utcnow)
 from hub.enrolment.models import ConsentRecord
-from hub.phone.models import PhoneRefusal
+from hub.phone.models import PhoneFrameHash, PhoneRefusal
 from hub.retention.purge import purge
 from tests.hub_db import any_engine, sqlite_engine  # noqa: F401  (fixture)
 
 DAY = timedelta(days=1)
 # (model, its time column, the config period in days with the settings below)
-PERIODS = {"audit": 400, "login": 10, "phone": 60, "rejected": 90, "health": 7, "consent": 365}
+PERIODS = {"audit": 400, "login": 10, "phone": 60, "frames": 200, "rejected": 90, "health": 7, "consent": 365}
 
 
 def config(tmp_path) -> HubConfig:
@@ -29,7 +29,7 @@ def config(tmp_path) -> HubConfig:
         "admin_token_file": str(tmp_path / "admin.token"), "health": {"history_days": PERIODS["health"]},
         "retention": {"audit_days": PERIODS["audit"], "login_failures_days": PERIODS["login"],
                       "phone_refusals_days": PERIODS["phone"], "rejected_messages_days": PERIODS["rejected"],
-                      "consent_days": PERIODS["consent"]}})
+                      "consent_days": PERIODS["consent"], "phone_frame_hashes_days": PERIODS["frames"]}})
 
 
 def seed(session, now) -> None:
@@ -45,6 +45,8 @@ def seed(session, now) -> None:
         session.add(LoginFailure(at=now - days * DAY, username="admin", source="10.0.0.1"))
     for days in (PERIODS["phone"] + 1, PERIODS["phone"] - 1):
         session.add(PhoneRefusal(at=now - days * DAY, step="punch", reason="outside", employee_id="E1"))
+    for days in (PERIODS["frames"] + 1, PERIODS["frames"] - 1):
+        session.add(PhoneFrameHash(sha256=f"{days:064d}", employee_id="E1", punch_id=f"P{days}", at=now - days * DAY))
     for days in (PERIODS["rejected"] + 1, PERIODS["rejected"] - 1):
         session.add(RejectedMessage(received_at=now - days * DAY, topic="t", reason="bad", payload_size=1,
                                     payload=b"x"))
@@ -68,7 +70,7 @@ def remaining(session) -> dict[str, int]:
         return session.scalar(select(func.count()).select_from(model))
     return {"audit": session.scalar(select(func.count()).where(AuditEntry.action == "employee.read")),
             "login": count(LoginFailure), "phone": count(PhoneRefusal), "rejected": count(RejectedMessage),
-            "health": count(DeviceHealthSample), "consent": count(ConsentRecord)}
+            "health": count(DeviceHealthSample), "consent": count(ConsentRecord), "frames": count(PhoneFrameHash)}
 
 
 def test_records_past_their_period_go_and_newer_ones_stay(tmp_path, any_engine):  # noqa: F811
@@ -76,13 +78,16 @@ def test_records_past_their_period_go_and_newer_ones_stay(tmp_path, any_engine):
     sessions = make_session_factory(any_engine)
     with sessions() as session:
         seed(session, now)
-        assert remaining(session) == {"audit": 2, "login": 2, "phone": 2, "rejected": 2, "health": 2, "consent": 3}
+        assert remaining(session) == {"audit": 2, "login": 2, "phone": 2, "rejected": 2, "health": 2, "consent": 3,
+                                      "frames": 2}
         kinds = purge(session, config(tmp_path), now=now, actor=cli("ops"))
         session.commit()
         assert {k.name: k.deleted for k in kinds} == {
-            "audit log entries": 1, "failed logins": 1, "phone refusals": 1, "rejected messages": 1,
+            "audit log entries": 1, "failed logins": 1, "phone refusals": 1, "phone frame hashes": 1,
+            "rejected messages": 1,
             "kiosk health samples": 1, "consent records of erased people": 1}
-        assert remaining(session) == {"audit": 1, "login": 1, "phone": 1, "rejected": 1, "health": 1, "consent": 2}
+        assert remaining(session) == {"audit": 1, "login": 1, "phone": 1, "rejected": 1, "health": 1, "consent": 2,
+                                      "frames": 1}
         assert session.scalar(select(AuditEntry.target).where(AuditEntry.action == "employee.read")) == "new"
         assert sorted(session.scalars(select(ConsentRecord.employee_id))) == ["E2", "E3"]
         (entry,) = session.scalars(select(AuditEntry).where(AuditEntry.action == "retention.purge"))

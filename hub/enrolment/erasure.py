@@ -7,6 +7,10 @@ moves once and the member row is marked removed, so the next delta every
 kiosk of those sites receives lists them in ``removed`` (kiosk/gallery.py
 then rewrites its encrypted cache without them).
 
+The SHA-256 of the frames of their phone punches (``phone_frame_hashes``,
+kept so the same bytes are never accepted twice) go too: no photo can be
+rebuilt from them, but they are tied to the staff number.
+
 What stays: the employee's master-data row and their attendance (punches are
 not biometric and payroll needs them). The audit log names who erased whom,
 when, why and how much; never a template or a photo. Erasing again finds
@@ -26,6 +30,7 @@ from hub.db import Employee, FaceTemplate, GalleryMember
 from hub.enrolment.gallery import sync_members
 from hub.enrolment.photos import PhotoStore
 from hub.errors import InvalidInput, NotFound
+from hub.phone.models import PhoneFrameHash
 
 log = logging.getLogger(__name__)
 
@@ -59,11 +64,12 @@ def erase_employee(session: Session, store: PhotoStore, employee_id: str, *, act
         GalleryMember.employee_id == employee_id, GalleryMember.removed.is_(False))))
     photos = _delete_photos(session, store, employee_id)
     deleted = session.execute(delete(FaceTemplate).where(FaceTemplate.employee_id == employee_id)).rowcount or 0
+    hashes = session.execute(delete(PhoneFrameHash).where(PhoneFrameHash.employee_id == employee_id)).rowcount or 0
     session.flush()
     versions = sync_members(session, [employee_id])
     audit.record(session, actor, "employee.erase", f"employee:{employee_id}",
-                 {"templates": deleted, "photos": photos, "gallery_sites": sites_before},
-                 {"templates": 0, "photos": 0, "gallery_sites": [], "reason": reason,
+                 {"templates": deleted, "photos": photos, "phone_frame_hashes": hashes, "gallery_sites": sites_before},
+                 {"templates": 0, "photos": 0, "phone_frame_hashes": 0, "gallery_sites": [], "reason": reason,
                   "gallery_versions": versions})
     log.info("erased the biometric data of employee %s: %d templates, %d photos; galleries now %s",
              employee_id, deleted, photos, versions)

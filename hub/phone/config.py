@@ -108,3 +108,10 @@ class PhoneConfig(BaseModel):
             raise ValueError(f"burst_min_frames ({self.burst_min_frames}) is above burst_max_frames "
                              f"({self.burst_max_frames})")
         return self
+
+    @model_validator(mode="after")
+    def _no_infrared(self) -> "PhoneConfig":
+        """The kiosk's IR check needs an IR camera beside the colour one; a phone sends colour frames only."""
+        if self.liveness.ir.enabled:
+            raise ValueError("phone.liveness.ir.enabled: a phone has no IR camera; the IR check is for kiosks")
+        return self

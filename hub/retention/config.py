@@ -22,6 +22,9 @@ class RetentionConfig(BaseModel):
         "look back auth.failure_window_s")
     phone_refusals_days: int = Field(
         180, ge=1, description="refused phone requests (who, step, reason, address, reported position)")
+    phone_frame_hashes_days: int = Field(
+        400, ge=30, description="SHA-256 of the frames of accepted phone punches (a replay guard: the same bytes are "
+        "never accepted twice); older frames cannot pass the nonce and liveness checks anyway")
     rejected_messages_days: int = Field(
         180, ge=1, description="MQTT messages the hub refused, kept for audit with their first bytes")
     consent_days: int = Field(

@@ -22,7 +22,7 @@ from hub.config import HubConfig
 from hub.db import DeviceHealthSample, RejectedMessage
 from hub.enrolment import photos
 from hub.enrolment.models import ConsentRecord
-from hub.phone.models import PhoneRefusal
+from hub.phone.models import PhoneFrameHash, PhoneRefusal
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ def purge(session: Session, config: HubConfig, *, now: datetime, actor: Principa
         ("audit log entries", r.audit_days, AuditEntry, AuditEntry.at, ()),
         ("failed logins", r.login_failures_days, LoginFailure, LoginFailure.at, ()),
         ("phone refusals", r.phone_refusals_days, PhoneRefusal, PhoneRefusal.at, ()),
+        ("phone frame hashes", r.phone_frame_hashes_days, PhoneFrameHash, PhoneFrameHash.at, ()),
         ("rejected messages", r.rejected_messages_days, RejectedMessage, RejectedMessage.received_at, ()),
         ("kiosk health samples", config.health.history_days, DeviceHealthSample, DeviceHealthSample.received_at, ()),
         ("consent records of erased people", r.consent_days, ConsentRecord, ConsentRecord.withdrawn_at,
