@@ -23,6 +23,7 @@ from benchmarks.forgery_render import Pose, camera, painted_shut, render_sheet
 from benchmarks.liveness_frames import FPS, video_frames
 from biometrics.encoder import FaceEncoder, load_image_rgb
 from hub.db import PunchRecord, Site, make_session_factory
+from hub.phone.config import PhoneConfig
 from hub.phone.models import PhoneFrameHash, PhoneRefusal
 from tests import phonekit as kit
 from tests.hub_api_kit import HubApi
@@ -311,6 +312,5 @@ def test_site_networks_are_validated(tmp_path, bad):
 
 def test_the_infrared_check_cannot_be_turned_on_for_phones():
     """The kiosk's IR cue needs an IR camera beside the colour one; turned on for phones it would pass nobody."""
-    from hub.phone.config import PhoneConfig
     with pytest.raises(ValueError, match="a phone has no IR camera"):
         PhoneConfig.model_validate({"liveness": {"ir": {"enabled": True}}})
