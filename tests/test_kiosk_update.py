@@ -71,7 +71,7 @@ def hub(tmp_path, broker, tls_files, release_key, faces_dir):
     photos.mkdir(parents=True)
     for photo in sorted((faces_dir / "dev" / PERSON).glob("*.jpg"))[:3]:
         (photos / photo.name).symlink_to(photo)
-    hub.cli("enrol", "--site", SITE, str(photos.parent))
+    hub.cli("enrol", "--site", SITE, "--consent-given", str(photos.parent))
     yield hub
     hub.stop()
 
