@@ -109,29 +109,33 @@ def test_a_zip_is_judged_photo_by_photo_in_a_job_and_each_verdict_is_reported(ap
                    "H002/broken.jpg": b"not an image",
                    "E001/one.jpg": (dev / "Chan_Gailey/1.jpg").read_bytes(),
                    "NOBODY/x.jpg": (dev / "Chan_Gailey/1.jpg").read_bytes(),
+                   "E002/fine.jpg": (dev / "Chan_Gailey/2.jpg").read_bytes(),
                    "../escape.jpg": b"x"})
     admin = api.machine
+    for employee_id in ("H001", "H002", "E001"):   # E002 has not consented: their photo is refused for that
+        assert admin.post(f"/api/v1/employees/{employee_id}/consent", json={"language": "en"}).status_code == 201
     started = admin.post("/api/v1/enrolment/zip", files={"file": ("batch.zip", data, "application/zip")})
     assert started.status_code == 202, started.text
-    assert {k: v for k, v in started.json().items() if k != "job_id"} == {"people": 4, "photos": 6,
+    assert {k: v for k, v in started.json().items() if k != "job_id"} == {"people": 5, "photos": 7,
                                                                            "refused_entries": 1}
     job_id = started.json()["job_id"]
     assert wait_until(lambda: admin.get(f"/api/v1/jobs/{job_id}").json()["state"] != "running", timeout_s=300)
     job = admin.get(f"/api/v1/jobs/{job_id}").json()
     assert job["state"] == "done", job
-    assert (job["done"], job["total"]) == (6, 6)
+    assert (job["done"], job["total"]) == (7, 7)
     verdicts = {i["file"]: (i["verdict"], i["note"].split(":")[0]) for i in job["items"]}
     assert verdicts == {
         "../escape.jpg": ("refused", "a path with '..' is refused"),
         "H001/front.jpg": ("accepted", ""), "H001/side.jpg": ("accepted", ""),
         "H002/none.jpg": ("refused", "no face found"), "H002/broken.jpg": ("refused", "unreadable image"),
         "E001/one.jpg": ("accepted", ""),
-        "NOBODY/x.jpg": ("refused", "not in the master data")}
+        "NOBODY/x.jpg": ("refused", "not in the master data"),
+        "E002/fine.jpg": ("refused", "no consent on record")}
     assert job["result"]["enrolled"] == ["H001", "E001"] and job["result"]["accepted"] == 3
     assert templates(api) == {"H001": 2, "E001": 1}
-    assert admin.get(f"/api/v1/jobs/{job_id}", params={"since": 6}).json()["items"] == [job["items"][-1]]
+    assert admin.get(f"/api/v1/jobs/{job_id}", params={"since": 7}).json()["items"] == [job["items"][-1]]
     audit = admin.get("/api/v1/audit", params={"action": "employee.enrol"}).json()["items"]
-    assert {e["target"] for e in audit} == {"employee:H001", "employee:H002", "employee:E001"}
+    assert {e["target"] for e in audit} == {"employee:H001", "employee:H002", "employee:E001", "employee:E002"}
 
     # what the person page reads: each template with a thumbnail of its kept photo, the refusals with reasons
     h001 = admin.get("/api/v1/employees/H001/photos").json()

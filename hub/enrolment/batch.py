@@ -19,6 +19,7 @@ from hub.accounts import audit
 from hub.accounts.principal import Principal
 from hub.config import EnrolmentConfig
 from hub.db import Employee
+from hub.enrolment import consent
 from hub.enrolment.enrol import PersonPhotos, PhotoResult, add_photo, apply_enrolment
 from hub.enrolment.photo_zip import ZipContents
 from hub.enrolment.photos import PhotoStore
@@ -42,14 +43,17 @@ def enrol_contents(
     for employee_id, photos in contents.people.items():
         with session_factory() as session:
             known = session.get(Employee, employee_id) is not None
+            consented = known and consent.active(session, employee_id) is not None
         person = PersonPhotos(employee_id, employee_id)
         for photo in photos:
             progress("photos", done, total)
             accepted_before = len(person.accepted)
-            if known:
-                add_photo(person, encoder, photo.file, photo.data, limits)
-            else:
+            if not known:
                 person.refused.append(_unknown(photo.file))
+            elif not consented:  # said per photo before any is judged: none of theirs would be stored
+                person.refused.append(PhotoResult(photo.file, consent.NO_CONSENT))
+            else:
+                add_photo(person, encoder, photo.file, photo.data, limits)
             ok = len(person.accepted) > accepted_before
             note = (person.accepted[-1] if ok else person.refused[-1]).note
             report({"employee_id": employee_id, "file": f"{employee_id}/{photo.file}",
