@@ -17,6 +17,7 @@ from tests.test_dashboard_browser import WINDOW, fill, log_in, open_page, rows
 pytestmark = pytest.mark.browser
 By = pytest.importorskip("selenium.webdriver.common.by", reason="selenium is not installed").By
 Select = pytest.importorskip("selenium.webdriver.support.ui", reason="selenium is not installed").Select
+Keys = pytest.importorskip("selenium.webdriver.common.keys", reason="selenium is not installed").Keys
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +288,11 @@ def test_enrolment_from_photos_gives_a_verdict_per_photo(console, faces_dir):
     wait_for(driver, lambda d: "NOPE" in text_of(d, "#photos-employee-error"), message="unknown person")
     assert driver.find_elements(By.CSS_SELECTOR, "#photos-results li") == []
 
+    with api.client(api.token) as client:   # the notice was shown and H1001 agreed (tests/test_consent_browser.py)
+        assert client.post("/api/v1/employees/H1001/consent", json={"language": "en"}).status_code == 201
     fill(driver, "photos-employee", "H1001")
+    driver.find_element(By.ID, "photos-employee").send_keys(Keys.TAB)   # leaving the field shows their consent
+    wait_for(driver, lambda d: d.find_element(By.ID, "photos-send").is_enabled(), message="consent on record")
     driver.find_element(By.ID, "photos-send").click()
     wait_for(driver, lambda d: "1 of 2 photos accepted" in text_of(d, "#photos-status"), message="verdicts",
              timeout_s=120)
@@ -383,6 +388,8 @@ def test_enrolment_from_a_zip_refuses_a_bad_archive_beside_the_field_then_shows_
     with api.client(api.token) as client:
         assert client.get("/api/v1/employees/H1002").json()["templates"] == 0
 
+    with api.client(api.token) as client:   # the notice was shown and H1002 agreed (tests/test_consent_browser.py)
+        assert client.post("/api/v1/employees/H1002/consent", json={"language": "hi"}).status_code == 201
     batch = tmp_path / "batch.zip"
     with zipfile.ZipFile(batch, "w") as archive:
         archive.write(good, "H1002/front.jpg")
@@ -450,6 +457,7 @@ def test_a_persons_page_shows_photos_with_verdicts_recent_punches_phone_and_allo
             pytest.skip(f"{photo} is not in the shared photos")
     with api.client(api.token) as client:
         assert client.patch("/api/v1/employees/H1003", json={"allowed_site_ids": ["S-PHC2"]}).status_code == 200
+        assert client.post("/api/v1/employees/H1003/consent", json={"language": "en"}).status_code == 201
         enrolled = client.post("/api/v1/employees/H1003/photos", files=[
             ("files", ("front.jpg", good.read_bytes(), "image/jpeg")), ("files", ("blank.jpg", no_face.read_bytes(), "image/jpeg"))])
         assert [p["file"] for p in enrolled.json()["accepted"]] == ["front.jpg"]
