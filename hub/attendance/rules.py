@@ -42,12 +42,13 @@ FLAG_KINDS: dict[str, str] = {
 # Day statuses (one per day) and the exception kinds a day can carry.
 PRESENT, LATE, HALF_DAY, ABSENT = "present", "late", "half_day", "absent"
 NOT_YET, NON_WORKING = "not_yet", "non_working"
+REGULARISED = "regularised"  # an approved correction (hub.attendance.regularisation): counted as present
 MISSING, OFF_SITE, FLAGGED = "missing", "off_site", "flagged"
 EXCEPTION_KINDS = (LATE, MISSING, OFF_SITE, FLAGGED)
 
 # Muster roll letter of each day status ("" = not decided yet).
 MUSTER_CODES: dict[str, str] = {
-    PRESENT: "P", LATE: "L", HALF_DAY: "H", ABSENT: "A", NON_WORKING: "-", NOT_YET: "",
+    PRESENT: "P", LATE: "L", HALF_DAY: "H", ABSENT: "A", NON_WORKING: "-", NOT_YET: "", REGULARISED: "R",
 }
 
 MON_TO_SAT = frozenset(range(6))  # date.weekday(): Monday = 0; most Indian government offices
@@ -266,13 +267,15 @@ def judge_day(
 @dataclass(frozen=True)
 class MonthTotals:
     """A muster roll row's totals; half days count 0.5 towards ``present_days``.
-    ``working_days`` counts decided working days (not those still to come)."""
+    ``working_days`` counts decided working days (not those still to come).
+    ``present`` includes the regularised days, also counted apart in ``regularised``."""
 
     present: int = 0
     late: int = 0
     half_day: int = 0
     absent: int = 0
     non_working: int = 0
+    regularised: int = 0
 
     @property
     def working_days(self) -> int:
@@ -285,5 +288,5 @@ class MonthTotals:
 
 def month_totals(statuses: Iterable[str]) -> MonthTotals:
     counts = Counter(statuses)
-    return MonthTotals(present=counts[PRESENT], late=counts[LATE], half_day=counts[HALF_DAY],
-                       absent=counts[ABSENT], non_working=counts[NON_WORKING])
+    return MonthTotals(present=counts[PRESENT] + counts[REGULARISED], late=counts[LATE], half_day=counts[HALF_DAY],
+                       absent=counts[ABSENT], non_working=counts[NON_WORKING], regularised=counts[REGULARISED])

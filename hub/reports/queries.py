@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from hub.accounts.scope import unit_closure
-from hub.attendance import rules
+from hub.attendance import regularisation, rules
 from hub.attendance.rules import (
     DayFrame,
     DayResult,
@@ -324,7 +324,11 @@ def muster(session: Session, where: Sequence[ColumnElement[bool]], first: date, 
     if not people:
         return Muster(days.days, [])
     times = _punch_times(session, where, *days.window(people))
-    rows = [MusterRow(person, days.statuses(person.home_site_id, times.get(person.employee_id, [])))
+    # --- regularisation (hub/attendance/regularisation.py): approved corrections override their day ---
+    approved = regularisation.approved_days(session, where, first, last)
+    rows = [MusterRow(person, regularisation.regularised_statuses(
+                days.days, days.statuses(person.home_site_id, times.get(person.employee_id, [])),
+                approved.get(person.employee_id, ())))
             for person in _in_report(people, set(times))]
     return Muster(days.days, rows)
 

@@ -119,22 +119,23 @@ class ExceptionList(BaseModel):
 
 
 class TotalsOut(BaseModel):
-    present: int
+    present: int  # regularised days included
     late: int
     half_day: int
     absent: int
+    regularised: int  # approved corrections (code R), also counted in present
     working_days: int
     present_days: float  # half days count 0.5
 
     @classmethod
     def of(cls, t: MonthTotals) -> "TotalsOut":
-        return cls(present=t.present, late=t.late, half_day=t.half_day, absent=t.absent,
+        return cls(present=t.present, late=t.late, half_day=t.half_day, absent=t.absent, regularised=t.regularised,
                    working_days=t.working_days, present_days=t.present_days)
 
 
 class MusterRowOut(BaseModel):
     employee: EmployeeOut
-    codes: list[str]  # per day: P, L, H, A, - (not a working day), "" (not decided yet)
+    codes: list[str]  # per day: P, L, H, A, R (regularised), - (not a working day), "" (not decided yet)
     totals: TotalsOut
 
     @classmethod
@@ -218,7 +219,7 @@ def exceptions(request: Request, session: SessionDep, user: OfficerDep, first: F
 @router.get("/muster", response_model=MusterRoll)
 def muster(request: Request, session: SessionDep, user: OfficerDep, unit_id: str, month: Month,
            fmt: MonthFormat = "json") -> MusterRoll | Response:
-    """Employee x day of the month (P, L, H, A, -) with totals."""
+    """Employee x day of the month (P, L, H, A, R regularised and counted as present, -) with totals."""
     roll = reports.muster_roll(session, _context(request, session, user), unit_id=unit_id, month=month)
     if fmt == "csv":
         return _csv(export.muster_csv(roll), "muster", unit_id, month)
