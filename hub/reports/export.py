@@ -97,7 +97,8 @@ def exceptions_csv(rows: Sequence[ExceptionRow]) -> bytes:
 
 
 def muster_csv(roll: Muster) -> bytes:
-    """Employee x day of month: P, L (late), H (half day), A, - (not a working day), blank (not yet)."""
+    """Employee x day of month: P, L (late), H (half day), A, R (regularised: an approved correction, counted
+    in P), - (not a working day), blank (not yet)."""
     return to_csv([*PERSON_HEADER, *(str(d.day) for d in roll.days), *TOTALS_HEADER],
                   ([*person_cells(r.person), *r.codes, *totals_cells(r.totals)] for r in roll.rows))
 

@@ -117,8 +117,9 @@ class _Page:
         pdf.cell(0, 5, f"Office: {h.office}", new_x="LMARGIN", new_y="NEXT")
         pdf.cell(0, 5, f"Drawing and Disbursing Officer (DDO): {h.ddo or '-'}", new_x="LMARGIN", new_y="NEXT")
         pdf.set_font(FONT, size=7)
-        pdf.cell(0, 4, "P present, L late, H half day, A absent, - not a working day, blank not yet decided; "
-                 "WD working days, Days = P + L + H/2", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 4, "P present, L late, H half day, A absent, R regularised (approved correction, counted in P), "
+                 "- not a working day, blank not yet decided; WD working days, Days = P + L + H/2",
+                 new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_shaping(False)
         self.table_top = pdf.get_y() + 1
         self.lines = 0

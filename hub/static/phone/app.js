@@ -48,6 +48,7 @@ function applyLanguage() {
   if (state.sites) renderSites(state.sites);
   showCameraNote(state.cameraNote);
   renderPunchButton();
+  if (typeof regRender === "function") regRender();  // regularisation.js, loaded after this script
 }
 
 $("lang").addEventListener("click", async () => {
@@ -214,6 +215,7 @@ async function openPunch() {
   startCamera();
   startLocation();
   await refreshSites();
+  if (typeof regLoad === "function") await regLoad();
 }
 
 function stopDevices() {

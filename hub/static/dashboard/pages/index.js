@@ -7,6 +7,7 @@ import "./daily.js";
 import "./muster.js";
 import "./payroll.js";
 import "./history.js";
+import "./regularisation.js";
 
 import "./org.js";
 import "./staff.js";
