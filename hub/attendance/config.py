@@ -4,7 +4,7 @@ correcting a day, how many requests a month, how far back, and what may be attac
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 AttachmentType = Literal["application/pdf", "image/jpeg", "image/png"]
@@ -15,23 +15,24 @@ class ReasonText(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    code: ReasonCode = Field(description="stored with each request (lower case, digits, _)")
     en: str = Field(min_length=1, max_length=100, description="English label")
     hi: str = Field(min_length=1, max_length=100, description="Hindi label")
 
 
-DEFAULT_REASONS = {
-    "forgot_punch": ReasonText(en="Forgot to punch", hi="पंच करना भूल गए"),
-    "kiosk_down": ReasonText(en="Kiosk was not working", hi="कियोस्क काम नहीं कर रहा था"),
-    "on_duty_elsewhere": ReasonText(en="On duty elsewhere", hi="कहीं और ड्यूटी पर"),
-}
+DEFAULT_REASONS = [
+    ReasonText(code="forgot_punch", en="Forgot to punch", hi="पंच करना भूल गए"),
+    ReasonText(code="kiosk_down", en="Kiosk was not working", hi="कियोस्क काम नहीं कर रहा था"),
+    ReasonText(code="on_duty_elsewhere", en="On duty elsewhere", hi="कहीं और ड्यूटी पर"),
+]
 
 
 class RegularisationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reasons: dict[ReasonCode, ReasonText] = Field(
-        default_factory=lambda: dict(DEFAULT_REASONS), min_length=1,
-        description="reason code (lower case, digits, _) -> its English and Hindi label; the phone page offers these")
+    reasons: list[ReasonText] = Field(
+        default_factory=lambda: list(DEFAULT_REASONS), min_length=1,
+        description="the reasons the phone page offers, in this order: code, English and Hindi label")
     max_per_month: int = Field(
         3, ge=1, le=31, description="requests an employee may make for the days of one month (rejected ones count too)")
     max_days_back: int = Field(
@@ -45,3 +46,15 @@ class RegularisationConfig(BaseModel):
     attachment_types: list[AttachmentType] = Field(
         ["application/pdf", "image/jpeg", "image/png"], min_length=1,
         description="file types accepted, judged by the file's content, not its name")
+
+    @field_validator("reasons")
+    @classmethod
+    def _codes_unique(cls, reasons: list[ReasonText]) -> list[ReasonText]:
+        codes = [r.code for r in reasons]
+        if len(set(codes)) != len(codes):
+            raise ValueError(f"reason codes must differ: {codes}")
+        return reasons
+
+    def reason(self, code: str) -> ReasonText | None:
+        """The configured reason of ``code`` (None: unknown, or no longer configured)."""
+        return next((r for r in self.reasons if r.code == code), None)

@@ -52,8 +52,9 @@ def check_request(*, day: date, today: date, status: str, kind: str, reason: str
                   config: RegularisationConfig) -> None:
     """Refuse a request that no officer should have to read: unknown reason, no words, a future or too old
     day, a day that is not a working day or is already present (``status`` is the day's muster status)."""
-    if kind not in config.reasons:
-        raise RegularisationRefused("reg_kind_unknown", f"unknown reason {kind!r}", known=", ".join(config.reasons))
+    if config.reason(kind) is None:
+        raise RegularisationRefused("reg_kind_unknown", f"unknown reason {kind!r}",
+                                    known=", ".join(r.code for r in config.reasons))
     if not reason.strip():
         raise RegularisationRefused("reg_reason_missing", "say in a few words what happened")
     if len(reason) > config.max_reason_chars:

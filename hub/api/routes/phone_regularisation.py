@@ -85,7 +85,7 @@ def mine(identity: IdentityDep, request: Request) -> MyRequests:
     return MyRequests(today=today, earliest=date.fromordinal(today.toordinal() - config.max_days_back),
                       max_per_month=config.max_per_month, max_attachment_bytes=config.max_attachment_bytes,
                       attachment_types=list(config.attachment_types),
-                      reasons=[ReasonOut(code=c, en=t.en, hi=t.hi) for c, t in config.reasons.items()], items=items)
+                      reasons=[ReasonOut(code=r.code, en=r.en, hi=r.hi) for r in config.reasons], items=items)
 
 
 @router.post("", response_model=RequestOut)

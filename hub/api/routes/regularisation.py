@@ -45,7 +45,7 @@ class RequestOut(BaseModel):
 
     @classmethod
     def of(cls, r: RegularisationRequest, request: Request) -> "RequestOut":
-        label = request.app.state.config.regularisation.reasons.get(r.kind)
+        label = request.app.state.config.regularisation.reason(r.kind)
         return cls(id=r.id, employee_id=r.employee_id, day=r.day, kind=r.kind,
                    kind_label={"en": label.en, "hi": label.hi} if label else {"en": r.kind, "hi": r.kind},
                    reason=r.reason, state=r.state, requested_at=r.requested_at, attachment_type=r.attachment_type,
