@@ -5,6 +5,8 @@ dashboard, the muster roll changes from A to R, and the admin's audit log shows 
 No camera or face is needed: asking for a correction is not a punch.
 """
 
+from datetime import date
+
 import pytest
 
 from hub.phone.reasons import REASONS, render
@@ -25,11 +27,10 @@ MUSTER = "#/muster?unit_id=PHC-1&month=2026-04"
 @pytest.fixture
 def hub(tmp_path):
     """(served hub, HubApi, officer's and admin's one-time passwords); H001 worked all of 8 April."""
-    from datetime import date
-
     api = regkit.make_hub(tmp_path, sqlite_engine(tmp_path))
     with api.sessions.begin() as session:
-        session.add_all([punch_record(regkit.STAFF, "S-PHC1", hhmm, day=date(2026, 4, 8)) for hhmm in ("09:40", "17:50")])
+        session.add_all([punch_record(regkit.STAFF, "S-PHC1", hhmm, day=date(2026, 4, 8))
+                         for hhmm in ("09:40", "17:50")])
     officer = api.add_user("phc.officer", "unit_officer", unit_ids=["PHC-1"])
     admin = api.add_user("admin1", "admin")
     with ServedApp(api.app) as served:
