@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from hub.accounts.models import AuditEntry
@@ -170,6 +171,10 @@ def test_a_request_approved_by_the_units_officer_shows_as_R_in_the_muster_roll_a
     header = values[4]
     h001 = next(r for r in values if r[0] == "H001")
     assert (h001[header.index("7")], h001[header.index("P")]) == ("R", 2)
+    pdf = PdfReader(io.BytesIO(muster_row(officer, fmt="pdf").content))
+    pdf_text = "".join(page.extract_text() for page in pdf.pages)
+    assert "R regularised (approved correction, counted in P)" in pdf_text
+    assert "AAAA-ARPHAA-AAAAAA-AAAAAA-AAAA" in pdf_text.replace(" ", "")
     payroll = admin.get("/api/v1/reports/payroll", params={"ddo_id": "DDO-H", "month": "2026-04"}).json()
     assert {r["employee"]["employee_id"]: r["totals"]["present_days"] for r in payroll["items"]}["H001"] == 2.5
 

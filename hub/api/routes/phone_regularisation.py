@@ -10,11 +10,12 @@ and the file is removed again when the commit fails.
 
 import logging
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from hub.accounts.principal import EMPLOYEE, Principal
 from hub.api.deps import public
@@ -54,14 +55,14 @@ def _config(request: Request) -> RegularisationConfig:
     return request.app.state.config.regularisation
 
 
-def _today(request: Request, session: Any, employee_id: str) -> date:
+def _today(request: Request, session: Session, employee_id: str) -> date:
     """Today at the employee's home site (its days are the muster roll's days)."""
     employee = session.get(Employee, employee_id)
     site = session.get(Site, employee.home_site_id)
     return request.app.state.clock().astimezone(ZoneInfo(site.timezone)).date()
 
 
-def _day_status(request: Request, session: Any, employee_id: str, day: date) -> str:
+def _day_status(request: Request, session: Session, employee_id: str, day: date) -> str:
     """The day's status as the muster roll judges it from the punches alone."""
     settings = request.app.state.config.attendance
     ctx = reports.ReportContext(settings.calendar(), settings.flag_policy(), request.app.state.clock())
