@@ -214,6 +214,7 @@ BIG = b"%PDF-" + b"0" * (2 * 1024 * 1024)
     ("2026-04-08", "kiosk_down", "dark screen", None, 409, "reg_day_present"),
     ("2026-04-12", "kiosk_down", "dark screen", None, 422, "reg_not_working_day"),
     ("2026-03-31", "kiosk_down", "dark screen", None, 422, "reg_too_old"),
+    ("0001-01-01", "kiosk_down", "dark screen", None, 422, "reg_too_old"),
     ("7 April", "kiosk_down", "dark screen", None, 422, "reg_day_invalid"),
     (None, "kiosk_down", "dark screen", None, 422, "reg_day_invalid"),
 ])

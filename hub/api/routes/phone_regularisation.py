@@ -114,7 +114,8 @@ def _ask(request: Request, employee_id: str, address: str | None, config: Regula
     media_type = sniff(data, config) if data else None
     with request.app.state.session_factory() as session:
         today = _today(request, session, employee_id)
-        status = _day_status(request, session, employee_id, day) if day <= today else ""
+        in_range = 0 <= (today - day).days <= config.max_days_back  # else check_request refuses it by date
+        status = _day_status(request, session, employee_id, day) if in_range else ""
         regularisation.check_request(day=day, today=today, status=status, kind=kind, reason=reason, config=config)
         regularisation.check_stored(session, employee_id, day, config)
         store = store_of(request)
