@@ -32,6 +32,11 @@ PDF = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n"
 APRIL_ABSENT = "AAAA-AAAAAA-AAAAAA-AAAAAA-AAAA"
 
 
+def april(compact: str) -> list[str]:
+    """A month's codes written one character a day: '-' is a Sunday (WO on the muster roll), 'H' a half day (HD)."""
+    return [{"-": "WO", "H": "HD", " ": ""}.get(c, c) for c in compact]
+
+
 # ---- pure rules ---------------------------------------------------------------------------------
 
 CONFIG = RegularisationConfig(max_days_back=10)
@@ -121,7 +126,7 @@ def test_a_request_approved_by_the_units_officer_shows_as_R_in_the_muster_roll_a
     api, phone, officer, outsider, admin = hub
     before = muster_row(officer).json()["items"]
     assert [r["employee"]["employee_id"] for r in before] == ["H001"]
-    assert "".join(c or " " for c in before[0]["codes"]) == "AAAA-AAPHAA-AAAAAA-AAAAAA-AAAA"
+    assert before[0]["codes"] == april("AAAA-AAPHAA-AAAAAA-AAAAAA-AAAA")
 
     asked = ask(phone, "2026-04-07", files={"attachment": ("duty-order.pdf", PDF, "application/pdf")})
     assert asked.status_code == 200, asked.text
@@ -159,13 +164,15 @@ def test_a_request_approved_by_the_units_officer_shows_as_R_in_the_muster_roll_a
     assert [i["state"] for i in phone.get(API).json()["items"]] == ["approved"]
 
     row = muster_row(officer).json()["items"][0]
-    assert "".join(c or " " for c in row["codes"]) == "AAAA-ARPHAA-AAAAAA-AAAAAA-AAAA"
+    assert row["codes"] == april("AAAA-ARPHAA-AAAAAA-AAAAAA-AAAA")
+    by_code = row["totals"].pop("by_code")  # R is its own code, and also counted in P (present)
+    assert {k: by_code[k] for k in ("P", "R", "HD", "A", "WO")} == {"P": 2, "R": 1, "HD": 1, "A": 23, "WO": 4}
     assert row["totals"] == {"present": 2, "late": 0, "half_day": 1, "absent": 23, "regularised": 1,
                              "working_days": 26, "present_days": 2.5}
 
     [csv_row] = list(csv.DictReader(io.StringIO(muster_row(officer, fmt="csv").content.decode("utf-8-sig"))))
     assert (csv_row["7"], csv_row["8"], csv_row["9"], csv_row["P"], csv_row["present_days"]) == \
-        ("R", "P", "H", "2", "2.5")
+        ("R", "P", "HD", "2", "2.5")
     sheet = load_workbook(io.BytesIO(muster_row(officer, fmt="xlsx").content), read_only=True).active
     values = [list(r) for r in sheet.iter_rows(values_only=True)]
     header = values[4]
@@ -173,8 +180,8 @@ def test_a_request_approved_by_the_units_officer_shows_as_R_in_the_muster_roll_a
     assert (h001[header.index("7")], h001[header.index("P")]) == ("R", 2)
     pdf = PdfReader(io.BytesIO(muster_row(officer, fmt="pdf").content))
     pdf_text = "".join(page.extract_text() for page in pdf.pages)
-    assert "R regularised (approved correction, counted in P)" in pdf_text
-    assert "AAAA-ARPHAA-AAAAAA-AAAAAA-AAAA" in pdf_text.replace(" ", "")
+    assert "R: regularised: an approved correction of the day; counted as present (in P)" in " ".join(pdf_text.split())
+    assert "".join(april("AAAA-ARPHAA-AAAAAA-AAAAAA-AAAA")) in pdf_text.replace(" ", "")
     payroll = admin.get("/api/v1/reports/payroll", params={"ddo_id": "DDO-H", "month": "2026-04"}).json()
     assert {r["employee"]["employee_id"]: r["totals"]["present_days"] for r in payroll["items"]}["H001"] == 2.5
 
@@ -255,7 +262,7 @@ def test_a_second_request_for_the_same_day_and_the_monthly_limit_are_refused(hub
         ("2026-04-07", "rejected"), ("2026-04-09", "pending"), ("2026-04-07", "pending"), ("2026-05-04", "pending")]
     # the rejected request leaves the muster roll as it was
     row = muster_row(officer).json()["items"][0]
-    assert "".join(c or " " for c in row["codes"]) == "AAAA-AAPHAA-AAAAAA-AAAAAA-AAAA"
+    assert row["codes"] == april("AAAA-AAPHAA-AAAAAA-AAAAAA-AAAA")
 
 
 def test_only_officers_use_the_officer_api_and_phones_need_their_login(hub):
