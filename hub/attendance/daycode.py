@@ -98,7 +98,7 @@ class CodeBook:
 
     def columns(self) -> list[str]:
         """The per-code total columns, in a fixed order."""
-        return [PRESENT, LATE, HALF_DAY, ABSENT, REGULARISED, *(c.code for c in self.codes), HOLIDAY, WEEKLY_OFF]
+        return [PRESENT, LATE, HALF_DAY, ABSENT, *(c.code for c in self.codes), HOLIDAY, WEEKLY_OFF]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +134,6 @@ def day_mark(facts: DayFacts) -> DayMark:
     if not facts.employed:
         return BLANK
     if facts.override is not None:
-        if facts.override == REGULARISED:  # its own code, counted as present (in P) and apart (R)
-            return DayMark(REGULARISED, ((PRESENT, 1.0), (REGULARISED, 1.0)))
         return DayMark(facts.override, ((facts.override, 1.0),))
     if facts.holiday:
         return DayMark(HOLIDAY, ((HOLIDAY, 1.0),))
@@ -198,6 +196,7 @@ def month_totals(marks: Iterable[DayMark], book: CodeBook) -> MonthTotals:
     for mark in marks:
         for key, amount in mark.counts:
             counts[key] += amount
+    counts[PRESENT] += counts[REGULARISED]  # R is its own code and counts as present: in P too (R apart)
     on_duty = sum(counts[c.code] for c in book.codes if c.on_duty)
     leave = sum(counts[c.code] for c in book.codes if not c.on_duty)
     present_days = float(counts[PRESENT] + counts[LATE] + 0.5 * counts[HALF_DAY] + on_duty)
