@@ -5,6 +5,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, model_validator
 
 from biometrics.face_quality import DEFAULT_LIMITS as FACE_LIMITS
+from hub.attendance.config import RegularisationConfig
 from hub.delivery.config import DeliveryConfig
 from hub.hrms.config import HrmsConfig
 from hub.ingest.plausibility import Policy
@@ -253,6 +254,9 @@ class HubConfig(Section):
         default_factory=HrmsConfig, description="punches pushed to Frappe HRMS, Odoo or a webhook (`hub hrms-push`)"
     )
     phone: PhoneConfig = Field(default_factory=PhoneConfig, description="phone fallback punching")
+    regularisation: RegularisationConfig = Field(
+        default_factory=RegularisationConfig, description="employees' requests to correct a day (phone page), "
+        "decided by their unit's officer")
     health: HealthConfig = Field(default_factory=HealthConfig, description="kiosk status, health and clock skew")
     punches: PunchesConfig = Field(
         default_factory=PunchesConfig, description="which signed kiosk punches are refused at intake"

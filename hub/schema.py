@@ -8,6 +8,7 @@ imports sorted; nothing else belongs in this module.
 import hub.accounts.models  # noqa: F401
 import hub.attendance.models  # noqa: F401
 import hub.db  # noqa: F401
+import hub.delivery.models  # noqa: F401
 import hub.devices.models  # noqa: F401
 import hub.enrolment.models  # noqa: F401
 import hub.hrms.models  # noqa: F401

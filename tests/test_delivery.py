@@ -139,3 +139,25 @@ def test_an_smtp_server_that_does_not_answer_fails_the_job_loudly(hub_config, sm
     err = capsys.readouterr().err
     assert "1 of 1 DDOs not delivered: DDO-H: SMTP 127.0.0.1:" in err and "ConnectionRefusedError" in err
     assert inbox.messages == []
+
+
+def test_a_timer_run_again_sends_nothing_twice_but_what_failed_goes_out(hub_config, smtp, tmp_path, capsys):
+    _, inbox = smtp
+    args = ["deliver", "defaulters", "--config", str(hub_config), "--date", "2026-04-07"]
+    assert main(args) == 0
+    assert main(args) == 0  # the timer again, the same day: the delivery log knows
+    assert capsys.readouterr().out.splitlines() == ["defaulter lists of 2026-04-07: 3 messages sent",
+                                                    "defaulter lists of 2026-04-07: 0 messages sent"]
+    assert len(inbox.messages) == 2 and len(read_outbox(tmp_path / "sms-outbox.jsonl")) == 1
+    assert main(args[:-1] + ["2026-04-08"]) == 0  # another day is another report
+    assert len(inbox.messages) == 4
+
+    good = hub_config.read_text()
+    config = yaml.safe_load(good)
+    config["delivery"]["smtp"]["port"] = free_port()  # the first muster run finds no SMTP server
+    hub_config.write_text(yaml.safe_dump(config))
+    assert main(["deliver", "muster", "--config", str(hub_config), "--month", "2026-04"]) == 1
+    hub_config.write_text(good)
+    for _ in range(2):
+        assert main(["deliver", "muster", "--config", str(hub_config), "--month", "2026-04"]) == 0
+    assert [m["Subject"] for _, m in inbox.messages[4:]] == ["Muster roll DDO-H 2026-04 (2 employees)"]

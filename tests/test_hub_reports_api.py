@@ -91,7 +91,8 @@ def test_muster_and_payroll_json(hub):
     assert {"code": "WO", "en": "weekly off of the roster", "hi": "साप्ताहिक अवकाश"} in muster["legend"]
     payroll = admin.get(f"{URL}/payroll", params={"ddo_id": "DDO-E", "month": "2026-04"}).json()
     totals = {i["employee"]["employee_id"]: i["totals"] for i in payroll["items"]}
-    assert totals["E001"] == {"present": 1, "late": 0, "half_day": 0, "absent": 25, "working_days": 26,
+    assert totals["E001"] == {"present": 1, "late": 0, "half_day": 0, "absent": 25, "regularised": 0,
+                              "working_days": 26,
                               "present_days": 1.0,
                               "by_code": {"P": 1, "A": 25, "WO": 4, "missed_cutoff": 25}}
     assert totals["E002"]["present_days"] == 0.0

@@ -17,7 +17,7 @@ def test_the_phone_page_loads_the_shared_helper_and_carries_no_strings_of_its_ow
 
 def test_every_phone_key_the_page_uses_is_in_both_catalogues():
     html = (PHONE / "index.html").read_text(encoding="utf-8")
-    script = (PHONE / "app.js").read_text(encoding="utf-8")
+    script = "".join((PHONE / name).read_text(encoding="utf-8") for name in ("app.js", "regularisation.js"))
     used = set(re.findall(r'data-i18n="([\w.]+)"', html))
     used |= set(re.findall(r'\bt\("(\w+)"', script)) | set(re.findall(r'\bkey: "(\w+)"', script))
     assert len(used) > 20

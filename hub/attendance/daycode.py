@@ -5,8 +5,11 @@ function of ``DayFacts`` (employment, holiday, weekly off, recorded leave or
 duty, what the punches say). Precedence, first match wins:
 
 1. outside employment (before joining, after leaving): blank, counted nowhere;
-2. ``override``: a code decided elsewhere (e.g. an approved regularisation)
-   plugs in here and wins over everything but employment;
+2. ``override``: a code decided elsewhere plugs in here and wins over
+   everything but employment. An approved regularisation
+   (``hub.attendance.regularisation``) of a day the punches left absent, half,
+   late or undecided gives R: shown as its own code, counted as present (in
+   P, and apart under R);
 3. a holiday of the employee's unit (or a unit above it): H;
 4. a weekly off of their roster: WO;
 5. recorded leave or duty for the whole day: its code (CL, OD, ...);
@@ -26,6 +29,7 @@ from hub.attendance import rules
 
 HOLIDAY, WEEKLY_OFF = "H", "WO"
 PRESENT, LATE, HALF_DAY, ABSENT = "P", "L", "HD", "A"
+REGULARISED = "R"  # an approved regularisation: counted as present
 HALF_SUFFIX = "/2"
 
 
@@ -49,7 +53,7 @@ BUILTIN_CODES: tuple[LeaveCode, ...] = (
 )
 
 # Codes the punches and the calendar decide; a leave code may not reuse one.
-RESERVED = frozenset({HOLIDAY, WEEKLY_OFF, PRESENT, LATE, HALF_DAY, ABSENT})
+RESERVED = frozenset({HOLIDAY, WEEKLY_OFF, PRESENT, LATE, HALF_DAY, ABSENT, REGULARISED})
 
 # (code, English, Hindi) of the codes that are not leave codes, for the legend.
 FIXED_LEGEND: tuple[tuple[str, str, str], ...] = (
@@ -60,6 +64,8 @@ FIXED_LEGEND: tuple[tuple[str, str, str], ...] = (
     (HALF_DAY, "half day: worked less than the site's half-day hours, or no out punch",
      "आधा दिन: आधे दिन के घंटों से कम काम, या बाहर का पंच नहीं"),
     (ABSENT, "absent: no punch by the cut-off on a working day", "अनुपस्थित: कार्य दिवस पर कट-ऑफ तक कोई पंच नहीं"),
+    (REGULARISED, "regularised: an approved correction of the day; counted as present (in P)",
+     "नियमितीकृत: दिन का स्वीकृत सुधार; उपस्थित गिना जाता है (P में)"),
     (HOLIDAY, "holiday of the unit's calendar (national, state or local)", "अवकाश दिवस (राष्ट्रीय, राज्य या स्थानीय)"),
     (WEEKLY_OFF, "weekly off of the roster", "साप्ताहिक अवकाश"),
     ("X" + HALF_SUFFIX, "half a day of leave code X; the other half present or absent by the punches",
@@ -88,7 +94,7 @@ class CodeBook:
 
     def legend(self) -> list[tuple[str, str, str]]:
         """(code, English, Hindi) for every code a muster roll may show."""
-        return [*FIXED_LEGEND[:6], *((c.code, c.en, c.hi) for c in self.codes), *FIXED_LEGEND[6:]]
+        return [*FIXED_LEGEND[:7], *((c.code, c.en, c.hi) for c in self.codes), *FIXED_LEGEND[7:]]
 
     def columns(self) -> list[str]:
         """The per-code total columns, in a fixed order."""
@@ -151,7 +157,7 @@ def day_mark(facts: DayFacts) -> DayMark:
 class MonthTotals:
     """A muster roll row's totals.
 
-    ``present_days``: P + L + half of HD + on-duty codes (OD, TR) + the present
+    ``present_days``: P (regularised days R included) + L + half of HD + on-duty codes (OD, TR) + the present
     halves of half-day leave. ``working_days``: decided days that were neither
     holiday nor weekly off, inside employment (leave days included).
     """
@@ -179,12 +185,18 @@ class MonthTotals:
     def absent(self) -> float:
         return self[ABSENT]
 
+    @property
+    def regularised(self) -> float:
+        """Approved corrections (R), already counted in ``present``."""
+        return self[REGULARISED]
+
 
 def month_totals(marks: Iterable[DayMark], book: CodeBook) -> MonthTotals:
     counts: Counter[str] = Counter()
     for mark in marks:
         for key, amount in mark.counts:
             counts[key] += amount
+    counts[PRESENT] += counts[REGULARISED]  # R is its own code and counts as present: in P too (R apart)
     on_duty = sum(counts[c.code] for c in book.codes if c.on_duty)
     leave = sum(counts[c.code] for c in book.codes if not c.on_duty)
     present_days = float(counts[PRESENT] + counts[LATE] + 0.5 * counts[HALF_DAY] + on_duty)

@@ -25,6 +25,7 @@ their in and out still show. Times are judged to the second.
 """
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -54,12 +55,13 @@ NOT_YET, NON_WORKING = "not_yet", "non_working"
 NOT_EMPLOYED, ON_LEAVE = "not_employed", "on_leave"
 MISSING, OFF_SITE, FLAGGED, EARLY = "missing", "off_site", "flagged", "early"
 EXCEPTION_KINDS = (LATE, MISSING, EARLY, OFF_SITE, FLAGGED)
+REGULARISED = "regularised"  # an approved correction (hub.attendance.regularisation): counted as present
 
 # Muster roll code of each status the punches decide ("" = not decided yet). The muster roll itself
 # says more (holiday, weekly off, leave codes): ``hub.attendance.daycode``.
 MUSTER_CODES: dict[str, str] = {
     PRESENT: "P", LATE: "L", HALF_DAY: "HD", ABSENT: "A", NON_WORKING: "-", NOT_YET: "", NOT_EMPLOYED: "",
-    ON_LEAVE: "",
+    ON_LEAVE: "", REGULARISED: "R",
 }
 
 MON_TO_SAT = frozenset(range(6))  # date.weekday(): Monday = 0; most Indian government offices
@@ -330,3 +332,31 @@ def judge_day(
     first = min((p.ts for p in punches), default=None)
     last = max((p.ts for p in punches), default=None)
     return with_punches(judge_span(frame, first, last, working=working, now=now), punches, home_site_id)
+
+
+@dataclass(frozen=True)
+class MonthTotals:
+    """A muster roll row's totals; half days count 0.5 towards ``present_days``.
+    ``working_days`` counts decided working days (not those still to come).
+    ``present`` includes the regularised days, also counted apart in ``regularised``."""
+
+    present: int = 0
+    late: int = 0
+    half_day: int = 0
+    absent: int = 0
+    non_working: int = 0
+    regularised: int = 0
+
+    @property
+    def working_days(self) -> int:
+        return self.present + self.late + self.half_day + self.absent
+
+    @property
+    def present_days(self) -> float:
+        return self.present + self.late + 0.5 * self.half_day
+
+
+def month_totals(statuses: Iterable[str]) -> MonthTotals:
+    counts = Counter(statuses)
+    return MonthTotals(present=counts[PRESENT] + counts[REGULARISED], late=counts[LATE], half_day=counts[HALF_DAY],
+                       absent=counts[ABSENT], non_working=counts[NON_WORKING], regularised=counts[REGULARISED])

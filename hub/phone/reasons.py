@@ -148,6 +148,37 @@ REASONS: dict[str, Reason] = {
         403, "Phone punches at {site_name} must come from the office network.",
         "{site_name} पर फ़ोन से पंच केवल कार्यालय के नेटवर्क से हो सकता है।"),
     "request_invalid": Reason(422, "The request is not valid: {detail}.", "अनुरोध मान्य नहीं है: {detail}।"),
+    # regularisation: asking to correct a day (hub.attendance.regularisation)
+    "reg_kind_unknown": Reason(
+        422, "Choose one of the reasons offered.", "दिए गए कारणों में से एक चुनें।"),
+    "reg_reason_missing": Reason(
+        422, "Say in a few words what happened.", "कुछ शब्दों में बताएं कि क्या हुआ।"),
+    "reg_reason_too_long": Reason(
+        422, "The reason is too long (at most {max} characters).", "कारण बहुत लंबा है (अधिकतम {max} अक्षर)।"),
+    "reg_day_invalid": Reason(
+        422, "Choose the day to correct.", "सुधार के लिए दिन चुनें।"),
+    "reg_future_day": Reason(
+        422, "{day} has not come yet: only a past day or today can be corrected.",
+        "{day} अभी आया नहीं है: केवल बीता हुआ दिन या आज सुधारा जा सकता है।"),
+    "reg_too_old": Reason(
+        422, "{day} is too long ago: a day can be corrected within {days} days.",
+        "{day} बहुत पहले का है: किसी दिन को {days} दिनों के भीतर ही सुधारा जा सकता है।"),
+    "reg_not_working_day": Reason(
+        422, "{day} is not a working day: there is nothing to correct.",
+        "{day} कार्य दिवस नहीं है: सुधारने को कुछ नहीं है।"),
+    "reg_day_present": Reason(
+        409, "{day} is already marked present: there is nothing to correct.",
+        "{day} पहले से उपस्थित दर्ज है: सुधारने को कुछ नहीं है।"),
+    "reg_already_requested": Reason(
+        409, "You have already asked to correct {day} (state: {state}).",
+        "आप {day} के सुधार का अनुरोध पहले ही कर चुके हैं (स्थिति: {state})।"),
+    "reg_month_limit": Reason(
+        409, "You have made {limit} requests for {month} already, the most allowed in a month.",
+        "आप {month} के लिए पहले ही {limit} अनुरोध कर चुके हैं, जो एक महीने में अधिकतम है।"),
+    "reg_attachment_too_large": Reason(
+        413, "The attachment is too large (at most {max_kb} kB).", "संलग्न फ़ाइल बहुत बड़ी है (अधिकतम {max_kb} kB)।"),
+    "reg_attachment_type": Reason(
+        415, "The attachment must be a {types} file.", "संलग्न फ़ाइल {types} प्रकार की होनी चाहिए।"),
 }
 
 ACCEPTED = Reason(200, "Punch recorded at {site_name}, {time}.", "{site_name} पर {time} बजे पंच दर्ज हुआ।")

@@ -26,7 +26,7 @@ were employed; days outside their employment are blank, never absent.
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from hub.accounts.scope import unit_closure
-from hub.attendance import daycode, rules
+from hub.attendance import daycode, regularisation, rules
 from hub.attendance.daycode import CodeBook, DayFacts, DayMark
 from hub.attendance.rules import DayResult, FlagPolicy, Punch, WorkCalendar
 from hub.db import Ddo, Employee, OrgUnit, PunchRecord
@@ -221,8 +221,10 @@ class _Days:
                 if p.employee_id in punched or (p.joined_on is None or p.joined_on <= last)
                 and (p.active if p.left_on is None else p.left_on >= first)]
 
-    def marks(self, person: Person, stamps: list[int], leave: dict[int, Leave]) -> list[DayMark]:
-        """Each day's code of an employee, from their sorted punch times and their other facts."""
+    def marks(self, person: Person, stamps: list[int], leave: dict[int, Leave],
+              approved: Collection[date] = ()) -> list[DayMark]:
+        """Each day's code of an employee, from their sorted punch times and their other facts;
+        ``approved``: their days of an approved regularisation (R where the punches left the day correctable)."""
         plan = self.plan(person)
         lo, hi = employed_range(self.days, person.joined_on, person.left_on)
         out = []
@@ -237,7 +239,10 @@ class _Days:
                 missing = working and rules.is_missing(frame, span[0])
                 early = working and self.now_s >= frame.end_s and rules.is_early(frame, *span)
             key = (status, lo <= i < hi, plan.holiday[i], plan.weekly_off[i], on_leave.code if on_leave else None,
-                   bool(on_leave and on_leave.half_day), None, late, missing, early)
+                   bool(on_leave and on_leave.half_day),
+                   daycode.REGULARISED if approved and self.days[i] in approved
+                   and status in regularisation.CORRECTABLE else None,
+                   late, missing, early)
             mark = _MARKS.get(key)
             if mark is None:
                 mark = _MARKS[key] = daycode.day_mark(DayFacts(*key))
@@ -355,9 +360,12 @@ def muster(session: Session, where: Sequence[ColumnElement[bool]], first: date, 
         return Muster(days.days, [], ctx.codes)
     times = _punch_times(session, where, *days.window(people))
     leave = leave_by_day(session, where, days.days)
+    # regularisation (hub/attendance/regularisation.py): an approved day feeds DayFacts.override
+    approved = regularisation.approved_days(session, where, first, last)
     rows = []
     for person in days.in_report(people, set(times)):
-        marks = days.marks(person, times.get(person.employee_id, []), leave.get(person.employee_id, {}))
+        marks = days.marks(person, times.get(person.employee_id, []), leave.get(person.employee_id, {}),
+                           approved.get(person.employee_id, ()))
         rows.append(MusterRow(person, [m.code for m in marks], daycode.month_totals(marks, ctx.codes)))
     return Muster(days.days, rows, ctx.codes)
 

@@ -47,8 +47,8 @@ from hub.phone.service import PhoneService
 
 PREFIX = ""  # the page and its API live at /phone, the admin view under /api/v1/phone
 STATIC = Path(__file__).resolve().parents[2] / "static" / "phone"
-ASSETS = {"app.js": "text/javascript", "style.css": "text/css", "manifest.webmanifest": "application/manifest+json",
-          "icon.svg": "image/svg+xml"}
+ASSETS = {"app.js": "text/javascript", "regularisation.js": "text/javascript", "style.css": "text/css",
+          "manifest.webmanifest": "application/manifest+json", "icon.svg": "image/svg+xml"}
 LOCAL_CLIENTS = {"127.0.0.1", "::1", "localhost"}
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "

@@ -124,6 +124,7 @@ class TotalsOut(BaseModel):
     late: float
     half_day: float
     absent: float
+    regularised: float  # approved corrections (code R), also counted in present
     working_days: float
     present_days: float  # half days count 0.5; on-duty codes (OD, TR) count as present
     by_code: dict[str, float]  # days per code (a half day of leave adds 0.5), and the counts late,
@@ -131,7 +132,7 @@ class TotalsOut(BaseModel):
 
     @classmethod
     def of(cls, t: MonthTotals) -> "TotalsOut":
-        return cls(present=t.present, late=t.late, half_day=t.half_day, absent=t.absent,
+        return cls(present=t.present, late=t.late, half_day=t.half_day, absent=t.absent, regularised=t.regularised,
                    working_days=t.working_days, present_days=t.present_days, by_code=dict(t.counts))
 
 
@@ -232,7 +233,7 @@ def exceptions(request: Request, session: SessionDep, user: OfficerDep, first: F
 @router.get("/muster", response_model=MusterRoll)
 def muster(request: Request, session: SessionDep, user: OfficerDep, unit_id: str, month: Month,
            fmt: MonthFormat = "json") -> MusterRoll | Response:
-    """Employee x day of the month, one code a day (P, L, HD, A, H, WO, leave codes; see the legend), with
+    """Employee x day of the month, one code a day (P, L, HD, A, R regularised and counted as present, H, WO, leave codes; see the legend), with
     totals per code."""
     roll = reports.muster_roll(session, _context(request, session, user), unit_id=unit_id, month=month)
     if fmt == "csv":

@@ -52,6 +52,7 @@ function applyLanguage() {
   if (state.notice) renderNotice(state.notice);
   showCameraNote(state.cameraNote);
   renderPunchButton();
+  if (typeof regRender === "function") regRender();  // regularisation.js, loaded after this script
 }
 
 $("lang").addEventListener("click", async () => {
@@ -258,6 +259,7 @@ async function openPunch() {
   startCamera();
   startLocation();
   await refreshSites();
+  if (typeof regLoad === "function") await regLoad();
 }
 
 function stopDevices() {
