@@ -211,12 +211,13 @@ def place(driver: Any, origin: str, lat: float, lon: float, accuracy_m: float = 
 def wait_for(driver: Any, condition: Callable[[Any], Any], timeout_s: float = DEFAULT_TIMEOUT_S,
              message: str = "") -> Any:
     """Selenium's WebDriverWait: ``condition(driver)`` polled until truthy; a TimeoutException
-    carries ``message`` and the page's status/result text to say what the page showed."""
-    from selenium.common.exceptions import TimeoutException
+    carries ``message`` and the page's status/result text to say what the page showed. An element
+    the page replaced while the condition read it (a list re-rendered) is read again next poll."""
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
     from selenium.webdriver.support.ui import WebDriverWait
 
     try:
-        return WebDriverWait(driver, timeout_s).until(condition)
+        return WebDriverWait(driver, timeout_s, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
     except TimeoutException as exc:
         seen = driver.execute_script("return document.body ? document.body.innerText.slice(0, 600) : ''")
         raise TimeoutException(f"{message}; the page shows: {seen!r}") from exc
