@@ -51,6 +51,8 @@ def activate_phone(driver, served, outbox):
     fill(driver, "password", phonekit.PASSWORD)
     fill(driver, "password2", phonekit.PASSWORD)
     driver.find_element(By.ID, "set-password").click()
+    wait_text(driver, "#notice-agree")  # first use: the notice, then the person's consent
+    driver.find_element(By.ID, "notice-agree").click()
     wait_text(driver, "#reg-list", lambda t: "No requests yet." in t)
 
 
