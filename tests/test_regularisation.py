@@ -16,7 +16,8 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from hub.accounts.models import AuditEntry
-from hub.attendance import rules
+from hub.attendance import daycode, rules
+from hub.attendance.daycode import CodeBook, DayFacts, day_mark
 from hub.attendance.config import RegularisationConfig
 from hub.attendance.regularisation import RegularisationRefused, check_request, regularised_statuses
 from hub.phone.models import PhoneRefusal
@@ -81,8 +82,11 @@ def test_an_approved_day_overrides_only_a_day_that_needs_it(statuses, approved, 
 
 
 def test_a_regularised_day_is_R_and_counts_as_present():
-    totals = rules.month_totals(["present", "regularised", "late", "half_day", "absent", "non_working"])
-    assert rules.MUSTER_CODES[rules.REGULARISED] == "R"
+    marks = [day_mark(DayFacts(rules.PRESENT)), day_mark(DayFacts(rules.ABSENT, override=daycode.REGULARISED)),
+             day_mark(DayFacts(rules.LATE)), day_mark(DayFacts(rules.HALF_DAY)), day_mark(DayFacts(rules.ABSENT)),
+             day_mark(DayFacts(rules.NON_WORKING, weekly_off=True))]
+    totals = daycode.month_totals(marks, CodeBook())
+    assert rules.MUSTER_CODES[rules.REGULARISED] == "R" and marks[1].code == "R"
     assert (totals.present, totals.regularised, totals.working_days, totals.present_days) == (2, 1, 5, 3.5)
 
 

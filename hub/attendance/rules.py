@@ -25,7 +25,6 @@ their in and out still show. Times are judged to the second.
 """
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -332,31 +331,3 @@ def judge_day(
     first = min((p.ts for p in punches), default=None)
     last = max((p.ts for p in punches), default=None)
     return with_punches(judge_span(frame, first, last, working=working, now=now), punches, home_site_id)
-
-
-@dataclass(frozen=True)
-class MonthTotals:
-    """A muster roll row's totals; half days count 0.5 towards ``present_days``.
-    ``working_days`` counts decided working days (not those still to come).
-    ``present`` includes the regularised days, also counted apart in ``regularised``."""
-
-    present: int = 0
-    late: int = 0
-    half_day: int = 0
-    absent: int = 0
-    non_working: int = 0
-    regularised: int = 0
-
-    @property
-    def working_days(self) -> int:
-        return self.present + self.late + self.half_day + self.absent
-
-    @property
-    def present_days(self) -> float:
-        return self.present + self.late + 0.5 * self.half_day
-
-
-def month_totals(statuses: Iterable[str]) -> MonthTotals:
-    counts = Counter(statuses)
-    return MonthTotals(present=counts[PRESENT] + counts[REGULARISED], late=counts[LATE], half_day=counts[HALF_DAY],
-                       absent=counts[ABSENT], non_working=counts[NON_WORKING], regularised=counts[REGULARISED])
