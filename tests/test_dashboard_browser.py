@@ -348,6 +348,9 @@ def test_admin_first_login_then_every_page(hub, browser_factory, tmp_path):  # n
     assert headers[-2] == "Other days"
     other = driver.find_element(By.CSS_SELECTOR, '#muster-table tr[data-employee="H001"] td:nth-last-child(2)').text
     assert "WO 4" in other  # the four Sundays of April, among the days beyond P, L, HD and A
+    others = [driver.find_element(By.CSS_SELECTOR, f'#muster-table tr[data-employee="{k}"] td:nth-last-child(2)').text
+              for k in muster]
+    assert not any("_" in o for o in others), others   # exception counts in words, never as raw keys
     day7 = {k: driver.find_element(By.CSS_SELECTOR, f'#muster-table tr[data-employee="{k}"] td:nth-child(9)').text
             for k in muster}
     assert day7 == {"H001": "P", "H002": "L", "H003": "A"}

@@ -61,10 +61,12 @@ export const totalColumns = () => [
   { label: t("dashboard.col.present_days"), cls: "num strong", value: (r) => r.totals.present_days },
 ];
 
-// Days of the codes beyond P, L, HD and A (holidays, weekly offs, leave and duty), e.g. "CL 2 · WO 4".
+// Days of the codes beyond P, L, HD and A (holidays, weekly offs, leave and duty), e.g. "CL 2 · WO 4"; the
+// exception counts that come with them (hub/attendance/daycode.py COUNT_LEGEND) in words.
 const SHOWN = new Set(["P", "L", "HD", "A"]);
+const COUNTS = new Set(["late", "missed_cutoff", "early_leaving"]);
 const otherCodes = (byCode) => Object.entries(byCode || {}).filter(([code]) => !SHOWN.has(code))
-  .map(([code, n]) => `${code} ${n}`).join(" · ");
+  .map(([code, n]) => (COUNTS.has(code) ? `${t(`dashboard.count.${code}`)} ${n}` : `${code} ${n}`)).join(" · ");
 
 /** A sentence like "2 present, 1 late" from {status: n}. */
 export const statusCounts = (counts) => Object.entries(counts).map(([k, n]) => `${n} ${statusLabel(k).toLowerCase()}`).join(", ");
