@@ -7,7 +7,7 @@ neither the tuning nor the engine's enrolment ever saw.
 
 Per sequence and frame the cache (``~/.cache/face-attendance/liveness``)
 holds the dlib landmarks from ``kiosk.pipeline.FrameAnalyzer``'s detect-and-
-track path and the pixel cues (``kiosk.liveness_pixels``); the pixels
+track path and the pixel cues (``kiosk.liveness.pixels``); the pixels
 themselves are rebuilt by ``benchmarks.forgeries.frames_of`` when needed.
 """
 
@@ -26,7 +26,7 @@ from benchmarks.forgeries import FAMILIES, Photo, Spec, frames_of, load_photo
 from benchmarks.liveness_frames import CACHE, FPS, FRAME_SIZE, kiosk_track
 from biometrics.encoder import FaceEncoder
 from kiosk.liveness import LivenessChecker, LivenessConfig
-from kiosk.liveness_pixels import FrameCues, PixelCues
+from kiosk.liveness.pixels import FrameCues, PixelCues
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from benchmarks.liveness_frames import (
 )
 from biometrics.encoder import FaceEncoder
 from kiosk.liveness import LivenessChecker, LivenessConfig
-from kiosk.liveness_pixels import FrameCues
+from kiosk.liveness.pixels import FrameCues
 
 WINDOW_S = 3.0
 OPEN_BEFORE_S = 1.0

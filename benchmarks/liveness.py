@@ -52,15 +52,10 @@ from benchmarks.common import (
 )
 from biometrics.encoder import FaceBox, FaceEncoder, load_image_rgb
 from biometrics.pose import head_pose
-from kiosk.liveness import (
-    BlinkDetector,
-    HeadTurnChallenge,
-    LivenessChecker,
-    LivenessConfig,
-    brow_gap,
-    face_aspect,
-    nose_offset,
-)
+from kiosk.liveness import LivenessChecker, LivenessConfig
+from kiosk.liveness.blink import BlinkDetector
+from kiosk.liveness.geometry import brow_gap, face_aspect, nose_offset
+from kiosk.liveness.turn import HeadTurnChallenge
 from kiosk.quality import face_crop_gray, sharpness
 
 FPS = 10.0

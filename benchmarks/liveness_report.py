@@ -155,7 +155,7 @@ def ir_lines() -> list[str]:
     return [
         "### Infrared (optional, `liveness.ir`): not measured",
         "",
-        "- `kiosk/liveness_ir.py` refuses a face that is dark in the 850 nm frame (a screen emits no IR) or "
+        "- `kiosk/liveness/ir.py` refuses a face that is dark in the 850 nm frame (a screen emits no IR) or "
         "flat (most inks are transparent at 850 nm, so a print shows blank paper), and withholds a pass "
         "without corneal glints of the illuminator; `hardware/ir_camera.py` pairs a NoIR camera with the "
         "colour one (hardware/README.md).",

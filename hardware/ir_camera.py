@@ -1,6 +1,6 @@
 """An IR frame beside every colour frame: a NoIR camera paired with the colour camera.
 
-The optional infrared liveness check (``kiosk.liveness_ir``) needs, with each
+The optional infrared liveness check (``kiosk.liveness.ir``) needs, with each
 colour frame, an 850 nm picture of the same moment. On a Pi 5 that is a
 Camera Module 3 NoIR on the second CSI port (``Picamera2Camera(camera_num=1)``)
 next to the colour camera, the 850 nm illuminator lighting both; on a bench,

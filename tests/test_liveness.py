@@ -10,18 +10,10 @@ Real-photo behaviour is in test_liveness_real.py.
 import numpy as np
 import pytest
 
-from kiosk.liveness import (
-    BlinkDetector,
-    HeadTurnChallenge,
-    LivenessChecker,
-    LivenessConfig,
-    LivenessState,
-    eye_aspect_ratio,
-    face_aspect,
-    landmark_motion,
-    liveness_info,
-    nose_offset,
-)
+from kiosk.liveness import LivenessChecker, LivenessConfig, LivenessState, liveness_info
+from kiosk.liveness.blink import BlinkDetector
+from kiosk.liveness.geometry import eye_aspect_ratio, face_aspect, landmark_motion, nose_offset
+from kiosk.liveness.turn import HeadTurnChallenge
 
 FPS = 10.0
 
@@ -383,7 +375,7 @@ TURN_LEFT = [0, 0, 0, 10, 20, 28, 32, 34, 30, 20, 10, 2, 0]
 
 
 def challenge(order, step_s=4.0):
-    from kiosk.liveness_challenge import BlinkTurnChallenge
+    from kiosk.liveness.challenge import BlinkTurnChallenge
 
     return BlinkTurnChallenge(BlinkDetector(), lambda: HeadTurnChallenge("left", timeout_s=step_s), order, step_s)
 

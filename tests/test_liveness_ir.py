@@ -1,4 +1,4 @@
-"""The optional infrared check (kiosk/liveness_ir.py): its arithmetic and its place in the liveness decision.
+"""The optional infrared check (kiosk/liveness/ir.py): its arithmetic and its place in the liveness decision.
 
 There is no IR photo of a face, a print or a screen in this repository or in
 ../shared/faces, and none is drawn here. The IR frames below are synthetic
@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from kiosk.liveness import PROMPTS, LivenessChecker, LivenessConfig
-from kiosk.liveness_ir import IrConfig, IrCues, IrMeasure, measure, to_ir_points, verdict
+from kiosk.liveness.ir import IrConfig, IrCues, IrMeasure, measure, to_ir_points, verdict
 from tests.test_liveness import BLINK, OPEN, face_points, sequence
 
 SIZE = (640, 480)

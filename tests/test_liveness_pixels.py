@@ -1,4 +1,4 @@
-"""Pixel cues of kiosk.liveness_pixels on plain arrays (pure logic; the real-photo cases are in
+"""Pixel cues of kiosk.liveness.pixels on plain arrays (pure logic; the real-photo cases are in
 test_liveness_forgeries.py). The landmark sets are the coordinates of test_liveness.py, not faces."""
 
 import math
@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from kiosk.liveness_pixels import PixelCues, eye_patch, lash_contrast
+from kiosk.liveness.pixels import PixelCues, eye_patch, lash_contrast
 from tests.test_liveness import face_points
 
 

@@ -15,16 +15,10 @@ import pytest
 
 from biometrics.encoder import FaceBox, FaceEncoder, load_image_rgb
 from biometrics.pose import head_pose
-from kiosk.liveness import (
-    BlinkDetector,
-    HeadTurnChallenge,
-    LivenessChecker,
-    LivenessConfig,
-    brow_gap,
-    eye_aspect_ratio,
-    face_aspect,
-    nose_offset,
-)
+from kiosk.liveness import LivenessChecker, LivenessConfig
+from kiosk.liveness.blink import BlinkDetector
+from kiosk.liveness.geometry import brow_gap, eye_aspect_ratio, face_aspect, nose_offset
+from kiosk.liveness.turn import HeadTurnChallenge
 
 pytestmark = pytest.mark.faces
 

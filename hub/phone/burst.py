@@ -3,7 +3,7 @@
 Checked cheapest first: frame count, bytes, timestamps and repeated frames
 (before any decoding), then every frame decoded at reduced scale with exactly
 one face, the face's track (no jump to another place in the picture), the
-kiosk's liveness checker on the whole burst (``kiosk.liveness_burst``), and
+kiosk's liveness checker on the whole burst (``kiosk.liveness.burst``), and
 last the identity: several frames spread over the burst, each matched 1:1
 against the employee's templates, so the burst shows the enrolled person
 throughout and not one person blinking and another photographed. The frames
@@ -22,7 +22,7 @@ from biometrics.encoder import FaceBox, FaceEncoder
 from hub.phone import selfie
 from hub.phone.reasons import Refused
 from kiosk.liveness import LivenessConfig
-from kiosk.liveness_burst import BurstFrame, Challenge, judge_burst, is_plausible_timing
+from kiosk.liveness.burst import BurstFrame, Challenge, judge_burst, is_plausible_timing
 
 log = logging.getLogger(__name__)
 

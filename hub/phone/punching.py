@@ -57,7 +57,7 @@ from hub.phone.policy import check_phone_policy
 from hub.phone.reasons import Refused
 from hub.phone.tokens import is_plausible_token, new_token, token_hash
 from hub.phone.travel import Sighting, check_travel
-from kiosk.liveness_burst import CHALLENGES, Challenge
+from kiosk.liveness.burst import CHALLENGES, Challenge
 from protocol.ids import new_punch_id
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,9 @@ from typing import Literal
 
 import numpy as np
 
-from kiosk.liveness import BlinkDetector, HeadTurnChallenge, LivenessState
+from kiosk.liveness.blink import BlinkDetector
+from kiosk.liveness.state import LivenessState
+from kiosk.liveness.turn import HeadTurnChallenge
 
 log = logging.getLogger(__name__)
 

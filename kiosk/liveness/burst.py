@@ -16,7 +16,9 @@ from typing import Literal
 
 import numpy as np
 
-from kiosk.liveness import LivenessChecker, LivenessConfig, LivenessState
+from kiosk.liveness.checker import LivenessChecker
+from kiosk.liveness.config import LivenessConfig
+from kiosk.liveness.state import LivenessState
 
 Challenge = Literal["blink", "turn_left", "turn_right"]
 CHALLENGES: tuple[Challenge, ...] = ("blink", "turn_left", "turn_right")
