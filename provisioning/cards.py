@@ -110,7 +110,7 @@ class CardMaker:
                 return self._flash(request, device_id, stage, fingerprint, known)
             if known and known["fingerprint"] == fingerprint and _stat_matches(card, known):
                 return Card(device_id, card, known["sha256"], written=False)
-            digest = self._write(card, stage)
+            digest = self._write(request, card, stage)
         st = card.stat()
         self.manifest["cards"][device_id] = {
             "fingerprint": fingerprint, "sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
@@ -150,7 +150,7 @@ class CardMaker:
             digest.update(f"\0{name}\0{sha256_file(stage / name)}".encode())
         return digest.hexdigest()
 
-    def _write(self, card: Path, stage: Path) -> str:
+    def _write(self, request: image.ImageRequest, card: Path, stage: Path) -> str:
         """Base copy + first-boot files into a temporary file, renamed into place once complete."""
         tmp = card.with_name(f".{card.name}.tmp")
         try:
@@ -158,7 +158,7 @@ class CardMaker:
             os.close(fd)
             copied = copy_sparse(self.base, tmp)
             os.chmod(tmp, 0o600)
-            image.add_data_partition(self.template, tmp)
+            image.add_data_partition(request, tmp)
             FatImage(tmp, self.partition).copy_in(sorted(stage.iterdir()))
             digest = sha256_file(tmp)
             os.replace(tmp, card)
