@@ -68,12 +68,12 @@ def _image_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--firstrun", action="store_true", help="also write firstrun.sh for images without cloud-init")
     p.add_argument("--units-dir", type=Path, default=image.DEFAULT_UNITS_DIR, help="folder with the unit files")
     p.add_argument("--read-only-root", action="store_true",
-                   help="run the root read-only (Raspberry Pi OS overlay); outbox and gallery on an added "
-                        "writable partition (provisioning/README.md)")
+                   help="run the root read-only (Raspberry Pi OS overlay); outbox and gallery, and with signed "
+                        "updates the software slots, on an added writable partition (provisioning/README.md)")
     p.add_argument("--data-mb", type=int, metavar="MB",
                    help="with --read-only-root: size of the writable kiosk-data partition (default "
-                        f"{datapart.default_data_mb(0)}; {datapart.default_data_mb(UpdateConfig().keep_versions)} for a bundle with signed "
-                        "updates, whose software slots live there too)")
+                        f"{datapart.default_data_mb(0)}; {datapart.default_data_mb(UpdateConfig().keep_versions)} "
+                        "for a bundle with signed updates, whose software slots live there too)")
     p.add_argument("--root-room-mb", type=int, default=2048, metavar="MB",
                    help="with --read-only-root: free space left after the root for it to grow into (default 2048)")
 

@@ -234,7 +234,8 @@ def test_read_only_root_with_signed_updates_keeps_the_slots_on_the_data_partitio
     assert boot() == "0.2.0"
     assert slots.confirm(root, "0.2.0", time.time())                   # healthy: kept
     assert boot() == "0.2.0" and boot() == "0.2.0"                     # and still there after reboots
-    said = subprocess.run([str(root / "versions/0.2.0/bin/python"), "-I", "-c", "import kiosk; print(kiosk.__version__)"],
+    said = subprocess.run([str(root / "versions/0.2.0/bin/python"), "-I", "-c",
+                           "import kiosk; print(kiosk.__version__)"],
                           capture_output=True, text=True, check=True, cwd="/").stdout.strip()
     assert said == "0.2.0"
 
@@ -303,3 +304,12 @@ def test_read_only_root_cards_written_straight_to_a_card_reader(tmp_path, monkey
     assert "mount=/var/lib/kiosk" in flag and "slots=root" in flag
     card_sha = hashlib.sha256(reader.read_bytes()[:parts[2].offset + parts[2].size]).hexdigest()
     assert "card sdb written" in out and card_sha in out             # the checksum covers the data partition
+
+
+def test_the_readme_gives_the_sizes_the_code_uses():
+    readme = (Path(__file__).resolve().parents[1] / "provisioning" / "README.md").read_text()
+    text = " ".join(readme.split())
+    assert f"default 512, or {datapart.default_data_mb(2)} for a kiosk that takes signed updates" in text
+    assert f"refused below {datapart.min_data_mb(2)} MiB" in text
+    assert f"its default is {datapart.default_data_mb(2)} MiB" in text
+    assert datapart.default_data_mb(0) == 512 and datapart.slots_fstab_line().strip() in readme
