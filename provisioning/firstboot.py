@@ -31,6 +31,10 @@ JOURNALD_CONF = "journald.conf"  # in the bundle folder; install.sh puts it into
 JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-kiosk.conf"
 JOURNAL_RAM_MB = 32
 READONLY_CONF = "read-only-root.conf"  # in the bundle folder with --read-only-root (provisioning/datapart.py)
+CMDLINE = f"{BOOT_MOUNT}/cmdline.txt"
+# sed -E: raspi-config's `overlayroot=tmpfs` made `overlayroot=tmpfs:recurse=0`, an overlay of the root only
+# (overlayroot's default, recurse=1, would put the kiosk-data partition under the RAM overlay as well)
+OVERLAY_ROOT_ONLY = r"s/(^| )overlayroot=tmpfs( |$)/\1overlayroot=tmpfs:recurse=0\2/"
 # Debian packages the kiosk needs beyond Raspberry Pi OS Lite, installed by install.sh:
 # the screen (SDL window through pygame; Noto fonts with Devanagari; fontTools reads their
 # glyph coverage), the voice (espeak-ng makes the clips and speaks names; aplay plays them).
@@ -313,6 +317,17 @@ if [ "$readonly_root" = 1 ] && [ "$packages_ok" = 1 ]; then
   # Last: from the next boot on, writes to / go to RAM (the marker above is already on the card).
   say "turning on the read-only (overlay) root and rebooting into it"
   raspi-config nonint enable_overlayfs
+  # raspi-config writes overlayroot=tmpfs into cmdline.txt, and overlayroot's default (recurse=1) then puts
+  # every other partition of /etc/fstab under a RAM overlay too (raspberrypi/bookworm-feedback#137): the
+  # outbox and the software slots on @DATA_LABEL@ would be lost at each reboot. recurse=0: the root only.
+  sed -i -E '@OVERLAY_ROOT_ONLY@' @CMDLINE@
+  if ! grep -qE '(^| )overlayroot=tmpfs:recurse=0( |$)' @CMDLINE@; then
+    say "cannot limit the overlay to the root in @CMDLINE@ ($(grep -oE 'overlayroot=[^ ]*' @CMDLINE@ || true))"
+    say "leaving the root writable instead, so that no punch is lost at a reboot"
+    sed -i -E 's/(^| )overlayroot=[^ ]*//' @CMDLINE@
+    systemctl start --no-block kiosk.service
+    exit 1
+  fi
   systemctl reboot
   exit 0
 fi
@@ -345,7 +360,8 @@ def install_script() -> str:
     fills = {"@KIOSK_APT_PACKAGES@": " ".join(KIOSK_APT_PACKAGES), "@VOICES_DIR@": VOICES_DIR,
              "@READONLY_CONF@": READONLY_CONF, "@DATA_LABEL@": datapart.DATA_LABEL,
              "@DATA_MOUNT@": datapart.DATA_MOUNT, "@FSTAB_LINE@": datapart.fstab_line().strip(),
-             "@SLOTS_SUBDIR@": datapart.SLOTS_SUBDIR, "@SLOTS_FSTAB_LINE@": datapart.slots_fstab_line().strip()}
+             "@SLOTS_SUBDIR@": datapart.SLOTS_SUBDIR, "@SLOTS_FSTAB_LINE@": datapart.slots_fstab_line().strip(),
+             "@OVERLAY_ROOT_ONLY@": OVERLAY_ROOT_ONLY, "@CMDLINE@": CMDLINE}
     text = INSTALL_SH
     for key, value in fills.items():
         text = text.replace(key, value)

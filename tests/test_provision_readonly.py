@@ -84,6 +84,24 @@ def test_read_only_root_adds_a_data_partition_for_the_state_and_first_boot_mount
     assert len(datapart.read_mbr_partitions(img)) == 3 and img.stat().st_size == size
 
 
+@pytest.mark.parametrize("cmdline, expected", [
+    ("overlayroot=tmpfs console=tty1 root=PARTUUID=6c586e13-02 rootwait",     # as raspi-config writes it
+     "overlayroot=tmpfs:recurse=0 console=tty1 root=PARTUUID=6c586e13-02 rootwait"),
+    ("console=tty1 rootwait overlayroot=tmpfs", "console=tty1 rootwait overlayroot=tmpfs:recurse=0"),
+    ("overlayroot=tmpfs:recurse=0 console=tty1", "overlayroot=tmpfs:recurse=0 console=tty1"),   # again: the same
+])
+def test_the_overlay_covers_the_root_only_so_the_data_partition_stays_on_the_card(tmp_path, cmdline, expected):
+    """overlayroot's default (recurse=1) would put kiosk-data under the RAM overlay too: first boot's own sed,
+    run on cmdline.txt as raspi-config leaves it, keeps the overlay to the root."""
+    script = firstboot.install_script()
+    after = script[script.index("raspi-config nonint enable_overlayfs"):]
+    edit = re.search(rf"sed -i -E '([^']+)' {firstboot.CMDLINE}\n", after)
+    assert edit and after.index(edit.group(0)) < after.index("systemctl reboot")
+    (tmp_path / "cmdline.txt").write_text(cmdline + "\n")
+    subprocess.run(["sed", "-i", "-E", edit.group(1), str(tmp_path / "cmdline.txt")], check=True)
+    assert (tmp_path / "cmdline.txt").read_text() == expected + "\n"
+
+
 def test_without_the_option_the_card_has_no_data_partition_and_no_flag(tmp_path, bundle, pi_image):
     img, layout = pi_image
     assert main(["image", "--image", str(img), "--bundle", str(bundle)]) == 0
@@ -306,10 +324,11 @@ def test_read_only_root_cards_written_straight_to_a_card_reader(tmp_path, monkey
     assert "card sdb written" in out and card_sha in out             # the checksum covers the data partition
 
 
-def test_the_readme_gives_the_sizes_the_code_uses():
+def test_the_readme_gives_the_sizes_and_the_overlay_edit_the_code_uses():
     readme = (Path(__file__).resolve().parents[1] / "provisioning" / "README.md").read_text()
     text = " ".join(readme.split())
     assert f"default 512, or {datapart.default_data_mb(2)} for a kiosk that takes signed updates" in text
     assert f"refused below {datapart.min_data_mb(2)} MiB" in text
     assert f"its default is {datapart.default_data_mb(2)} MiB" in text
     assert datapart.default_data_mb(0) == 512 and datapart.slots_fstab_line().strip() in readme
+    assert f"sudo sed -i -E '{firstboot.OVERLAY_ROOT_ONLY}' {firstboot.CMDLINE}" in readme
