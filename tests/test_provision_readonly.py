@@ -332,3 +332,24 @@ def test_the_readme_gives_the_sizes_and_the_overlay_edit_the_code_uses():
     assert f"its default is {datapart.default_data_mb(2)} MiB" in text
     assert datapart.default_data_mb(0) == 512 and datapart.slots_fstab_line().strip() in readme
     assert f"sudo sed -i -E '{firstboot.OVERLAY_ROOT_ONLY}' {firstboot.CMDLINE}" in readme
+
+
+def test_a_batch_with_signed_updates_refuses_a_too_small_data_partition_before_any_row(tmp_path, capsys):
+    from provisioning import tls
+    from tests.fake_hub_api import FakeHub
+
+    hub = FakeHub(sites=("S1",))
+    (tmp_path / "token").write_text(hub.token)
+    (tmp_path / "broker").mkdir()
+    tls.ensure_ca(tmp_path / "broker")
+    key = tmp_path / "release.key"
+    assert main(["release", "keygen", "--key", str(key)]) == 0
+    base = tmp_path / "raspios-lite.img"
+    build_image(base, os_tree(tmp_path / "tree"), Layout(root_mib=8))
+    (tmp_path / "sites.csv").write_text("device_id,site_id\nK-1,S1\n")
+    argv = ["batch", str(tmp_path / "sites.csv"), "--image", str(base), "--out", str(tmp_path / "cards"),
+            "--hub", "https://hub.example.org", "--token-file", str(tmp_path / "token"), "--release-key",
+            f"{key}.pub", "--read-only-root", "--data-mb", "1024"]
+    assert main(argv, transport=hub.transport()) == 1
+    assert "--data-mb 1024 is too small for signed updates" in capsys.readouterr().err
+    assert not (tmp_path / "cards" / "K-1").exists()    # refused before any row: nothing registered, no bundle
