@@ -170,6 +170,9 @@ def ensure_data_partition(image: Path, size_mb: int, root_room_mb: int, *, slots
     for partition in partitions:
         if ext4_label(image, partition) == DATA_LABEL:
             log.info("%s already has the %s partition (%s)", image, DATA_LABEL, partition.number)
+            if partition.size < min_data_mb(slots) * MIB:
+                raise ImageError(f"{image} already has a {DATA_LABEL} partition of {partition.size // MIB} MiB, too "
+                                 f"small for it (at least {min_data_mb(slots)} MiB): start from an image without it")
             return DataPartition(partition, added=False)
     if len(partitions) >= 4:
         raise ImageError(f"{image} has {len(partitions)} primary partitions already: no room for {DATA_LABEL}")

@@ -26,6 +26,7 @@ from kiosk.updater import install_slot
 from protocol.settings import load_config
 from provisioning import datapart, firstboot
 from provisioning.cli import main
+from provisioning.errors import ImageError
 from provisioning.partitions import SECTOR
 from tests.raspios_image import Layout, build_image, copy_boot_folder, needs_image_tools, os_tree, read_boot, sh
 from tests.test_provision_batch import GOOD, devices_csv, fleet  # noqa: F401 (fleet: fixture)
@@ -284,6 +285,10 @@ def test_signed_updates_refuse_a_data_partition_too_small_for_the_slots(tmp_path
     assert main(["image", "--image", str(img), "--bundle", str(updates_bundle), "--read-only-root"]) == 1
     assert "update.root is /srv/kiosk" in capsys.readouterr().err
     assert digest(img, 0, img.stat().st_size) == before
+    # a base that already has a small kiosk-data partition (made without updates) is not taken for slots
+    datapart.ensure_data_partition(img, 16, 8)
+    with pytest.raises(ImageError, match="already has a kiosk-data partition of 16 MiB, too small"):
+        datapart.ensure_data_partition(img, datapart.default_data_mb(2), 8, slots=2)
 
 
 def test_read_only_root_cards_written_straight_to_a_card_reader(tmp_path, monkeypatch, capsys):
