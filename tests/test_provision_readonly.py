@@ -358,3 +358,27 @@ def test_a_batch_with_signed_updates_refuses_a_too_small_data_partition_before_a
     assert main(argv, transport=hub.transport()) == 1
     assert "--data-mb 1024 is too small for signed updates" in capsys.readouterr().err
     assert not (tmp_path / "cards" / "K-1").exists()    # refused before any row: nothing registered, no bundle
+
+
+def test_a_dead_read_only_kiosks_punches_are_read_off_its_data_partition(tmp_path):
+    """`provision replace --old-card`: on a read-only-root card the outbox is on kiosk-data, not the root."""
+    from kiosk.outbox import Outbox
+    from protocol import signing
+    from provisioning import oldcard
+    from tests.test_provision_replace import signed
+
+    state = tmp_path / "old-state"
+    outbox = Outbox(state / "outbox.sqlite")
+    key = signing.generate_private_key()
+    ids = [outbox.add(lambda seq: signed(key, seq)).id for _ in range(2)]
+    outbox.close()
+    tree = os_tree(tmp_path / "old-root")
+    (tree / "var/lib/kiosk").mkdir(parents=True)           # the mount point, empty on the root
+    card = tmp_path / "old-card.img"
+    build_image(card, tree, Layout(root_mib=8))
+    data = datapart.ensure_data_partition(card, 16, 4).partition
+    sh("mkfs.ext4", "-q", "-F", "-L", datapart.DATA_LABEL, "-E", f"offset={data.offset}", "-d", str(state),
+       str(card), "16M")                                     # the partition as the kiosk left it
+
+    rows, note = oldcard.read_unacked(card, Path(datapart.DATA_MOUNT), tmp_path / "scratch")
+    assert [punch_id for _seq, punch_id, _payload, _at in rows] == ids and "2 unacked punches read" in note
