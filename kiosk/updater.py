@@ -7,7 +7,9 @@ command's result) and nothing changed on the kiosk:
    device key, protocol/device_auth.py), checked against the release key on
    the card (kiosk.yaml ``update.release_key``) and the version asked for;
 2. each file it names, checked against its size and SHA-256;
-3. a virtualenv ``versions/<version>`` (``--system-site-packages``: the face
+3. old slots removed down to ``update.keep_versions`` - 1 (never the running
+   one), and refused unless the new one fits with ``RESERVE_MB`` to spare;
+   a virtualenv ``versions/<version>`` (``--system-site-packages``: the face
    stack comes from the OS) with the wheels installed offline
    (``pip --no-index --no-deps``), and its ``kiosk`` must say it is that version;
 4. ``current`` switched to it on trial (kiosk/slots.py), the result sent,
@@ -41,7 +43,8 @@ RELEASES_PATH = "/api/v1/device/releases"
 TOOL_TIMEOUT_S = 600
 MIB = 1024 * 1024
 # Left free after a new slot: with a read-only root the slots share the kiosk-data partition with the
-# outbox (provisioning/datapart.py), and a full partition would refuse punches.
+# outbox (provisioning/datapart.py), and a full partition would refuse punches. Above the defaults of
+# heal.disk_trim_below_mb (32: the log spill is trimmed) and storage.min_free_mb (16: punches refused).
 RESERVE_MB = 64
 
 # (command id, ok, detail, restart): the result to send; restart: exit afterwards for systemd to start the new version
