@@ -171,6 +171,32 @@ def prune(root: Path, *, keep: set[str], keep_versions: int) -> list[str]:
     return removed
 
 
+def prune_before_install(root: Path, keep_versions: int) -> list[str]:
+    """Make way for a new version: keep ``keep_versions - 1`` installed, always the running one (and, during a
+    trial, the one it would roll back to), so the card never holds more than ``keep_versions`` slots, not even
+    while the new one is being installed. With a read-only root the slots share the kiosk-data partition with
+    the outbox (provisioning/datapart.py), which is sized for exactly that many."""
+    if not (root / VERSIONS).is_dir():
+        return []
+    keep = {current_version(root)}
+    trial = read_trial(root)
+    if trial is not None:
+        keep.add(trial.previous)
+    return prune(root, keep={v for v in keep if v}, keep_versions=max(1, keep_versions - 1))
+
+
+def slot_bytes(root: Path, version: str) -> int:
+    """Disk space the installed ``version`` takes (allocated blocks, links not followed)."""
+    total = 0
+    for folder, _dirs, files in os.walk(version_dir(root, version)):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_blocks * 512
+            except OSError:
+                continue
+    return total
+
+
 def _read_json(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text(encoding="utf-8"))

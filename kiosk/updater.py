@@ -7,7 +7,9 @@ command's result) and nothing changed on the kiosk:
    device key, protocol/device_auth.py), checked against the release key on
    the card (kiosk.yaml ``update.release_key``) and the version asked for;
 2. each file it names, checked against its size and SHA-256;
-3. a virtualenv ``versions/<version>`` (``--system-site-packages``: the face
+3. old slots removed down to ``update.keep_versions`` - 1 (never the running
+   one), and refused unless the new one fits with ``RESERVE_MB`` to spare;
+   a virtualenv ``versions/<version>`` (``--system-site-packages``: the face
    stack comes from the OS) with the wheels installed offline
    (``pip --no-index --no-deps``), and its ``kiosk`` must say it is that version;
 4. ``current`` switched to it on trial (kiosk/slots.py), the result sent,
@@ -39,6 +41,11 @@ log = logging.getLogger(__name__)
 DOWNLOADS = "updates"    # under the state directory: releases being fetched
 RELEASES_PATH = "/api/v1/device/releases"
 TOOL_TIMEOUT_S = 600
+MIB = 1024 * 1024
+# Left free after a new slot: with a read-only root the slots share the kiosk-data partition with the
+# outbox (provisioning/datapart.py), and a full partition would refuse punches. Above the defaults of
+# heal.disk_trim_below_mb (32: the log spill is trimmed) and storage.min_free_mb (16: punches refused).
+RESERVE_MB = 64
 
 # (command id, ok, detail, restart): the result to send; restart: exit afterwards for systemd to start the new version
 DoneHandler = Callable[[str, bool, str, bool], None]
@@ -155,9 +162,24 @@ class Updater:
     def _install(self, manifest: release.Manifest, folder: Path) -> None:
         """A new slot with the release's wheels, then ``current`` switched to it on trial."""
         wheels = [folder / f.name for f in manifest.files if f.name.endswith(".whl")]
+        removed = slots.prune_before_install(self.config.root, self.config.keep_versions)
+        if removed:
+            log.info("removed old versions %s to make way for %s", ", ".join(removed), manifest.version)
+        running = slots.current_version(self.config.root)
+        check_room(slots.slot_bytes(self.config.root, running) if running else 0,
+                   shutil.disk_usage(self.config.root).free, self.config.root)
         install_slot(self.config, manifest.version, wheels)
         slots.begin_trial(self.config.root, manifest.version, trial_s=self.config.trial_s,
                           max_starts=self.config.max_starts, now=time.time())
+
+
+def check_room(slot_bytes: int, free_bytes: int, root: Path, reserve_mb: int = RESERVE_MB) -> None:
+    """UpdateRefused unless a new slot (taken as large as the running one) fits with ``reserve_mb`` to spare."""
+    needed = slot_bytes + reserve_mb * MIB
+    if free_bytes < needed:
+        raise UpdateRefused(f"not enough room in {root} for a new version: {free_bytes // MIB} MiB free, and it needs "
+                            f"~{slot_bytes // MIB} MiB (the size of the running one) plus {reserve_mb} MiB kept "
+                            "free for the outbox")
 
 
 def install_slot(config: UpdateConfig, version: str, wheels: list[Path]) -> Path:

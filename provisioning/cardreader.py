@@ -25,10 +25,13 @@ from provisioning.fatimage import FatImage
 from provisioning.partitions import Partition
 
 log = logging.getLogger(__name__)
+MIB = 1024 * 1024
 
 
-def check_writable_target(device: Path, base: Path, mounts_file: Path = Path("/proc/mounts")) -> None:
-    """Refuse the base image itself, a mounted device, or one too small for the base."""
+def check_writable_target(device: Path, base: Path, mounts_file: Path = Path("/proc/mounts"),
+                          needed_bytes: int = 0) -> None:
+    """Refuse the base image itself, a mounted device, or one too small for the base (or ``needed_bytes``:
+    the card with its kiosk-data partition, provisioning/datapart.py)."""
     if device.resolve() == base.resolve():
         raise ImageError(f"{device} is the base image itself")
     name = str(device.resolve())
@@ -42,6 +45,10 @@ def check_writable_target(device: Path, base: Path, mounts_file: Path = Path("/p
     size = _size(device)
     if size < base.stat().st_size:
         raise ImageError(f"the card in {device} has {size} bytes, the image needs {base.stat().st_size}")
+    if size < needed_bytes:
+        raise ImageError(f"the card in {device} has {size // MIB} MiB, the image with its kiosk-data partition "
+                         f"needs {-(-needed_bytes // MIB)} MiB: a larger card, or a smaller --data-mb or "
+                         "--root-room-mb")
 
 
 def write_card(base: Path, partition: Partition, staged: list[Path], device: Path, scratch: Path) -> str:
@@ -65,7 +72,7 @@ def write_card(base: Path, partition: Partition, staged: list[Path], device: Pat
         raise ImageError(f"writing the card in {device} failed: {exc.strerror or exc} "
                          "(to write a card reader without root, be in its group, e.g. disk)") from exc
     written = digest.hexdigest()
-    read_back = _sha256_prefix(device, size)
+    read_back = sha256_prefix(device, size)
     if read_back != written:
         raise ImageError(f"the card in {device} reads back differently from what was written (a bad card?)")
     return written
@@ -103,7 +110,8 @@ def _stream(src: BinaryIO, dst: BinaryIO, length: int, digest: Any) -> None:
         left -= len(chunk)
 
 
-def _sha256_prefix(device: Path, size: int) -> str:
+def sha256_prefix(device: Path, size: int) -> str:
+    """The SHA-256 of the first ``size`` bytes the card returns."""
     digest = hashlib.sha256()
     try:
         with open(device, "rb") as f:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioning import bundle as bundles
-from provisioning import cardreader, image
+from provisioning import cardreader, datapart, image
 from provisioning.cardfile import copy_sparse, sha256_file
 from provisioning.errors import ImageError
 from provisioning.fatimage import FatImage
@@ -107,30 +107,39 @@ class CardMaker:
             fingerprint = self._fingerprint(stage)
             known = self.manifest.setdefault("cards", {}).get(device_id)
             if self.reader is not None:
-                return self._flash(device_id, stage, fingerprint, known)
+                return self._flash(request, device_id, stage, fingerprint, known)
             if known and known["fingerprint"] == fingerprint and _stat_matches(card, known):
                 return Card(device_id, card, known["sha256"], written=False)
-            digest = self._write(card, stage)
+            digest = self._write(request, card, stage)
         st = card.stat()
         self.manifest["cards"][device_id] = {
             "fingerprint": fingerprint, "sha256": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
         self._save()
         return Card(device_id, card, digest, written=True)
 
-    def _flash(self, device_id: str, stage: Path, fingerprint: str, known: dict[str, Any] | None) -> Card:
-        """The card written onto the SD card in the reader; not again if that card had these very inputs."""
+    def _flash(self, request: image.ImageRequest, device_id: str, stage: Path, fingerprint: str,
+               known: dict[str, Any] | None) -> Card:
+        """The card written onto the SD card in the reader; not again if that card had these very inputs.
+
+        With ``--read-only-root`` the kiosk-data partition is then added on
+        the card itself, by the code that adds it to a card file (a card
+        cannot grow: it is checked to be large enough before anything is
+        written); the checksum then covers the card up to that partition's end.
+        """
         assert self.reader is not None
-        if self.template.read_only_root:
-            raise ImageError("--read-only-root cannot be written straight to a card reader yet: make card files "
-                             "(without --card-reader) and flash them")
         if known and known.get("flashed") and known["fingerprint"] == fingerprint:
             return Card(device_id, self.reader, known["sha256"], written=False)
         if not self.ready(device_id):
             raise CardSkipped(f"no card written: skipped at the card reader {self.reader}")
-        cardreader.check_writable_target(self.reader, self.base)
+        plan = image.data_plan(request)
+        needed = datapart.needed_bytes(self.base, plan.size_mb, request.root_room_mb) if plan else 0
+        cardreader.check_writable_target(self.reader, self.base, needed_bytes=needed)
         with tempfile.TemporaryDirectory(prefix="provision-flash-") as scratch:
             digest = cardreader.write_card(self.base, self.partition, sorted(stage.iterdir()), self.reader,
                                            Path(scratch))
+        if plan is not None:
+            image.add_data_partition(request, self.reader, grow=False)
+            digest = cardreader.sha256_prefix(self.reader, max(needed, self.base.stat().st_size))
         self.manifest["cards"][device_id] = {"fingerprint": fingerprint, "sha256": digest, "flashed": True}
         self._save()
         return Card(device_id, self.reader, digest, written=True)
@@ -141,7 +150,7 @@ class CardMaker:
             digest.update(f"\0{name}\0{sha256_file(stage / name)}".encode())
         return digest.hexdigest()
 
-    def _write(self, card: Path, stage: Path) -> str:
+    def _write(self, request: image.ImageRequest, card: Path, stage: Path) -> str:
         """Base copy + first-boot files into a temporary file, renamed into place once complete."""
         tmp = card.with_name(f".{card.name}.tmp")
         try:
@@ -149,7 +158,7 @@ class CardMaker:
             os.close(fd)
             copied = copy_sparse(self.base, tmp)
             os.chmod(tmp, 0o600)
-            image.add_data_partition(self.template, tmp)
+            image.add_data_partition(request, tmp)
             FatImage(tmp, self.partition).copy_in(sorted(stage.iterdir()))
             digest = sha256_file(tmp)
             os.replace(tmp, card)

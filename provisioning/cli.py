@@ -19,8 +19,10 @@ from urllib.parse import urlparse
 import httpx
 import yaml
 
+from kiosk.config import UpdateConfig
 from protocol.settings import ConfigError, read_secret
-from provisioning import batch, broker, device, firstboot, handover, image, oldcard, release, replace, tls
+from provisioning import batch, broker, datapart, device, firstboot, handover, image, oldcard, release, replace
+from provisioning import tls
 from provisioning import bundle as bundles
 from provisioning import cards as cards_module
 from provisioning.cards import CardMaker
@@ -66,10 +68,12 @@ def _image_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--firstrun", action="store_true", help="also write firstrun.sh for images without cloud-init")
     p.add_argument("--units-dir", type=Path, default=image.DEFAULT_UNITS_DIR, help="folder with the unit files")
     p.add_argument("--read-only-root", action="store_true",
-                   help="run the root read-only (Raspberry Pi OS overlay); outbox and gallery on an added "
-                        "writable partition (provisioning/README.md)")
-    p.add_argument("--data-mb", type=int, default=512, metavar="MB",
-                   help="with --read-only-root: size of the writable kiosk-data partition (default 512)")
+                   help="run the root read-only (Raspberry Pi OS overlay); outbox and gallery, and with signed "
+                        "updates the software slots, on an added writable partition (provisioning/README.md)")
+    p.add_argument("--data-mb", type=int, metavar="MB",
+                   help="with --read-only-root: size of the writable kiosk-data partition (default "
+                        f"{datapart.default_data_mb(0)}; {datapart.default_data_mb(UpdateConfig().keep_versions)} "
+                        "for a bundle with signed updates, whose software slots live there too)")
     p.add_argument("--root-room-mb", type=int, default=2048, metavar="MB",
                    help="with --read-only-root: free space left after the root for it to grow into (default 2048)")
 
@@ -295,25 +299,12 @@ def _image_request(args: argparse.Namespace, image_path: Path, bundle: Path) -> 
         if not args.ssh_key_file:
             raise ProvisionError("--admin-user needs --ssh-key-file (no password logins)")
         ssh_key = args.ssh_key_file.read_text(encoding="utf-8").strip()
-    if args.read_only_root and _takes_updates(args, bundle):
-        raise ProvisionError(
-            "--read-only-root cannot be combined with signed updates (--release-key) yet: a release installed "
-            "on the overlay root would be gone at the next reboot and the rollout would count the kiosk as failed; "
-            "make these cards without --release-key, or without --read-only-root")
+    if args.read_only_root and args.data_mb is not None and getattr(args, "release_key", None):
+        # the bundles will take signed updates: a --data-mb too small for the slots fails every card, so say it now
+        datapart.check_data_mb(args.data_mb, UpdateConfig().keep_versions)
     return image.ImageRequest(image_path, bundle, getattr(args, "hostname", None), wifi, args.wheelhouse,
                               args.admin_user, ssh_key, args.firstrun, args.units_dir,
                               args.read_only_root, args.data_mb, args.root_room_mb)
-
-
-def _takes_updates(args: argparse.Namespace, bundle: Path) -> bool:
-    """Whether the card's kiosk will install signed releases (kiosk/updater.py writes to /opt/kiosk)."""
-    if getattr(args, "release_key", None):
-        return True
-    try:
-        config = yaml.safe_load((bundle / "kiosk.yaml").read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return False  # no bundle yet (batch makes it later, from the same arguments)
-    return bool(((config.get("update") or {}) if isinstance(config, dict) else {}).get("release_key"))
 
 
 def cmd_replace(args: argparse.Namespace, http: httpx.Client) -> int:

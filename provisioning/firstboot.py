@@ -31,6 +31,10 @@ JOURNALD_CONF = "journald.conf"  # in the bundle folder; install.sh puts it into
 JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-kiosk.conf"
 JOURNAL_RAM_MB = 32
 READONLY_CONF = "read-only-root.conf"  # in the bundle folder with --read-only-root (provisioning/datapart.py)
+CMDLINE = f"{BOOT_MOUNT}/cmdline.txt"
+# sed -E: raspi-config's `overlayroot=tmpfs` made `overlayroot=tmpfs:recurse=0`, an overlay of the root only
+# (overlayroot's default, recurse=1, would put the kiosk-data partition under the RAM overlay as well)
+OVERLAY_ROOT_ONLY = r"s/(^| )overlayroot=tmpfs( |$)/\1overlayroot=tmpfs:recurse=0\2/"
 # Debian packages the kiosk needs beyond Raspberry Pi OS Lite, installed by install.sh:
 # the screen (SDL window through pygame; Noto fonts with Devanagari; fontTools reads their
 # glyph coverage), the voice (espeak-ng makes the clips and speaks names; aplay plays them).
@@ -177,6 +181,35 @@ for optional in mqtt-client.key mqtt-client.crt; do  # only when the broker requ
   fi
 done
 
+readonly_root=0
+if [ -f "$BUNDLE/@READONLY_CONF@" ]; then
+  # provision image --read-only-root (provisioning/datapart.py): the outbox, the gallery cache and the
+  # log spill live on the kiosk-data partition; everything else is read-only from the next boot on.
+  # Before the software install: with signed updates the slots (the factory one too) live there as well.
+  readonly_root=1
+  say "read-only root: mounting the partition labelled @DATA_LABEL@ at @DATA_MOUNT@ for the kiosk's state"
+  if ! blkid -L @DATA_LABEL@ >/dev/null 2>&1; then
+    say "no partition labelled @DATA_LABEL@ on this card; make the card again with provision image --read-only-root"
+    exit 1
+  fi
+  grep -q '^LABEL=@DATA_LABEL@ ' /etc/fstab || echo '@FSTAB_LINE@' >> /etc/fstab
+  install -d -m 0700 @DATA_MOUNT@
+  mountpoint -q @DATA_MOUNT@ || mount @DATA_MOUNT@
+  install -d -m 0700 -o kiosk -g kiosk @DATA_MOUNT@
+  if grep -qx 'slots=data' "$BUNDLE/@READONLY_CONF@"; then
+    # Signed updates: the kiosk installs releases under $SLOTS, which on the overlay root would be gone at
+    # the next reboot. $SLOTS is the partition's @SLOTS_SUBDIR@/ folder, bind-mounted with exec (the state
+    # stays noexec); every path stays the same (kiosk.service, update.root). Why: provisioning/datapart.py.
+    say "read-only root: the software slots live on @DATA_LABEL@ too (@DATA_MOUNT@/@SLOTS_SUBDIR@ at $SLOTS)"
+    grep -q '^@DATA_MOUNT@/@SLOTS_SUBDIR@ ' /etc/fstab || echo '@SLOTS_FSTAB_LINE@' >> /etc/fstab
+    install -d -m 0755 -o root -g root @DATA_MOUNT@/@SLOTS_SUBDIR@ "$SLOTS"
+    if mountpoint -q "$SLOTS"; then :
+    elif [ -n "$(ls -A "$SLOTS")" ]; then
+      say "$SLOTS already holds files on the root; move them away and run this again"; exit 1
+    else mount "$SLOTS"; fi
+  fi
+fi
+
 if [ -d "$BUNDLE/wheelhouse" ]; then
   say "installing the kiosk software from the bundle's wheelhouse (offline)"
   install -d -m 0755 /opt/kiosk
@@ -250,22 +283,6 @@ if [ -f "$BUNDLE/journald.conf" ]; then
   systemctl restart systemd-journald || true
 fi
 
-readonly_root=0
-if [ -f "$BUNDLE/@READONLY_CONF@" ]; then
-  # provision image --read-only-root (provisioning/datapart.py): the outbox, the gallery cache and the
-  # log spill live on the kiosk-data partition; everything else is read-only from the next boot on.
-  readonly_root=1
-  say "read-only root: mounting the partition labelled @DATA_LABEL@ at @DATA_MOUNT@ for the kiosk's state"
-  if ! blkid -L @DATA_LABEL@ >/dev/null 2>&1; then
-    say "no partition labelled @DATA_LABEL@ on this card; make the card again with provision image --read-only-root"
-    exit 1
-  fi
-  grep -q '^LABEL=@DATA_LABEL@ ' /etc/fstab || echo '@FSTAB_LINE@' >> /etc/fstab
-  install -d -m 0700 @DATA_MOUNT@
-  mountpoint -q @DATA_MOUNT@ || mount @DATA_MOUNT@
-  install -d -m 0700 -o kiosk -g kiosk @DATA_MOUNT@
-fi
-
 say "installing and enabling kiosk.service and kiosk-update.timer"
 for unit in kiosk.service kiosk-update.service kiosk-update.timer; do
   install -m 0644 "$BUNDLE/systemd/$unit" "/etc/systemd/system/$unit"
@@ -300,6 +317,17 @@ if [ "$readonly_root" = 1 ] && [ "$packages_ok" = 1 ]; then
   # Last: from the next boot on, writes to / go to RAM (the marker above is already on the card).
   say "turning on the read-only (overlay) root and rebooting into it"
   raspi-config nonint enable_overlayfs
+  # raspi-config writes overlayroot=tmpfs into cmdline.txt, and overlayroot's default (recurse=1) then puts
+  # every other partition of /etc/fstab under a RAM overlay too (raspberrypi/bookworm-feedback#137): the
+  # outbox and the software slots on @DATA_LABEL@ would be lost at each reboot. recurse=0: the root only.
+  sed -i -E '@OVERLAY_ROOT_ONLY@' @CMDLINE@
+  if ! grep -qE '(^| )overlayroot=tmpfs:recurse=0( |$)' @CMDLINE@; then
+    say "cannot limit the overlay to the root in @CMDLINE@ ($(grep -oE 'overlayroot=[^ ]*' @CMDLINE@ || true))"
+    say "leaving the root writable instead, so that no punch is lost at a reboot"
+    sed -i -E 's/(^| )overlayroot=[^ ]*//' @CMDLINE@
+    systemctl start --no-block kiosk.service
+    exit 1
+  fi
   systemctl reboot
   exit 0
 fi
@@ -331,7 +359,9 @@ def journald_conf(ram_mb: int = JOURNAL_RAM_MB) -> str:
 def install_script() -> str:
     fills = {"@KIOSK_APT_PACKAGES@": " ".join(KIOSK_APT_PACKAGES), "@VOICES_DIR@": VOICES_DIR,
              "@READONLY_CONF@": READONLY_CONF, "@DATA_LABEL@": datapart.DATA_LABEL,
-             "@DATA_MOUNT@": datapart.DATA_MOUNT, "@FSTAB_LINE@": datapart.fstab_line().strip()}
+             "@DATA_MOUNT@": datapart.DATA_MOUNT, "@FSTAB_LINE@": datapart.fstab_line().strip(),
+             "@SLOTS_SUBDIR@": datapart.SLOTS_SUBDIR, "@SLOTS_FSTAB_LINE@": datapart.slots_fstab_line().strip(),
+             "@OVERLAY_ROOT_ONLY@": OVERLAY_ROOT_ONLY, "@CMDLINE@": CMDLINE}
     text = INSTALL_SH
     for key, value in fills.items():
         text = text.replace(key, value)

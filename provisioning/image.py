@@ -43,8 +43,41 @@ class ImageRequest:
     firstrun: bool = False  # also write firstrun.sh + cmdline.txt, for images without cloud-init
     units_dir: Path = DEFAULT_UNITS_DIR
     read_only_root: bool = False  # a kiosk-data partition for state_dir, and the overlay root (datapart.py)
-    data_mb: int = 512
+    data_mb: int | None = None    # None: datapart.default_data_mb, larger when the bundle takes signed updates
     root_room_mb: int = 2048
+
+
+@dataclass(frozen=True)
+class DataPlan:
+    """The kiosk-data partition of one card: its size, and how many software slots it holds (0: none)."""
+
+    size_mb: int
+    slots: int
+
+
+def data_plan(request: ImageRequest, config: KioskConfig | None = None) -> DataPlan | None:
+    """With ``read_only_root``, the card's data partition; ImageError when it cannot work.
+
+    A bundle that takes signed updates (``update.release_key``) keeps its
+    software slots on the partition (datapart.py), ``update.keep_versions``
+    of them, so the partition must hold them as well as the state.
+    """
+    if not request.read_only_root:
+        return None
+    if config is None:
+        config = load_config(request.bundle / bundles.KIOSK_YAML, KioskConfig)
+    slots = config.update.keep_versions if config.update.release_key else 0
+    if slots and config.update.root != Path(datapart.SLOTS_MOUNT):
+        raise ImageError(f"update.root is {config.update.root} in {request.bundle / bundles.KIOSK_YAML}: with "
+                         f"--read-only-root the software slots must be at {datapart.SLOTS_MOUNT}, the folder first "
+                         "boot mounts from the kiosk-data partition (anything else is lost at a reboot)")
+    if config.state_dir != Path(datapart.DATA_MOUNT):
+        raise ImageError(f"state_dir is {config.state_dir} in {request.bundle / bundles.KIOSK_YAML}: with "
+                         f"--read-only-root it must be {datapart.DATA_MOUNT}, where the kiosk-data partition is "
+                         "mounted (anything else is lost at a reboot)")
+    size_mb = request.data_mb if request.data_mb is not None else datapart.default_data_mb(slots)
+    datapart.check_data_mb(size_mb, slots)
+    return DataPlan(size_mb, slots)
 
 
 def locate_boot_partition(image: Path) -> tuple[Partition, str]:
@@ -90,7 +123,7 @@ def stage_files(request: ImageRequest, fat: FatImage, stage: Path) -> None:
     if not _HOSTNAME.match(hostname):
         raise ImageError(f"invalid host name {hostname!r}: lower-case letters, digits and '-', up to 63")
     kiosk_dir = stage / firstboot.BUNDLE_DIR
-    _stage_bundle(request, kiosk_dir, wheels)
+    _stage_bundle(request, kiosk_dir, wheels, data_plan(request, config))
     (stage / "user-data").write_text(
         firstboot.user_data(hostname, config.timezone, request.admin_user, request.ssh_public_key)
     )
@@ -100,10 +133,14 @@ def stage_files(request: ImageRequest, fat: FatImage, stage: Path) -> None:
         _stage_firstrun(fat, stage, hostname, request.wifi)
 
 
-def add_data_partition(request: ImageRequest, card: Path) -> None:
-    """With ``read_only_root``: the card's writable kiosk-data partition (appended once; datapart.py)."""
-    if request.read_only_root:
-        datapart.ensure_data_partition(card, request.data_mb, request.root_room_mb)
+def add_data_partition(request: ImageRequest, card: Path, grow: bool = True) -> None:
+    """With ``read_only_root``: the card's writable kiosk-data partition (appended once; datapart.py).
+
+    ``card`` is a card file (``grow``) or an SD card in a card reader (``grow=False``: it must be large enough).
+    """
+    plan = data_plan(request)
+    if plan is not None:
+        datapart.ensure_data_partition(card, plan.size_mb, request.root_room_mb, slots=plan.slots, grow=grow)
 
 
 def staged_paths(stage: Path) -> list[str]:
@@ -129,7 +166,7 @@ def check_wheelhouse(wheelhouse: Path) -> list[Path]:
     return wheels
 
 
-def _stage_bundle(request: ImageRequest, kiosk_dir: Path, wheels: list[Path]) -> None:
+def _stage_bundle(request: ImageRequest, kiosk_dir: Path, wheels: list[Path], plan: DataPlan | None) -> None:
     src = request.bundle
     (kiosk_dir / bundles.CREDENTIALS).mkdir(parents=True)
     for name in (bundles.KIOSK_YAML, bundles.META_JSON, bundles.CA_CERT):
@@ -142,8 +179,9 @@ def _stage_bundle(request: ImageRequest, kiosk_dir: Path, wheels: list[Path]) ->
             shutil.copyfile(src / bundles.CREDENTIALS / name, kiosk_dir / bundles.CREDENTIALS / name)
     (kiosk_dir / "install.sh").write_text(firstboot.install_script())
     (kiosk_dir / firstboot.JOURNALD_CONF).write_text(firstboot.journald_conf())
-    if request.read_only_root:
-        (kiosk_dir / firstboot.READONLY_CONF).write_text(datapart.readonly_conf())
+    if plan is not None:
+        (kiosk_dir / firstboot.READONLY_CONF).write_text(
+            datapart.readonly_conf(plan.size_mb, request.root_room_mb, slots=bool(plan.slots)))
     (kiosk_dir / "systemd").mkdir()
     for unit in UNITS_ON_IMAGE:
         unit_path = request.units_dir / unit

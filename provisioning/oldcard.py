@@ -1,7 +1,9 @@
 """Read a dead kiosk's unacked punches off its SD card: no mount, no root.
 
 The outbox lives on the card's ext4 root (``/var/lib/kiosk/outbox.sqlite``,
-WAL beside it). ``debugfs -c`` (e2fsprogs; catastrophic mode: read-only,
+WAL beside it), or, on a card made with ``--read-only-root``, at the top of
+its kiosk-data partition, which the kiosk mounts at ``/var/lib/kiosk``
+(provisioning/datapart.py): the root of such a card holds no punch. ``debugfs -c`` (e2fsprogs; catastrophic mode: read-only,
 bitmaps not trusted, so a card pulled mid-write still reads) copies it
 out of an image file or a card reader's block device the user may read
 (``image?offset=N`` addresses the root partition inside the whole card).
@@ -19,6 +21,7 @@ from pathlib import Path
 from kiosk.outbox_keeper import OUTBOX_FILE
 from kiosk.outbox_recovery import Row, salvage
 from kiosk.storage import SeqMark, StorageError
+from provisioning import datapart
 from provisioning.errors import ImageError
 from provisioning.partitions import Partition, read_partitions
 
@@ -52,21 +55,37 @@ def find_root_partition(card: Path) -> Partition:
     raise ImageError(f"{card} has no ext4 root partition (is it the kiosk's card, or a boot-only image?)")
 
 
+def locate_state(card: Path, state_dir: Path) -> tuple[Partition, Path]:
+    """The partition holding ``state_dir`` and its path inside that partition: the kiosk-data partition of a
+    read-only-root card when ``state_dir`` is where it is mounted (or below), else the ext4 root."""
+    mount = Path(datapart.DATA_MOUNT)
+    if state_dir == mount or mount in state_dir.parents:
+        try:
+            partitions = datapart.read_mbr_partitions(card)
+        except (ImageError, OSError):
+            partitions = []          # a GPT card has no kiosk-data partition: its state is on the root
+        for part in partitions:
+            if datapart.ext4_label(card, part) == datapart.DATA_LABEL:
+                return part, Path("/") / state_dir.relative_to(mount)
+    return find_root_partition(card), state_dir
+
+
 def read_unacked(card: Path, state_dir: Path, scratch: Path) -> tuple[list[Row], str]:
     """The unacked punches (seq, id, payload, created_at) of the card's outbox, and a note on what was found.
 
     ``state_dir`` is the kiosk's ``state_dir`` as configured (``/var/lib/kiosk``).
     """
     require_debugfs()
-    part = find_root_partition(card)
+    part, folder = locate_state(card, state_dir)
     scratch.mkdir(parents=True, exist_ok=True)
     source = f"{card}?offset={part.offset}"
     names = (OUTBOX_FILE, f"{OUTBOX_FILE}-wal", Path(OUTBOX_FILE).with_suffix(".seq").name)
     for name in names:
-        _dump(source, state_dir / name, scratch / name)
+        _dump(source, folder / name, scratch / name)
     outbox = scratch / OUTBOX_FILE
     if not outbox.exists():
-        return [], f"no outbox at {state_dir / OUTBOX_FILE} on the card (nothing was waiting, or another card)"
+        where = "the card" if folder == state_dir else f"the card's {datapart.DATA_LABEL} partition"
+        return [], f"no outbox at {folder / OUTBOX_FILE} on {where} (nothing was waiting, or another card)"
     mark = SeqMark(outbox.with_suffix(".seq")).value
     try:
         found = salvage(outbox, scratch / "salvage", mark)

@@ -107,3 +107,40 @@ def test_a_kiosk_without_a_release_key_or_slots_refuses_an_update_and_says_why(t
         updater().install("2.0")
     with pytest.raises(UpdateRefused, match="not a link to a version"):
         updater(release_key="x", hub_url="https://hub").install("2.0")
+
+
+def test_before_an_install_only_the_running_version_and_a_trials_previous_stay(root):
+    """The card holds at most keep_versions slots even while a new one is made (a read-only root's data
+    partition is sized for that many: provisioning/datapart.py)."""
+    (root / slots.VERSIONS / "0.9").mkdir()
+    slots.switch(root, "2.0")
+    assert sorted(slots.prune_before_install(root, keep_versions=2)) == ["0.9", "1.0"]
+    assert sorted(p.name for p in (root / slots.VERSIONS).iterdir()) == ["2.0"]
+
+    (root / slots.VERSIONS / "1.0").mkdir()
+    slots.begin_trial(root, "1.0", trial_s=600, max_starts=3, now=T0)      # 1.0 on trial, 2.0 to roll back to
+    (root / slots.VERSIONS / "0.8").mkdir()
+    assert slots.prune_before_install(root, keep_versions=2) == ["0.8"]
+    assert sorted(p.name for p in (root / slots.VERSIONS).iterdir()) == ["1.0", "2.0"]
+    (root / slots.VERSIONS / "0.7").mkdir()
+    assert slots.prune_before_install(root, keep_versions=4) == []          # four kept: 0.7 may stay
+    assert slots.prune_before_install(root, keep_versions=3) == ["0.7"]     # three: two stay, the new one is third
+    assert slots.prune_before_install(root / "no-slots-yet", keep_versions=2) == []
+
+
+def test_slot_bytes_counts_what_a_version_takes_on_disk(root):
+    (root / slots.VERSIONS / "2.0" / "lib").mkdir()
+    (root / slots.VERSIONS / "2.0" / "lib" / "big.so").write_bytes(b"x" * 100_000)
+    (root / slots.VERSIONS / "2.0" / "python").symlink_to("/usr/bin/python3")
+    assert 100_000 <= slots.slot_bytes(root, "2.0") < 200_000 and slots.slot_bytes(root, "1.0") == 0
+
+
+@pytest.mark.parametrize("slot_mb, free_mb, ok", [(500, 600, True), (500, 563, False), (0, 64, True), (0, 63, False)])
+def test_an_update_is_refused_when_the_new_slot_would_leave_the_outbox_no_room(tmp_path, slot_mb, free_mb, ok):
+    from kiosk.updater import MIB, UpdateRefused, check_room
+
+    if ok:
+        check_room(slot_mb * MIB, free_mb * MIB, tmp_path)
+    else:
+        with pytest.raises(UpdateRefused, match=f"{free_mb} MiB free, and it needs ~{slot_mb} MiB .* plus 64 MiB"):
+            check_room(slot_mb * MIB, free_mb * MIB, tmp_path)
