@@ -183,8 +183,8 @@ class UpdatesConfig(Section):
         3600.0, gt=0, description="only health messages received this long before the update was sent make the "
         "baseline; a kiosk with none (offline then) is judged on its version alone")
     min_soak_samples: int = Field(
-        3, ge=1, description="a kiosk is judged on its health only when its soak holds at least this many health "
-        "messages (soak_s over the kiosks' health_interval_s, 60 s by default: 15)")
+        3, ge=1, description="a health measure (camera fps, free memory, ...) is judged only when at least this many "
+        "of the soak's health messages say it (soak_s over the kiosks' health_interval_s, 60 s by default: 15)")
     camera_fps_drop: float = Field(
         0.3, ge=0, le=1, description="worse: camera fps below the baseline's by more than this share, in most of "
         "the soak's health messages (1: never)")

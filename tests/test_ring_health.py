@@ -45,6 +45,9 @@ FLAKY_CAMERA = heal("camera_stopped", 6, False, minutes=-2)
     ([], soak([{"camera_fps": 1.0}] * 5), None),                                 # no baseline at all
     (before(), soak([{"camera_fps": 1.0}] * 2), None),                           # a soak of 2 messages says nothing
     (before(), soak([{"camera_fps": None}] * 5), None),                          # not said is not worse
+    (before(), soak([{"camera_fps": None}] * 4 + [{"camera_fps": 1.0}] * 2), None),   # 2 say: too few
+    # a kiosk just restarted into the release does not know its rate yet: most of those that say count
+    (before(), soak([{"camera_fps": None}] * 4 + [{"camera_fps": 1.0}] * 3), "camera 9.8 -> 1.0 fps"),
     (before(alarms={"last_exit": "x"}), soak([{}] * 5, alarms={"last_exit": "x"}), None),   # had it before
     (before(), soak([{}] * 5, alarms={"assisted_pending": "2 attempts"}), None),  # people, not the release
     (before(heal=FLAKY_CAMERA), soak([{}] * 5, heal=heal("camera_stopped", 3, False)), None),   # failing before

@@ -11,9 +11,10 @@ asks ``degraded`` once a kiosk's soak on the new version is over, with
 - the *soak*: every health sample at the new version since its first one.
 
 One health message is not a trend: a criterion counts only when more than
-half of the soak's messages show it (a sample that does not say counts as
-not worse), and a soak of fewer than ``updates.min_soak_samples`` messages,
-or a kiosk with no baseline, is not judged on health at all.
+half of the soak's messages that say anything of it show it, and at least
+``updates.min_soak_samples`` of them say (a kiosk just restarted into the
+release does not know its camera rate yet: those messages neither count
+for nor against it); a kiosk with no baseline is not judged on health.
 """
 
 import statistics
@@ -103,25 +104,28 @@ def _waiting_s(snap: Snapshot) -> float | None:
 def degraded(baseline: Baseline | None, soak: Sequence[Snapshot], sent_at: datetime,
              config: UpdatesConfig) -> str | None:
     """Why the kiosk is worse over its soak than its baseline, in words ("camera 9.8 -> 2.1 fps; ..."); None
-    when it is not, or when there is too little to say (no baseline, a soak shorter than min_soak_samples)."""
-    if baseline is None or len(soak) < max(1, config.min_soak_samples):
+    when it is not, or when there is too little to say (no baseline; fewer than min_soak_samples messages)."""
+    if baseline is None:
         return None
     reasons = [reason for check in (_camera, _memory, _outbox) if (reason := check(baseline, soak, config))]
-    reasons += _new_alarms(baseline, soak, config) + _heal(baseline, soak, sent_at)
+    reasons += _new_alarms(baseline, soak, config) + _heal(baseline, soak, sent_at, config)
     return "; ".join(reasons) or None
 
 
-def _most(soak: Sequence[Snapshot], worse: Callable[[Snapshot], bool]) -> list[Snapshot]:
-    """The soak's samples that are worse, when they are more than half of it; otherwise none."""
-    hits = [s for s in soak if worse(s)]
-    return hits if len(hits) * 2 > len(soak) else []
+def _most(soak: Sequence[Snapshot], worse: Callable[[Snapshot], bool], config: UpdatesConfig,
+          says: Callable[[Snapshot], bool] = lambda s: True) -> list[Snapshot]:
+    """The soak's samples that are worse, when they are more than half of those that ``say`` (at least
+    ``min_soak_samples`` of them); otherwise none."""
+    saying = [s for s in soak if says(s)]
+    hits = [s for s in saying if worse(s)]
+    return hits if len(saying) >= config.min_soak_samples and len(hits) * 2 > len(saying) else []
 
 
 def _camera(base: Baseline, soak: Sequence[Snapshot], config: UpdatesConfig) -> str | None:
     if not base.camera_fps:
         return None
     floor = base.camera_fps * (1 - config.camera_fps_drop)
-    hits = _most(soak, lambda s: s.camera_fps is not None and s.camera_fps < floor)
+    hits = _most(soak, lambda s: s.camera_fps < floor, config, lambda s: s.camera_fps is not None)
     return f"camera {base.camera_fps:.1f} -> {_median([s.camera_fps for s in hits]):.1f} fps" if hits else None
 
 
@@ -129,14 +133,15 @@ def _memory(base: Baseline, soak: Sequence[Snapshot], config: UpdatesConfig) -> 
     if not base.mem_free_mb:
         return None
     floor = base.mem_free_mb * (1 - config.mem_free_drop)
-    hits = _most(soak, lambda s: s.mem_free_mb is not None and s.mem_free_mb < floor)
+    hits = _most(soak, lambda s: s.mem_free_mb < floor, config, lambda s: s.mem_free_mb is not None)
     return f"free memory {base.mem_free_mb:.0f} -> {_median([s.mem_free_mb for s in hits]):.0f} MB" if hits else None
 
 
 def _outbox(base: Baseline, soak: Sequence[Snapshot], config: UpdatesConfig) -> str | None:
     """Punches waiting longer than before while the kiosk is connected (it sends health only then)."""
     before = base.oldest_unacked_s or 0.0
-    hits = _most(soak, lambda s: (w := _waiting_s(s)) is not None and w > before + config.outbox_wait_s)
+    hits = _most(soak, lambda s: _waiting_s(s) > before + config.outbox_wait_s, config,
+                 lambda s: _waiting_s(s) is not None)
     if not hits:
         return None
     depth = _median([s.outbox_depth for s in hits])
@@ -148,14 +153,14 @@ def _new_alarms(base: Baseline, soak: Sequence[Snapshot], config: UpdatesConfig)
     kinds = sorted({k for s in soak for k in s.alarms} - base.alarms - set(config.ignored_alarms))
     reasons = []
     for kind in kinds:
-        hits = _most(soak, lambda s, kind=kind: kind in s.alarms)
+        hits = _most(soak, lambda s, kind=kind: kind in s.alarms, config)
         if hits:
             detail = hits[-1].alarms[kind]
             reasons.append(f"new alarm {kind}" + (f" ({detail[:120]})" if detail else ""))
     return reasons
 
 
-def _heal(base: Baseline, soak: Sequence[Snapshot], sent_at: datetime) -> list[str]:
+def _heal(base: Baseline, soak: Sequence[Snapshot], sent_at: datetime, config: UpdatesConfig) -> list[str]:
     """Self-heal acting since the update on a fault the kiosk did not have before, or had cured and now not."""
     reasons = []
     for fault in sorted({h.fault for s in soak for h in s.heal}):
@@ -169,7 +174,7 @@ def _heal(base: Baseline, soak: Sequence[Snapshot], sent_at: datetime) -> list[s
             return any(h.fault == fault and h.at >= sent_at and (not h.recovered or (not had and h.count > 1))
                        for h in s.heal)
 
-        hits = _most(soak, acting)
+        hits = _most(soak, acting, config)
         if hits:
             latest = next(h for h in hits[-1].heal if h.fault == fault)
             reasons.append(f"self-heal {fault} x{latest.count} ({latest.action}), "
