@@ -69,7 +69,7 @@ def hub(tmp_path, broker, tls_files, release_key, faces_dir):
     hub = LiveHub(tmp_path, broker.port, tls=tls_files,
                   commands={"poll_s": 0.5},
                   health={"stale_after_s": 30},
-                  updates={"release_dir": str(tmp_path / "hub-releases"), "release_key": public, "soak_s": 20,
+                  updates={"release_dir": str(tmp_path / "hub-releases"), "release_key": public, "soak_s": 40,
                            "deadline_s": 600, "camera_fps_drop": 0.5}).start()
     hub.cli("site", "add", SITE, "--name", "Update office")
     photos = tmp_path / "enrol" / PERSON

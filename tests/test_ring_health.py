@@ -64,7 +64,8 @@ FLAKY_CAMERA = heal("camera_stopped", 6, False, minutes=-2)
      "self-heal camera_stopped x4 (restart_camera), none before"),
     (before(heal=heal("camera_stopped", 1, True, minutes=-30)), soak([{}] * 5, heal=heal("camera_stopped", 2, False)),
      "self-heal camera_stopped x2 (restart_camera), cured before the update"),
-    (before(), soak([{"camera_fps": 3.0, "mem_free_mb": 100.0}] * 3), "camera 9.8 -> 3.0 fps; free memory 400 -> 100 MB"),
+    (before(), soak([{"camera_fps": 3.0, "mem_free_mb": 100.0}] * 3),
+     "camera 9.8 -> 3.0 fps; free memory 400 -> 100 MB"),
 ])
 def test_worse_than_before(base, after, reason):
     assert degraded(baseline_of(base), after, SENT, CONFIG) == reason

@@ -170,8 +170,9 @@ def start(session: Session, version: str, *, actor: str, now: datetime, config: 
 
 
 def halt_detail(ring: int, version: str, targets: list[tuple[str, str, str | None]]) -> str:
-    """Why a ring halted, from its (device, state, detail): "ring 1: 3 of 5 kiosks worse after 1.4.0: K-012
-    camera 9.8 -> 2.1 fps; ..." (failures first, as "1 of 5 kiosks failed; K-003: refused ...")."""
+    """Why a ring halted, from its (device, state, detail): "ring 1: 3 of 5 kiosks worse after 1.4.0; K-012
+    camera 9.8 -> 2.1 fps; ..." (failures first: "ring 1: 1 of 5 kiosks failed, 2 of 5 kiosks worse after 1.4.0;
+    K-003: refused ...; K-012 camera ..."), naming at most NAMED_IN_HALT kiosks."""
     failed = [(d, why) for d, state, why in targets if state == "failed"]
     worse = [(d, why) for d, state, why in targets if state == "degraded"]
     counts = ([f"{len(failed)} of {len(targets)} kiosks failed"] if failed else []) + \
