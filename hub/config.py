@@ -169,12 +169,35 @@ class UpdatesConfig(Section):
         "the third everyone else)")
     max_failure_fraction: float = Field(
         0.1, ge=0, lt=1, description="a ring where more than this share of kiosks failed (refused the release, "
-        "rolled back, or silent past deadline_s) halts the rollout; in the one-kiosk ring any failure halts it")
+        "rolled back, or silent past deadline_s) or got worse on it (degraded: ring_health.py) halts the rollout; "
+        "in the one-kiosk ring any failure or degradation halts it")
     soak_s: float = Field(
         900.0, ge=0, description="a kiosk counts as updated once it has reported the new version for this long "
         "(longer than the kiosks' update.confirm_after_s, so a rolled-back version is seen)")
     deadline_s: float = Field(
         3600.0, gt=0, description="a kiosk sent the update that has not reported the new version by then failed")
+    baseline_samples: int = Field(
+        5, ge=1, description="a kiosk's health before the update is the median of its last this many health "
+        "messages at the old version (hub/devices/ring_health.py)")
+    baseline_window_s: float = Field(
+        3600.0, gt=0, description="only health messages received this long before the update was sent make the "
+        "baseline; a kiosk with none (offline then) is judged on its version alone")
+    min_soak_samples: int = Field(
+        3, ge=1, description="a health measure (camera fps, free memory, ...) is judged only when at least this many "
+        "of the soak's health messages say it (soak_s over the kiosks' health_interval_s, 60 s by default: 15)")
+    camera_fps_drop: float = Field(
+        0.3, ge=0, le=1, description="worse: camera fps below the baseline's by more than this share, in most of "
+        "the soak's health messages (1: never)")
+    mem_free_drop: float = Field(
+        0.3, ge=0, le=1, description="worse: free memory below the baseline's by more than this share, in most of "
+        "the soak's health messages (1: never)")
+    outbox_wait_s: float = Field(
+        600.0, gt=0, description="worse: the oldest unacked punch older than the baseline's by more than this while "
+        "the kiosk is connected (it sends health only then), in most of the soak's health messages")
+    ignored_alarms: list[str] = Field(
+        ["update_rolled_back", "assisted_pending"], description="alarm kinds that do not make a kiosk worse when "
+        "new after an update: a rollback is judged as a failure; staff-number attempts come from people, not the "
+        "release")
 
 
 class PunchesConfig(Section):

@@ -128,10 +128,12 @@ def hub(tmp_path_factory):
         session.flush()
         device_reports(session, config)
         session.add(Release(version="0.2.0", manifest="{}", published_at=NOW, published_by="root"))
-        session.flush()   # a rollout of it: kiosk-1 updated, the rest not yet sent
+        session.flush()   # a rollout of it: kiosk-1 updated, kiosk-2 running it but worse, kiosk-3 not yet sent
         started = rollout.start(session, "0.2.0", actor="root", now=NOW, config=config.updates)
         for target in rollout.targets_of(session, started.id):
-            target.state = "installed" if target.device_id == "kiosk-1" else target.state
+            target.state = {"kiosk-1": "installed", "kiosk-2": "degraded"}.get(target.device_id, target.state)
+            if target.device_id == "kiosk-2":
+                target.detail = "worse on 0.2.0: camera 9.8 -> 2.1 fps"
         _, one_time["officer"] = users.create_user(session, "officer", UNIT_OFFICER, unit_ids=["HEALTH"])
         _, one_time["e001"] = users.create_user(session, "e001", EMPLOYEE, employee_id="E001")
     app = create_app(config, engine)
@@ -305,6 +307,10 @@ def test_admin_first_login_then_every_page(hub, browser_factory, tmp_path):  # n
     progress = driver.find_element(By.ID, "devices-rollout").text   # the latest rollout, ring by ring
     assert "Software 0.2.0:" in progress and "running" in progress, progress
     assert "ring 1: " in progress and "1 of 1 updated, 0 failed" in progress, progress
+    assert "1 worse than before" in progress, progress   # kiosk-2's ring
+    assert "Update" in headers   # each kiosk's state in the rollout, and why
+    assert "worse on it" in devices["kiosk-2"] and "camera 9.8 -> 2.1 fps" in devices["kiosk-2"], devices
+    assert "updated" in devices["kiosk-1"] and "waiting for its ring" in devices["kiosk-3"], devices
     assert_painted(driver, tmp_path / "devices.png")
 
     # exceptions of the day, with the late flag, and the CSV behind the link

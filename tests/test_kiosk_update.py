@@ -12,7 +12,12 @@ along, is sent three releases in turn by rollouts:
   is installed, and the rollout halts on its one-kiosk ring;
 - 0.4.0, properly signed, whose kiosk fails at start: installed, started,
   crashes, and the slot guard rolls back to 0.2.0 on its own; the kiosk
-  reports the rollback, and the rollout halts.
+  reports the rollback, and the rollout halts;
+- 0.5.0, properly signed, that works but spends seconds more on every
+  camera frame: installed, kept after its trial, reporting 0.5.0, and its
+  health shows the camera far slower than at 0.2.0, so the rollout halts in
+  its one-kiosk ring with that reason (hub/devices/ring_health.py), where
+  0.2.0, as fast as 0.1.0, went through.
 
 Every punch the kiosk logged through all of it reaches the hub.
 """
@@ -64,8 +69,8 @@ def hub(tmp_path, broker, tls_files, release_key, faces_dir):
     hub = LiveHub(tmp_path, broker.port, tls=tls_files,
                   commands={"poll_s": 0.5},
                   health={"stale_after_s": 30},
-                  updates={"release_dir": str(tmp_path / "hub-releases"), "release_key": public, "soak_s": 3,
-                           "deadline_s": 600}).start()
+                  updates={"release_dir": str(tmp_path / "hub-releases"), "release_key": public, "soak_s": 40,
+                           "deadline_s": 600, "camera_fps_drop": 0.5}).start()
     hub.cli("site", "add", SITE, "--name", "Update office")
     photos = tmp_path / "enrol" / PERSON
     photos.mkdir(parents=True)
@@ -115,9 +120,9 @@ def device(hub: LiveHub) -> dict:
     return next(d for d in hub.api.get("/api/v1/devices").json()["items"] if d["device_id"] == DEVICE)
 
 
-def release(tmp_path: Path, version: str, key: Path, broken: bool = False) -> Path:
+def release(tmp_path: Path, version: str, key: Path, broken: bool = False, slow_frame_s: float | None = None) -> Path:
     """A release folder made the way a release manager makes one."""
-    wheel = build_kiosk_wheel(tmp_path / "wheelhouse" / version, version, broken=broken)
+    wheel = build_kiosk_wheel(tmp_path / "wheelhouse" / version, version, broken=broken, slow_frame_s=slow_frame_s)
     out = tmp_path / "releases" / version
     assert provision(["release", "build", "--wheelhouse", str(wheel.parent), "--version", version,
                       "--key", str(key), "--out", str(out)]) == 0
@@ -199,6 +204,20 @@ def test_signed_updates_install_refuse_and_roll_back_and_no_punch_is_lost(tmp_pa
     assert "this release is broken on purpose" in kiosk.log_file.read_text()
     wait_for(lambda: device(hub)["state"] == "online" and device(hub)["sw_version"] == "0.2.0",
              "the kiosk back online at 0.2.0", WAIT_S, logs)
+
+    # 4. a signed release that installs and runs, but slows the camera: kept by the kiosk, halted by the hub
+    hub.cli("release", "publish", str(release(tmp_path, "0.5.0", release_key, slow_frame_s=4.0)))
+    slow = roll_out(hub, "0.5.0")
+    halted = wait_for(lambda: rollout_ended(hub, slow), "the 0.5.0 rollout to halt", WAIT_S, logs)
+    assert halted["state"] == "halted" and halted["degraded"] == 1 and halted["failed"] == 0, halted
+    target = halted["targets"][0]
+    assert target["state"] == "degraded" and re.fullmatch(
+        r"worse on 0\.5\.0: camera \d+\.\d -> 0\.[0-3] fps", target["detail"]), target
+    assert halted["detail"].startswith(f"ring 0: 1 of 1 kiosks worse after 0.5.0; {DEVICE} camera "), halted
+    assert device(hub)["sw_version"] == "0.5.0"   # it installed fine: only its health says it is worse
+    wait_for(lambda: (slots.read_outcome(kiosk.root) or slots.Outcome("", "", "", 0)).version == "0.5.0",
+             "0.5.0 kept after its trial", WAIT_S, logs)
+    assert slots.read_outcome(kiosk.root).outcome == slots.KEPT
 
     # every punch taken before, during and after the updates is at the hub
     logged = punches_logged(kiosk)

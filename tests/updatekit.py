@@ -4,7 +4,9 @@ systemd would run it.
 - ``build_kiosk_wheel``: a real wheel (zip, dist-info, RECORD, the ``kiosk``
   console script) of this repository's ``kiosk/`` package at a given
   version, built offline in a fraction of a second; ``broken=True`` makes
-  one whose kiosk fails at start, as a bad release would.
+  one whose kiosk fails at start, as a bad release would; ``slow_frame_s``
+  one that works but spends that long more on every camera frame, as a
+  release with a costly new step would (its health shows the camera slower).
 - ``KioskService``: the ExecStartPre and ExecStart lines of
   systemd/kiosk.service with this machine's paths, restarted after every
   exit like ``Restart=always`` (the stand-in for systemd, as the replay
@@ -31,14 +33,16 @@ REPO = Path(__file__).resolve().parents[1]
 UNIT = REPO / "systemd" / "kiosk.service"
 DIST = "face_attendance_kiosk"
 BROKEN_START = b"        self.start()\n        try:\n            self.camera.open()"
+EACH_FRAME = b"            self.process(self._on_one_timeline(frame))\n"
 
 
 def outer_site_packages() -> Path:
     return Path(sysconfig.get_paths()["purelib"])
 
 
-def build_kiosk_wheel(out: Path, version: str, broken: bool = False) -> Path:
-    """A wheel of ``kiosk/`` whose ``__version__`` is ``version``; ``broken``: its ``run`` raises at once."""
+def build_kiosk_wheel(out: Path, version: str, broken: bool = False, slow_frame_s: float | None = None) -> Path:
+    """A wheel of ``kiosk/`` whose ``__version__`` is ``version``; ``broken``: its ``run`` raises at once;
+    ``slow_frame_s``: its frame loop waits that long before each frame."""
     out.mkdir(parents=True, exist_ok=True)
     wheel = out / f"{DIST}-{version}-py3-none-any.whl"
     info = f"{DIST}-{version}.dist-info"
@@ -53,6 +57,11 @@ def build_kiosk_wheel(out: Path, version: str, broken: bool = False) -> Path:
         assert BROKEN_START in files["kiosk/app.py"], "kiosk/app.py changed: update BROKEN_START"
         files["kiosk/app.py"] = files["kiosk/app.py"].replace(
             BROKEN_START, b'        raise RuntimeError("this release is broken on purpose")\n' + BROKEN_START)
+    if slow_frame_s is not None:
+        assert EACH_FRAME in files["kiosk/app.py"], "kiosk/app.py changed: update EACH_FRAME"
+        files["kiosk/app.py"] = files["kiosk/app.py"].replace(
+            EACH_FRAME, f"            self._stop.wait({slow_frame_s})  # this release is slow on purpose\n".encode()
+            + EACH_FRAME)
     files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: face-attendance-kiosk\nVersion: {version}\n".encode()
     files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: tests.updatekit\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     files[f"{info}/entry_points.txt"] = b"[console_scripts]\nkiosk = kiosk.cli:main\n"

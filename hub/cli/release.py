@@ -89,7 +89,7 @@ def _audited(session, action: str, row) -> dict:
 
 def _print(progress: dict) -> None:
     rings = ", ".join(f"ring {r['ring']}: {r['installed']}/{r['total']} updated, {r['failed']} failed"
-                      for r in progress["rings"])
+                      + (f", {r['degraded']} worse" if r["degraded"] else "") for r in progress["rings"])
     print(f"rollout {progress['id']} of {progress['version']}: {progress['state']} (ring {progress['ring']}); "
           f"{rings}" + (f"; {progress['detail']}" if progress["detail"] else ""))
 

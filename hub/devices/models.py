@@ -55,7 +55,7 @@ class Release(Base):
 
 
 ROLLOUT_STATES = ("running", "halted", "done")
-TARGET_STATES = ("pending", "sent", "installed", "failed", "skipped")
+TARGET_STATES = ("pending", "sent", "installed", "failed", "degraded", "skipped")  # degraded: worse on it
 
 
 class Rollout(Base):

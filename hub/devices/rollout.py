@@ -9,14 +9,20 @@ Each kiosk of the ring is then judged from what it reports
 rolled back (its ``update_rolled_back`` alarm), went back to another
 version, or did not report the new version ``deadline_s`` after it was
 queued, unless the command still waits for the kiosk to come online;
-skipped when the command expired unsent (offline: no verdict on the release). The next ring starts
-when every kiosk of this one is judged; more than ``max_failure_fraction``
-failed in a ring (any failure in the one-kiosk ring) halts the rollout, and
-nothing more is sent until an admin resumes it.
+skipped when the command expired unsent (offline: no verdict on the release).
+A kiosk that runs the new version through its soak but got worse on it
+than it was before it was sent the update (camera slower, a new alarm,
+self-heal firing, the outbox backing up, less free memory:
+hub/devices/ring_health.py, from the stored health samples) is judged
+``degraded``, a state of its own beside ``failed``, so an admin sees that
+the release installed and what it made worse. The next ring starts when
+every kiosk of this one is judged; more than ``max_failure_fraction``
+failed or degraded in a ring (any in the one-kiosk ring) halts the
+rollout, and nothing more is sent until an admin resumes it.
 
 The ingest worker calls ``advance`` every ``commands.poll_s`` (one short
 transaction); the decisions are the pure functions ``assign_rings``,
-``judge`` and ``ring_verdict``.
+``judge``, ``with_health`` (ring_health.degraded) and ``ring_verdict``.
 """
 
 import hashlib
@@ -31,8 +37,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.config import HubConfig, UpdatesConfig
-from hub.db import Device, DeviceHealth
-from hub.devices import commands
+from hub.db import Device, DeviceHealth, DeviceHealthSample
+from hub.devices import commands, ring_health
 from hub.devices.health import alarms_of
 from hub.devices.models import DeviceCommand, Release, Rollout, RolloutTarget
 from hub.errors import Conflict, NotFound
@@ -41,7 +47,9 @@ from protocol import messages
 log = logging.getLogger(__name__)
 
 RINGS = 3
-JUDGED = ("installed", "failed", "skipped")
+JUDGED = ("installed", "failed", "degraded", "skipped")
+BAD = ("failed", "degraded")   # what a ring's failure share counts
+NAMED_IN_HALT = 5              # kiosks a halt's detail names
 
 
 # -- pure decisions ----------------------------------------------------------------------------
@@ -111,6 +119,13 @@ def judge(version: str, sent_at: datetime, reported_at: datetime | None, seen: S
     return Judgement("sent", None, reported_at)
 
 
+def with_health(verdict: Judgement, version: str, worse: str | None) -> Judgement:
+    """An installed kiosk whose health got worse over its soak (``worse``: ring_health.degraded) is degraded."""
+    if verdict.state != "installed" or not worse:
+        return verdict
+    return Judgement("degraded", f"worse on {version}: {worse}", verdict.reported_at)
+
+
 def _since(alarm: dict[str, Any]) -> datetime:
     """When an alarm was raised (a rollback: when it happened); the distant past when unreadable."""
     try:
@@ -120,10 +135,10 @@ def _since(alarm: dict[str, Any]) -> datetime:
 
 
 def ring_verdict(states: list[str], max_failure_fraction: float) -> str:
-    """``halt`` (too many failed), ``advance`` (all judged) or ``wait``, for the states of one ring."""
+    """``halt`` (too many failed or degraded), ``advance`` (all judged) or ``wait``, for the states of one ring."""
     counted = [s for s in states if s != "skipped"]
-    failed = counted.count("failed")
-    if failed and failed / len(counted) > max_failure_fraction:
+    bad = sum(1 for s in counted if s in BAD)
+    if bad and bad / len(counted) > max_failure_fraction:
         return "halt"
     return "advance" if all(s in JUDGED for s in states) else "wait"
 
@@ -154,6 +169,21 @@ def start(session: Session, version: str, *, actor: str, now: datetime, config: 
     return rollout
 
 
+def halt_detail(ring: int, version: str, targets: list[tuple[str, str, str | None]]) -> str:
+    """Why a ring halted, from its (device, state, detail): "ring 1: 3 of 5 kiosks worse after 1.4.0; K-012
+    camera 9.8 -> 2.1 fps; ..." (failures first: "ring 1: 1 of 5 kiosks failed, 2 of 5 kiosks worse after 1.4.0;
+    K-003: refused ...; K-012 camera ..."), naming at most NAMED_IN_HALT kiosks."""
+    failed = [(d, why) for d, state, why in targets if state == "failed"]
+    worse = [(d, why) for d, state, why in targets if state == "degraded"]
+    counts = ([f"{len(failed)} of {len(targets)} kiosks failed"] if failed else []) + \
+        ([f"{len(worse)} of {len(targets)} kiosks worse after {version}"] if worse else [])
+    named = [f"{d}: {why}" for d, why in failed] + \
+        [f"{d} {(why or '').removeprefix(f'worse on {version}: ')}" for d, why in worse]
+    more = len(named) - NAMED_IN_HALT
+    return (f"ring {ring}: {', '.join(counts)}; " + "; ".join(named[:NAMED_IN_HALT])
+            + (f"; {more} more" if more > 0 else ""))[:2000]
+
+
 def halt(session: Session, rollout_id: int, why: str, now: datetime) -> Rollout:
     rollout = get_rollout(session, rollout_id)
     if rollout.state != "running":
@@ -163,7 +193,8 @@ def halt(session: Session, rollout_id: int, why: str, now: datetime) -> Rollout:
 
 
 def resume(session: Session, rollout_id: int, now: datetime) -> Rollout:
-    """Run a halted rollout on: the failed kiosks of its ring are sent the release again."""
+    """Run a halted rollout on: the failed kiosks of its ring are sent the release again; its degraded ones,
+    which run the release already, count as installed from now on (the admin accepted what got worse)."""
     rollout = get_rollout(session, rollout_id)
     if rollout.state != "halted":
         raise Conflict(f"rollout {rollout_id} is {rollout.state}, not halted")
@@ -173,6 +204,10 @@ def resume(session: Session, rollout_id: int, now: datetime) -> Rollout:
             RolloutTarget.rollout_id == rollout.id, RolloutTarget.ring == rollout.ring,
             RolloutTarget.state == "failed")):
         target.state, target.command_id, target.sent_at, target.reported_at = "pending", None, None, None
+    for target in session.scalars(select(RolloutTarget).where(
+            RolloutTarget.rollout_id == rollout.id, RolloutTarget.ring == rollout.ring,
+            RolloutTarget.state == "degraded")):
+        target.state, target.detail = "installed", f"accepted on resume: {target.detail}"[:2000]
     rollout.state, rollout.detail, rollout.updated_at = "running", None, now
     return rollout
 
@@ -195,10 +230,9 @@ def advance(session: Session, now: datetime, config: HubConfig, actor: str = "ro
             _judge_sent(session, rollout, [t for t in targets if t.state == "sent"], now, config.updates)
             verdict = ring_verdict([t.state for t in targets], config.updates.max_failure_fraction)
             if verdict == "halt":
-                failed = [t for t in targets if t.state == "failed"]
                 rollout.state, rollout.updated_at = "halted", now
-                rollout.detail = (f"ring {rollout.ring}: {len(failed)} of {len(targets)} kiosks failed; "
-                                  f"{failed[0].device_id}: {failed[0].detail}")[:2000]
+                rollout.detail = halt_detail(rollout.ring, rollout.version,
+                                             [(t.device_id, t.state, t.detail) for t in targets])
                 log.warning("rollout %s of %s halted: %s", rollout.id, rollout.version, rollout.detail)
             elif verdict == "advance":
                 rollout.updated_at = now
@@ -231,17 +265,54 @@ def _judge_sent(session: Session, rollout: Rollout, sent: list[RolloutTarget], n
     health = {row.device_id: row for row in session.scalars(select(DeviceHealth).where(DeviceHealth.device_id.in_(ids)))}
     cmds = {row.id: row for row in session.scalars(select(DeviceCommand).where(
         DeviceCommand.id.in_([t.command_id for t in sent if t.command_id])))}
+    verdicts: dict[str, Judgement] = {}
     for target in sent:
         h, cmd = health.get(target.device_id), cmds.get(target.command_id or "")
         telemetry = json.loads(h.telemetry) if h is not None and h.telemetry else None
         seen = Seen(cmd.state if cmd else None, cmd.detail if cmd else None, h.sw_version if h else None,
                     h.health_at if h else None, alarms_of(telemetry))
-        verdict = judge(rollout.version, target.sent_at or now, target.reported_at, seen, now, config)
+        verdicts[target.device_id] = judge(rollout.version, target.sent_at or now, target.reported_at, seen, now,
+                                           config)
+    soaked = [t for t in sent if verdicts[t.device_id].state == "installed"]
+    for device_id, worse in _health_worse(session, rollout.version, soaked, verdicts, now, config).items():
+        verdicts[device_id] = with_health(verdicts[device_id], rollout.version, worse)
+    for target in sent:
+        verdict = verdicts[target.device_id]
         if verdict.state != target.state:
             log.info("rollout %s: %s %s (%s)", rollout.id, target.device_id, verdict.state, verdict.detail)
         target.state, target.reported_at = verdict.state, verdict.reported_at
         if verdict.detail:
             target.detail = verdict.detail[:2000]
+
+
+def _health_worse(session: Session, version: str, soaked: list[RolloutTarget], verdicts: dict[str, Judgement],
+                  now: datetime, config: UpdatesConfig) -> dict[str, str | None]:
+    """ring_health.degraded for each kiosk whose soak just ended, from its stored health samples: those at the
+    old version before it was sent the update (the baseline), and those at ``version`` since its first one."""
+    if not soaked:
+        return {}
+    window = timedelta(seconds=config.baseline_window_s)
+    s = DeviceHealthSample
+    rows = session.execute(
+        select(s.device_id, s.received_at, s.sw_version, s.camera_fps, s.mem_free_mb, s.outbox_depth,
+               s.oldest_unacked_s, s.alarms, s.heal)
+        .where(s.device_id.in_([t.device_id for t in soaked]),
+               s.received_at >= min(t.sent_at or now for t in soaked) - window)
+        .order_by(s.id))
+    samples: dict[str, list[tuple[str, ring_health.Snapshot]]] = {}
+    for device_id, at, sw_version, fps, mem, depth, oldest, alarms, heal in rows:
+        snap = ring_health.snapshot_of(at, fps, mem, depth, oldest, json.loads(alarms) if alarms else None,
+                                       json.loads(heal) if heal else None)
+        samples.setdefault(device_id, []).append((sw_version, snap))
+    worse: dict[str, str | None] = {}
+    for target in soaked:
+        sent_at, first = target.sent_at or now, verdicts[target.device_id].reported_at or now
+        mine = samples.get(target.device_id, [])
+        before = [snap for v, snap in mine if v != version and sent_at - window <= snap.at <= sent_at]
+        soak = [snap for v, snap in mine if v == version and snap.at >= first]
+        worse[target.device_id] = ring_health.degraded(
+            ring_health.baseline_of(before[-config.baseline_samples:]), soak, sent_at, config)
+    return worse
 
 
 def get_rollout(session: Session, rollout_id: int) -> Rollout:
@@ -264,7 +335,7 @@ def progress(session: Session, rollout: Rollout) -> dict[str, Any]:
             "detail": rollout.detail, "created_at": rollout.created_at, "created_by": rollout.created_by,
             "updated_at": rollout.updated_at, "rings": rings,
             "total": sum(r["total"] for r in rings), "installed": sum(r["installed"] for r in rings),
-            "failed": sum(r["failed"] for r in rings)}
+            "failed": sum(r["failed"] for r in rings), "degraded": sum(r["degraded"] for r in rings)}
 
 
 def targets_of(session: Session, rollout_id: int) -> list[RolloutTarget]:

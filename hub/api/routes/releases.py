@@ -54,7 +54,7 @@ class TargetOut(BaseModel):
     device_id: str
     ring: int
     from_version: str | None
-    state: str  # pending, sent, installed, failed or skipped
+    state: str  # pending, sent, installed, failed, degraded (installed, but worse on it: detail says how) or skipped
     sent_at: datetime | None
     detail: str | None
 
@@ -72,6 +72,7 @@ class RolloutOut(BaseModel):
     total: int
     installed: int
     failed: int
+    degraded: int  # running the release, but worse on it than before
     targets: list[TargetOut] | None = None  # only for one rollout
 
 

@@ -64,18 +64,31 @@ function summary(views) {
 }
 
 // The latest software rollout (hub/devices/rollout.py): its state and, ring by ring, how many kiosks run the
-// new version and how many failed; each kiosk's version is in the Software column.
+// new version, how many failed and how many got worse on it; each kiosk's version is in the Software column,
+// its state in this rollout and why in the Update column.
 function rolloutLine(r) {
   if (!r) return null;
   const kind = { running: "warn", halted: "bad", done: "ok" }[r.state] || "muted";
   const rings = r.rings.filter((ring) => ring.total).map((ring) => t("dashboard.devices.rollout_ring",
-    { ring: ring.ring + 1, installed: ring.installed, total: ring.total, failed: ring.failed }));
+    { ring: ring.ring + 1, installed: ring.installed, total: ring.total, failed: ring.failed })
+    + (ring.degraded ? `, ${t("dashboard.devices.rollout_worse", { n: ring.degraded })}` : ""));
   return el("span", {}, t("dashboard.devices.rollout", { version: r.version }), " ", badge(kind, r.state), " ",
     rings.join(" · "), r.detail ? el("span", { class: "small" }, ` ${r.detail}`) : null);
 }
 
+const UPDATE_KIND = { installed: "ok", failed: "bad", degraded: "bad", sent: "warn", pending: "muted", skipped: "muted" };
+
+// A kiosk's state in the latest rollout, with the hub's word on it (why it failed, what got worse).
+function updateCell(target) {
+  if (!target) return null;
+  return el("span", {}, badge(UPDATE_KIND[target.state] || "muted", t(`dashboard.devices.update_state.${target.state}`)),
+    target.detail && target.state !== "installed" ? el("div", { class: "small" }, target.detail) : null);
+}
+
 async function render(params) {
   const [data, clock, rollouts] = await Promise.all([api("/devices"), api("/dashboard/clock"), api("/rollouts")]);
+  const latest = rollouts.items[0];
+  const targets = new Map(latest ? (await api(`/rollouts/${latest.id}`)).targets.map((x) => [x.device_id, x]) : []);
   const views = data.items.map(deviceView);
   $("devices-summary").textContent = views.length ? summary(views) : "";
   $("devices-rollout").replaceChildren(...[rolloutLine(rollouts.items[0])].filter(Boolean));
@@ -95,6 +108,7 @@ async function render(params) {
         badge("bad", a.kind), a.detail ? el("span", { class: "small" }, a.detail) : null))) : null;
     } },
     ...(views.some((v) => (v.tel.heal || []).length) ? [{ label: t("dashboard.col.healed"), value: healed }] : []),
+    ...(targets.size ? [{ label: t("dashboard.col.update"), value: (v) => updateCell(targets.get(v.d.device_id)) }] : []),
     { label: t("dashboard.col.last_seen"), value: (v) => {
       const seen = v.pick("last_seen", "last_seen_at", "last_health_at");
       return seen ? el("span", { title: when(seen) }, ago(seen, clock.now) || when(seen)) : null;
