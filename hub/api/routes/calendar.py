@@ -124,6 +124,15 @@ def save_shift(shift_id: str, body: ShiftIn, session: SessionDep, admin: AdminDe
     return ShiftOut.of(row)
 
 
+@router.delete("/shifts/{shift_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_shift(shift_id: str, session: SessionDep, admin: AdminDep) -> Response:
+    """Refused (409) while a roster line names the shift."""
+    row = store.delete_shift(session, shift_id)
+    audit.record(session, admin, "shift.delete", f"shift:{shift_id}", audit.snapshot(row), None)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/rosters")
 def list_rosters(session: SessionDep, _user: OfficerDep, first: Annotated[date | None, Query(alias="from")] = None,
                  last: Annotated[date | None, Query(alias="to")] = None) -> RosterList:
