@@ -1,7 +1,7 @@
 """The dashboard's Shifts and rosters page in headless Chromium, on the leave page's hub (its ``console``):
 a night shift refused beside its cut-off stores nothing, then is saved, shown as crossing midnight and
 edited; a roster line that names nobody is refused beside the unit, then one employee is assigned the
-shift; the daily register and the muster roll then count a 22:10 punch and the next morning's 06:05 as
+shift, and a unit its weekly offs for a range of weeks; the daily register and the muster roll then count a 22:10 punch and the next morning's 06:05 as
 one night-shift day; a rostered shift cannot be deleted, and once its roster line is gone it can."""
 
 from datetime import date
@@ -98,6 +98,27 @@ def test_a_night_shift_is_set_up_assigned_and_counted_then_removed(console):  # 
     [roster] = api.machine.get("/api/v1/rosters").json()["items"]
     assert (roster["employee_id"], roster["unit_id"], roster["week_start"], roster["shift_id"]) == (
         "H002", None, None, "NIGHT")
+
+    # a unit's weekly offs for a range of weeks: one line a week, the default shift
+    set_value(driver, "roster-form-employee_id", "")
+    Select(driver.find_element(By.ID, "roster-form-unit_id")).select_by_value("PHC-1")
+    Select(driver.find_element(By.ID, "roster-form-shift_id")).select_by_value("")
+    offs = Select(driver.find_element(By.ID, "roster-form-weekly_off"))
+    offs.select_by_value("5")
+    offs.select_by_value("6")
+    set_value(driver, "roster-form-week_start", "2026-04-20")
+    set_value(driver, "roster-form-week_last", "2026-04-13")
+    submit(driver, "roster-form")
+    message = wait_for(driver, lambda d: error_beside(d, "roster-form", "week_last"), message="error beside the range")
+    assert "on or after the first week" in message
+    set_value(driver, "roster-form-week_start", "2026-04-13")
+    set_value(driver, "roster-form-week_last", "2026-04-26")
+    submit(driver, "roster-form")
+    wait_for(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, '#rosters-table tr[data-who="PHC-1"]')) == 2,
+             message="a line for each week")
+    weeks = [(r["week_start"], r["shift_id"], r["weekly_off"]) for r in api.machine.get("/api/v1/rosters").json()["items"]
+             if r["unit_id"] == "PHC-1"]
+    assert weeks == [("2026-04-13", None, [5, 6]), ("2026-04-20", None, [5, 6])]
 
     assert open_page(driver, "#/daily?unit_id=PHC-2&date=2026-04-09") == "ready"
     night = rows(driver, "daily-table")["H002"]
