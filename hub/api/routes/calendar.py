@@ -10,8 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from hub.accounts import audit
+from hub.accounts.principal import Principal
 from hub.api.deps import MAX_ROW_ID, AdminDep, OfficerDep, SessionDep
 from hub.attendance import store
 from hub.attendance.calendar import parse_weekdays
@@ -82,6 +84,19 @@ class RosterList(BaseModel):
     items: list[RosterOut]
 
 
+def _commit(session: Session, admin: Principal, action: str, target: str, before: dict | None,
+            after: object | None) -> None:
+    """Audit one calendar write beside it and commit both in one transaction, so no write goes unaudited."""
+    audit.record(session, admin, action, target, before, None if after is None else audit.snapshot(after))
+    session.commit()
+
+
+def _deleted(session: Session, admin: Principal, kind: str, key: int | str, row: object) -> Response:
+    """The answer to a delete: ``{kind}.delete`` of ``{kind}:{key}`` audited with what was removed, committed."""
+    _commit(session, admin, f"{kind}.delete", f"{kind}:{key}", audit.snapshot(row), None)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/holidays")
 def list_holidays(session: SessionDep, _user: OfficerDep, first: From, last: To) -> HolidayList:
     """National holidays and those of every unit, first..last."""
@@ -91,17 +106,13 @@ def list_holidays(session: SessionDep, _user: OfficerDep, first: From, last: To)
 @router.post("/holidays", status_code=status.HTTP_201_CREATED)
 def add_holiday(body: HolidayIn, session: SessionDep, admin: AdminDep) -> HolidayOut:
     row = store.add_holiday(session, body)
-    audit.record(session, admin, "holiday.create", f"holiday:{row.id}", None, audit.snapshot(row))
-    session.commit()
+    _commit(session, admin, "holiday.create", f"holiday:{row.id}", None, row)
     return HolidayOut.of(row)
 
 
 @router.delete("/holidays/{holiday_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_holiday(holiday_id: RowId, session: SessionDep, admin: AdminDep) -> Response:
-    row = store.delete_row(session, Holiday, holiday_id, "holiday")
-    audit.record(session, admin, "holiday.delete", f"holiday:{holiday_id}", audit.snapshot(row), None)
-    session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return _deleted(session, admin, "holiday", holiday_id, store.delete_row(session, Holiday, holiday_id, "holiday"))
 
 
 @router.get("/shifts")
@@ -117,9 +128,7 @@ def save_shift(shift_id: str, body: ShiftIn, session: SessionDep, admin: AdminDe
     before = session.get(Shift, shift_id)
     before_snapshot = audit.snapshot(before) if before is not None else None
     row, created = store.save_shift(session, body)
-    audit.record(session, admin, "shift.create" if created else "shift.update", f"shift:{shift_id}",
-                 before_snapshot, audit.snapshot(row))
-    session.commit()
+    _commit(session, admin, "shift.create" if created else "shift.update", f"shift:{shift_id}", before_snapshot, row)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return ShiftOut.of(row)
 
@@ -127,10 +136,7 @@ def save_shift(shift_id: str, body: ShiftIn, session: SessionDep, admin: AdminDe
 @router.delete("/shifts/{shift_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_shift(shift_id: str, session: SessionDep, admin: AdminDep) -> Response:
     """Refused (409) while a roster line names the shift."""
-    row = store.delete_shift(session, shift_id)
-    audit.record(session, admin, "shift.delete", f"shift:{shift_id}", audit.snapshot(row), None)
-    session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return _deleted(session, admin, "shift", shift_id, store.delete_shift(session, shift_id))
 
 
 @router.get("/rosters")
@@ -144,14 +150,11 @@ def list_rosters(session: SessionDep, _user: OfficerDep, first: Annotated[date |
 def add_roster(body: RosterIn, session: SessionDep, admin: AdminDep) -> RosterOut:
     """One roster line; it replaces the line of the same employee or unit and week."""
     row = store.add_roster(session, body)
-    audit.record(session, admin, "roster.set", f"roster:{row.id}", None, audit.snapshot(row))
-    session.commit()
+    _commit(session, admin, "roster.set", f"roster:{row.id}", None, row)
     return RosterOut.of(row)
 
 
 @router.delete("/rosters/{roster_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_roster(roster_id: RowId, session: SessionDep, admin: AdminDep) -> Response:
-    row = store.delete_row(session, RosterEntry, roster_id, "roster line")
-    audit.record(session, admin, "roster.delete", f"roster:{roster_id}", audit.snapshot(row), None)
-    session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return _deleted(session, admin, "roster", roster_id,
+                    store.delete_row(session, RosterEntry, roster_id, "roster line"))
