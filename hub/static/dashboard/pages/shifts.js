@@ -216,9 +216,10 @@ async function render(params, live) {
   fillSelect($("roster-form-unit_id"), unitChoices(unitList), $("roster-form-unit_id").value, t("dashboard.shifts.no_unit"));
   fillSelect($("roster-form-shift_id"), shifts.map((s) => [s.shift_id, `${s.shift_id}: ${shiftLabel(s.shift_id)}`]),
     $("roster-form-shift_id").value, t("dashboard.shifts.default_shift"));
-  const off = new Set([...$("roster-form-weekly_off").selectedOptions].map((o) => o.value));
-  $("roster-form-weekly_off").replaceChildren(...[0, 1, 2, 3, 4, 5, 6].map((n) =>
-    el("option", { value: n, text: weekdayName(n), selected: off.has(String(n)) ? "" : null })));
+  const days = $("roster-form-weekly_off");
+  const off = new Set([...days.selectedOptions].map((o) => o.value));
+  days.replaceChildren(...[0, 1, 2, 3, 4, 5, 6].map((n) => el("option", { value: n, text: weekdayName(n) })));
+  for (const option of days.options) option.selected = off.has(option.value);  // kept, yet not what reset() restores
 }
 
 register({ name: "shifts", nav: "dashboard.nav.shifts", roles: ["admin", "unit_officer"], render, mount });
