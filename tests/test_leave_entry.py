@@ -121,6 +121,16 @@ def test_holidays_shifts_and_rosters_refuse_bad_input_beside_the_field(hub):
     assert actions == ["shift.create", "shift.update", "holiday.create"]
 
 
+def test_a_shift_grace_must_end_before_the_cut_off(hub):
+    night = {"shift_id": "N", "site_id": "S-PHC1", "name": "Night", "start": "22:00", "end": "06:00",
+             "cutoff": "23:00"}
+    response = hub.machine.put("/api/v1/shifts/N", json={**night, "grace_min": 60})
+    assert errors(response) == [(("body", "grace_min"), "Value error, a grace of 60 min reaches the cut-off 23:00 "
+                                                        "(60 min after the start): nobody could then be late")]
+    assert hub.machine.put("/api/v1/shifts/N", json={**night, "grace_min": 15}).json()["grace_min"] == 15
+    assert hub.machine.put("/api/v1/shifts/N", json=night).json()["grace_min"] == 0  # replaced: no grace
+
+
 def test_a_shift_is_deleted_only_once_no_roster_line_names_it(hub):
     admin = hub.machine
     night = {"shift_id": "N", "site_id": "S-PHC1", "name": "Night", "start": "22:00", "end": "06:00",

@@ -1,6 +1,6 @@
 """The dashboard's Shifts and rosters page in headless Chromium, on the leave page's hub (its ``console``):
-a night shift refused beside its cut-off stores nothing, then is saved, shown as crossing midnight and
-edited; a roster line that names nobody is refused beside the unit, then one employee is assigned the
+a night shift refused beside its cut-off stores nothing, then is saved (with 15 minutes' grace), shown as
+crossing midnight and edited; a roster line that names nobody is refused beside the unit, then one employee is assigned the
 shift, and a unit its weekly offs for a range of weeks; the daily register and the muster roll then count a 22:10 punch and the next morning's 06:05 as
 one night-shift day; a rostered shift cannot be deleted, and once its roster line is gone it can."""
 
@@ -65,6 +65,7 @@ def test_a_night_shift_is_set_up_assigned_and_counted_then_removed(console):  # 
     typed(driver, "shift-form-start", "22:00")
     typed(driver, "shift-form-end", "06:00")
     assert driver.find_element(By.ID, "shift-form-night").is_displayed()  # said before it is saved
+    typed(driver, "shift-form-grace_min", "15")
     typed(driver, "shift-form-cutoff", "07:00")
     submit(driver, "shift-form")
     message = wait_for(driver, lambda d: error_beside(d, "shift-form", "cutoff"), message="error beside the cut-off")
@@ -75,7 +76,7 @@ def test_a_night_shift_is_set_up_assigned_and_counted_then_removed(console):  # 
     typed(driver, "shift-form-cutoff", "23:00")
     submit(driver, "shift-form")
     listed = wait_for(driver, lambda d: row_text(d, "shifts-table", "shift", "NIGHT"), message="the shift is listed")
-    assert "22:00–06:00" in listed and "crosses midnight" in listed and "23:00" in listed
+    assert "22:00–06:00" in listed and "crosses midnight" in listed and "23:00" in listed and "15 min" in listed
     click_in_row(driver, "shifts-table", "shift", "NIGHT", "edit")
     assert driver.find_element(By.ID, "shift-form-shift_id").get_attribute("readonly") is not None
     assert driver.find_element(By.ID, "shift-form-cutoff").get_attribute("value") == "23:00"
@@ -83,8 +84,8 @@ def test_a_night_shift_is_set_up_assigned_and_counted_then_removed(console):  # 
     submit(driver, "shift-form")
     wait_for(driver, lambda d: "Night duty" in row_text(d, "shifts-table", "shift", "NIGHT"), message="renamed")
     [shift] = api.machine.get("/api/v1/shifts").json()["items"]
-    assert (shift["site_id"], shift["start"], shift["end"], shift["cutoff"], shift["crosses_midnight"]) == (
-        "S-PHC2", "22:00:00", "06:00:00", "23:00:00", True)
+    assert (shift["site_id"], shift["start"], shift["end"], shift["cutoff"], shift["grace_min"],
+            shift["crosses_midnight"]) == ("S-PHC2", "22:00:00", "06:00:00", "23:00:00", 15, True)
 
     Select(driver.find_element(By.ID, "roster-form-shift_id")).select_by_value("NIGHT")
     submit(driver, "roster-form")  # neither an employee nor a unit
@@ -125,7 +126,7 @@ def test_a_night_shift_is_set_up_assigned_and_counted_then_removed(console):  # 
     assert "22:10" in night and "06:05" in night and "7 h 55" in night.replace("\u00a0", " ")
     assert open_page(driver, "#/muster?unit_id=PHC-2&month=2026-04") == "ready"
     codes = muster_codes(driver, "H002")
-    assert (codes[8], codes[9]) == ("L", "A")  # the 9th's night, late by ten minutes; no night on the 10th
+    assert (codes[8], codes[9]) == ("P", "A")  # the 9th's night, in within the grace; no night on the 10th
 
     assert open_page(driver, "#/shifts") == "ready"
     driver.execute_script("window.confirm = () => true;")

@@ -76,6 +76,8 @@ class ShiftIn(BaseModel):
                                      "punch-in by then: missed cut-off")
     min_gap_min: int = Field(30, ge=1, le=600, description="minimum minutes between in and out")
     half_day_hours: float = Field(4.0, gt=0, le=24, description="present for less than this: half day")
+    grace_min: int = Field(0, ge=0, le=240, description="minutes after the start a punch-in is still on time "
+                                                        "(not late); must end before the cut-off")
 
     @field_validator("end")
     @classmethod
@@ -97,6 +99,18 @@ class ShiftIn(BaseModel):
             raise ValueError(f"the cut-off {cutoff:%H:%M} is not between the start {start:%H:%M} "
                              f"and the end {end:%H:%M}")
         return cutoff
+
+    @field_validator("grace_min")
+    @classmethod
+    def _grace_before_cutoff(cls, grace_min: int, info: ValidationInfo) -> int:
+        start, cutoff = info.data.get("start"), info.data.get("cutoff")
+        if start is None or cutoff is None:
+            return grace_min
+        to_cutoff = (cutoff.hour * 60 + cutoff.minute - (start.hour * 60 + start.minute)) % (24 * 60)
+        if grace_min >= to_cutoff:
+            raise ValueError(f"a grace of {grace_min} min reaches the cut-off {cutoff:%H:%M} ({to_cutoff} min "
+                             "after the start): nobody could then be late")
+        return grace_min
 
 
 class RosterIn(BaseModel):

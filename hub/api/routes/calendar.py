@@ -52,13 +52,14 @@ class ShiftOut(BaseModel):
     cutoff: time
     min_gap_min: int
     half_day_hours: float
+    grace_min: int
     crosses_midnight: bool
 
     @classmethod
     def of(cls, row: Shift) -> "ShiftOut":
         return cls(shift_id=row.shift_id, site_id=row.site_id, name=row.name, start=row.start, end=row.end,
                    cutoff=row.cutoff, min_gap_min=row.min_gap_min, half_day_hours=row.half_day_hours,
-                   crosses_midnight=row.end <= row.start)
+                   grace_min=row.grace_min, crosses_midnight=row.end <= row.start)
 
 
 class ShiftList(BaseModel):

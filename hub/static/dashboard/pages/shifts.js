@@ -1,4 +1,4 @@
-// Shifts and rosters: every site's shifts (start, end, cut-off; one that ends at or before its start crosses
+// Shifts and rosters: every site's shifts (start, grace, end, cut-off; one that ends at or before its start crosses
 // midnight and is ONE working day, dated by its start) and the roster lines that say who works which shift, for
 // one week or every week, with which weekly offs (hub/attendance/calendar.py). Officers read; admins add, edit
 // and delete. The hub checks every field (hub/attendance/fields.py, store.py) and names the one it refuses; the
@@ -39,6 +39,8 @@ function mount(section) {
     field("shift-form", { name: "start", label: t("dashboard.shifts.start"), type: "time" }),
     field("shift-form", { name: "end", label: t("dashboard.shifts.end"), type: "time" }),
     el("p", { id: "shift-form-night", class: "hint", role: "status", hidden: "", text: t("dashboard.shifts.night_hint") }),
+    field("shift-form", { name: "grace_min", label: t("dashboard.shifts.grace"), type: "number", min: 0, max: 240,
+      value: 0, hint: t("dashboard.shifts.grace_hint") }),
     field("shift-form", { name: "cutoff", label: t("dashboard.shifts.cutoff"), type: "time",
       hint: t("dashboard.shifts.cutoff_hint") }),
     field("shift-form", { name: "min_gap_min", label: t("dashboard.shifts.min_gap"), type: "number", min: 1, max: 600,
@@ -86,7 +88,7 @@ function editShift(shift) {
   $("shift-form-title").textContent = shift ? t("dashboard.shifts.edit_title", { id: shift.shift_id })
     : t("dashboard.shifts.add");
   if (shift) {
-    for (const name of ["shift_id", "site_id", "name", "min_gap_min", "half_day_hours"]) $(`shift-form-${name}`).value = shift[name];
+    for (const name of ["shift_id", "site_id", "name", "grace_min", "min_gap_min", "half_day_hours"]) $(`shift-form-${name}`).value = shift[name];
     for (const name of ["start", "end", "cutoff"]) $(`shift-form-${name}`).value = hm(shift[name]);
     form.scrollIntoView({ block: "nearest" });
   }
@@ -96,7 +98,7 @@ function editShift(shift) {
 async function saveShift(form) {
   clearErrors(form);
   const body = values(form);
-  for (const name of ["min_gap_min", "half_day_hours"]) if (body[name] !== null) body[name] = Number(body[name]);
+  for (const name of ["grace_min", "min_gap_min", "half_day_hours"]) if (body[name] !== null) body[name] = Number(body[name]);
   // an empty id still goes to the hub ("_" in the path), so its refusal is shown beside the field
   try {
     await api(`/shifts/${encodeURIComponent(body.shift_id || "_")}`, { method: "PUT", body });
@@ -169,6 +171,7 @@ function fillShiftTable(admin) {
     { label: t("dashboard.col.site"), cls: "nowrap", value: (s) => s.site_id },
     { label: t("dashboard.shifts.hours"), cls: "nowrap", value: (s) => el("span", {}, `${hm(s.start)}–${hm(s.end)} `,
       s.crosses_midnight ? badge("night", t("dashboard.shifts.crosses_midnight")) : null) },
+    { label: t("dashboard.shifts.grace"), cls: "nowrap", value: (s) => t("dashboard.shifts.minutes", { n: s.grace_min }) },
     { label: t("dashboard.shifts.cutoff"), cls: "nowrap", value: (s) => hm(s.cutoff) },
     { label: t("dashboard.shifts.min_gap"), cls: "num", value: (s) => s.min_gap_min },
     { label: t("dashboard.shifts.half_day_hours"), cls: "num", value: (s) => s.half_day_hours },
