@@ -16,6 +16,12 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, mi
 Weekday = Annotated[int, Field(ge=0, le=6)]
 
 
+def minutes_after(start: time, t: time) -> int:
+    """Minutes from ``start`` to the next ``t`` (across midnight for a night shift): how a shift's times are
+    ordered, whatever the clock says."""
+    return (t.hour * 60 + t.minute - (start.hour * 60 + start.minute)) % (24 * 60)
+
+
 class HolidayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -92,10 +98,7 @@ class ShiftIn(BaseModel):
         start, end = info.data.get("start"), info.data.get("end")
         if start is None or end is None:
             return cutoff
-
-        def after_start(t: time) -> int:
-            return (t.hour * 60 + t.minute - (start.hour * 60 + start.minute)) % (24 * 60)
-        if after_start(cutoff) >= after_start(end):
+        if minutes_after(start, cutoff) >= minutes_after(start, end):
             raise ValueError(f"the cut-off {cutoff:%H:%M} is not between the start {start:%H:%M} "
                              f"and the end {end:%H:%M}")
         return cutoff
@@ -106,7 +109,7 @@ class ShiftIn(BaseModel):
         start, cutoff = info.data.get("start"), info.data.get("cutoff")
         if start is None or cutoff is None:
             return grace_min
-        to_cutoff = (cutoff.hour * 60 + cutoff.minute - (start.hour * 60 + start.minute)) % (24 * 60)
+        to_cutoff = minutes_after(start, cutoff)
         if grace_min >= to_cutoff:
             raise ValueError(f"a grace of {grace_min} min reaches the cut-off {cutoff:%H:%M} ({to_cutoff} min "
                              "after the start): nobody could then be late")
