@@ -142,7 +142,10 @@ def activate(client, outbox: Path, person: dict) -> dict:
     done = client.post("/phone/api/activation/complete", json={
         "activation_id": activation, "setup_token": setup.json()["setup_token"],
         "password": "Bench-" + secrets.token_urlsafe(9)}).json()
-    return {"Authorization": f"Bearer {done['session_token']}", "X-Phone-Device": done["device_token"]}
+    headers = {"Authorization": f"Bearer {done['session_token']}", "X-Phone-Device": done["device_token"]}
+    agreed = client.post("/phone/api/consent", headers=headers, json={"language": "en"})  # the first-use notice
+    agreed.raise_for_status()
+    return headers
 
 
 def one_punch(client, headers: dict, selfie: bytes) -> tuple[int, str, float, float]:

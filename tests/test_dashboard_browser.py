@@ -264,7 +264,7 @@ def test_admin_first_login_then_every_page(hub, browser_factory, tmp_path):  # n
     assert "root (admin)" in driver.find_element(By.ID, "who").text
     nav = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "#nav a") if a.is_displayed()]
     assert nav == ["Today", "Devices", "Exceptions", "Daily register", "Muster roll", "Payroll days", "History",
-                   "Leave and holidays", "Regularisation",
+                   "Leave and holidays", "Shifts and rosters", "Regularisation",
                    "Organisation", "Staff", "Import", "Enrol photos", "Users", "Audit log"]
 
     # today, per unit, with its chart

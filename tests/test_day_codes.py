@@ -83,6 +83,18 @@ def test_late_and_missed_cut_off_never_both(first, late, missing):
     assert (rules.is_late(frame, stamp), rules.is_missing(frame, stamp)) == (late, missing)
 
 
+@pytest.mark.parametrize(("first", "status", "late", "missing"), [
+    ("22:00", P, False, False), ("22:10", P, False, False), ("22:15", P, False, False),  # within the grace
+    ("22:15:01", L, True, False), ("23:00", L, True, False), ("23:01", L, False, True)])
+def test_a_grace_moves_late_but_not_the_cut_off(first, status, late, missing):
+    graced = rules.SiteRules("S", IST, shift_start=time(22), cutoff=time(23), shift_end=time(6), grace_min=15)
+    over = datetime(2026, 5, 1, tzinfo=timezone.utc)
+    result = rules.judge_day(rules.day_frame(graced, DAY), [rules.Punch(ist(DAY, first), "S"),
+                                                            rules.Punch(ist(DAY + timedelta(days=1), "06:05"), "S")],
+                             home_site_id="S", working=True, now=over)
+    assert (result.status, result.late, result.missing) == (status, late, missing)
+
+
 def test_the_morning_after_a_night_shift_stays_with_it_when_a_day_shift_follows():
     day_rules = rules.SiteRules("S", IST)
     frames = [rules.day_frame(NIGHT, DAY), rules.day_frame(day_rules, DAY + timedelta(days=1)),

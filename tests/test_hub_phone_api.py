@@ -73,6 +73,12 @@ def activate(client, outbox, staff=kit.STAFF, mobile=kit.MOBILE, password=kit.PA
     return {"Authorization": f"Bearer {body['session_token']}", "X-Phone-Device": body["device_token"]}
 
 
+def agree(client, headers, language="en"):
+    """The person accepts the first-use notice on the phone (what the page does before its first punch)."""
+    response = client.post(f"{API}/consent", headers=headers, json={"language": language})
+    assert response.status_code == 200 and response.json()["given"], response.text
+
+
 def login(client, device_token, password=kit.PASSWORD, staff=kit.STAFF):
     return client.post(f"{API}/login", json={"staff_number": staff, "password": password},
                        headers={"X-Phone-Device": device_token} if device_token else {})

@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from biometrics.encoder import FaceEncoder, load_image_rgb
 from hub.db import Device, PunchRecord
-from hub.phone.models import PhoneRefusal
+from hub.phone.models import PhoneFrameHash, PhoneRefusal
 from tests import phonekit as kit
 from tests.hub_db import any_engine, sqlite_engine  # noqa: F401  (fixture)
-from tests.test_hub_phone_api import API, activate, refused
+from tests.test_hub_phone_api import API, activate, agree, refused
 
 pytestmark = pytest.mark.faces
 
@@ -70,11 +70,13 @@ class Phone:
 
 @pytest.fixture
 def world(tmp_path, encoder, templates, selfies):
-    """``world(home_policy=..., kiosk_status=..., **phone_settings)`` -> (Phone, clock, session factory)."""
+    """``world(home_policy=..., kiosk_status=..., consent=True, **phone_settings)`` -> (Phone, clock, session
+    factory); the phone's person has accepted the first-use notice unless ``consent=False``."""
     engine = sqlite_engine(tmp_path)
     made = []
 
-    def build(home_policy="always", kiosk_status=None, staff=kit.STAFF, mobile=kit.MOBILE, **settings):
+    def build(home_policy="always", kiosk_status=None, staff=kit.STAFF, mobile=kit.MOBILE, consent=True,
+              **settings):
         if not made:
             kit.build_world(engine, templates, home_policy=home_policy)
         clock = kit.Clock()
@@ -82,6 +84,8 @@ def world(tmp_path, encoder, templates, selfies):
         client = TestClient(app, base_url="https://hub.example", client=("198.51.100.7", 40000))
         made.append(client)
         headers = activate(client, tmp_path / "sms-outbox.jsonl", staff=staff, mobile=mobile)
+        if consent:
+            agree(client, headers)
         return Phone(client, headers, selfies), clock, app.state.session_factory
 
     yield build
@@ -261,6 +265,26 @@ def test_not_enrolled(world):
     refused(phone.punch(), "not_enrolled")
 
 
+def test_a_punch_without_consent_on_record_is_refused_and_nothing_is_kept(world, tmp_path):
+    """A client that skips the first-use notice cannot punch with a selfie; once the person accepts the
+    notice the same phone punches, and a withdrawal stops it again."""
+    phone, _, factory = world(consent=False)
+    body = refused(phone.punch(), "consent_missing")
+    assert phone.punch().status_code == 403
+    assert "notice" in body["message"]["en"] and "सूचना" in body["message"]["hi"]
+    with factory() as session:
+        assert punches(factory) == [] and session.scalar(select(func.count()).select_from(PhoneFrameHash)) == 0
+        assert set(session.scalars(select(PhoneRefusal.reason))) == {"consent_missing"}
+    agree(phone.client, phone.headers, language="hi")
+    assert phone.punch().status_code == 200
+    admin = {"Authorization": f"Bearer {(tmp_path / 'admin.token').read_text().strip()}"}
+    withdrawn = phone.client.post(f"/api/v1/employees/{kit.STAFF}/consent/withdraw", headers=admin,
+                                  json={"reason": "request 7"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    refused(phone.punch(), "consent_missing")
+    assert len(punches(factory)) == 1
+
+
 def test_marginal_punches_are_accepted_and_flagged(world):
     phone, _, factory = world(marginal_match_band=0.45)   # every real match is within 0.45 of 0.5
     body = phone.punch(where=kit.offset(kit.HOME, north_m=85), accuracy=45.0).json()
@@ -304,6 +328,7 @@ def test_activation_and_punch_on_every_database(any_engine, tmp_path, encoder, t
     app = kit.make_app(tmp_path, any_engine, encoder)
     with TestClient(app, base_url="https://hub.example") as client:
         phone = Phone(client, activate(client, tmp_path / "sms-outbox.jsonl"), selfies)
+        agree(client, phone.headers)
         nonce = phone.nonce()
         assert phone.punch(nonce=nonce).status_code == 200
         refused(phone.punch(nonce=nonce), "nonce_reused")

@@ -121,6 +121,35 @@ def test_holidays_shifts_and_rosters_refuse_bad_input_beside_the_field(hub):
     assert actions == ["shift.create", "shift.update", "holiday.create"]
 
 
+def test_a_shift_grace_must_end_before_the_cut_off(hub):
+    night = {"shift_id": "N", "site_id": "S-PHC1", "name": "Night", "start": "22:00", "end": "06:00",
+             "cutoff": "23:00"}
+    response = hub.machine.put("/api/v1/shifts/N", json={**night, "grace_min": 60})
+    assert errors(response) == [(("body", "grace_min"), "Value error, a grace of 60 min reaches the cut-off 23:00 "
+                                                        "(60 min after the start): nobody could then be late")]
+    assert hub.machine.put("/api/v1/shifts/N", json={**night, "grace_min": 15}).json()["grace_min"] == 15
+    assert hub.machine.put("/api/v1/shifts/N", json=night).json()["grace_min"] == 0  # replaced: no grace
+
+
+def test_a_shift_is_deleted_only_once_no_roster_line_names_it(hub):
+    admin = hub.machine
+    night = {"shift_id": "N", "site_id": "S-PHC1", "name": "Night", "start": "22:00", "end": "06:00",
+             "cutoff": "23:00"}
+    assert admin.put("/api/v1/shifts/N", json=night).status_code == 201
+    line = admin.post("/api/v1/rosters", json={"employee_id": "H001", "shift_id": "N"}).json()
+    refused = admin.delete("/api/v1/shifts/N")
+    assert refused.status_code == 409 and f"roster line(s) ({line['id']})" in refused.json()["detail"]
+    assert [s["shift_id"] for s in admin.get("/api/v1/shifts").json()["items"]] == ["N"]
+    assert admin.delete(f"/api/v1/rosters/{line['id']}").status_code == 204
+    assert admin.delete("/api/v1/shifts/N").status_code == 204
+    assert admin.get("/api/v1/shifts").json()["items"] == []
+    assert admin.delete("/api/v1/shifts/N").status_code == 404
+    officer = hub.user_client("phc1", UNIT_OFFICER, unit_ids=["PHC-1"])
+    assert officer.delete("/api/v1/shifts/N").status_code == 403
+    with hub.sessions() as session:
+        assert session.scalar(select(AuditEntry.before).where(AuditEntry.action == "shift.delete")).count('"N"')
+
+
 def test_an_officer_enters_leave_only_in_their_units_and_it_is_audited(hub):
     officer = hub.user_client("phc1", UNIT_OFFICER, unit_ids=["PHC-1"])
     assert officer.post("/api/v1/leave", json={**CL_6_8, "employee_id": "E001"}).status_code == 403

@@ -186,3 +186,33 @@ def test_another_persons_face_is_refused_and_the_answer_reads_in_hindi(hub, brow
     click(driver, "lang")
     wait_text(driver, "#punch-btn", lambda t: t == "पंच करें")
     assert driver.find_element(By.ID, "result").text == REASONS["face_mismatch"].hi
+
+
+def test_a_punch_after_consent_was_withdrawn_is_refused_and_the_page_shows_the_notice_again(
+        hub, browser_factory, tmp_path, faces_dir):  # noqa: F811
+    """The phone remembers it showed the notice; the hub does not take its word: with the consent withdrawn
+    since, the punch is refused, the page says to accept the notice first and shows the notice."""
+    import httpx
+
+    served, engine, outbox = hub
+    driver = browser_factory(camera(tmp_path, faces_dir, kit.SELF))
+    place(driver, served.url, *kit.HOME, accuracy_m=12)
+    activate(driver, served, outbox)
+    wait_text(driver, "#sites", lambda t: "inside" in t)
+    token = (tmp_path / "admin.token").read_text().strip()
+    withdrawn = httpx.post(f"{served.url}/api/v1/employees/{kit.STAFF}/consent/withdraw", json={"reason": "ref 12"},
+                           headers={"Authorization": f"Bearer {token}"})
+    assert withdrawn.status_code == 200, withdrawn.text
+
+    wait_for(driver, lambda d: d.find_element(By.ID, "punch-btn").is_enabled(), message="Punch stays disabled")
+    click(driver, "punch-btn")
+    wait_for(driver, lambda d: d.find_element(By.ID, "screen-notice").is_displayed(), message="the notice again")
+    assert driver.find_element(By.ID, "status").text == REASONS["consent_missing"].en
+    assert driver.find_element(By.ID, "status").get_attribute("data-reason") == "consent_missing"
+    assert stored(engine) == []
+    driver.find_element(By.ID, "notice-agree").click()
+    wait_for(driver, lambda d: d.find_element(By.ID, "screen-punch").is_displayed(), message="the punch screen")
+    assert driver.find_element(By.ID, "status").text == ""
+    with make_session_factory(engine)() as session:
+        assert [r.withdrawn_at is None for r in session.scalars(select(ConsentRecord).order_by(ConsentRecord.id))] \
+            == [False, True]

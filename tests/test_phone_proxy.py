@@ -28,7 +28,7 @@ from hub.phone.models import PhoneFrameHash, PhoneRefusal
 from tests import phonekit as kit
 from tests.hub_api_kit import HubApi
 from tests.hub_db import sqlite_engine
-from tests.test_hub_phone_api import API, activate, refused
+from tests.test_hub_phone_api import API, activate, agree, refused
 
 pytestmark = pytest.mark.faces
 
@@ -76,7 +76,9 @@ def world(tmp_path, encoder, templates):
         app = kit.make_app(tmp_path, engine, encoder, challenge=settings.pop("challenge", "required"), **settings)
         client = TestClient(app, base_url="https://hub.example", client=("198.51.100.7", 40000))
         clients.append(client)
-        return Phone(client, activate(client, tmp_path / "sms-outbox.jsonl")), app.state.session_factory
+        headers = activate(client, tmp_path / "sms-outbox.jsonl")
+        agree(client, headers)
+        return Phone(client, headers), app.state.session_factory
 
     yield build
     for client in clients:

@@ -16,6 +16,12 @@ Code = Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, mi
 Weekday = Annotated[int, Field(ge=0, le=6)]
 
 
+def minutes_after(start: time, t: time) -> int:
+    """Minutes from ``start`` to the next ``t`` (across midnight for a night shift): how a shift's times are
+    ordered, whatever the clock says."""
+    return (t.hour * 60 + t.minute - (start.hour * 60 + start.minute)) % (24 * 60)
+
+
 class HolidayIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -76,6 +82,8 @@ class ShiftIn(BaseModel):
                                      "punch-in by then: missed cut-off")
     min_gap_min: int = Field(30, ge=1, le=600, description="minimum minutes between in and out")
     half_day_hours: float = Field(4.0, gt=0, le=24, description="present for less than this: half day")
+    grace_min: int = Field(0, ge=0, le=240, description="minutes after the start a punch-in is still on time "
+                                                        "(not late); must end before the cut-off")
 
     @field_validator("end")
     @classmethod
@@ -90,13 +98,22 @@ class ShiftIn(BaseModel):
         start, end = info.data.get("start"), info.data.get("end")
         if start is None or end is None:
             return cutoff
-
-        def after_start(t: time) -> int:
-            return (t.hour * 60 + t.minute - (start.hour * 60 + start.minute)) % (24 * 60)
-        if after_start(cutoff) >= after_start(end):
+        if minutes_after(start, cutoff) >= minutes_after(start, end):
             raise ValueError(f"the cut-off {cutoff:%H:%M} is not between the start {start:%H:%M} "
                              f"and the end {end:%H:%M}")
         return cutoff
+
+    @field_validator("grace_min")
+    @classmethod
+    def _grace_before_cutoff(cls, grace_min: int, info: ValidationInfo) -> int:
+        start, cutoff = info.data.get("start"), info.data.get("cutoff")
+        if start is None or cutoff is None:
+            return grace_min
+        to_cutoff = minutes_after(start, cutoff)
+        if grace_min >= to_cutoff:
+            raise ValueError(f"a grace of {grace_min} min reaches the cut-off {cutoff:%H:%M} ({to_cutoff} min "
+                             "after the start): nobody could then be late")
+        return grace_min
 
 
 class RosterIn(BaseModel):

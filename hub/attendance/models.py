@@ -57,11 +57,13 @@ class Shift(Base):
     shift_id: Mapped[str] = mapped_column(String(ID_LEN), primary_key=True)
     site_id: Mapped[str] = mapped_column(ForeignKey("sites.site_id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
-    start: Mapped[time] = mapped_column(Time, doc="punch-in after this is late")
+    start: Mapped[time] = mapped_column(Time, doc="punch-in after this (and its grace) is late")
     end: Mapped[time] = mapped_column(Time, doc="punch-out before this is early leaving")
     cutoff: Mapped[time] = mapped_column(Time, doc="no punch-in by this (after start): missed cut-off")
     min_gap_min: Mapped[int] = mapped_column(Integer, default=30)
     half_day_hours: Mapped[float] = mapped_column(Float, default=4.0)
+    grace_min: Mapped[int] = mapped_column(Integer, default=0,
+                                           doc="minutes after the start a punch-in is still on time")
 
 
 class RosterEntry(Base):

@@ -82,6 +82,7 @@ class SiteRules:
     min_gap_min: int = 30
     half_day_hours: float = 4.0
     shift_end: time | None = None
+    grace_min: int = 0  # a rostered shift's: minutes after the start a punch-in is still on time
 
     @property
     def crosses_midnight(self) -> bool:
@@ -168,6 +169,7 @@ class DayFrame:
     start_s: int = field(init=False)
     end_s: int = field(init=False)
     shift_s: int = field(init=False)
+    late_s: int = field(init=False)
     cutoff_s: int = field(init=False)
     shift_end_s: int | None = field(init=False)
     min_gap_s: int = field(init=False)
@@ -177,6 +179,7 @@ class DayFrame:
         for name, value in (("start_s", self.start), ("end_s", self.end), ("shift_s", self.shift_start_at),
                             ("cutoff_s", self.cutoff_at)):
             object.__setattr__(self, name, int(value.timestamp()))
+        object.__setattr__(self, "late_s", self.shift_s + self.rules.grace_min * 60)  # in after this: late
         object.__setattr__(self, "shift_end_s",
                            None if self.shift_end_at is None else int(self.shift_end_at.timestamp()))
         object.__setattr__(self, "min_gap_s", self.rules.min_gap_min * 60)
@@ -226,14 +229,14 @@ def days_between(first: date, last: date) -> list[date]:
 
 
 def came_after_start(frame: DayFrame, first_s: int) -> bool:
-    """The first punch came after the shift's start (the day's code is then L, late)."""
-    return first_s > frame.shift_s
+    """The first punch came after the shift's start and its grace (the day's code is then L, late)."""
+    return first_s > frame.late_s
 
 
 def is_late(frame: DayFrame, first_s: int) -> bool:
-    """Late: in after the shift's start but by the cut-off. A first punch after the cut-off is
-    *missing* instead, never both, so one late arrival is never read as two offences."""
-    return frame.shift_s < first_s <= frame.cutoff_s
+    """Late: in after the shift's start and its grace, but by the cut-off. A first punch after the
+    cut-off is *missing* instead, never both, so one late arrival is never read as two offences."""
+    return frame.late_s < first_s <= frame.cutoff_s
 
 
 def is_missing(frame: DayFrame, first_s: int) -> bool:

@@ -105,6 +105,15 @@ def list_shifts(session: Session, *, site_id: str | None = None) -> list[Shift]:
     return list(session.scalars(query if site_id is None else query.where(Shift.site_id == site_id)))
 
 
+def delete_shift(session: Session, shift_id: str) -> Shift:
+    """Delete a shift no roster line names (those lines would silently fall back to the site's default)."""
+    rostered = session.scalars(select(RosterEntry.id).where(RosterEntry.shift_id == shift_id)).all()
+    if rostered:
+        raise Conflict(f"shift {shift_id} is on {len(rostered)} roster line(s) ({', '.join(map(str, rostered))}); "
+                       "delete or change them first")
+    return delete_row(session, Shift, shift_id, "shift")
+
+
 def add_roster(session: Session, data: RosterIn) -> RosterEntry:
     """A roster line; the one it replaces (same person or unit and week) is deleted."""
     if data.employee_id is not None:

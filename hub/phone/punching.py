@@ -1,8 +1,8 @@
 """Phone punches: the allowed sites with distances, per-punch nonces, and the decision.
 
 A punch is checked cheapest first and the face last: nonce (consumed
-whatever the outcome, so a captured request cannot be replayed), position
-and its accuracy, the geofence of an allowed site (home or allowed list),
+whatever the outcome, so a captured request cannot be replayed), the
+person's consent on record (hub.enrolment.consent), position and its accuracy, the geofence of an allowed site (home or allowed list),
 that site's phone policy, a reason when it is not the home site, travel
 since the last punch, the site's office networks, frames never accepted
 before, and finally the burst taken during the challenge drawn with the
@@ -35,6 +35,7 @@ from hub.db import (
     Site,
 )
 from hub.devices.state import DeviceState, device_state
+from hub.enrolment import consent
 from hub.phone import burst, selfie
 from hub.phone.accounts import Identity
 from hub.phone.config import PhoneConfig
@@ -180,6 +181,7 @@ class PhonePunching:
         cfg, now = self.config, self._clock()
         context.employee_id = identity.employee_id
         challenge = self._consume_nonce(identity.employee_id, data.nonce, now)
+        self._check_consent(identity.employee_id)
         fix = check_fix(data.lat, data.lon, data.accuracy_m)
         context.lat, context.lon, context.accuracy_m = fix.lat, fix.lon, fix.accuracy_m
         check_accuracy(fix, cfg.max_accuracy_m)
@@ -265,6 +267,13 @@ class PhonePunching:
         return True
 
     # --- helpers ----------------------------------------------------------
+
+    def _check_consent(self, employee_id: str) -> None:
+        """Refuse before any photo is read when the person has no active consent on record: the page shows
+        the notice first, but a client that skips it must not get a selfie punched (DPDP Act 2023)."""
+        with self._factory() as session:
+            if consent.active(session, employee_id) is None:
+                raise Refused("consent_missing")
 
     def _kiosk_states(self, session: Session, site_id: str, now: datetime) -> list[DeviceState]:
         return [device_state(status, seen, now, self.kiosk_stale_after_s)

@@ -72,6 +72,9 @@ REASONS: dict[str, Reason] = {
         422, "This password is too common. Choose another.", "यह पासवर्ड बहुत आम है। कोई दूसरा चुनें।"),
     "login_failed": Reason(401, "Wrong staff number or password.", "गलत कर्मचारी नंबर या पासवर्ड।"),
     # punch
+    "consent_missing": Reason(
+        403, "Accept the notice first: read what is kept and why, and agree, before punching with a selfie.",
+        "पहले सूचना स्वीकार करें: सेल्फ़ी से पंच करने से पहले पढ़ें कि क्या रखा जाता है और क्यों, और सहमति दें।"),
     "nonce_invalid": Reason(
         400, "This punch request is not valid. Try again.", "यह पंच अनुरोध मान्य नहीं है। फिर से प्रयास करें।"),
     "nonce_expired": Reason(

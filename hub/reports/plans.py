@@ -55,7 +55,7 @@ def site_rules(site: Site) -> SiteRules:
 
 def shift_rules(shift: Shift, tz: ZoneInfo) -> SiteRules:
     return SiteRules(shift.site_id, tz, shift.start, shift.cutoff, shift.min_gap_min, shift.half_day_hours,
-                     shift.end)
+                     shift.end, shift.grace_min)
 
 
 def window_bounds(frames: Sequence[DayFrame]) -> list[int]:

@@ -10,8 +10,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
 from hub.accounts import audit
+from hub.accounts.principal import Principal
 from hub.api.deps import MAX_ROW_ID, AdminDep, OfficerDep, SessionDep
 from hub.attendance import store
 from hub.attendance.calendar import parse_weekdays
@@ -50,13 +52,14 @@ class ShiftOut(BaseModel):
     cutoff: time
     min_gap_min: int
     half_day_hours: float
+    grace_min: int
     crosses_midnight: bool
 
     @classmethod
     def of(cls, row: Shift) -> "ShiftOut":
         return cls(shift_id=row.shift_id, site_id=row.site_id, name=row.name, start=row.start, end=row.end,
                    cutoff=row.cutoff, min_gap_min=row.min_gap_min, half_day_hours=row.half_day_hours,
-                   crosses_midnight=row.end <= row.start)
+                   grace_min=row.grace_min, crosses_midnight=row.end <= row.start)
 
 
 class ShiftList(BaseModel):
@@ -82,6 +85,19 @@ class RosterList(BaseModel):
     items: list[RosterOut]
 
 
+def _commit(session: Session, admin: Principal, action: str, target: str, before: dict | None,
+            after: object | None) -> None:
+    """Audit one calendar write beside it and commit both in one transaction, so no write goes unaudited."""
+    audit.record(session, admin, action, target, before, None if after is None else audit.snapshot(after))
+    session.commit()
+
+
+def _deleted(session: Session, admin: Principal, kind: str, key: int | str, row: object) -> Response:
+    """The answer to a delete: ``{kind}.delete`` of ``{kind}:{key}`` audited with what was removed, committed."""
+    _commit(session, admin, f"{kind}.delete", f"{kind}:{key}", audit.snapshot(row), None)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
 @router.get("/holidays")
 def list_holidays(session: SessionDep, _user: OfficerDep, first: From, last: To) -> HolidayList:
     """National holidays and those of every unit, first..last."""
@@ -91,17 +107,13 @@ def list_holidays(session: SessionDep, _user: OfficerDep, first: From, last: To)
 @router.post("/holidays", status_code=status.HTTP_201_CREATED)
 def add_holiday(body: HolidayIn, session: SessionDep, admin: AdminDep) -> HolidayOut:
     row = store.add_holiday(session, body)
-    audit.record(session, admin, "holiday.create", f"holiday:{row.id}", None, audit.snapshot(row))
-    session.commit()
+    _commit(session, admin, "holiday.create", f"holiday:{row.id}", None, row)
     return HolidayOut.of(row)
 
 
 @router.delete("/holidays/{holiday_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_holiday(holiday_id: RowId, session: SessionDep, admin: AdminDep) -> Response:
-    row = store.delete_row(session, Holiday, holiday_id, "holiday")
-    audit.record(session, admin, "holiday.delete", f"holiday:{holiday_id}", audit.snapshot(row), None)
-    session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return _deleted(session, admin, "holiday", holiday_id, store.delete_row(session, Holiday, holiday_id, "holiday"))
 
 
 @router.get("/shifts")
@@ -117,11 +129,15 @@ def save_shift(shift_id: str, body: ShiftIn, session: SessionDep, admin: AdminDe
     before = session.get(Shift, shift_id)
     before_snapshot = audit.snapshot(before) if before is not None else None
     row, created = store.save_shift(session, body)
-    audit.record(session, admin, "shift.create" if created else "shift.update", f"shift:{shift_id}",
-                 before_snapshot, audit.snapshot(row))
-    session.commit()
+    _commit(session, admin, "shift.create" if created else "shift.update", f"shift:{shift_id}", before_snapshot, row)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     return ShiftOut.of(row)
+
+
+@router.delete("/shifts/{shift_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_shift(shift_id: str, session: SessionDep, admin: AdminDep) -> Response:
+    """Refused (409) while a roster line names the shift."""
+    return _deleted(session, admin, "shift", shift_id, store.delete_shift(session, shift_id))
 
 
 @router.get("/rosters")
@@ -135,14 +151,11 @@ def list_rosters(session: SessionDep, _user: OfficerDep, first: Annotated[date |
 def add_roster(body: RosterIn, session: SessionDep, admin: AdminDep) -> RosterOut:
     """One roster line; it replaces the line of the same employee or unit and week."""
     row = store.add_roster(session, body)
-    audit.record(session, admin, "roster.set", f"roster:{row.id}", None, audit.snapshot(row))
-    session.commit()
+    _commit(session, admin, "roster.set", f"roster:{row.id}", None, row)
     return RosterOut.of(row)
 
 
 @router.delete("/rosters/{roster_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_roster(roster_id: RowId, session: SessionDep, admin: AdminDep) -> Response:
-    row = store.delete_row(session, RosterEntry, roster_id, "roster line")
-    audit.record(session, admin, "roster.delete", f"roster:{roster_id}", audit.snapshot(row), None)
-    session.commit()
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+    return _deleted(session, admin, "roster", roster_id,
+                    store.delete_row(session, RosterEntry, roster_id, "roster line"))

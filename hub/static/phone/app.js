@@ -236,12 +236,21 @@ async function needsNotice() {
   return true;
 }
 
+/* The hub refused a punch for want of consent (withdrawn since, or this phone's record is stale): say so
+ * above the notice, and show the notice again. */
+async function showNoticeAgain(err) {
+  localStorage.removeItem(KEYS.notice);
+  showStatus(refusalMessage(err));
+  try { await needsNotice(); } catch (e) { if (!handleAuthLoss(e)) showStatus(refusalMessage(e)); }
+}
+
 $("notice-agree").addEventListener("click", async () => {
   $("notice-agree").disabled = true;
   try {
     const info = await api("/consent", { method: "POST", json: { language: state.lang } });
     localStorage.setItem(KEYS.notice, info.notice_version);
     state.notice = null;
+    showStatus(null);
     await openPunch();
   } catch (err) {
     if (!handleAuthLoss(err)) showStatus(refusalMessage(err));
@@ -548,7 +557,9 @@ $("punch-btn").addEventListener("click", async () => {
     showResult({ kind: "ok", message: done.message, reason: "" });
     $("reason").value = "";
   } catch (err) {
-    if (!handleAuthLoss(err)) showResult(refusalMessage(err));
+    if (handleAuthLoss(err)) return;
+    showResult(refusalMessage(err));
+    if (err.reason === "consent_missing") await showNoticeAgain(err);
   } finally {
     state.busy = false;
     renderPunchButton();

@@ -8,6 +8,7 @@ import "./muster.js";
 import "./payroll.js";
 import "./history.js";
 import "./leave.js";
+import "./shifts.js";
 import "./regularisation.js";
 
 import "./org.js";
