@@ -119,6 +119,7 @@ def splice_sparse(base: Path, patch: Path, offset: int, target: Path) -> str:
                 raise ImageError(f"{patch} ({patch_size} bytes at {offset}) does not fit inside {base} ({size} bytes)")
             fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             try:
+                os.fchmod(fd, 0o600)  # also when ``target`` was there before (a half-written card of a killed run)
                 buffer = bytearray(CHUNK)
                 rest = offset + patch_size
                 for src, start, length, at in ((b.fileno(), 0, offset, 0), (p.fileno(), 0, patch_size, offset),

@@ -232,7 +232,6 @@ class CardMaker:
             extract_sparse(self.base, part.offset, part.size, boot)
             FatImage(boot, Partition(part.number, part.kind, 0, part.sectors, True)).copy_in(sorted(stage.iterdir()))
             digest = splice_sparse(self.base, boot, part.offset, tmp)
-            os.chmod(tmp, 0o600)  # the card holds the device's key (also when an old tmp file was there)
             if self.template.read_only_root:
                 image.add_data_partition(self.template, tmp)
                 digest = sha256_file(tmp)
