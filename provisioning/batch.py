@@ -59,11 +59,20 @@ class BatchResult:
     def cards(self) -> list[Card]:
         return [r.card for r in self.rows if r.card is not None]
 
+    @property
+    def deferred(self) -> list[Card]:
+        """Cards not made in this run (``--max-cards`` reached): the next run makes them."""
+        return [c for c in self.cards if c.deferred]
+
     def summary(self) -> str:
         lines = [f"created: {len(self.created)}, already registered: {len(self.already)}, failed: {len(self.failed)}"]
         if self.cards:
             written = sum(c.written for c in self.cards)
-            lines.append(f"cards: {written} written, {len(self.cards) - written} unchanged")
+            deferred = len(self.deferred)
+            flashed = sum(c.flashed for c in self.cards)
+            lines.append(f"cards: {written} written, {len(self.cards) - written - deferred} unchanged"
+                         + (f" ({flashed} of them flashed earlier)" if flashed else "")
+                         + (f", {deferred} left to make (--max-cards)" if deferred else ""))
         lines += [f"  failed {what}: {why}" for what, why in self.failed]
         return "\n".join(lines)
 
@@ -71,7 +80,7 @@ class BatchResult:
         """One line per row: device, site, status, card file, SHA-256 (as in SHA256SUMS)."""
         header = ("device", "site", "status", "card", "sha256")
         body = [(r.device_id or "-", r.site_id or "-", r.status, r.card.path.name if r.card else "-",
-                 r.card.sha256 if r.card else "-") for r in self.rows]
+                 r.card.sha256 or "-" if r.card else "-") for r in self.rows]
         widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header) - 1)]
         return "\n".join("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths)), row[-1]]).rstrip()
                          for row in [header, *body])
@@ -121,4 +130,7 @@ def _one_row(
 
 
 def _card_note(card: Card) -> str:
-    return f", card {card.path.name} {'written' if card.written else 'unchanged'}"
+    if card.deferred:
+        return f", card {card.path.name} left for the next run (--max-cards)"
+    state = "written" if card.written else "unchanged, flashed earlier" if card.flashed else "unchanged"
+    return f", card {card.path.name} {state}"

@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from provisioning.cardfile import CHUNK
+from provisioning.cardfile import CHUNK, extract_sparse
 from provisioning.errors import ImageError
 from provisioning.fatimage import FatImage
 from provisioning.partitions import Partition
@@ -54,7 +54,7 @@ def check_writable_target(device: Path, base: Path, mounts_file: Path = Path("/p
 def write_card(base: Path, partition: Partition, staged: list[Path], device: Path, scratch: Path) -> str:
     """Write ``base`` with ``staged`` in its boot partition onto ``device``; the verified SHA-256."""
     boot = scratch / "boot.part"
-    _extract(base, partition, boot)
+    extract_sparse(base, partition.offset, partition.size, boot)
     FatImage(boot, Partition(partition.number, partition.kind, 0, partition.sectors, True)).copy_in(staged)
     size = base.stat().st_size
     digest = hashlib.sha256()
@@ -76,26 +76,6 @@ def write_card(base: Path, partition: Partition, staged: list[Path], device: Pat
     if read_back != written:
         raise ImageError(f"the card in {device} reads back differently from what was written (a bad card?)")
     return written
-
-
-def _extract(base: Path, partition: Partition, target: Path) -> None:
-    """The boot partition's bytes of ``base`` as their own file, runs of zeros left as holes."""
-    try:
-        with open(base, "rb") as src, open(target, "wb") as dst:
-            src.seek(partition.offset)
-            left = partition.size
-            while left > 0:
-                chunk = src.read(min(CHUNK, left))
-                if not chunk:
-                    break
-                if chunk.count(0) == len(chunk):
-                    dst.seek(len(chunk), os.SEEK_CUR)
-                else:
-                    dst.write(chunk)
-                left -= len(chunk)
-            dst.truncate(partition.size)
-    except OSError as exc:
-        raise ImageError(f"copying the boot partition of {base} failed: {exc.strerror or exc}") from exc
 
 
 def _stream(src: BinaryIO, dst: BinaryIO, length: int, digest: Any) -> None:

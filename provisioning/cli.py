@@ -121,6 +121,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--card-reader", type=Path, metavar="DEV",
                    help="with --image: write each card straight onto the SD card in this reader (e.g. /dev/sdb; "
                         "asks for each card, reads it back to check) instead of a card file")
+    p.add_argument("--max-cards", type=int, metavar="N",
+                   help="with --image: write at most N card files this run (the rest: a later run), so a batch "
+                        "fits the disk in chunks; flash them, then rerun with --flashed")
+    p.add_argument("--flashed", type=Path, nargs="+", metavar="CARD",
+                   help="card files (DIR/<device_id>.img) already flashed: recorded in cards.json as made, then "
+                        "deleted, before this run's cards are made; a rerun does not remake them")
     p.add_argument("--hub-user", default="hub", help="the hub's MQTT username in the broker files (default: hub)")
     _hub_args(p)
     _bundle_args(p)
@@ -236,12 +242,18 @@ def cmd_device(args: argparse.Namespace, http: httpx.Client) -> int:
 def cmd_batch(args: argparse.Namespace, http: httpx.Client) -> int:
     rows = device.read_devices_csv(args.csv)
     options = _options(args, bundles_folder=args.out)
-    if args.card_reader and not args.image:
-        raise ProvisionError("--card-reader needs --image, the base image the cards are made from")
+    for option, given in (("--card-reader", args.card_reader), ("--max-cards", args.max_cards),
+                          ("--flashed", args.flashed)):
+        if given and not args.image:
+            raise ProvisionError(f"{option} needs --image, the base image the cards are made from")
+    if args.card_reader and (args.max_cards or args.flashed):
+        raise ProvisionError("--max-cards and --flashed are for card files; --card-reader makes none")
     cards = None
     if args.image:
         cards = CardMaker(_image_request(args, args.image, bundle=args.out), args.out, args.card_reader,
-                          _ask_for_card(args.card_reader) if args.card_reader else None).open()
+                          _ask_for_card(args.card_reader) if args.card_reader else None, args.max_cards).open()
+        if args.flashed:
+            print(f"recorded as flashed, files deleted: {len(cards.mark_flashed(args.flashed))} cards")
     hub = _hub(args, http)
     result = batch.provision_batch(hub, rows, args.out, options, cards, Progress(len(rows)))
     broker_dir = _broker_dir_to_refresh(args, args.out)
@@ -255,6 +267,9 @@ def cmd_batch(args: argparse.Namespace, http: httpx.Client) -> int:
         print(result.table())
         print(f"checksums in {args.out / cards_module.CHECKSUMS} (sha256sum -c)")
     print(result.summary())
+    if result.deferred:
+        print(f"{len(result.deferred)} cards left to make: flash the card files in {args.out}, then run this "
+              f"command again with --flashed {args.out}/*{cards_module.CARD_SUFFIX}")
     return 1 if result.failed else 0
 
 
