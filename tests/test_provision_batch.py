@@ -46,6 +46,23 @@ def digest_outside(path: Path, start: int, length: int) -> str:
     return hashlib.sha256(data[:start] + data[start + length:]).hexdigest()
 
 
+def card_batch_env(tmp_path: Path):
+    """A fake hub with its token file, a broker CA and a small Raspberry Pi OS-like base image in ``tmp_path``.
+
+    Returns the hub, the base image, its layout, and the hub arguments of a ``provision batch``.
+    """
+    from provisioning import tls
+    from tests.fake_hub_api import FakeHub
+
+    hub = FakeHub(sites=("S1",))
+    (tmp_path / "token").write_text(hub.token)
+    (tmp_path / "broker").mkdir()
+    tls.ensure_ca(tmp_path / "broker")
+    base = tmp_path / "raspios-lite.img"
+    layout = build_image(base, os_tree(tmp_path / "tree"), Layout(root_mib=8))
+    return hub, base, layout, ["--hub", "https://hub.example.org", "--token-file", str(tmp_path / "token")]
+
+
 @pytest.fixture
 def fleet(tmp_path):
     hub = RealHub(tmp_path)
@@ -210,15 +227,7 @@ def test_sparse_copy_keeps_every_byte_and_copies_only_the_data(tmp_path):
 
 def test_cards_written_straight_to_a_card_reader_and_read_back(tmp_path, monkeypatch, capsys):
     """A file stands in for the reader's device: a used card, larger than the image, with old data in it."""
-    from provisioning import tls
-    from tests.fake_hub_api import FakeHub
-
-    hub = FakeHub(sites=("S1",))
-    (tmp_path / "token").write_text(hub.token)
-    (tmp_path / "broker").mkdir()
-    tls.ensure_ca(tmp_path / "broker")
-    base = tmp_path / "raspios-lite.img"
-    layout = build_image(base, os_tree(tmp_path / "tree"), Layout(root_mib=8))
+    hub, base, layout, hub_args = card_batch_env(tmp_path)
     size, mib = base.stat().st_size, 1024 * 1024
     reader = tmp_path / "sdb"
     with reader.open("wb") as f:
@@ -229,8 +238,7 @@ def test_cards_written_straight_to_a_card_reader_and_read_back(tmp_path, monkeyp
     csv_path = tmp_path / "sites.csv"
     csv_path.write_text("device_id,site_id\nK-1,S1\nK-2,S1\nK-3,S1\n")
     cards = tmp_path / "cards"
-    argv = ["batch", str(csv_path), "--image", str(base), "--card-reader", str(reader), "--out", str(cards),
-            "--hub", "https://hub.example.org", "--token-file", str(tmp_path / "token")]
+    argv = ["batch", str(csv_path), "--image", str(base), "--card-reader", str(reader), "--out", str(cards), *hub_args]
     asked: list[str] = []
     answers = iter(["", "s", ""])
     monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or next(answers))

@@ -17,14 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from provisioning import image, tls
+from provisioning import image
 from provisioning.cardfile import copy_sparse, extract_sparse, sha256_file, splice_sparse
 from provisioning.cards import CHECKSUMS, MANIFEST
 from provisioning.cli import main
 from provisioning.fatimage import FatImage
 from provisioning.partitions import Partition
 from tests.fake_hub_api import FakeHub
-from tests.raspios_image import Layout, build_image, needs_image_tools, os_tree, read_boot
+from tests.raspios_image import Layout, needs_image_tools, read_boot
+from tests.test_provision_batch import card_batch_env
 
 pytestmark = needs_image_tools
 
@@ -67,15 +68,8 @@ def test_a_patch_that_does_not_fit_is_refused(tmp_path):
 
 
 def _batch_env(tmp_path: Path) -> tuple[FakeHub, Path, Layout, list[str]]:
-    hub = FakeHub(sites=("S1",))
-    (tmp_path / "token").write_text(hub.token)
-    (tmp_path / "broker").mkdir()
-    tls.ensure_ca(tmp_path / "broker")
-    base = tmp_path / "raspios-lite.img"
-    layout = build_image(base, os_tree(tmp_path / "tree"), Layout(root_mib=8))
-    argv = ["--image", str(base), "--out", str(tmp_path / "cards"), "--hub", "https://hub.example.org",
-            "--token-file", str(tmp_path / "token")]
-    return hub, base, layout, argv
+    hub, base, layout, hub_args = card_batch_env(tmp_path)
+    return hub, base, layout, ["--image", str(base), "--out", str(tmp_path / "cards"), *hub_args]
 
 
 def _csv(path: Path, rows: int, hostnames: dict[str, str] | None = None) -> Path:

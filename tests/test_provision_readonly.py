@@ -29,7 +29,7 @@ from provisioning.cli import main
 from provisioning.errors import ImageError
 from provisioning.partitions import SECTOR
 from tests.raspios_image import Layout, build_image, copy_boot_folder, needs_image_tools, os_tree, read_boot, sh
-from tests.test_provision_batch import GOOD, devices_csv, fleet  # noqa: F401 (fleet: fixture)
+from tests.test_provision_batch import GOOD, card_batch_env, devices_csv, fleet  # noqa: F401 (fleet: fixture)
 from tests.test_provision_image import bundle  # noqa: F401 (fixture)
 from tests.updatekit import build_kiosk_wheel, outer_site_packages
 
@@ -293,22 +293,13 @@ def test_signed_updates_refuse_a_data_partition_too_small_for_the_slots(tmp_path
 
 def test_read_only_root_cards_written_straight_to_a_card_reader(tmp_path, monkeypatch, capsys):
     """A file stands in for the reader's device: the data partition is added on the card, which never grows."""
-    from provisioning import tls
-    from tests.fake_hub_api import FakeHub
-
-    hub = FakeHub(sites=("S1",))
-    (tmp_path / "token").write_text(hub.token)
-    (tmp_path / "broker").mkdir()
-    tls.ensure_ca(tmp_path / "broker")
-    base = tmp_path / "raspios-lite.img"
-    layout = build_image(base, os_tree(tmp_path / "tree"), Layout(root_mib=8))
+    hub, base, layout, hub_args = card_batch_env(tmp_path)
     reader = tmp_path / "sdb"
     with reader.open("wb") as f:
         f.truncate(base.stat().st_size + 8 * MIB)                    # too small for 4 MiB of room + 16 MiB of data
     (tmp_path / "sites.csv").write_text("device_id,site_id\nK-1,S1\n")
     argv = ["batch", str(tmp_path / "sites.csv"), "--image", str(base), "--card-reader", str(reader),
-            "--out", str(tmp_path / "cards"), "--hub", "https://hub.example.org", "--token-file",
-            str(tmp_path / "token"), "--read-only-root", "--data-mb", "16", "--root-room-mb", "4"]
+            "--out", str(tmp_path / "cards"), *hub_args, "--read-only-root", "--data-mb", "16", "--root-room-mb", "4"]
     monkeypatch.setattr("builtins.input", lambda prompt: "")
     assert main(argv, transport=hub.transport()) == 1
     assert "with its kiosk-data partition needs" in capsys.readouterr().out
@@ -340,21 +331,12 @@ def test_the_readme_gives_the_sizes_and_the_overlay_edit_the_code_uses():
 
 
 def test_a_batch_with_signed_updates_refuses_a_too_small_data_partition_before_any_row(tmp_path, capsys):
-    from provisioning import tls
-    from tests.fake_hub_api import FakeHub
-
-    hub = FakeHub(sites=("S1",))
-    (tmp_path / "token").write_text(hub.token)
-    (tmp_path / "broker").mkdir()
-    tls.ensure_ca(tmp_path / "broker")
+    hub, base, _layout, hub_args = card_batch_env(tmp_path)
     key = tmp_path / "release.key"
     assert main(["release", "keygen", "--key", str(key)]) == 0
-    base = tmp_path / "raspios-lite.img"
-    build_image(base, os_tree(tmp_path / "tree"), Layout(root_mib=8))
     (tmp_path / "sites.csv").write_text("device_id,site_id\nK-1,S1\n")
     argv = ["batch", str(tmp_path / "sites.csv"), "--image", str(base), "--out", str(tmp_path / "cards"),
-            "--hub", "https://hub.example.org", "--token-file", str(tmp_path / "token"), "--release-key",
-            f"{key}.pub", "--read-only-root", "--data-mb", "1024"]
+            *hub_args, "--release-key", f"{key}.pub", "--read-only-root", "--data-mb", "1024"]
     assert main(argv, transport=hub.transport()) == 1
     assert "--data-mb 1024 is too small for signed updates" in capsys.readouterr().err
     assert not (tmp_path / "cards" / "K-1").exists()    # refused before any row: nothing registered, no bundle
