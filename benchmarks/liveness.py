@@ -447,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="--forgeries: which unseen calib people: every 20th (report) or the others in a fixed "
                         "shuffled order; each set's run is recorded and disjoint runs are pooled "
                         "(benchmarks/forgery_runs.py)")
+    parser.add_argument("--offset", type=int, default=0,
+                        help="--forgeries: skip the set's first N people (a run per offset, so runs on disjoint "
+                        "people can build side by side, one per core)")
     parser.add_argument("--max-minutes", type=float, default=None,
                         help="--forgeries: start no new person after this long (every family keeps the same people)")
     parser.add_argument("--tune", action="store_true", help="--forgeries: print the table on the dev people tuned on")
@@ -460,7 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.tune:
             return tune(args.faces, seed=1)
         budget = None if args.max_minutes is None else 60.0 * args.max_minutes
-        return run(args.faces, args.people, seed=1, which=args.people_set, budget_s=budget)
+        return run(args.faces, args.people, seed=1, which=args.people_set, budget_s=budget, offset=args.offset)
     if not require_dir(args.faces / "dev", "dev photos"):
         return 0
     encoder = FaceEncoder()
