@@ -106,9 +106,10 @@ def report(rows: list[dict]) -> str:
              "", "## What this shows", "",
              "- A window that passes without an annotated blink after a second of open eyes is not an error: the "
              "blink check needs only eight frames of baseline, and the video's blinks near a window's edges count.",
-             "- The hub's cost is about one HOG detection per frame plus four encodings: a burst costs some 20-30 "
-             "selfie checks of CPU (BENCHMARKS-phone.md), so one API process judges a burst every few seconds; "
-             "scale API processes with the number of staff who punch by phone at once.", ""]
+             "- The hub's cost is about one HOG detection per frame plus four encodings: a burst costs about ten "
+             "selfie checks of CPU (one selfie ~0.11 s, BENCHMARKS-phone.md, which also times whole burst punches "
+             "through the API and sizes the API processes for a morning rush); scale API processes with the "
+             "number of staff who punch by phone at once.", ""]
     return "\n".join(lines)
 
 
