@@ -212,7 +212,8 @@ def listed_exceptions(client):
 
 def test_an_approved_day_reads_regularised_in_the_register_history_and_exceptions_as_in_the_muster(hub):
     api, phone, officer, *_ = hub
-    assert (register_day(officer, "2026-04-07")["status"], register_day(officer, "2026-04-07")["code"]) == ("absent", "A")
+    before = register_day(officer, "2026-04-07")
+    assert (before["status"], before["code"]) == ("absent", "A")
     assert listed_exceptions(officer) == [("2026-04-06", "H001", "missing"), ("2026-04-07", "H001", "missing")]
 
     for day in ("2026-04-07", "2026-04-09"):  # no punch, and a half day
@@ -222,7 +223,8 @@ def test_an_approved_day_reads_regularised_in_the_register_history_and_exception
         assert decided.status_code == 200, decided.text
 
     missed = register_day(officer, "2026-04-07")
-    assert (missed["status"], missed["code"], missed["missing"], missed["exceptions"]) == ("regularised", "R", False, [])
+    assert (missed["status"], missed["code"], missed["missing"], missed["exceptions"]) == \
+        ("regularised", "R", False, [])
     half = register_day(officer, "2026-04-09")  # the punches stay visible: they are the evidence
     assert (half["status"], half["code"], half["in_at"][11:16], half["out_at"][11:16]) == \
         ("regularised", "R", "09:40", "11:00")
