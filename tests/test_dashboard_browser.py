@@ -272,11 +272,11 @@ def test_admin_first_login_then_every_page(hub, browser_factory, tmp_path):  # n
     assert driver.find_element(By.ID, "today-day").text == "2026-04-07"  # the hub's day, not the browser's
     units = rows(driver, "today-table")
     assert set(units) == {"PHC-1", "PHC-2", "SCH-1", "*"}
-    # columns: unit, employees, present, late, half day, absent, not yet, off day, on leave, not employed,
+    # columns: unit, employees, present, regularised, late, half day, absent, not yet, off day, on leave, not employed,
     # missing, left early, off-site, flagged
-    assert units["PHC-1"].endswith("2 1 0 0 1 0 0 0 0 1 0 0 0")
-    assert units["PHC-2"].endswith("1 0 1 0 0 0 0 0 0 0 0 0 0")
-    assert units["SCH-1"].endswith("2 1 0 0 1 0 0 0 0 1 0 1 0")
+    assert units["PHC-1"].endswith("2 1 0 0 0 1 0 0 0 0 1 0 0 0")
+    assert units["PHC-2"].endswith("1 0 0 1 0 0 0 0 0 0 0 0 0 0")
+    assert units["SCH-1"].endswith("2 1 0 0 0 1 0 0 0 0 1 0 1 0")
     bars = driver.find_elements(By.CSS_SELECTOR, "#today-chart svg rect[data-status]")
     assert sorted(b.get_attribute("data-status") for b in bars) == [
         "absent", "absent", "late", "present", "present"]

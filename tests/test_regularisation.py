@@ -197,6 +197,49 @@ def test_a_request_approved_by_the_units_officer_shows_as_R_in_the_muster_roll_a
     assert json.loads(entries[1].before)["state"] == "pending" and json.loads(entries[1].after)["state"] == "approved"
 
 
+def register_day(client, day):
+    response = client.get("/api/v1/reports/daily", params={"unit_id": "PHC-1", "date": day})
+    assert response.status_code == 200, response.text
+    [row] = response.json()["items"]
+    return row["day"]
+
+
+def listed_exceptions(client):
+    response = client.get("/api/v1/reports/exceptions", params={"from": "2026-04-06", "to": "2026-04-09"})
+    assert response.status_code == 200, response.text
+    return [(e["date"], e["employee"]["employee_id"], e["kind"]) for e in response.json()["items"]]
+
+
+def test_an_approved_day_reads_regularised_in_the_register_history_and_exceptions_as_in_the_muster(hub):
+    api, phone, officer, *_ = hub
+    before = register_day(officer, "2026-04-07")
+    assert (before["status"], before["code"]) == ("absent", "A")
+    assert listed_exceptions(officer) == [("2026-04-06", "H001", "missing"), ("2026-04-07", "H001", "missing")]
+
+    for day in ("2026-04-07", "2026-04-09"):  # no punch, and a half day
+        made = ask(phone, day)
+        assert made.status_code == 200, made.text
+        decided = officer.post(f"{OFFICER_API}/{made.json()['id']}/decision", json={"decision": "approve"})
+        assert decided.status_code == 200, decided.text
+
+    missed = register_day(officer, "2026-04-07")
+    assert (missed["status"], missed["code"], missed["missing"], missed["exceptions"]) == \
+        ("regularised", "R", False, [])
+    half = register_day(officer, "2026-04-09")  # the punches stay visible: they are the evidence
+    assert (half["status"], half["code"], half["in_at"][11:16], half["out_at"][11:16]) == \
+        ("regularised", "R", "09:40", "11:00")
+    history = officer.get("/api/v1/reports/employees/H001/history", params={"from": "2026-04-06", "to": "2026-04-09"})
+    assert history.status_code == 200, history.text
+    assert [(d["date"], d["status"], d["code"]) for d in history.json()["items"]] == [
+        ("2026-04-06", "absent", "A"), ("2026-04-07", "regularised", "R"), ("2026-04-08", "present", "P"),
+        ("2026-04-09", "regularised", "R")]
+    assert listed_exceptions(officer) == [("2026-04-06", "H001", "missing")]  # the approved day is settled
+    assert muster_row(officer).json()["items"][0]["codes"] == april("AAAA-ARPRAA-AAAAAA-AAAAAA-AAAA")
+    # the phone still judges a new request by the punches alone: the approved day is already asked
+    again = ask(phone, "2026-04-07")
+    assert (again.status_code, again.json()["reason"]) == (409, "reg_already_requested")
+
+
 def test_the_attachment_is_kept_owner_only_under_a_name_of_the_hubs_choosing(hub, tmp_path):
     api, phone, *_ = hub
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100

@@ -280,6 +280,15 @@ def _settle(result: DayResult, employed: bool, on_leave: Leave | None) -> DayRes
     return result
 
 
+def _regularise(result: DayResult, approved: Collection[date]) -> DayResult:
+    """An approved regularisation makes a day the punches left correctable REGULARISED (code R), as the muster
+    counts it: no longer late, missing or early, so no exception to act on. Its punches stay (evidence): the
+    in/out times, and off-site or flagged punches, which the approval did not judge."""
+    if result.day in approved and result.status in regularisation.CORRECTABLE:
+        return replace(result, status=rules.REGULARISED, late=False, missing=False, early=False)
+    return result
+
+
 def _utc(ts_s: int) -> datetime:
     return datetime.fromtimestamp(ts_s, timezone.utc)
 
@@ -323,10 +332,12 @@ def _punch_times(session: Session, where: Sequence[ColumnElement[bool]], start: 
 
 
 def judge_days(session: Session, where: Sequence[ColumnElement[bool]], first: date, last: date,
-               ctx: ReportContext, *, leavers: bool = False) -> list[PersonDays]:
+               ctx: ReportContext, *, leavers: bool = False, regularised: bool = True) -> list[PersonDays]:
     """Every day of every employee matching ``where``, with all their punches (register, history).
 
     Someone who has left is included when they punched in the period, or always with ``leavers``.
+    An approved regularisation makes its day REGULARISED as in the muster (``_regularise``), unless
+    ``regularised`` is False: the day as the punches alone make it.
     """
     days = _Days(session, first, last, ctx)
     people = people_of(session, where)
@@ -334,17 +345,18 @@ def judge_days(session: Session, where: Sequence[ColumnElement[bool]], first: da
         return []
     by_day = _punches_by_day(session, _punch_query(where, *days.window(people)), days, people)
     leave = leave_by_day(session, where, days.days)
+    approved = regularisation.approved_days(session, where, first, last) if regularised else {}
     out = []
     punched = set(people) if leavers else {employee_id for employee_id, _ in by_day}
     for person in days.in_report(people, punched):
         plan = days.plan(person)
         lo, hi = employed_range(days.days, person.joined_on, person.left_on)
-        own_leave = leave.get(person.employee_id, {})
+        own_leave, own_approved = leave.get(person.employee_id, {}), approved.get(person.employee_id, ())
         out.append(PersonDays(person, [
-            _settle(rules.judge_day(plan.frames[i], punches, home_site_id=person.home_site_id,
-                                    working=plan.working[i], now=ctx.now)
-                    if (punches := by_day.get((person.employee_id, i))) else plan.empty[i],
-                    lo <= i < hi, own_leave.get(i))
+            _regularise(_settle(rules.judge_day(plan.frames[i], punches, home_site_id=person.home_site_id,
+                                                working=plan.working[i], now=ctx.now)
+                                if (punches := by_day.get((person.employee_id, i))) else plan.empty[i],
+                                lo <= i < hi, own_leave.get(i)), own_approved)
             for i in range(len(days.days))
         ]))
     return out
@@ -372,7 +384,8 @@ def muster(session: Session, where: Sequence[ColumnElement[bool]], first: date, 
 
 def exceptions(session: Session, where: Sequence[ColumnElement[bool]], first: date, last: date,
                ctx: ReportContext) -> list[ExceptionRow]:
-    """Late, missing, off-site and flagged days, by date, employee and kind."""
+    """Late, missing, off-site and flagged days, by date, employee and kind; a day of an approved
+    regularisation is no longer late, missing or early (``_regularise``)."""
     days = _Days(session, first, last, ctx)
     people = people_of(session, where)
     if not people:
@@ -381,11 +394,12 @@ def exceptions(session: Session, where: Sequence[ColumnElement[bool]], first: da
     times = _punch_times(session, where, start, end)
     odd = _punches_by_day(session, _punch_query(where, start, end).where(_suspicious(ctx.policy)), days, people)
     leave = leave_by_day(session, where, days.days)
+    approved = regularisation.approved_days(session, where, first, last)
     out = []
     for person in days.in_report(people, set(times)):
         plan = days.plan(person)
         lo, hi = employed_range(days.days, person.joined_on, person.left_on)
-        own_leave = leave.get(person.employee_id, {})
+        own_leave, own_approved = leave.get(person.employee_id, {}), approved.get(person.employee_id, ())
         for i, span in enumerate(days.spans(plan, times.get(person.employee_id, []))):
             punches = odd.get((person.employee_id, i))
             if span is None:
@@ -398,7 +412,7 @@ def exceptions(session: Session, where: Sequence[ColumnElement[bool]], first: da
                 result = rules.judge_span(frame, _utc(span[0]), _utc(span[1]), working=working, now=ctx.now)
                 if punches:
                     result = rules.with_punches(result, punches, person.home_site_id)
-            result = _settle(result, lo <= i < hi, own_leave.get(i))
+            result = _regularise(_settle(result, lo <= i < hi, own_leave.get(i)), own_approved)
             out += [ExceptionRow(days.days[i], person, kind, result) for kind in result.exceptions]
     out.sort(key=lambda e: (e.day, e.person.employee_id, rules.EXCEPTION_KINDS.index(e.kind)))
     return out
@@ -428,8 +442,10 @@ def payroll_days(session: Session, ctx: ReportContext, *, ddo_id: str, month: st
 
 
 def employee_history(session: Session, ctx: ReportContext, *, employee_id: str, first: date,
-                     last: date) -> list[DayResult]:
-    """One employee's days (the caller checks that they may see this employee)."""
+                     last: date, regularised: bool = True) -> list[DayResult]:
+    """One employee's days (the caller checks that they may see this employee); ``regularised``: see
+    ``judge_days``."""
     if session.get(Employee, employee_id) is None:
         raise NotFound(f"unknown employee {employee_id!r}")
-    return judge_days(session, [Employee.employee_id == employee_id], first, last, ctx, leavers=True)[0].days
+    return judge_days(session, [Employee.employee_id == employee_id], first, last, ctx, leavers=True,
+                      regularised=regularised)[0].days

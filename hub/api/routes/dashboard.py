@@ -61,8 +61,8 @@ PAGE_HEADERS = {
     "Cache-Control": "no-cache",
 }
 NO_UNIT = ""  # employees without an org unit are counted under this id
-STATUSES = (rules.PRESENT, rules.LATE, rules.HALF_DAY, rules.ABSENT, rules.NOT_YET, rules.NON_WORKING,
-            rules.ON_LEAVE, rules.NOT_EMPLOYED)
+STATUSES = (rules.PRESENT, rules.REGULARISED, rules.LATE, rules.HALF_DAY, rules.ABSENT, rules.NOT_YET,
+            rules.NON_WORKING, rules.ON_LEAVE, rules.NOT_EMPLOYED)
 
 page_router = APIRouter(prefix="/dashboard", tags=["dashboard"], dependencies=[Depends(public)],
                         include_in_schema=False)

@@ -66,7 +66,8 @@ def _day_status(request: Request, session: Session, employee_id: str, day: date)
     """The day's status as the muster roll judges it from the punches alone."""
     settings = request.app.state.config.attendance
     ctx = reports.ReportContext(settings.calendar(), settings.flag_policy(), request.app.state.clock())
-    return reports.employee_history(session, ctx, employee_id=employee_id, first=day, last=day)[0].status
+    return reports.employee_history(session, ctx, employee_id=employee_id, first=day, last=day,
+                                    regularised=False)[0].status
 
 
 def _parse_day(text: str | None) -> date:

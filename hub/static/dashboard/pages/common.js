@@ -8,7 +8,7 @@ import { go } from "../lib/router.js";
 
 // day statuses in chart order, with their colours
 export const STATUSES = [
-  ["present", "#2e7d32"], ["late", "#f9a825"], ["half_day", "#1e88e5"],
+  ["present", "#2e7d32"], ["regularised", "#81c784"], ["late", "#f9a825"], ["half_day", "#1e88e5"],
   ["absent", "#c62828"], ["not_yet", "#9e9e9e"], ["non_working", "#cfd8dc"],
   ["on_leave", "#8e24aa"], ["not_employed", "#eceff1"],
 ];

@@ -7,7 +7,7 @@ import { register } from "../lib/router.js";
 import { state } from "../lib/session.js";
 import { dayColumns, onSubmit, setCsv } from "./common.js";
 
-const ATTENDED = ["present", "late", "half_day"];
+const ATTENDED = ["present", "late", "half_day", "regularised"];
 
 async function render(params, live) {
   const own = state.me.role === "employee";
