@@ -130,11 +130,11 @@ def run_cases(engine: Engine, repeat: int) -> tuple[list[tuple[str, tuple[float,
 
     def muster(s: Session) -> tuple[int, int, bytes]:
         roll = reports.muster_roll(s, ctx, unit_id="U1", month=MONTH)
-        return len(roll.rows), sum(len(r.statuses) for r in roll.rows), export.muster_csv(roll)
+        return len(roll.rows), sum(len(r.codes) for r in roll.rows), export.muster_csv(roll)
 
     def payroll(s: Session) -> tuple[int, int, bytes]:
         roll = reports.payroll_days(s, ctx, ddo_id="D1", month=MONTH)
-        return len(roll.rows), sum(len(r.statuses) for r in roll.rows), export.payroll_csv("D1", MONTH, roll.rows)
+        return len(roll.rows), sum(len(r.codes) for r in roll.rows), export.payroll_csv("D1", MONTH, roll)
 
     def exceptions(s: Session) -> tuple[int, int, bytes]:
         rows = reports.exceptions_report(s, ctx, first=first, last=last, unit_id="U1")
