@@ -9,6 +9,7 @@ otherwise). A damaged outbox is a real outbox of signed punches, harmed on
 disk while the kiosk is stopped.
 """
 
+import re
 import sqlite3
 import threading
 from datetime import datetime
@@ -307,8 +308,11 @@ def test_a_damaged_outbox_is_kept_aside_salvaged_once_and_seq_goes_on(tmp_path, 
     try:
         report = k.app.alarms.active()
         assert [a.kind for a in report] == [messages.ALARM_OUTBOX_RECOVERED], report
-        salvaged = k.app.outbox.depth()
-        assert f"salvaged {salvaged} unacked punches" in report[0].detail
+        # The kiosk is online already and may have delivered some of them: the alarm says what was salvaged.
+        found = re.search(r"salvaged (\d+) unacked punches", report[0].detail)
+        assert found, report[0].detail
+        salvaged = int(found.group(1))
+        assert 0 < salvaged <= 40 and k.app.outbox.depth() <= salvaged
         assert "seq continues at 51" in report[0].detail
         assert harm is not damaged_header or salvaged == 40   # pages behind a broken header are intact
         assert len(list(state.glob("outbox.sqlite.damaged-*"))) == 1
