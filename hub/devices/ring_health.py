@@ -121,20 +121,25 @@ def _most(soak: Sequence[Snapshot], worse: Callable[[Snapshot], bool], config: U
     return hits if len(saying) >= config.min_soak_samples and len(hits) * 2 > len(saying) else []
 
 
-def _camera(base: Baseline, soak: Sequence[Snapshot], config: UpdatesConfig) -> str | None:
-    if not base.camera_fps:
+def _fallen(before: float | None, measure: Callable[[Snapshot], float | None], drop: float,
+            soak: Sequence[Snapshot], config: UpdatesConfig) -> tuple[float, float] | None:
+    """(before, median of the worse samples) when ``measure`` fell by more than ``drop`` of ``before``
+    through most of the soak; None otherwise or without a baseline value."""
+    if not before:
         return None
-    floor = base.camera_fps * (1 - config.camera_fps_drop)
-    hits = _most(soak, lambda s: s.camera_fps < floor, config, lambda s: s.camera_fps is not None)
-    return f"camera {base.camera_fps:.1f} -> {_median([s.camera_fps for s in hits]):.1f} fps" if hits else None
+    floor = before * (1 - drop)
+    hits = _most(soak, lambda s: measure(s) < floor, config, lambda s: measure(s) is not None)
+    return (before, _median([measure(s) for s in hits])) if hits else None
+
+
+def _camera(base: Baseline, soak: Sequence[Snapshot], config: UpdatesConfig) -> str | None:
+    fell = _fallen(base.camera_fps, lambda s: s.camera_fps, config.camera_fps_drop, soak, config)
+    return f"camera {fell[0]:.1f} -> {fell[1]:.1f} fps" if fell else None
 
 
 def _memory(base: Baseline, soak: Sequence[Snapshot], config: UpdatesConfig) -> str | None:
-    if not base.mem_free_mb:
-        return None
-    floor = base.mem_free_mb * (1 - config.mem_free_drop)
-    hits = _most(soak, lambda s: s.mem_free_mb < floor, config, lambda s: s.mem_free_mb is not None)
-    return f"free memory {base.mem_free_mb:.0f} -> {_median([s.mem_free_mb for s in hits]):.0f} MB" if hits else None
+    fell = _fallen(base.mem_free_mb, lambda s: s.mem_free_mb, config.mem_free_drop, soak, config)
+    return f"free memory {fell[0]:.0f} -> {fell[1]:.0f} MB" if fell else None
 
 
 def _outbox(base: Baseline, soak: Sequence[Snapshot], config: UpdatesConfig) -> str | None:
