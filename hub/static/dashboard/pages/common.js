@@ -15,6 +15,8 @@ export const STATUSES = [
 export const EXCEPTIONS = ["late", "missing", "early", "off_site", "flagged"];
 export const statusLabel = (key) => t(`dashboard.status.${key}`);
 export const exceptionLabel = (key) => t(`dashboard.exception.${key}`);
+// A kiosk's state as the hub names it (online, offline, stale, never seen, retired), in the reader's language.
+export const deviceStateLabel = (state) => t(`dashboard.devices.state.${state.replace(" ", "_")}`);
 
 export function setCsv(id, href) {
   const a = $(id);

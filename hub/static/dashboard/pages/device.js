@@ -11,6 +11,7 @@ import { ago, when } from "../lib/format.js";
 import { t } from "../lib/i18n.js";
 import { go, register } from "../lib/router.js";
 import { state } from "../lib/session.js";
+import { deviceStateLabel } from "./common.js";
 
 const STATE_KIND = { online: "ok", offline: "bad", stale: "warn", "never seen": "muted" };
 const COMMAND_KIND = { queued: "muted", sent: "warn", ok: "ok", failed: "bad", expired: "bad" };
@@ -105,7 +106,7 @@ async function render(params, live) {
   if (!live()) return;
   const device = list.items.find((d) => d.device_id === id);
   $("device-title").replaceChildren(t("dashboard.device.title", { id }), " ",
-    device ? badge(STATE_KIND[device.state] || "muted", device.state) : null);
+    device ? badge(STATE_KIND[device.state] || "muted", deviceStateLabel(device.state)) : null);
   $("device-summary").textContent = device ? t("dashboard.device.summary", {
     site: device.site_id, seen: device.last_seen ? ago(device.last_seen, state.clock.now) : t("dashboard.device.never"),
     version: device.sw_version || "—" }) : "";

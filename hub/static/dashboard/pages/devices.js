@@ -7,6 +7,7 @@ import { t } from "../lib/i18n.js";
 import { pageOfList } from "../lib/list.js";
 import { go, register } from "../lib/router.js";
 import { emptyState } from "../lib/empty.js";
+import { deviceStateLabel } from "./common.js";
 
 const TELEMETRY = [
   ["cpu_temp_c", "dashboard.devices.cpu_temp", (v) => Number(v).toFixed(1)], ["load1", "dashboard.devices.load", (v) => Number(v).toFixed(2)],
@@ -58,7 +59,7 @@ function summary(views) {
   const behind = views.filter((v) => v.d.gallery_behind && !v.d.retired_at).length;
   const alarmed = views.filter((v) => (v.d.alarms || []).length && !v.d.retired_at).length;
   return `${count(views.length, "dashboard.count.device")}: `
-    + Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(", ")
+    + Object.entries(counts).map(([k, n]) => `${n} ${deviceStateLabel(k)}`).join(", ")
     + (behind ? `; ${t("dashboard.devices.behind_count", { n: behind })}` : "")
     + (alarmed ? `; ${t("dashboard.devices.alarmed_count", { n: alarmed })}` : "") + ".";
 }
@@ -72,7 +73,7 @@ function rolloutLine(r) {
   const rings = r.rings.filter((ring) => ring.total).map((ring) => t("dashboard.devices.rollout_ring",
     { ring: ring.ring + 1, installed: ring.installed, total: ring.total, failed: ring.failed })
     + (ring.degraded ? `, ${t("dashboard.devices.rollout_worse", { n: ring.degraded })}` : ""));
-  return el("span", {}, t("dashboard.devices.rollout", { version: r.version }), " ", badge(kind, r.state), " ",
+  return el("span", {}, t("dashboard.devices.rollout", { version: r.version }), " ", badge(kind, t(`dashboard.devices.rollout_state.${r.state}`)), " ",
     rings.join(" · "), r.detail ? el("span", { class: "small" }, ` ${r.detail}`) : null);
 }
 
@@ -100,7 +101,7 @@ async function render(params) {
       const problem = v.d.health_error
         ? el("div", { class: "small error-text", title: v.d.health_error_at ? when(v.d.health_error_at) : null },
           t("dashboard.devices.refused", { detail: v.d.health_error })) : null;
-      return v.state || problem ? el("span", {}, v.state ? badge(stateKind[v.state] || "muted", v.state) : null, problem) : null;
+      return v.state || problem ? el("span", {}, v.state ? badge(stateKind[v.state] || "muted", deviceStateLabel(v.state)) : null, problem) : null;
     } },
     { label: t("dashboard.col.alarms"), value: (v) => {
       const alarms = v.d.alarms || [];
