@@ -114,7 +114,7 @@ class AssistedLog:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, ts, claimed_id, known, distance, liveness_passed, snapshot FROM assisted "
-                "WHERE reviewed = 0 ORDER BY ts, id").fetchall()
+                "WHERE reviewed = 0 ORDER BY ts, rowid").fetchall()  # same second: the order they came in
         return [AssistedRecord(r[0], r[1], r[2], bool(r[3]), r[4], bool(r[5]), r[6]) for r in rows]
 
     def mark_reviewed(self, ids: Iterable[str]) -> int:
